@@ -1,0 +1,5 @@
+import sys
+
+from dfpengine.cli import main
+
+sys.exit(main())
