@@ -1,0 +1,39 @@
+"""Native glue: the functions of docs/native_contract.md.
+
+Each name comes from the first compiled (Cython) module that defines it; names
+no compiled module provides fall back to the numpy reference, and are listed in
+`REFERENCE_ONLY` so tests and `dfpengine info` can show it.
+"""
+import importlib
+
+from . import reference
+
+CONTRACT = (
+    "gemm", "conv2d_forward", "conv2d_backward_data", "conv2d_backward_weight",
+    "relu_forward", "relu_backward",
+    "batch_norm_stats", "batch_norm_apply", "batch_norm_backward",
+    "max_pool2d_forward", "max_pool2d_backward",
+    "avg_pool2d_forward", "avg_pool2d_backward",
+    "isa_compiled", "isa_supported", "isa_selected", "select_isa",
+    "set_num_threads", "get_num_threads",
+)
+
+# compiled modules, in order of preference; each is optional while the engine grows
+_COMPILED = ("_dispatch", "_fp32", "_int")
+
+_modules = []
+for _name in _COMPILED:
+    try:
+        _modules.append(importlib.import_module(f"{__name__}.{_name}"))
+    except ImportError:
+        pass
+
+REFERENCE_ONLY = []
+for _fn in CONTRACT:
+    for _mod in _modules:
+        if hasattr(_mod, _fn):
+            globals()[_fn] = getattr(_mod, _fn)
+            break
+    else:
+        globals()[_fn] = getattr(reference, _fn)
+        REFERENCE_ONLY.append(_fn)
