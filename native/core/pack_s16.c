@@ -11,30 +11,40 @@
 
 #define RUN 512 /* elements quantised per kernel call (stack buffer) */
 
-static inline int32_t scatter_k_run(const int16_t *run, int64_t n, int64_t k0, int i, int w,
-                                    int16_t *panel, int32_t m)
+static inline int32_t absmax_s16(const int16_t *v, int64_t n, int32_t m)
 {
-    for (int64_t t = 0; t < n; t++) {
-        int64_t k = k0 + t;
-        int32_t v = run[t];
-        panel[(k >> 1) * w * 2 + i * 2 + (k & 1)] = (int16_t)v;
-        v = v < 0 ? -v : v;
-        m = v > m ? v : m;
+    for (int64_t i = 0; i < n; i++) {
+        int32_t x = v[i] < 0 ? -v[i] : v[i];
+        m = x > m ? x : m;
     }
     return m;
 }
 
-static inline int32_t scatter_r_run(const int16_t *run, int64_t n, int64_t k, int w,
-                                    int16_t *panel, int32_t m)
+/* Row i of the panel from a run along K starting at an even k0 (n elements):
+ * one 32-bit pair per K pair, at stride w pairs. */
+static inline void scatter_k_run(const int16_t *run, int64_t n, int64_t k0, int i, int w,
+                                 int16_t *panel)
 {
-    int16_t *dst = panel + (k >> 1) * w * 2 + (k & 1);
-    for (int64_t i = 0; i < n; i++) {
-        int32_t v = run[i];
-        dst[2 * i] = (int16_t)v;
-        v = v < 0 ? -v : v;
-        m = v > m ? v : m;
+    int32_t *dst = (int32_t *)(void *)panel + (k0 >> 1) * w + i;
+    int64_t np = n >> 1;
+    for (int64_t p = 0; p < np; p++) {
+        int32_t v;
+        memcpy(&v, run + 2 * p, 4);
+        dst[p * w] = v;
     }
-    return m;
+    if (n & 1)
+        panel[((k0 + n - 1) >> 1) * w * 2 + i * 2] = run[n - 1];
+}
+
+/* Pair p of the panel from two runs across rows: K = 2p (even) and 2p + 1 (odd,
+ * NULL past the end of K). */
+static inline void interleave_pair(const int16_t *even, const int16_t *odd, int64_t n,
+                                   int16_t *dst)
+{
+    for (int64_t i = 0; i < n; i++) {
+        dst[2 * i] = even[i];
+        dst[2 * i + 1] = odd ? odd[i] : 0;
+    }
 }
 
 /* Copy int16 with -32768 clamped to -32767 (the DFP16 range is symmetric). */
@@ -62,7 +72,7 @@ static inline int64_t load_run(const dfp_s16_source *src, int64_t offset, int64_
 static int32_t pack_panel(const dfp_s16_source *src, int64_t r0, int64_t rows, int w, int64_t kp,
                           int16_t *panel, int64_t *sat)
 {
-    int16_t buf[RUN];
+    int16_t buf[2][RUN];
     int32_t m = 0;
     memset(panel, 0, (size_t)(kp * w * 2) * sizeof(int16_t));
     if (src->k_contiguous) {
@@ -70,15 +80,21 @@ static int32_t pack_panel(const dfp_s16_source *src, int64_t r0, int64_t rows, i
             int64_t r = r0 + i;
             for (int64_t k0 = 0; k0 < src->k; k0 += RUN) {
                 int64_t n = src->k - k0 < RUN ? src->k - k0 : RUN;
-                *sat += load_run(src, r * src->ld + k0, r * src->k + k0, n, buf);
-                m = scatter_k_run(buf, n, k0, i, w, panel, m);
+                *sat += load_run(src, r * src->ld + k0, r * src->k + k0, n, buf[0]);
+                m = absmax_s16(buf[0], n, m);
+                scatter_k_run(buf[0], n, k0, i, w, panel);
             }
         }
         return m;
     }
-    for (int64_t k = 0; k < src->k; k++) {
-        *sat += load_run(src, k * src->ld + r0, k * src->rows + r0, rows, buf);
-        m = scatter_r_run(buf, rows, k, w, panel, m);
+    for (int64_t k = 0; k < src->k; k += 2) {
+        int has_odd = k + 1 < src->k;
+        *sat += load_run(src, k * src->ld + r0, k * src->rows + r0, rows, buf[0]);
+        if (has_odd)
+            *sat += load_run(src, (k + 1) * src->ld + r0, (k + 1) * src->rows + r0, rows, buf[1]);
+        m = absmax_s16(buf[0], rows, m);
+        m = has_odd ? absmax_s16(buf[1], rows, m) : m;
+        interleave_pair(buf[0], has_odd ? buf[1] : NULL, rows, panel + (k >> 1) * w * 2);
     }
     return m;
 }
