@@ -20,15 +20,22 @@ def _native_layout(x):
     return a.reshape(a.shape + (1,)) if a.ndim == 3 else a
 
 
-def _vector(t, c, fill):
-    return np.full(c, fill, dtype=np.float32) if t is None else np.ascontiguousarray(t.numpy())
+def _vector(t, c, fill, name):
+    if t is None:
+        return np.full(c, fill, dtype=np.float32)
+    if t.shape != (c,):
+        raise ValueError(f"batch_norm: expected {name} of shape ({c},) for input with {c} channels, "
+                         f"received {t.shape}")
+    return np.ascontiguousarray(t.numpy())
 
 
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-5):
     xa = _native_layout(x)
     c = xa.shape[1]
-    gamma, beta = _vector(weight, c, 1.0), _vector(bias, c, 0.0)
+    gamma, beta = _vector(weight, c, 1.0, "weight"), _vector(bias, c, 0.0, "bias")
+    for name, stats in (("running_mean", running_mean), ("running_var", running_var)):
+        _vector(stats, c, 0.0, name)
     if training:
         count = xa.size // c
         if count < 2:
