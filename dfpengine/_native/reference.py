@@ -19,6 +19,8 @@ import os
 
 import numpy as np
 
+from .. import config
+
 # ---------------------------------------------------------------- validation
 
 
@@ -325,7 +327,7 @@ def avg_pool2d_backward(dy, x_shape, kernel, stride, padding):
 # ------------------------------------------------------- dispatch and threads
 
 _ISAS = ["scalar"]
-_threads = [int(os.environ.get("DFPENGINE_NUM_THREADS", "0") or 0) or (os.cpu_count() or 1)]
+_threads = [config.num_threads() or os.cpu_count() or 1]
 
 
 def isa_compiled():
