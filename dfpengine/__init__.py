@@ -1,19 +1,19 @@
 """dfpengine: a CPU training engine for CNNs in low-precision formats, PyTorch-shaped.
 
-The tensor layer loads eagerly: importing it binds the function `tensor` over
-the submodule of the same name, which a lazy load could not guarantee (any
-`import dfpengine.tensor` elsewhere would rebind the module). Everything else
-(nn, optim, the native library) loads on first use, so import stays cheap.
+The tensor layer and the native glue load eagerly: importing `.tensor` binds
+the function `tensor` over the submodule of the same name, which a lazy load
+could not guarantee, and a bad DFPENGINE_* setting should fail at import.
+nn, optim, precision and formats load on first use.
 """
 import importlib
 
+from ._native import get_num_threads, set_num_threads
 from .autograd import enable_grad, is_grad_enabled, no_grad
 from .tensor import (Tensor, from_numpy, get_rng_state, manual_seed, ones, rand, randn,
                      set_rng_state, tensor, zeros)
 
 __version__ = "0.1.0"
 
-_LAZY = {"set_num_threads": "_native", "get_num_threads": "_native"}
 _SUBMODULES = ("nn", "optim", "precision", "formats", "ops")
 
 __all__ = ["Tensor", "tensor", "zeros", "ones", "randn", "rand", "from_numpy", "manual_seed",
@@ -22,8 +22,6 @@ __all__ = ["Tensor", "tensor", "zeros", "ones", "randn", "rand", "from_numpy", "
 
 
 def __getattr__(name):
-    if name in _LAZY:
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     if name in _SUBMODULES:
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'dfpengine' has no attribute {name!r}")

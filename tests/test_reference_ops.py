@@ -208,7 +208,7 @@ def test_dispatch_stubs_and_threads():
     assert ref.isa_compiled() == ["scalar"] and ref.isa_supported() == ["scalar"]
     assert ref.isa_selected() == "scalar"
     ref.select_isa("scalar")
-    with pytest.raises(ValueError, match="avx512"):
+    with pytest.raises(ValueError, match="not supported"):
         ref.select_isa("avx512")
     before = ref.get_num_threads()
     ref.set_num_threads(3)

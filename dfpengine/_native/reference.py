@@ -19,8 +19,6 @@ import os
 
 import numpy as np
 
-from .. import config
-
 # ---------------------------------------------------------------- validation
 
 
@@ -326,8 +324,9 @@ def avg_pool2d_backward(dy, x_shape, kernel, stride, padding):
 
 # ------------------------------------------------------- dispatch and threads
 
+ISA_LEVELS = ("scalar", "avx2", "avx512", "avx512_vnni")
 _ISAS = ["scalar"]
-_threads = [config.num_threads() or os.cpu_count() or 1]
+_threads = [os.cpu_count() or 1]  # _native applies DFPENGINE_NUM_THREADS on import
 
 
 def isa_compiled():
@@ -343,13 +342,15 @@ def isa_selected():
 
 
 def select_isa(name):
+    if name not in ISA_LEVELS:
+        raise ValueError(f"unknown ISA {name!r}; expected one of {', '.join(ISA_LEVELS)}")
     if name not in _ISAS:
-        raise ValueError(f"select_isa: the numpy reference supports {_ISAS}, received {name!r}")
+        raise ValueError(f"ISA {name!r} is not supported by the numpy reference (only scalar)")
 
 
 def set_num_threads(n):
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"set_num_threads: expected an int >= 1, received {n!r}")
+        raise ValueError(f"number of threads must be a positive int, got {n!r}")
     _threads[0] = int(n)
 
 
