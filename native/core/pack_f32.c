@@ -5,25 +5,43 @@
 
 #include <string.h>
 
-/* One MR-row panel of op(A): dst[p*mr + i] = A(i, p), rows >= `rows` zero. */
-static inline void pack_a_panel(int mr, int rows, int64_t kc, const float *a,
-                                int64_t rsa, int64_t csa, float *dst)
+/* One MR-row panel of op(A): dst[p*mr + i] = A(i, p), rows >= `rows` zero.
+ * Inlined with a constant mr (see dfp_pack_a_f32) so the row loop unrolls. */
+static inline __attribute__((always_inline)) void
+pack_a_panel(const int mr, int rows, int64_t kc, const float *a, int64_t rsa, int64_t csa, float *dst)
 {
-    if (csa == 1) {
-        /* rows of A are contiguous: read along p */
-        for (int i = 0; i < rows; i++) {
-            const float *src = a + i * rsa;
-            for (int64_t p = 0; p < kc; p++)
-                dst[p * mr + i] = src[p];
-        }
-    } else {
+    if (rows == mr && csa == 1) {
+        /* full panel, rows of A contiguous: mr streams read along p */
         for (int64_t p = 0; p < kc; p++)
-            for (int i = 0; i < rows; i++)
-                dst[p * mr + i] = a[i * rsa + p * csa];
+            for (int i = 0; i < mr; i++)
+                dst[p * mr + i] = a[i * rsa + p];
+        return;
     }
-    if (rows < mr)
-        for (int64_t p = 0; p < kc; p++)
-            memset(dst + p * mr + rows, 0, (size_t)(mr - rows) * sizeof(float));
+    for (int64_t p = 0; p < kc; p++) {
+        for (int i = 0; i < rows; i++)
+            dst[p * mr + i] = a[i * rsa + p * csa];
+        for (int i = rows; i < mr; i++)
+            dst[p * mr + i] = 0.0f;
+    }
+}
+
+static void pack_a_any(int mr, int rows, int64_t kc, const float *a, int64_t rsa, int64_t csa,
+                       float *dst)
+{
+    pack_a_panel(mr, rows, kc, a, rsa, csa, dst);
+}
+
+/* Dispatch on the MR values the kernels use so each gets an unrolled copy. */
+static inline void pack_a_dispatch(int mr, int rows, int64_t kc, const float *a, int64_t rsa,
+                                   int64_t csa, float *dst)
+{
+    switch (mr) {
+    case 4: pack_a_panel(4, rows, kc, a, rsa, csa, dst); break;
+    case 6: pack_a_panel(6, rows, kc, a, rsa, csa, dst); break;
+    case 14: pack_a_panel(14, rows, kc, a, rsa, csa, dst); break;
+    case 28: pack_a_panel(28, rows, kc, a, rsa, csa, dst); break;
+    default: pack_a_any(mr, rows, kc, a, rsa, csa, dst); break;
+    }
 }
 
 void dfp_pack_a_f32(int mr, int64_t mc, int64_t kc, const float *a, int64_t rsa, int64_t csa,
@@ -31,7 +49,7 @@ void dfp_pack_a_f32(int mr, int64_t mc, int64_t kc, const float *a, int64_t rsa,
 {
     for (int64_t i0 = 0; i0 < mc; i0 += mr) {
         int rows = mc - i0 < mr ? (int)(mc - i0) : mr;
-        pack_a_panel(mr, rows, kc, a + i0 * rsa, rsa, csa, dst);
+        pack_a_dispatch(mr, rows, kc, a + i0 * rsa, rsa, csa, dst);
         dst += kc * mr;
     }
 }
