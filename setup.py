@@ -12,7 +12,7 @@ import shutil
 
 import numpy
 from Cython.Build import cythonize
-from setuptools import Extension, setup
+from setuptools import Extension, find_packages, setup
 from setuptools.command.build_ext import build_ext
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -87,6 +87,9 @@ def cython_extensions():
 
 
 setup(
+    # models/ is a top-level folder by design, installed as dfpengine.models
+    packages=find_packages(include=["dfpengine", "dfpengine.*"]) + ["dfpengine.models"],
+    package_dir={"dfpengine.models": "models"},
     ext_modules=cython_extensions(),
     cmdclass={"build_ext": BuildNativeThenExt},
 )
