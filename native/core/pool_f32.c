@@ -82,27 +82,26 @@ dfp_status dfp_max_pool2d_forward_f32(const dfp_pool2d_shape *shape, const float
     return DFP_OK;
 }
 
-dfp_status dfp_max_pool2d_backward_f32(const dfp_pool2d_shape *shape, const float *dy, const int32_t *argmax,
-                                       float *dx)
+dfp_status dfp_max_pool2d_backward_f32(int64_t planes, int64_t in_plane, int64_t out_plane, const float *dy,
+                                       const int32_t *argmax, float *dx)
 {
-    int64_t oh, ow;
-    dfp_status st = dfp_pool2d_output_size(shape, &oh, &ow);
-    if (st != DFP_OK)
-        return st;
+    if (planes < 1 || in_plane < 1 || out_plane < 1)
+        return DFP_ERR_INVALID_SHAPE;
     if (!dy || !argmax || !dx)
         return DFP_ERR_NULL_POINTER;
-    int64_t planes = shape->batch * shape->channels, in_plane = shape->in_h * shape->in_w;
+    int64_t work = planes * in_plane / DFP_POOL_MIN_PER_THREAD;
     int bad = 0;
-#pragma omp parallel for num_threads(pool_threads(shape)) schedule(static) reduction(| : bad)
+#pragma omp parallel for num_threads(dfp_threads_for_work(work < planes ? work : planes)) \
+    schedule(static) reduction(| : bad)
     for (int64_t p = 0; p < planes; p++) {
         float *dxp = dx + p * in_plane;
         memset(dxp, 0, (size_t)in_plane * sizeof(float));
-        for (int64_t o = 0; o < oh * ow; o++) {
-            int32_t i = argmax[p * oh * ow + o];
+        for (int64_t o = 0; o < out_plane; o++) {
+            int32_t i = argmax[p * out_plane + o];
             if (i < 0 || i >= in_plane)
                 bad = 1;
             else
-                dxp[i] += dy[p * oh * ow + o];
+                dxp[i] += dy[p * out_plane + o];
         }
     }
     return bad ? DFP_ERR_INVALID_ARGUMENT : DFP_OK;

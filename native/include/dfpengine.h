@@ -108,8 +108,9 @@ typedef struct dfp_pool2d_shape {
 dfp_status dfp_pool2d_output_size(const dfp_pool2d_shape *shape, int64_t *out_h, int64_t *out_w);
 /* Max pool, padding is -inf; argmax = ih*W + iw of the first maximum (NaN wins). */
 dfp_status dfp_max_pool2d_forward_f32(const dfp_pool2d_shape *shape, const float *x, float *y, int32_t *argmax);
-/* dx (overwritten) gets each dy added at its argmax; DFP_ERR_INVALID_ARGUMENT for an index outside the plane. */
-dfp_status dfp_max_pool2d_backward_f32(const dfp_pool2d_shape *shape, const float *dy, const int32_t *argmax, float *dx);
+/* Over `planes` (N*C) planes: dx (planes x in_plane, overwritten) gets each dy (planes x out_plane)
+ * added at its argmax; DFP_ERR_INVALID_ARGUMENT for an index outside [0, in_plane). */
+dfp_status dfp_max_pool2d_backward_f32(int64_t planes, int64_t in_plane, int64_t out_plane, const float *dy, const int32_t *argmax, float *dx);
 /* Average pool with zero padding counted in the divisor (count_include_pad). */
 dfp_status dfp_avg_pool2d_forward_f32(const dfp_pool2d_shape *shape, const float *x, float *y);
 dfp_status dfp_avg_pool2d_backward_f32(const dfp_pool2d_shape *shape, const float *dy, float *dx);
