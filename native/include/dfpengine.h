@@ -180,6 +180,14 @@ dfp_status dfp_gemm_s16(int trans_a, int trans_b, int64_t m, int64_t n, int64_t 
                         const int16_t *a, int64_t lda, int32_t ea, const int16_t *b, int64_t ldb,
                         int32_t eb, float *c, int64_t ldc, int accumulate, dfp_gemm_stats *stats);
 
+/* DFP16 convolution (shape as dfp_conv2d_shape; layouts as the FP32 versions):
+ * each FP32 operand is quantised per tensor with its params, then blocked im2col
+ * over tiles of output pixels runs on the INT16 data through the integer GEMM.
+ * Outputs are FP32 and overwritten. stats (nullable) is added to. */
+dfp_status dfp_conv2d_forward_dfp16(const dfp_conv2d_shape *shape, const float *x, const float *w, const float *bias, float *y, const dfp_dfp16_params *px, const dfp_dfp16_params *pw, dfp_gemm_stats *stats);
+dfp_status dfp_conv2d_backward_data_dfp16(const dfp_conv2d_shape *shape, const float *dy, const float *w, float *dx, const dfp_dfp16_params *pdy, const dfp_dfp16_params *pw, dfp_gemm_stats *stats);
+dfp_status dfp_conv2d_backward_weight_dfp16(const dfp_conv2d_shape *shape, const float *x, const float *dy, float *dw, const dfp_dfp16_params *px, const dfp_dfp16_params *pdy, dfp_gemm_stats *stats);
+
 #ifdef __cplusplus
 }
 #endif
