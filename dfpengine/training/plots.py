@@ -1,7 +1,8 @@
 """PNG curves of runs' metrics. matplotlib is optional: imported only here, only when plotting."""
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend; RuntimeError with the fix when missing."""
     try:
         import matplotlib
     except ImportError:
@@ -14,7 +15,7 @@ def _pyplot():
 
 def plot_runs(runs, path):
     """One PNG: loss and accuracy per epoch for each (label, metrics records) in `runs`."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
     for label, records in runs:
         epochs = [r["epoch"] for r in records]
