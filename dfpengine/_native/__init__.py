@@ -35,5 +35,23 @@ for _fn in CONTRACT:
             globals()[_fn] = getattr(_mod, _fn)
             break
     else:
-        globals()[_fn] = getattr(reference, _fn)
-        REFERENCE_ONLY.append(_fn)
+        if hasattr(reference, _fn):
+            globals()[_fn] = getattr(reference, _fn)
+            REFERENCE_ONLY.append(_fn)
+
+
+def _apply_environment():
+    """A forced ISA the CPU lacks is an error, not a silent fallback."""
+    from dfpengine import config
+    forced = config.isa()
+    if forced:
+        try:
+            select_isa(forced)
+        except ValueError as exc:
+            raise RuntimeError(f"DFPENGINE_ISA={forced}: {exc}") from None
+    threads = config.num_threads()
+    if threads:
+        set_num_threads(threads)
+
+
+_apply_environment()

@@ -1,0 +1,20 @@
+# Declarations from native/include/dfpengine.h (status, dispatch, threads).
+# tests/test_header_sync.py checks every name here against the header.
+cdef extern from "dfpengine.h" nogil:
+    ctypedef enum dfp_status:
+        DFP_OK
+    ctypedef enum dfp_isa:
+        DFP_ISA_SCALAR
+        DFP_ISA_AVX2
+        DFP_ISA_AVX512
+        DFP_ISA_AVX512_VNNI
+    const char *dfp_status_string(dfp_status status)
+    const char *dfp_version()
+    const char *dfp_isa_name(dfp_isa isa)
+    dfp_status dfp_isa_from_name(const char *name, dfp_isa *isa)
+    dfp_isa dfp_isa_compiled()
+    dfp_isa dfp_isa_supported()
+    dfp_isa dfp_isa_selected()
+    dfp_status dfp_isa_select(dfp_isa isa)
+    int dfp_num_threads()
+    dfp_status dfp_set_num_threads(int num_threads)

@@ -1,0 +1,1 @@
+"""Numpy reference for the native contract (placeholder; written on branch autograd)."""

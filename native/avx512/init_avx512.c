@@ -1,0 +1,8 @@
+/* Overlay of the kernel table for the avx512 level. */
+#include "kernel_table.h"
+
+void dfp_kernel_table_init_avx512(dfp_kernel_table *t)
+{
+    dfp_fp32_kernels_init_avx512(&t->fp32);
+    dfp_int_kernels_init_avx512(&t->integer);
+}
