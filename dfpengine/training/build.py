@@ -1,6 +1,6 @@
 """Build a run's parts from a TrainConfig: data, loaders, model, optimizer, LR schedule."""
 import dfpengine
-from dfpengine import data, model_zoo
+from dfpengine import data, model_zoo, nn
 from dfpengine.optim import SGD, lr_scheduler
 
 
@@ -19,9 +19,11 @@ def loaders(cfg, splits):
 
 
 def model(cfg, splits):
-    """The model, initialised from the engine's generator seeded with cfg.seed."""
+    """The model, initialised from the engine's generator seeded with cfg.seed, with layer
+    names and roles set for the precision policy."""
     dfpengine.manual_seed(cfg.seed)
-    return model_zoo.create(cfg.model, splits.num_classes, splits.in_channels, splits.image_size)
+    net = model_zoo.create(cfg.model, splits.num_classes, splits.in_channels, splits.image_size)
+    return nn.utils.assign_layer_roles(net)
 
 
 def optimizer(cfg, net):

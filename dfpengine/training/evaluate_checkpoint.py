@@ -17,7 +17,7 @@ def evaluate_checkpoint(directory, batch_size=256, **overrides):
     splits = build.load_data(cfg)
     _, test_loader = build.loaders(cfg, splits)
     net = build.model(cfg, splits)
-    net.load_state_dict({k: dfpengine.from_numpy(v) for k, v in weights.items()})
+    net.load_state_dict(weights)
     with precision.use(cfg.precision):
         result = evaluate(net, test_loader)
     return {

@@ -180,7 +180,7 @@ class Trainer:
             raise checkpoint.CheckpointError(f"no checkpoint to resume from in {self.run_dir}")
         weights, state = checkpoint.load(self.checkpoint_dir)
         _check_same_run(state["config"], self.cfg)
-        self.model.load_state_dict({k: dfpengine.from_numpy(v) for k, v in weights.items()})
+        self.model.load_state_dict(weights)
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None:
             self.scheduler.load_state_dict(state["scheduler"])
