@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dfpengine import config
+
 from .cifar import read_cifar_batches
 from .errors import DatasetNotFoundError
 from .idx import read_idx_pair
@@ -99,7 +101,9 @@ def _dirs(data_dir, *subdirs, system=None):
 
 
 def load(name, data_dir=None):
-    """Read data set `name`; `data_dir` is searched before the system location."""
+    """Read data set `name`; `data_dir` (default $DFPENGINE_DATA_DIR) is searched before the system location."""
+    if data_dir is None:
+        data_dir = config.data_dir()
     if name == "fashion-mnist-small":
         return _npz_dataset(name, BUNDLED, _STATS["fashion-mnist"])
     if name == "fashion-mnist":
