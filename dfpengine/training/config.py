@@ -13,7 +13,7 @@ class TrainConfig:
     dataset: str = "fashion-mnist-small"
     data_dir: str = None
     precision: str = "fp32"
-    epochs: int = 3
+    epochs: int = 10
     batch_size: int = 64
     lr: float = 0.05
     momentum: float = 0.9
