@@ -76,3 +76,10 @@ def test_corrupt_checkpoint_exits_1(tmp_path):
     (tmp_path / "state.json").write_text("{not json")
     result = cli("eval", "--checkpoint", tmp_path)
     assert result.returncode == 1 and "state.json" in result.stderr
+
+
+def test_plotting_without_matplotlib_says_how_to_fix(monkeypatch):
+    from dfpengine.training import plots
+    monkeypatch.setitem(sys.modules, "matplotlib", None)     # makes `import matplotlib` fail
+    with pytest.raises(RuntimeError, match="pip install matplotlib"):
+        plots.pyplot()
