@@ -77,6 +77,8 @@ class Trainer:
             while self.epoch < self.cfg.epochs and not self._step_limit_reached():
                 completed = self._train_epoch(stop)
                 self._end_epoch(completed)
+                if stop.requested is not None:     # arrived during evaluation; _end_epoch saved
+                    raise TrainingInterrupted(stop.requested, self.step, self.checkpoint_dir)
         if self.last_test is None:
             self.last_test = evaluate(self.model, self.test_loader)
         summary = self.summary(time.perf_counter() - start)
