@@ -62,16 +62,16 @@ def test_atomic_write_keeps_old_file_when_writing_fails(tmp_path, monkeypatch):
 
 # ------------------------------------------------------------ exact resume
 def small_dataset(path):
-    """640 training images of the bundled set: short epochs that still train a real CNN."""
+    """512 training images of the bundled set: short epochs that still train a real CNN."""
     from dfpengine import data
     splits = data.load("fashion-mnist-small")
-    np.savez(path, x_train=splits.x_train[:640], y_train=splits.y_train[:640],
-             x_test=splits.x_test[:200], y_test=splits.y_test[:200])
+    np.savez(path, x_train=splits.x_train[:512], y_train=splits.y_train[:512],
+             x_test=splits.x_test[:100], y_test=splits.y_test[:100])
 
 
 def train_command(dataset, out, *extra):
     return [sys.executable, "-m", "dfpengine.cli", "train", "--model", "lenet5", "--dataset", dataset,
-            "--epochs", "4", "--batch-size", "32", "--threads", "1", "--seed", "3", "--out", str(out),
+            "--epochs", "3", "--batch-size", "32", "--threads", "1", "--seed", "3", "--out", str(out),
             "--json", *extra]
 
 
@@ -100,7 +100,7 @@ def test_signal_then_resume_is_bit_identical_to_uninterrupted(tmp_path):
     assert proc.returncode == 128 + signal.SIGTERM, err
     assert "checkpoint" in err and "--resume" in err
     interrupted_at = checkpoint.load(tmp_path / "cut" / "checkpoint")[1]["position"]["step"]
-    assert 0 < interrupted_at < 80
+    assert 0 < interrupted_at < 48
 
     resumed = subprocess.run(train_command(dataset, tmp_path / "cut", "--resume"), env=env, cwd=ROOT,
                              capture_output=True, text=True)
@@ -111,7 +111,7 @@ def test_signal_then_resume_is_bit_identical_to_uninterrupted(tmp_path):
     for k in a:
         assert a[k].tobytes() == b[k].tobytes(), k
     summary_a, summary_b = (json.loads(r.stdout.splitlines()[-1]) for r in (straight, resumed))
-    assert summary_a["steps"] == summary_b["steps"] == 80
+    assert summary_a["steps"] == summary_b["steps"] == 48
     assert summary_a["test_accuracy"] == summary_b["test_accuracy"]
     metrics = [[json.loads(line) for line in (tmp_path / run / "metrics.jsonl").read_text().splitlines()]
                for run in ("straight", "cut")]
