@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from dfpengine.precision import PRESETS
 from dfpengine.training import SCHEDULES, TrainConfig
 
 from . import _args
@@ -26,7 +27,7 @@ def add_parser(subparsers):
                         f"or npz:PATH (default {DEFAULTS.dataset})")
     p.add_argument("--data-dir", help="folder holding the data set's files (searched first)")
     p.add_argument("--precision", type=_args.precision_name,
-                   help=f"precision preset (default {DEFAULTS.precision})")
+                   help=f"precision preset: {', '.join(sorted(PRESETS))} (default {DEFAULTS.precision})")
     p.add_argument("--epochs", type=_args.positive_int, help=f"default {DEFAULTS.epochs}")
     p.add_argument("--batch-size", type=_args.positive_int, help=f"default {DEFAULTS.batch_size}")
     p.add_argument("--lr", type=_args.non_negative_float, help=f"learning rate (default {DEFAULTS.lr})")
