@@ -15,6 +15,8 @@ MODELS = {f.__name__: f for f in (
 
 # models whose layer sizes depend on the input image size
 TAKES_IMAGE_SIZE = ("mlp", "lenet5")
+# models whose pooling stages shrink smaller images to nothing
+MIN_IMAGE_SIZE = {"vgg11": 32, "vgg16": 32, "alexnet": 32}
 
 
 def create(name, num_classes, in_channels, image_size):
@@ -23,6 +25,9 @@ def create(name, num_classes, in_channels, image_size):
         factory = MODELS[name]
     except KeyError:
         raise ValueError(f"unknown model {name!r}; known: {', '.join(MODELS)}") from None
+    if image_size < MIN_IMAGE_SIZE.get(name, 0):
+        raise ValueError(f"{name} needs images of at least {MIN_IMAGE_SIZE[name]}x{MIN_IMAGE_SIZE[name]}, "
+                         f"these are {image_size}x{image_size}")
     if name in TAKES_IMAGE_SIZE:
         return factory(num_classes=num_classes, in_channels=in_channels, image_size=image_size)
     return factory(num_classes=num_classes, in_channels=in_channels)

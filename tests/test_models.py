@@ -71,3 +71,8 @@ def test_resnet20_shortcut_pads_channels_with_zeros():
 def test_unknown_model_names_the_known_ones():
     with pytest.raises(ValueError, match="resnet20"):
         create("resnet21", 10, 3, 32)
+
+
+def test_too_small_images_are_refused_with_the_reason():
+    with pytest.raises(ValueError, match="vgg11 needs images of at least 32x32, these are 28x28"):
+        create("vgg11", 10, 1, 28)
