@@ -1,0 +1,34 @@
+"""PNG curves of runs' metrics. matplotlib is optional: imported only here, only when plotting."""
+
+
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend; RuntimeError with the fix when missing."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise RuntimeError("plotting needs matplotlib: pip install matplotlib "
+                           "(or the package's 'plot' extra)") from None
+    matplotlib.use("Agg")   # files only; never needs a display
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def plot_runs(runs, path):
+    """One PNG: loss and accuracy per epoch for each (label, metrics records) in `runs`."""
+    plt = pyplot()
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
+    for label, records in runs:
+        epochs = [r["epoch"] for r in records]
+        ax_loss.plot(epochs, [r["train_loss"] for r in records], "--", label=f"{label} train")
+        ax_loss.plot(epochs, [r["test_loss"] for r in records], "-o", label=f"{label} test")
+        ax_acc.plot(epochs, [100 * r["train_accuracy"] for r in records], "--", label=f"{label} train")
+        ax_acc.plot(epochs, [100 * r["test_accuracy"] for r in records], "-o", label=f"{label} test")
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
