@@ -7,6 +7,8 @@
  * Products and sums round separately (no FMA contraction: built with -ffp-contract=off). */
 #include "fp32_kernels.h"
 
+#include <stddef.h>
+
 #define MR 4
 #define NR 8
 
@@ -33,4 +35,6 @@ void dfp_fp32_kernels_init_scalar(dfp_fp32_kernels *k)
 {
     k->sgemm = (dfp_sgemm_ukernel){dfp_sgemm_f32_scalar_4x8, MR, NR};
     k->sgemm_narrow = k->sgemm;
+    k->sgemm_direct = (dfp_sgemm_ukernel_da){NULL, 0, 0}; /* packing only */
+    k->sgemm_direct_narrow = k->sgemm_direct;
 }
