@@ -3,6 +3,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
+from .. import profiler
 from ..tensor import Tensor, _as_array
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -32,7 +33,13 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        if not profiler.is_active():
+            return self.forward(*args, **kwargs)
+        profiler.enter_module(self)
+        try:
+            return self.forward(*args, **kwargs)
+        finally:
+            profiler.exit_module()
 
     # ------------------------------------------------------ registration
     def _registry(self):

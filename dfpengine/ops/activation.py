@@ -1,14 +1,21 @@
 """Activations: relu (native) and dropout (inverted: kept values scaled by 1/(1-p))."""
 import numpy as np
 
-from .. import _native
+from .. import _native, profiler
 from ..autograd import record
 from ..tensor import Tensor, default_generator
 
 
 def relu(x):
-    y, mask = _native.relu_forward(np.ascontiguousarray(x.numpy()))
-    return record(Tensor(y), (x,), lambda g: (_native.relu_backward(np.ascontiguousarray(g), mask),))
+    xa = np.ascontiguousarray(x.numpy())
+    name = profiler.scope()
+    with profiler.region(name, "fprop", "relu", 0, 9 * xa.size):
+        y, mask = _native.relu_forward(xa)
+
+    def backward(g):
+        with profiler.region(name, "bprop", "relu", 0, 9 * xa.size):
+            return (_native.relu_backward(np.ascontiguousarray(g), mask),)
+    return record(Tensor(y), (x,), backward)
 
 
 def dropout(x, p=0.5, training=True):

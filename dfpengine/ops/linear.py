@@ -6,7 +6,7 @@ forward and backward cannot mix formats within one step.
 """
 import numpy as np
 
-from .. import _native, precision
+from .. import _native, precision, profiler
 from ..autograd import record
 from ..tensor import Tensor, as_tensor
 
@@ -47,15 +47,23 @@ def linear(x, weight, bias=None, layer=None):
                          f"received input {x.shape}")
     fprop, bprop, wtgrad = gemm_formats(layer)
     rows, w = _rows(x.numpy()), np.ascontiguousarray(weight.numpy())
-    y = _native.gemm(rows, w, trans_b=True, fmt=fprop)
+    name = profiler.scope()
+    ops = 2 * rows.shape[0] * w.size if name else 0
+    nbytes = 4 * (rows.size + w.size + rows.shape[0] * w.shape[0])
+    with profiler.region(name, "fprop", "linear", ops, nbytes):
+        y = _native.gemm(rows, w, trans_b=True, fmt=fprop)
     if bias is not None:
         y += bias.numpy()
     out = Tensor(y.reshape(x.shape[:-1] + (w.shape[0],)))
 
     def backward(g):
         g = _rows(g)
-        dx = _native.gemm(g, w, fmt=bprop).reshape(x.shape)
-        dw = _native.gemm(g, rows, trans_a=True, fmt=wtgrad)
+        dx = None
+        if x.requires_grad:
+            with profiler.region(name, "bprop", "linear", ops, nbytes):
+                dx = _native.gemm(g, w, fmt=bprop).reshape(x.shape)
+        with profiler.region(name, "wtgrad", "linear", ops, nbytes):
+            dw = _native.gemm(g, rows, trans_a=True, fmt=wtgrad)
         return dx, dw, (g.sum(axis=0) if bias is not None else None)
     parents = (x, weight) if bias is None else (x, weight, bias)
     return record(out, parents, backward)

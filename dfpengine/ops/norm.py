@@ -6,7 +6,7 @@ variance, as PyTorch does. Statistics and arithmetic stay FP32 in every policy.
 """
 import numpy as np
 
-from .. import _native
+from .. import _native, profiler
 from ..autograd import record
 from ..tensor import Tensor
 
@@ -33,6 +33,9 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
                momentum=0.1, eps=1e-5):
     xa = _native_layout(x)
     c = xa.shape[1]
+    scope = profiler.scope()
+    timer = profiler.region(scope, "fprop", "batch_norm", 0, 8 * xa.size)
+    timer.__enter__()
     gamma, beta = _vector(weight, c, 1.0, "weight"), _vector(bias, c, 0.0, "bias")
     for name, stats in (("running_mean", running_mean), ("running_var", running_var)):
         _vector(stats, c, 0.0, name)
@@ -54,8 +57,13 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     scale = (gamma * invstd).astype(np.float32)
     y = _native.batch_norm_apply(xa, scale, (beta - mean * scale).astype(np.float32))
     out = Tensor(y.reshape(x.shape))
+    timer.__exit__(None, None, None)
 
     def backward(g):
+        with profiler.region(scope, "bprop", "batch_norm", 0, 12 * xa.size):
+            return _backward(g)
+
+    def _backward(g):
         ga = g.reshape(xa.shape).astype(np.float32, copy=False)
         if training:
             dx, dgamma, dbeta = _native.batch_norm_backward(

@@ -1,7 +1,7 @@
 """Pooling: max and average (native kernels), adaptive average (PyTorch's bin edges)."""
 import numpy as np
 
-from .. import _native
+from .. import _native, profiler
 from ..autograd import record
 from ..tensor import Tensor
 from .conv import pair
@@ -16,9 +16,14 @@ def _geometry(kernel_size, stride, padding):
 def max_pool2d(x, kernel_size, stride=None, padding=0):
     kernel, stride, padding = _geometry(kernel_size, stride, padding)
     xa = np.ascontiguousarray(x.numpy())
-    y, argmax = _native.max_pool2d_forward(xa, kernel, stride, padding)
-    return record(Tensor(y), (x,), lambda g: (
-        _native.max_pool2d_backward(np.ascontiguousarray(g), argmax, xa.shape),))
+    name = profiler.scope()
+    with profiler.region(name, "fprop", "pool", 0, 4 * xa.size):
+        y, argmax = _native.max_pool2d_forward(xa, kernel, stride, padding)
+
+    def backward(g):
+        with profiler.region(name, "bprop", "pool", 0, 4 * xa.size):
+            return (_native.max_pool2d_backward(np.ascontiguousarray(g), argmax, xa.shape),)
+    return record(Tensor(y), (x,), backward)
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0):

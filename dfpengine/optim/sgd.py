@@ -5,6 +5,7 @@
     g = g + momentum * buf (nesterov)  or  buf
     p -= lr * g
 """
+from .. import profiler
 from .optimizer import Optimizer
 
 
@@ -19,6 +20,10 @@ class SGD(Optimizer):
                                       weight_decay=weight_decay, nesterov=nesterov))
 
     def step(self):
+        with profiler.region("optimizer" if profiler.is_active() else None, "update", "optimizer"):
+            self._update()
+
+    def _update(self):
         for group in self.param_groups:
             lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
             decay, nesterov = group["weight_decay"], group["nesterov"]
