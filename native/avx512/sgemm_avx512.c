@@ -78,10 +78,13 @@ void dfp_sgemm_f32_avx512_14x16_da(int64_t k, const float *a, int64_t lda, const
     sgemm_body(14, 1, k, a, lda, 1, b, c, ldc, alpha, beta);
 }
 
+double dfp_sum_f64_avx512(const float *x, const float *y, int64_t n, double shift, int square);
+
 void dfp_fp32_kernels_init_avx512(dfp_fp32_kernels *k)
 {
     k->sgemm = (dfp_sgemm_ukernel){dfp_sgemm_f32_avx512_14x32, 14, 32};
     k->sgemm_narrow = (dfp_sgemm_ukernel){dfp_sgemm_f32_avx512_28x16, 28, 16};
     k->sgemm_direct = (dfp_sgemm_ukernel_da){dfp_sgemm_f32_avx512_14x32_da, 14, 32};
     k->sgemm_direct_narrow = (dfp_sgemm_ukernel_da){dfp_sgemm_f32_avx512_14x16_da, 14, 16};
+    k->sum_f64 = dfp_sum_f64_avx512; /* norm_avx512.c */
 }
