@@ -115,6 +115,15 @@ static inline const dfp_sgemm_ukernel_da *pick_direct(const dfp_sgemm_args *g)
     return d->fn ? d : NULL;
 }
 
+/* Ask for the next row panel of A while this one is multiplied: when A is read
+ * in place, N is small and each A line is used for only a few FMAs. */
+static inline void prefetch_rows(const float *a, int64_t rows, int64_t kc, int64_t lda)
+{
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t p = 0; p < kc; p += 16)
+            __builtin_prefetch(a + i * lda + p);
+}
+
 /* Direct-A macro-kernel: A rows read in place; a partial row panel is copied
  * zero-padded into `ap` (MR x kc, row stride kc) first. */
 static void macro_kernel_direct(const dfp_sgemm_ukernel_da *uk, int64_t mc, int64_t nc, int64_t kc,
@@ -132,6 +141,8 @@ static void macro_kernel_direct(const dfp_sgemm_ukernel_da *uk, int64_t mc, int6
                 memcpy(ap + i * kc, a_rows + i * lda, (size_t)kc * sizeof(float));
             a_rows = ap;
             a_ld = kc;
+        } else {
+            prefetch_rows(a + (ir + mr) * lda, min64(mr, mc - ir - mr), kc, lda);
         }
         for (int64_t jr = 0; jr < nc; jr += nr) {
             int cols = (int)min64(nr, nc - jr);
