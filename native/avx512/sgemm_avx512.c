@@ -25,6 +25,10 @@ sgemm_body(const int mr, const int nv, int64_t k, const float *a, const int64_t 
     for (int i = 0; i < mr; i++) {
         acc[i][0] = _mm512_setzero_ps();
         acc[i][1] = _mm512_setzero_ps();
+        /* the C tile is touched only after the k loop: fetch it meanwhile */
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        if (nv > 1)
+            _mm_prefetch((const char *)(c + i * ldc + 16), _MM_HINT_T0);
     }
     for (int64_t p = 0; p < k; p++) {
         __m512 b0 = _mm512_load_ps(b);
