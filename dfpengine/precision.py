@@ -23,7 +23,37 @@ class Policy:
         """Training progress, for policies with schedules."""
 
 
-PRESETS = {"fp32": Policy}
+class DFP16Policy(Policy):
+    """DFP16 (Das et al. 2018) for every conv/linear GEMM, all roles and passes.
+
+    Operand order per pass: fprop (act, weight), bprop (grad, weight), wtgrad
+    (grad, act). Activations and weights round to nearest (ties to even): they
+    are re-quantised every step and nearest has the smallest error. Gradients
+    round stochastically: many of them are a small fraction of the tensor's max
+    and nearest would bias them towards zero step after step; stochastic
+    rounding is unbiased, and its counter-based bits keep seeded runs
+    reproducible. Headroom shift 2 (13 magnitude bits) as in the paper.
+    Master weights, SGD and batch norm stay FP32 (outside this policy)."""
+
+    name = "dfp16"
+
+    def __init__(self, shift=2, act_rounding="nearest", weight_rounding="nearest",
+                 grad_rounding="stochastic", seed=0):
+        from dfpengine import formats
+        act = formats.dfp16(rounding=act_rounding, shift=shift, seed=seed)
+        weight = formats.dfp16(rounding=weight_rounding, shift=shift, seed=seed)
+        grad = formats.dfp16(rounding=grad_rounding, shift=shift, seed=seed)
+        self._formats = {"fprop": formats.GemmFormat(act, weight),
+                         "bprop": formats.GemmFormat(grad, weight),
+                         "wtgrad": formats.GemmFormat(grad, act)}
+
+    def gemm_format(self, layer, pass_):
+        if pass_ not in PASSES:
+            raise ValueError(f"pass_: expected one of {PASSES}, received {pass_!r}")
+        return self._formats[pass_]
+
+
+PRESETS = {"fp32": Policy, "dfp16": DFP16Policy}
 _stack = [Policy()]
 
 

@@ -12,5 +12,9 @@ double dfp_bench_median(double *v, int n);
 double dfp_bench_fp32_peak(int threads);
 
 void dfp_bench_sgemm(int threads);
+/* Measured VNNI peak (ops/s, multiply-add = 2) with `threads` threads; 0 without VNNI. */
+double dfp_bench_vnni_peak(int threads);
+/* Integer GEMM (int16 and FP32-quantised-while-packing) vs dfp_sgemm, same shapes, same run. */
+void dfp_bench_igemm(int threads);
 
 #endif

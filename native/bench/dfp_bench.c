@@ -1,5 +1,5 @@
 /* dfp_bench: kernel benchmarks as JSON lines.
- * Usage: dfp_bench [family ...]   (families: peak, sgemm; default all)
+ * Usage: dfp_bench [family ...]   (families: peak, sgemm, igemm; default all)
  * Each family runs with 1 and 2 threads; results are medians of repeats. */
 #include "bench.h"
 #include "dfpengine.h"
@@ -112,6 +112,8 @@ int main(int argc, char **argv)
             bench_peak(threads);
         if (wanted(argc, argv, "sgemm"))
             dfp_bench_sgemm(threads);
+        if (wanted(argc, argv, "igemm"))
+            dfp_bench_igemm(threads);
     }
     return 0;
 }

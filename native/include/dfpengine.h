@@ -118,6 +118,76 @@ dfp_status dfp_avg_pool2d_backward_f32(const dfp_pool2d_shape *shape, const floa
 /* ---- integer compute and formats ------------------------------------- */
 /* (section owned by the integer kernels: DFP16 quantisers, integer GEMM) */
 
+/* DFP16 (dynamic fixed point, Das et al. 2018): value = q * 2^e with q an int16
+ * in the symmetric range [-32767, 32767] (saturating; -32768 is never produced)
+ * and e shared per tensor, per row (channel) or per block of the row.
+ * e = floor(log2(max|x|)) - 14 + shift, clamped to >= -126 (an all-zero group gets
+ * e = -126); max|q| then lies in [2^(14-shift), 2^(15-shift)]. */
+typedef enum dfp_rounding {
+    DFP_ROUND_NEAREST = 0,     /* ties to even */
+    DFP_ROUND_STOCHASTIC = 1,  /* up with probability = dropped fraction; counter-based bits */
+    DFP_ROUND_BIASED = 2       /* magnitude up when the dropped part >= 1/4 ulp (sign-symmetric) */
+} dfp_rounding;
+
+typedef enum dfp_granularity {
+    DFP_GRAN_TENSOR = 0,       /* one exponent */
+    DFP_GRAN_ROW = 1,          /* one per row (output channel: OIHW weights, (out,in) linear) */
+    DFP_GRAN_BLOCK = 2         /* one per block of `block` consecutive elements of a row */
+} dfp_granularity;
+
+/* How to quantise an FP32 operand. seed and stream key stochastic rounding:
+ * element i (flat row-major storage index) gets the same random bits on every
+ * ISA and thread count. */
+typedef struct dfp_dfp16_params {
+    int shift;                 /* headroom s, 0..3 (default 2) */
+    dfp_rounding rounding;
+    uint64_t seed;
+    uint64_t stream;           /* tensor id */
+} dfp_dfp16_params;
+
+/* Counters of one integer GEMM or convolution (added to, not reset). */
+typedef struct dfp_gemm_stats {
+    int64_t flushes;           /* INT32 -> FP32 flushes, summed over output elements */
+    int64_t chunk_len;         /* K elements per INT32 chunk of the last GEMM */
+    int64_t saturations;       /* operand elements clamped to +-32767 while quantising */
+} dfp_gemm_stats;
+
+/* Number of exponents for a (rows x cols) tensor under a granularity. */
+int64_t dfp_dfp16_num_exponents(int64_t rows, int64_t cols, dfp_granularity gran, int64_t block);
+
+/* Quantise x (rows x cols, dense) to q with exponents exps[dfp_dfp16_num_exponents()].
+ * block is used only with DFP_GRAN_BLOCK. *saturations (nullable) gets the clamp count.
+ * DFP_ERR_NOT_FINITE if x holds NaN or infinity. Buffers borrowed. */
+dfp_status dfp_dfp16_quantize(const float *x, int64_t rows, int64_t cols, dfp_granularity gran,
+                              int64_t block, const dfp_dfp16_params *params, int16_t *q,
+                              int32_t *exps, int64_t *saturations);
+/* x = q * 2^e with the same layout of exponents. */
+dfp_status dfp_dfp16_dequantize(const int16_t *q, const int32_t *exps, int64_t rows, int64_t cols,
+                                dfp_granularity gran, int64_t block, float *x);
+
+/* C = op(A) @ op(B) (+ C if accumulate), M x N, K inner; A, B FP32, quantised to
+ * DFP16 per tensor while packing (params pa, pb). op(X) = X^T when trans_x.
+ * INT32 partial sums over K-chunks whose length comes from the packed operands'
+ * maximum magnitudes (no overflow possible), flushed into FP32. stats nullable. */
+dfp_status dfp_gemm_dfp16(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                          const float *a, int64_t lda, const float *b, int64_t ldb,
+                          float *c, int64_t ldc, int accumulate, const dfp_dfp16_params *pa,
+                          const dfp_dfp16_params *pb, dfp_gemm_stats *stats);
+
+/* The same on already-quantised int16 operands with per-tensor exponents ea, eb:
+ * C = 2^(ea+eb) * op(A) @ op(B). An int16 -32768 is clamped to -32767 (counted). */
+dfp_status dfp_gemm_s16(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                        const int16_t *a, int64_t lda, int32_t ea, const int16_t *b, int64_t ldb,
+                        int32_t eb, float *c, int64_t ldc, int accumulate, dfp_gemm_stats *stats);
+
+/* DFP16 convolution (shape as dfp_conv2d_shape; layouts as the FP32 versions):
+ * each FP32 operand is quantised per tensor with its params, then blocked im2col
+ * over tiles of output pixels runs on the INT16 data through the integer GEMM.
+ * Outputs are FP32 and overwritten. stats (nullable) is added to. */
+dfp_status dfp_conv2d_forward_dfp16(const dfp_conv2d_shape *shape, const float *x, const float *w, const float *bias, float *y, const dfp_dfp16_params *px, const dfp_dfp16_params *pw, dfp_gemm_stats *stats);
+dfp_status dfp_conv2d_backward_data_dfp16(const dfp_conv2d_shape *shape, const float *dy, const float *w, float *dx, const dfp_dfp16_params *pdy, const dfp_dfp16_params *pw, dfp_gemm_stats *stats);
+dfp_status dfp_conv2d_backward_weight_dfp16(const dfp_conv2d_shape *shape, const float *x, const float *dy, float *dw, const dfp_dfp16_params *px, const dfp_dfp16_params *pdy, dfp_gemm_stats *stats);
+
 #ifdef __cplusplus
 }
 #endif
