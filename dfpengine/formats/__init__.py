@@ -26,3 +26,23 @@ class GemmFormat:
 
 
 FP32 = FormatSpec("fp32")
+
+# name -> format description object, filled by the family modules below; every
+# place that names a format (policies, glue, CLI, tests) looks it up here.
+REGISTRY = {}
+
+
+def register(name, fmt):
+    if name in REGISTRY and REGISTRY[name] != fmt:
+        raise ValueError(f"format {name!r} registered twice")
+    REGISTRY[name] = fmt
+
+
+def lookup(name):
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown format {name!r}; known: {sorted(REGISTRY)}") from None
+
+
+from . import floats  # noqa: E402,F401  (registers fp8, fp16, binary16, bf16)
