@@ -1,0 +1,97 @@
+"""Reverse-mode autograd: recording ops, grad mode, and the backward walk.
+
+An op computes its output array, then calls `record(out, parents, backward)`:
+`backward(grad_out)` returns one gradient array (or None) per parent. The walk
+visits tensors in reverse topological order and adds each returned gradient
+into its parent's running total, so a tensor used twice gets the sum. Totals of
+intermediate tensors live only during the walk; leaves that require grad keep
+theirs in `.grad`, added to what is there (accumulation across calls).
+"""
+import contextlib
+import threading
+
+import numpy as np
+
+_mode = threading.local()
+
+
+def is_grad_enabled():
+    return getattr(_mode, "enabled", True)
+
+
+@contextlib.contextmanager
+def _grad_mode(enabled):
+    previous = is_grad_enabled()
+    _mode.enabled = enabled
+    try:
+        yield
+    finally:
+        _mode.enabled = previous
+
+
+def no_grad():
+    """Context manager: ops inside record no graph (evaluation, parameter updates)."""
+    return _grad_mode(False)
+
+
+def enable_grad():
+    return _grad_mode(True)
+
+
+def record(out, parents, backward):
+    """Make `out` a graph node when grad mode is on and some parent requires grad."""
+    if is_grad_enabled() and any(p.requires_grad for p in parents):
+        out.requires_grad = True
+        out._parents = tuple(parents)
+        out._backward = backward
+    return out
+
+
+def _topological_order(root):
+    """Tensors reachable from `root` through recorded parents, each after all its consumers."""
+    order, visited, stack = [], set(), [(root, False)]
+    while stack:  # iterative DFS: deep nets would overflow Python's recursion limit
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        for parent in node._parents:
+            if parent.requires_grad and id(parent) not in visited:
+                stack.append((parent, False))
+    return order[::-1]
+
+
+def backward(root, gradient):
+    """Accumulate d(root)/d(leaf), weighted by `gradient`, into every leaf's `.grad`."""
+    from .tensor import Tensor
+
+    if not root.requires_grad:
+        raise RuntimeError("backward: the tensor does not require grad and has no graph")
+    if gradient is None:
+        if root.numpy().size != 1:
+            raise RuntimeError(f"backward: grad can be implicitly created only for scalar outputs; "
+                               f"pass gradient= for shape {root.shape}")
+        gradient = np.ones(root.shape, dtype=np.float32)
+    else:
+        gradient = np.asarray(gradient.numpy() if isinstance(gradient, Tensor) else gradient,
+                              dtype=np.float32)
+        if gradient.shape != root.shape:
+            raise ValueError(f"backward: gradient shape {gradient.shape} differs from tensor shape {root.shape}")
+    totals = {id(root): gradient}
+    with no_grad():
+        for node in _topological_order(root):
+            grad = totals.pop(id(node), None)
+            if grad is None:
+                continue
+            if node._backward is None:
+                node._accumulate_grad(grad)
+                continue
+            for parent, parent_grad in zip(node._parents, node._backward(grad)):
+                if parent_grad is None or not parent.requires_grad:
+                    continue
+                key = id(parent)
+                totals[key] = parent_grad if key not in totals else totals[key] + parent_grad

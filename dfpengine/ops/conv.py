@@ -1,0 +1,47 @@
+"""2-d convolution (NCHW, OIHW, no groups) through the native conv kernels."""
+import numpy as np
+
+from .. import _native, profiler
+from ..autograd import record
+from ..tensor import Tensor
+from .linear import gemm_formats
+
+
+def pair(name, value):
+    """An int or a pair of ints as an (h, w) tuple."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return (int(value), int(value))
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        return tuple(value)
+    raise TypeError(f"{name}: expected an int or an (h, w) pair, received {value!r}")
+
+
+def _conv_ops(x_shape, w_shape, stride, padding, dilation):
+    """Arithmetic of one pass (a multiply-add counts 2); the same for all three passes."""
+    oh, ow = ((x_shape[i + 2] + 2 * padding[i] - dilation[i] * (w_shape[i + 2] - 1) - 1) // stride[i] + 1
+              for i in (0, 1))
+    return 2 * x_shape[0] * oh * ow * int(np.prod(w_shape))
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, layer=None):
+    stride, padding, dilation = pair("stride", stride), pair("padding", padding), pair("dilation", dilation)
+    fprop, bprop, wtgrad = gemm_formats(layer)
+    xa, wa = np.ascontiguousarray(x.numpy()), np.ascontiguousarray(weight.numpy())
+    ba = None if bias is None else np.ascontiguousarray(bias.numpy())
+    name = profiler.scope()
+    ops = _conv_ops(xa.shape, wa.shape, stride, padding, dilation) if name else 0
+    with profiler.region(name, "fprop", "conv", ops, 4 * (xa.size + wa.size)):
+        y = _native.conv2d_forward(xa, wa, ba, stride, padding, dilation, fmt=fprop)
+    out = Tensor(y)
+
+    def backward(g):
+        g = np.ascontiguousarray(g)
+        dx = None
+        if x.requires_grad:  # the first layer's input needs no gradient: skip its BPROP
+            with profiler.region(name, "bprop", "conv", ops, 4 * (g.size + wa.size + xa.size)):
+                dx = _native.conv2d_backward_data(g, wa, xa.shape, stride, padding, dilation, fmt=bprop)
+        with profiler.region(name, "wtgrad", "conv", ops, 4 * (g.size + wa.size + xa.size)):
+            dw = _native.conv2d_backward_weight(xa, g, wa.shape, stride, padding, dilation, fmt=wtgrad)
+        return dx, dw, (g.sum(axis=(0, 2, 3)) if bias is not None else None)
+    parents = (x, weight) if bias is None else (x, weight, bias)
+    return record(out, parents, backward)

@@ -1,0 +1,81 @@
+"""Batch normalisation over the channel axis of (N, C), (N, C, L) or (N, C, H, W) input.
+
+Training uses batch statistics and updates the running ones in place:
+running = (1 - momentum) * running + momentum * batch, with the unbiased batch
+variance, as PyTorch does. Statistics and arithmetic stay FP32 in every policy.
+"""
+import numpy as np
+
+from .. import _native, profiler
+from ..autograd import record
+from ..tensor import Tensor
+
+
+def _native_layout(x):
+    """Native BN takes (N, C) or (N, C, H, W); (N, C, L) travels as (N, C, L, 1)."""
+    if x.ndim not in (2, 3, 4):
+        raise ValueError(f"batch_norm: expected input of shape (N, C), (N, C, L) or (N, C, H, W), "
+                         f"received {x.shape}")
+    a = np.ascontiguousarray(x.numpy())
+    return a.reshape(a.shape + (1,)) if a.ndim == 3 else a
+
+
+def _vector(t, c, fill, name):
+    if t is None:
+        return np.full(c, fill, dtype=np.float32)
+    if t.shape != (c,):
+        raise ValueError(f"batch_norm: expected {name} of shape ({c},) for input with {c} channels, "
+                         f"received {t.shape}")
+    return np.ascontiguousarray(t.numpy())
+
+
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5):
+    xa = _native_layout(x)
+    c = xa.shape[1]
+    scope = profiler.scope()
+    timer = profiler.region(scope, "fprop", "batch_norm", 0, 8 * xa.size)
+    timer.__enter__()
+    gamma, beta = _vector(weight, c, 1.0, "weight"), _vector(bias, c, 0.0, "bias")
+    for name, stats in (("running_mean", running_mean), ("running_var", running_var)):
+        _vector(stats, c, 0.0, name)
+    if training:
+        count = xa.size // c
+        if count < 2:
+            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
+                             f"received input of shape {x.shape}")
+        mean, var = _native.batch_norm_stats(xa)
+        if running_mean is not None:
+            running_mean.numpy()[...] = (1 - momentum) * running_mean.numpy() + momentum * mean
+            running_var.numpy()[...] = ((1 - momentum) * running_var.numpy()
+                                        + momentum * var * np.float32(count / (count - 1)))
+    else:
+        if running_mean is None:
+            raise ValueError("batch_norm: evaluation needs running_mean and running_var")
+        mean, var = running_mean.numpy(), running_var.numpy()
+    invstd = (1.0 / np.sqrt(var + np.float32(eps))).astype(np.float32)
+    scale = (gamma * invstd).astype(np.float32)
+    y = _native.batch_norm_apply(xa, scale, (beta - mean * scale).astype(np.float32))
+    out = Tensor(y.reshape(x.shape))
+    timer.__exit__(None, None, None)
+
+    def backward(g):
+        with profiler.region(scope, "bprop", "batch_norm", 0, 12 * xa.size):
+            return _backward(g)
+
+    def _backward(g):
+        ga = g.reshape(xa.shape).astype(np.float32, copy=False)
+        if training:
+            dx, dgamma, dbeta = _native.batch_norm_backward(
+                np.ascontiguousarray(ga), xa, mean, invstd, gamma)
+        else:  # statistics are constants: an affine map per channel
+            axes = (0, 2, 3) if ga.ndim == 4 else (0,)
+            dx = _native.batch_norm_apply(np.ascontiguousarray(ga), scale, np.zeros(c, np.float32))
+            xhat = _native.batch_norm_apply(xa, invstd, (-mean * invstd).astype(np.float32))
+            dgamma, dbeta = (ga * xhat).sum(axis=axes), ga.sum(axis=axes)
+        return (dx.reshape(x.shape),
+                dgamma if weight is not None else None,
+                dbeta if bias is not None else None)
+    parents = tuple(t for t in (x, weight, bias) if t is not None)
+    return record(out, parents, lambda g: tuple(d for d, t in zip(backward(g), (x, weight, bias))
+                                                if t is not None))

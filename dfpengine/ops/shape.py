@@ -1,0 +1,53 @@
+"""Shape ops: reshape, transpose, permute, flatten, indexing. Gradients undo the move."""
+import numpy as np
+
+from ..autograd import record
+from ..tensor import Tensor
+
+
+def reshape(a, *shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    x = a.numpy()
+    try:
+        y = x.reshape(shape)
+    except ValueError:
+        raise ValueError(f"reshape: cannot view shape {x.shape} ({x.size} elements) as {shape}") from None
+    return record(Tensor(y), (a,), lambda g: (g.reshape(x.shape),))
+
+
+def permute(a, *dims):
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = tuple(dims[0])
+    if sorted(d % max(a.ndim, 1) for d in dims) != list(range(a.ndim)):
+        raise ValueError(f"permute: dims {dims} are not a permutation of {a.ndim} dimensions")
+    inverse = np.argsort([d % a.ndim for d in dims])
+    return record(Tensor(a.numpy().transpose(dims)), (a,), lambda g: (g.transpose(inverse),))
+
+
+def transpose(a, dim0, dim1):
+    dims = list(range(a.ndim))
+    dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+    return permute(a, *dims)
+
+
+def flatten(a, start_dim=0, end_dim=-1):
+    if a.ndim == 0:
+        return reshape(a, 1)
+    start, end = start_dim % a.ndim, end_dim % a.ndim
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    merged = int(np.prod(a.shape[start:end + 1]))
+    return reshape(a, a.shape[:start] + (merged,) + a.shape[end + 1:])
+
+
+def getitem(a, index):
+    if isinstance(index, Tensor):
+        index = index.numpy()
+    x = a.numpy()
+
+    def backward(g):
+        dx = np.zeros(x.shape, dtype=np.float32)
+        np.add.at(dx, index, g)  # add.at: repeated indices each contribute
+        return (dx,)
+    return record(Tensor(x[index]), (a,), backward)

@@ -1,0 +1,66 @@
+"""The profiler sees every layer and pass of a step, and stays out of the way when off."""
+import json
+
+import numpy as np
+import pytest
+
+import dfpengine
+from dfpengine import nn, optim, profiler
+
+
+def small_model():
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8 * 4 * 4, 10))
+
+
+def one_step(model, opt):
+    x = dfpengine.from_numpy(np.random.default_rng(0).standard_normal((4, 3, 8, 8)).astype(np.float32))
+    y = dfpengine.from_numpy(np.array([1, 2, 3, 4]))
+    opt.zero_grad()
+    nn.functional.cross_entropy(model(x), y).backward()
+    opt.step()
+
+
+def test_profile_rows_cover_layers_and_passes():
+    model = small_model()
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    with profiler.Profiler(model) as prof:
+        one_step(model, opt)
+        one_step(model, opt)
+    rows = {(r["layer"], r["pass"], r["kind"]): r for r in prof.summary(steps=2)}
+    expected = {("0", "fprop", "conv"), ("0", "wtgrad", "conv"), ("1", "fprop", "batch_norm"),
+                ("1", "bprop", "batch_norm"), ("2", "fprop", "relu"), ("3", "fprop", "pool"),
+                ("5", "fprop", "linear"), ("5", "bprop", "linear"), ("5", "wtgrad", "linear"),
+                ("optimizer", "update", "optimizer")}
+    assert expected <= set(rows)
+    # the first layer's input needs no gradient: no BPROP is computed for it
+    assert ("0", "bprop", "conv") not in rows
+    conv = rows[("0", "fprop", "conv")]
+    assert conv["ops"] == 2 * 4 * 8 * 8 * 8 * 3 * 3 * 3
+    assert conv["calls"] == 1 and conv["seconds"] > 0 and conv["gops"] > 0
+
+
+def test_chrome_trace_is_json_with_complete_events():
+    model = small_model()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    with profiler.Profiler(model) as prof:
+        one_step(model, opt)
+    trace = json.loads(json.dumps(prof.chrome_trace()))
+    events = trace["traceEvents"]
+    assert events and all(e["ph"] == "X" and e["dur"] >= 0 for e in events)
+    assert any(e["name"] == "0 fprop" for e in events)
+
+
+def test_off_records_nothing():
+    assert profiler.scope() is None
+    model = small_model()
+    prof = profiler.Profiler(model)
+    one_step(model, optim.SGD(model.parameters(), lr=0.1))
+    assert prof.events == []
+
+
+def test_nested_profilers_rejected():
+    with profiler.Profiler():
+        with pytest.raises(RuntimeError, match="already active"):
+            with profiler.Profiler():
+                pass
