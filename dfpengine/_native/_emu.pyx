@@ -6,7 +6,7 @@ Formats arrive as (exp_bits, man_bits, bias, saturate) tuples, or None for
 import numpy as np
 
 cimport numpy as cnp
-from libc.stdint cimport int64_t, uint64_t
+from libc.stdint cimport int16_t, int32_t, int64_t, uint64_t
 from dfpengine._native.libdfp_core cimport dfp_status
 from dfpengine._native.libdfp_emu cimport *
 from dfpengine._native._dispatch import check
@@ -132,3 +132,39 @@ def gemm_fpemu(a, b, bint trans_a=False, bint trans_b=False, in_a=None, in_b=Non
                             <float *>cnp.PyArray_DATA(C), ldc, &p)
     check(st, "gemm_fpemu")
     return C
+
+
+def bfp_quantize(x, int block, int mag_bits, bint floor_exponent=False, rounding="stochastic",
+                 uint64_t seed=0, uint64_t stream=0, bint codes=False):
+    """Block floating point along the last axis of x (2-D view rows x cols).
+
+    Returns y (float32, k * 2^scale_exp) or, with codes=True, (mant int16,
+    scale_exp int32 of shape rows x ceil(cols/block)). See dfp_bfp_quantize."""
+    cdef dfp_rounding r = to_c_rounding(rounding, "bfp_quantize")
+    cdef cnp.ndarray src = _as_f32(x, "bfp_quantize x")
+    shape = np.shape(src)  # (wraparound is off in this module: no negative indices)
+    cdef Py_ssize_t nd = len(shape)
+    cdef int64_t cols = shape[nd - 1] if nd else 1
+    cdef int64_t rows = src.size // cols if cols else 0
+    if block < 1:
+        raise ValueError(f"bfp_quantize: block must be >= 1, got {block}")
+    cdef int64_t nblocks = (cols + block - 1) // block
+    cdef cnp.ndarray y = np.empty(shape, np.float32)
+    cdef cnp.ndarray mant = np.empty(shape, np.int16)
+    cdef cnp.ndarray exps = np.empty(tuple(shape[:nd - 1]) + (nblocks,), np.int32)
+    cdef int16_t *mant_p = NULL
+    cdef int32_t *exps_p = NULL
+    cdef float *y_p = NULL
+    if codes:
+        mant_p = <int16_t *>cnp.PyArray_DATA(mant)
+        exps_p = <int32_t *>cnp.PyArray_DATA(exps)
+    else:
+        y_p = <float *>cnp.PyArray_DATA(y)
+    cdef const float *x_p = <const float *>cnp.PyArray_DATA(src)
+    cdef int64_t ldx = cols if cols > 1 else 1
+    cdef dfp_status st
+    with nogil:
+        st = dfp_bfp_quantize(x_p, rows, cols, ldx, block, mag_bits, floor_exponent, r, seed,
+                              stream, mant_p, exps_p, y_p)
+    check(st, "bfp_quantize")
+    return (mant, exps) if codes else y

@@ -1,6 +1,6 @@
 # Declarations from native/include/dfpengine.h, section "float formats".
 # tests/test_capi.py checks every name here against the header.
-from libc.stdint cimport int64_t, uint64_t
+from libc.stdint cimport int16_t, int32_t, int64_t, uint64_t
 from dfpengine._native.libdfp_core cimport dfp_status
 
 cdef extern from "dfpengine.h" nogil:
@@ -32,3 +32,4 @@ cdef extern from "dfpengine.h" nogil:
     dfp_status dfp_float_encode(const dfp_float_format *fmt, dfp_rounding rounding, uint64_t seed, uint64_t stream, uint64_t index0, const float *x, void *codes, int64_t n)
     dfp_status dfp_float_decode(const dfp_float_format *fmt, const void *codes, float *y, int64_t n)
     dfp_status dfp_gemm_fpemu(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc, const dfp_fpemu_gemm_params *params)
+    dfp_status dfp_bfp_quantize(const float *x, int64_t rows, int64_t cols, int64_t ldx, int block, int mag_bits, int floor_exponent, dfp_rounding rounding, uint64_t seed, uint64_t stream, int16_t *mant, int32_t *scale_exp, float *y)

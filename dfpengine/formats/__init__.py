@@ -45,4 +45,4 @@ def lookup(name):
         raise ValueError(f"unknown format {name!r}; known: {sorted(REGISTRY)}") from None
 
 
-from . import floats  # noqa: E402,F401  (registers fp8, fp16, binary16, bf16)
+from . import floats, hbfp  # noqa: E402,F401  (register fp8, fp16, binary16, bf16; hbfp*, mx)

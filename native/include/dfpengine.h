@@ -133,6 +133,18 @@ typedef struct dfp_fpemu_gemm_params {
 
 dfp_status dfp_gemm_fpemu(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc, const dfp_fpemu_gemm_params *params);
 
+/* Block floating point (HBFP, MXINT): each block of `block` contiguous
+ * elements along a row of x (rows x cols, leading dimension ldx) shares one
+ * exponent; element value = k * 2^scale_exp, |k| <= 2^mag_bits - 1.
+ * scale_exp = E - mag_bits with E = ceil(log2(max|x|)) over the block
+ * (HBFP, floor_exponent = 0) or E = floor(log2(max|x|)) (MX, floor_exponent
+ * = 1); k rounded nearest-even or stochastically, then clamped. An all-zero
+ * block has scale_exp = 0 - mag_bits. Outputs (each may be NULL, not all):
+ * mant rows x cols int16 (dense), scale_exp rows x ceil(cols/block) int32,
+ * y rows x cols float (k * 2^scale_exp, dense). Stochastic index: r*cols + c.
+ * DFP_ERR_NOT_FINITE on NaN/inf input. */
+dfp_status dfp_bfp_quantize(const float *x, int64_t rows, int64_t cols, int64_t ldx, int block, int mag_bits, int floor_exponent, dfp_rounding rounding, uint64_t seed, uint64_t stream, int16_t *mant, int32_t *scale_exp, float *y);
+
 #ifdef __cplusplus
 }
 #endif
