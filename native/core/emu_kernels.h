@@ -42,7 +42,7 @@ typedef struct dfp_emu_kernels {
 } dfp_emu_kernels;
 
 void dfp_emu_kernels_init_scalar(dfp_emu_kernels *k);
-
+void dfp_emu_kernels_init_avx2(dfp_emu_kernels *k);
 void dfp_emu_kernels_init_avx512(dfp_emu_kernels *k);
 
 /* Chunk-rule helpers shared by the micro-kernels. */
