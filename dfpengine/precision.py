@@ -25,6 +25,37 @@ class Policy:
         """Training progress, for policies with schedules."""
 
 
+class DFP16Policy(Policy):
+    """DFP16 (Das et al. 2018) for every conv/linear GEMM, all roles and passes.
+
+    Operand order per pass: fprop (act, weight), bprop (grad, weight), wtgrad
+    (grad, act). Activations and weights round to nearest (ties to even): they
+    are re-quantised every step and nearest has the smallest error. Gradients
+    round stochastically: many of them are a small fraction of the tensor's max
+    and nearest would bias them towards zero step after step; stochastic
+    rounding is unbiased, and its counter-based bits keep seeded runs
+    reproducible. Headroom shift 2 (13 magnitude bits) as in the paper.
+    Master weights, SGD and batch norm stay FP32 (outside this policy)."""
+
+    name = "dfp16"
+
+    def __init__(self, shift=2, act_rounding="nearest", weight_rounding="nearest",
+                 grad_rounding="stochastic", seed=0):
+        from dfpengine import formats
+        act = formats.dfp16(rounding=act_rounding, shift=shift, seed=seed)
+        weight = formats.dfp16(rounding=weight_rounding, shift=shift, seed=seed)
+        grad = formats.dfp16(rounding=grad_rounding, shift=shift, seed=seed)
+        self._formats = {"fprop": formats.GemmFormat(act, weight),
+                         "bprop": formats.GemmFormat(grad, weight),
+                         "wtgrad": formats.GemmFormat(grad, act)}
+
+    def gemm_format(self, layer, pass_):
+        if pass_ not in PASSES:
+            raise ValueError(f"pass_: expected one of {PASSES}, received {pass_!r}")
+        return self._formats[pass_]
+
+
+
 @dataclass(frozen=True)
 class Rule:
     """Use `fmt` (a registry name, or "fp32") for layers of `roles` in `passes`,
@@ -74,11 +105,10 @@ def gemm_format_for(name):
     from dfpengine import formats
     if name == "fp32":
         return None
-    fmt = formats.lookup(name)
-    if isinstance(fmt, formats.floats.FloatFormat):
-        g = formats.floats.fp8_gemm_format()
-        return formats.GemmFormat(formats.FormatSpec(name, g.a.rounding, g.a.params),
-                                  formats.FormatSpec(name, g.b.rounding))
+    if name in formats.floats.FLOAT_FORMATS:
+        return formats.floats.fp8_gemm_format(name=name)
+    if name not in formats.hbfp.BLOCK_FORMATS:
+        raise ValueError(f"no GEMM format for {name!r}")
     spec = formats.hbfp.spec(name)
     return formats.GemmFormat(spec, spec)
 
@@ -86,6 +116,7 @@ def gemm_format_for(name):
 _EDGE = ("first", "last")
 PRESETS = {
     "fp32": Policy,
+    "dfp16": DFP16Policy,
     # Wang et al.: FP8 GEMM inputs, first and last layers 16-bit
     "fp8": lambda: SchedulePolicy("fp8", "fp8", [Rule("fp16", _EDGE)]),
     "hbfp8": lambda: SchedulePolicy("hbfp8", "hbfp8"),

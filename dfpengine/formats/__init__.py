@@ -27,22 +27,46 @@ class GemmFormat:
 
 FP32 = FormatSpec("fp32")
 
-# name -> format description object, filled by the family modules below; every
-# place that names a format (policies, glue, CLI, tests) looks it up here.
-REGISTRY = {}
+
+# ---- DFP16 (dynamic fixed point: int16 mantissas, shared exponent) ----------
+
+GRANULARITIES = ("tensor", "channel", "block")
 
 
-def register(name, fmt):
-    if name in REGISTRY and REGISTRY[name] != fmt:
-        raise ValueError(f"format {name!r} registered twice")
-    REGISTRY[name] = fmt
+def dfp16(rounding="nearest", shift=2, granularity="tensor", block=64, seed=0):
+    """DFP16 spec: headroom `shift` (0..3), rounding mode, exponent granularity.
+
+    The integer GEMMs use per-tensor exponents; "channel" and "block" are
+    offered by the quantiser (`_native._int.quantize_dfp16`)."""
+    if rounding not in ROUNDING_MODES:
+        raise ValueError(f"rounding: expected one of {ROUNDING_MODES}, received {rounding!r}")
+    if not isinstance(shift, int) or isinstance(shift, bool) or not 0 <= shift <= 3:
+        raise ValueError(f"shift: expected an int in 0..3, received {shift!r}")
+    if granularity not in GRANULARITIES:
+        raise ValueError(f"granularity: expected one of {GRANULARITIES}, received {granularity!r}")
+    params = {"shift": shift, "granularity": granularity, "block": int(block), "seed": int(seed)}
+    return FormatSpec("dfp16", rounding, tuple(sorted(params.items())))
 
 
-def lookup(name):
+def fp32(**_):
+    return FP32
+
+
+REGISTRY = {"fp32": fp32, "dfp16": dfp16}
+
+
+def get(name, **params):
+    """A FormatSpec from its registry tag and parameters: `get("dfp16", rounding="stochastic")`."""
     try:
-        return REGISTRY[name]
+        factory = REGISTRY[name]
     except KeyError:
         raise ValueError(f"unknown format {name!r}; known: {sorted(REGISTRY)}") from None
+    return factory(**params)
+
+
+def register(name, factory):
+    """Add a format factory (used by the other low-precision formats)."""
+    REGISTRY[name] = factory
 
 
 from . import floats, hbfp  # noqa: E402,F401  (register fp8, fp16, binary16, bf16; hbfp*, mx)

@@ -47,11 +47,22 @@ BINARY16 = FloatFormat("binary16", 5, 10, 15)
 BF16 = FloatFormat("bf16", 8, 7, 127)
 
 FLOAT_FORMATS = {f.name: f for f in (FP8, FP16, BINARY16, BF16)}
-for _f in FLOAT_FORMATS.values():
-    register(_f.name, _f)
 
 DEFAULT_ACC = "fp16"
 DEFAULT_CHUNK = 64
+
+
+def spec(name, rounding="nearest", acc=None, chunk=None, acc_rounding=None):
+    """FormatSpec of a float format; acc/chunk/acc_rounding matter when it feeds a GEMM."""
+    float_format(name)
+    params = {"acc": acc or DEFAULT_ACC, "chunk": DEFAULT_CHUNK if chunk is None else int(chunk),
+              "acc_rounding": acc_rounding or "nearest"}
+    return FormatSpec(name, rounding, tuple(sorted(params.items())))
+
+
+def _register():
+    for name in FLOAT_FORMATS:
+        register(name, lambda _n=name, **p: spec(_n, **p))
 
 
 def _emu():
@@ -87,10 +98,11 @@ def decode(codes, fmt):
     return _emu().float_decode(codes, float_format(fmt).native())
 
 
-def fp8_gemm_format(rounding="nearest", acc=DEFAULT_ACC, chunk=DEFAULT_CHUNK, acc_rounding="nearest"):
-    """GemmFormat for FP8 inputs; accumulator and chunk ride in the params of `a`."""
-    params = tuple(sorted({"acc": acc, "chunk": chunk, "acc_rounding": acc_rounding}.items()))
-    return GemmFormat(FormatSpec("fp8", rounding, params), FormatSpec("fp8", rounding))
+def fp8_gemm_format(rounding="nearest", acc=DEFAULT_ACC, chunk=DEFAULT_CHUNK, acc_rounding="nearest",
+                    name="fp8"):
+    """GemmFormat for FP8 (or another float format) inputs; accumulator and chunk ride
+    in the params of `a`."""
+    return GemmFormat(spec(name, rounding, acc, chunk, acc_rounding), FormatSpec(name, rounding))
 
 
 def gemm_fp8(a, b, trans_a=False, trans_b=False, fmt=None, seed=0, stream=0):
@@ -118,3 +130,6 @@ def accumulate(values, acc=DEFAULT_ACC, chunk=DEFAULT_CHUNK, rounding="nearest",
     out = _emu().gemm_fpemu(v, ones, False, False, None, None, float_format(acc).native(),
                             "nearest", rounding, int(chunk), seed, 0)
     return float(out[0, 0])
+
+
+_register()

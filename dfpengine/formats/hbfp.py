@@ -36,8 +36,6 @@ MX = BlockFormat("mx", 6, block=32, floor_exponent=True, rounding="nearest")  # 
 
 BLOCK_FORMATS = {f.name: f for f in (HBFP8, HBFP6, HBFP4, MX)}
 BLOCK_FORMATS["hbfp"] = HBFP
-for _name, _f in BLOCK_FORMATS.items():
-    register(_name, _f)
 
 
 def block_format(fmt):
@@ -94,3 +92,7 @@ def gemm_reference(a, b_t, fmt, rounding=None, seed=0):
         scale = np.exp2((sa[:, blk][:, None] + sb[:, blk][None, :]).astype(np.float64))
         out += (isum.astype(np.float32) * scale).astype(np.float32)
     return out
+
+
+for _name in BLOCK_FORMATS:
+    register(_name, lambda _n=_name, rounding=None, **p: spec(_n, rounding, **p))

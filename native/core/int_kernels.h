@@ -1,11 +1,47 @@
-/* Integer kernel slots of the kernel table (int16 GEMM micro-kernel, quantisers). */
+/* Integer kernel slots of the kernel table: the int16 GEMM micro-kernel and the
+ * DFP16 run kernels (absmax, quantise, dequantise). Every slot is filled by the
+ * scalar reference first; ISA overlays replace slots with bit-identical SIMD
+ * versions (same integers, same floats, on every ISA). */
 #ifndef DFP_INT_KERNELS_H
 #define DFP_INT_KERNELS_H
 
 #include <stdint.h>
 
+/* Quantiser parameters for one contiguous run of a tensor.
+ * q[i] = sat(round(x[i] * inv_scale)), inv_scale = 2^-e exactly (a power of two,
+ * so the product is exact); index0 is the flat storage index of x[0], used with
+ * (key_lo, key_hi) by the counter-based generator of stochastic rounding. */
+typedef struct dfp_quant_run {
+    float inv_scale;
+    int rounding;          /* dfp_rounding */
+    uint32_t key_lo, key_hi;
+    uint64_t index0;
+} dfp_quant_run;
+
+/* Micro-kernel contract (all ISAs, see the top of each igemm_s16_*.c file):
+ * a: kp pairs x MR x 2 int16 (VNNI pair-interleaved A panel),
+ * b: kp pairs x NR x 2 int16 (VNNI pair-interleaved B panel),
+ * c: MR x NR float tile, row stride ldc. The K range is cut into chunks of
+ * `chunk` pairs (the last may be shorter); each chunk is summed exactly in
+ * INT32 (the caller guarantees no overflow) and flushed c += (float)isum.
+ * accumulate = 0 starts from c = 0, 1 from the current c. */
+typedef void (*dfp_igemm_s16_fn)(int64_t kp, int64_t chunk, const int16_t *a,
+                                 const int16_t *b, float *c, int64_t ldc, int accumulate);
+
+/* Quantise n contiguous floats; returns the number of saturated elements. */
+typedef int64_t (*dfp_quantize_s16_fn)(const float *x, int64_t n, const dfp_quant_run *run,
+                                       int16_t *q);
+/* x[i] = (float)q[i] * scale. */
+typedef void (*dfp_dequantize_s16_fn)(const int16_t *q, int64_t n, float scale, float *x);
+/* Largest |x[i]| as IEEE bits with the sign cleared (>= 0x7f800000: not finite). */
+typedef uint32_t (*dfp_absmax_bits_fn)(const float *x, int64_t n);
+
 typedef struct dfp_int_kernels {
-    int placeholder; /* replaced by the integer kernel slots */
+    int mr, nr;                    /* register block of igemm_s16 */
+    dfp_igemm_s16_fn igemm_s16;
+    dfp_quantize_s16_fn quantize_s16;
+    dfp_dequantize_s16_fn dequantize_s16;
+    dfp_absmax_bits_fn absmax_bits;
 } dfp_int_kernels;
 
 void dfp_int_kernels_init_scalar(dfp_int_kernels *k);

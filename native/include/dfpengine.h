@@ -60,9 +60,133 @@ dfp_status dfp_set_num_threads(int num_threads);
 
 /* ---- FP32 compute ---------------------------------------------------- */
 /* (section owned by the FP32 kernels: SGEMM, convolution, element-wise) */
+/* All FP32 functions are thread-parallel (dfp_num_threads()) and borrow their
+ * buffers for the duration of the call. Results of a call do not depend on the
+ * ISA level beyond floating-point rounding (FMA vs separate multiply-add). */
+
+/* C = alpha * op(A) * op(B) + beta * C, row-major; op(A) is m x k, op(B) k x n.
+ * trans_a/trans_b nonzero: A is stored k x m / B is stored n x k. m, n, k may
+ * be 0 (nothing to do, or C = beta * C for k == 0); lda/ldb/ldc must be at
+ * least the stored row length (and >= 1). beta == 0: C is not read. */
+dfp_status dfp_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+
+/* 2-D convolution (cross-correlation, no groups), NCHW activations, OIHW weights.
+ * Output size per axis: (in + 2*pad - dilation*(kernel - 1) - 1) / stride + 1. */
+typedef struct dfp_conv2d_shape {
+    int64_t batch, in_channels, in_h, in_w, out_channels, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w;
+} dfp_conv2d_shape;
+
+/* Validate `shape` and give the output height and width (each >= 1). */
+dfp_status dfp_conv2d_output_size(const dfp_conv2d_shape *shape, int64_t *out_h, int64_t *out_w);
+/* y[N,O,OH,OW] = conv(x[N,C,H,W], w[O,C,KH,KW]) + bias[O] (bias may be NULL). */
+dfp_status dfp_conv2d_forward_f32(const dfp_conv2d_shape *shape, const float *x, const float *w, const float *bias, float *y);
+/* dx[N,C,H,W] = gradient of the conv w.r.t. x, from dy[N,O,OH,OW] and w (dx is overwritten). */
+dfp_status dfp_conv2d_backward_data_f32(const dfp_conv2d_shape *shape, const float *dy, const float *w, float *dx);
+/* dw[O,C,KH,KW] = gradient of the conv w.r.t. w, from x and dy (dw is overwritten). */
+dfp_status dfp_conv2d_backward_weight_f32(const dfp_conv2d_shape *shape, const float *x, const float *dy, float *dw);
+
+/* ReLU over n elements: y = max(x, 0) (NaN propagates), mask = (x > 0). */
+dfp_status dfp_relu_forward_f32(int64_t n, const float *x, float *y, uint8_t *mask);
+/* dx = mask ? dy : 0. */
+dfp_status dfp_relu_backward_f32(int64_t n, const float *dy, const uint8_t *mask, float *dx);
+
+/* Batch norm over x[n, c, hw] (hw = H*W, 1 for NC input); statistics per channel.
+ * stats: mean and biased variance, summed in double (two passes). */
+dfp_status dfp_batch_norm_stats_f32(int64_t n, int64_t c, int64_t hw, const float *x, float *mean, float *var);
+/* y = x * scale[c] + shift[c], then max(y, 0) when relu is nonzero. */
+dfp_status dfp_batch_norm_apply_f32(int64_t n, int64_t c, int64_t hw, const float *x, const float *scale, const float *shift, int relu, float *y);
+/* Training-mode backward of y = gamma * (x - mean) * invstd + beta with batch statistics:
+ * dbeta = sum dy, dgamma = sum dy * xhat, dx = gamma*invstd/M * (M*dy - dbeta - xhat*dgamma). */
+dfp_status dfp_batch_norm_backward_f32(int64_t n, int64_t c, int64_t hw, const float *dy, const float *x, const float *mean, const float *invstd, const float *gamma, float *dx, float *dgamma, float *dbeta);
+
+/* 2-D pooling over NCHW planes; padding at most half the kernel. Output size
+ * per axis: (in + 2*pad - kernel) / stride + 1 (floor), at least 1. */
+typedef struct dfp_pool2d_shape {
+    int64_t batch, channels, in_h, in_w, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w;
+} dfp_pool2d_shape;
+
+dfp_status dfp_pool2d_output_size(const dfp_pool2d_shape *shape, int64_t *out_h, int64_t *out_w);
+/* Max pool, padding is -inf; argmax = ih*W + iw of the first maximum (NaN wins). */
+dfp_status dfp_max_pool2d_forward_f32(const dfp_pool2d_shape *shape, const float *x, float *y, int32_t *argmax);
+/* Over `planes` (N*C) planes: dx (planes x in_plane, overwritten) gets each dy (planes x out_plane)
+ * added at its argmax; DFP_ERR_INVALID_ARGUMENT for an index outside [0, in_plane). */
+dfp_status dfp_max_pool2d_backward_f32(int64_t planes, int64_t in_plane, int64_t out_plane, const float *dy, const int32_t *argmax, float *dx);
+/* Average pool with zero padding counted in the divisor (count_include_pad). */
+dfp_status dfp_avg_pool2d_forward_f32(const dfp_pool2d_shape *shape, const float *x, float *y);
+dfp_status dfp_avg_pool2d_backward_f32(const dfp_pool2d_shape *shape, const float *dy, float *dx);
 
 /* ---- integer compute and formats ------------------------------------- */
 /* (section owned by the integer kernels: DFP16 quantisers, integer GEMM) */
+
+/* DFP16 (dynamic fixed point, Das et al. 2018): value = q * 2^e with q an int16
+ * in the symmetric range [-32767, 32767] (saturating; -32768 is never produced)
+ * and e shared per tensor, per row (channel) or per block of the row.
+ * e = floor(log2(max|x|)) - 14 + shift, clamped to >= -126 (an all-zero group gets
+ * e = -126); max|q| then lies in [2^(14-shift), 2^(15-shift)]. */
+typedef enum dfp_rounding {
+    DFP_ROUND_NEAREST = 0,     /* ties to even */
+    DFP_ROUND_STOCHASTIC = 1,  /* up with probability = dropped fraction; counter-based bits */
+    DFP_ROUND_BIASED = 2       /* magnitude up when the dropped part >= 1/4 ulp (sign-symmetric) */
+} dfp_rounding;
+
+typedef enum dfp_granularity {
+    DFP_GRAN_TENSOR = 0,       /* one exponent */
+    DFP_GRAN_ROW = 1,          /* one per row (output channel: OIHW weights, (out,in) linear) */
+    DFP_GRAN_BLOCK = 2         /* one per block of `block` consecutive elements of a row */
+} dfp_granularity;
+
+/* How to quantise an FP32 operand. seed and stream key stochastic rounding:
+ * element i (flat row-major storage index) gets the same random bits on every
+ * ISA and thread count. */
+typedef struct dfp_dfp16_params {
+    int shift;                 /* headroom s, 0..3 (default 2) */
+    dfp_rounding rounding;
+    uint64_t seed;
+    uint64_t stream;           /* tensor id */
+} dfp_dfp16_params;
+
+/* Counters of one integer GEMM or convolution (added to, not reset). */
+typedef struct dfp_gemm_stats {
+    int64_t flushes;           /* INT32 -> FP32 flushes, summed over output elements */
+    int64_t chunk_len;         /* K elements per INT32 chunk of the last GEMM */
+    int64_t saturations;       /* operand elements clamped to +-32767 while quantising */
+} dfp_gemm_stats;
+
+/* Number of exponents for a (rows x cols) tensor under a granularity. */
+int64_t dfp_dfp16_num_exponents(int64_t rows, int64_t cols, dfp_granularity gran, int64_t block);
+
+/* Quantise x (rows x cols, dense) to q with exponents exps[dfp_dfp16_num_exponents()].
+ * block is used only with DFP_GRAN_BLOCK. *saturations (nullable) gets the clamp count.
+ * DFP_ERR_NOT_FINITE if x holds NaN or infinity. Buffers borrowed. */
+dfp_status dfp_dfp16_quantize(const float *x, int64_t rows, int64_t cols, dfp_granularity gran,
+                              int64_t block, const dfp_dfp16_params *params, int16_t *q,
+                              int32_t *exps, int64_t *saturations);
+/* x = q * 2^e with the same layout of exponents. */
+dfp_status dfp_dfp16_dequantize(const int16_t *q, const int32_t *exps, int64_t rows, int64_t cols,
+                                dfp_granularity gran, int64_t block, float *x);
+
+/* C = op(A) @ op(B) (+ C if accumulate), M x N, K inner; A, B FP32, quantised to
+ * DFP16 per tensor while packing (params pa, pb). op(X) = X^T when trans_x.
+ * INT32 partial sums over K-chunks whose length comes from the packed operands'
+ * maximum magnitudes (no overflow possible), flushed into FP32. stats nullable. */
+dfp_status dfp_gemm_dfp16(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                          const float *a, int64_t lda, const float *b, int64_t ldb,
+                          float *c, int64_t ldc, int accumulate, const dfp_dfp16_params *pa,
+                          const dfp_dfp16_params *pb, dfp_gemm_stats *stats);
+
+/* The same on already-quantised int16 operands with per-tensor exponents ea, eb:
+ * C = 2^(ea+eb) * op(A) @ op(B). An int16 -32768 is clamped to -32767 (counted). */
+dfp_status dfp_gemm_s16(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                        const int16_t *a, int64_t lda, int32_t ea, const int16_t *b, int64_t ldb,
+                        int32_t eb, float *c, int64_t ldc, int accumulate, dfp_gemm_stats *stats);
+
+/* DFP16 convolution (shape as dfp_conv2d_shape; layouts as the FP32 versions):
+ * each FP32 operand is quantised per tensor with its params, then blocked im2col
+ * over tiles of output pixels runs on the INT16 data through the integer GEMM.
+ * Outputs are FP32 and overwritten. stats (nullable) is added to. */
+dfp_status dfp_conv2d_forward_dfp16(const dfp_conv2d_shape *shape, const float *x, const float *w, const float *bias, float *y, const dfp_dfp16_params *px, const dfp_dfp16_params *pw, dfp_gemm_stats *stats);
+dfp_status dfp_conv2d_backward_data_dfp16(const dfp_conv2d_shape *shape, const float *dy, const float *w, float *dx, const dfp_dfp16_params *pdy, const dfp_dfp16_params *pw, dfp_gemm_stats *stats);
+dfp_status dfp_conv2d_backward_weight_dfp16(const dfp_conv2d_shape *shape, const float *x, const float *dy, float *dw, const dfp_dfp16_params *px, const dfp_dfp16_params *pdy, dfp_gemm_stats *stats);
 
 /* ---- float formats: FP8, FP16 (1,6,9), binary16, bfloat16 ------------ */
 /* (section owned by the float emulation: rounding to narrow float formats and
@@ -83,10 +207,7 @@ typedef enum dfp_float_format_id {
     DFP_FMT_BF16 = 3         /* bfloat16 (1,8,7) bias 127 */
 } dfp_float_format_id;
 
-typedef enum dfp_rounding {
-    DFP_ROUND_NEAREST = 0,     /* round half to even */
-    DFP_ROUND_STOCHASTIC = 1   /* up with probability = dropped fraction of an ulp (2^-32 resolution) */
-} dfp_rounding;
+/* dfp_rounding: see the integer section (DFP_ROUND_BIASED is not offered for floats). */
 
 typedef struct dfp_float_format {
     int exp_bits;   /* 2..8 */

@@ -1,4 +1,79 @@
-/* Placeholder until the integer kernels for scalar land. */
+/* Scalar reference integer kernels: the definition every SIMD kernel matches.
+ *
+ * igemm_s16 contract (4x8 register block): a = kp pairs x 4 rows x 2 int16,
+ * b = kp pairs x 8 cols x 2 int16, c = 4 x 8 floats (row stride ldc). Chunks of
+ * `chunk` pairs are summed in INT32 (exact: the driver sized the chunk so no
+ * partial sum can overflow) and flushed c += (float)isum in chunk order. */
 #include "int_kernels.h"
+#include "dfp16_round.h"
 
-void dfp_int_kernels_init_scalar(dfp_int_kernels *k) { (void)k; }
+#include <string.h>
+
+#define MR 4
+#define NR 8
+
+static void igemm_s16_scalar_4x8(int64_t kp, int64_t chunk, const int16_t *a, const int16_t *b,
+                                 float *c, int64_t ldc, int accumulate)
+{
+    float acc[MR][NR];
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++)
+            acc[i][j] = accumulate ? c[i * ldc + j] : 0.0f;
+    for (int64_t p0 = 0; p0 < kp; p0 += chunk) {
+        int64_t p1 = p0 + chunk < kp ? p0 + chunk : kp;
+        int32_t isum[MR][NR];
+        memset(isum, 0, sizeof(isum));
+        for (int64_t p = p0; p < p1; p++) {
+            const int16_t *ap = a + p * MR * 2, *bp = b + p * NR * 2;
+            for (int i = 0; i < MR; i++)
+                for (int j = 0; j < NR; j++)
+                    isum[i][j] += (int32_t)ap[2 * i] * bp[2 * j] + (int32_t)ap[2 * i + 1] * bp[2 * j + 1];
+        }
+        for (int i = 0; i < MR; i++)
+            for (int j = 0; j < NR; j++)
+                acc[i][j] += (float)isum[i][j];
+    }
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++)
+            c[i * ldc + j] = acc[i][j];
+}
+
+static int64_t quantize_s16_scalar(const float *x, int64_t n, const dfp_quant_run *run, int16_t *q)
+{
+    int64_t sat = 0;
+    for (int64_t i = 0; i < n; i++) {
+        float u = 0.0f;
+        if (run->rounding == DFP_ROUND_STOCHASTIC)
+            u = dfp_uniform24(dfp_rng_bits(run->key_lo, run->key_hi, run->index0 + (uint64_t)i));
+        q[i] = dfp16_quantize_one(x[i], run->inv_scale, run->rounding, u, &sat);
+    }
+    return sat;
+}
+
+static void dequantize_s16_scalar(const int16_t *q, int64_t n, float scale, float *x)
+{
+    for (int64_t i = 0; i < n; i++)
+        x[i] = (float)q[i] * scale;
+}
+
+static uint32_t absmax_bits_scalar(const float *x, int64_t n)
+{
+    uint32_t m = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, &x[i], 4);
+        bits &= 0x7fffffffU;
+        m = bits > m ? bits : m;
+    }
+    return m;
+}
+
+void dfp_int_kernels_init_scalar(dfp_int_kernels *k)
+{
+    k->mr = MR;
+    k->nr = NR;
+    k->igemm_s16 = igemm_s16_scalar_4x8;
+    k->quantize_s16 = quantize_s16_scalar;
+    k->dequantize_s16 = dequantize_s16_scalar;
+    k->absmax_bits = absmax_bits_scalar;
+}

@@ -1,0 +1,46 @@
+# Declarations from native/include/dfpengine.h, section "integer compute and formats".
+from libc.stdint cimport int16_t, int32_t, int64_t, uint64_t
+from dfpengine._native.libdfp_core cimport dfp_status
+from dfpengine._native.libdfp_fp32 cimport dfp_conv2d_shape
+
+cdef extern from "dfpengine.h" nogil:
+    ctypedef enum dfp_rounding:
+        DFP_ROUND_NEAREST
+        DFP_ROUND_STOCHASTIC
+        DFP_ROUND_BIASED
+    ctypedef enum dfp_granularity:
+        DFP_GRAN_TENSOR
+        DFP_GRAN_ROW
+        DFP_GRAN_BLOCK
+    ctypedef struct dfp_dfp16_params:
+        int shift
+        dfp_rounding rounding
+        uint64_t seed
+        uint64_t stream
+    ctypedef struct dfp_gemm_stats:
+        int64_t flushes
+        int64_t chunk_len
+        int64_t saturations
+    int64_t dfp_dfp16_num_exponents(int64_t rows, int64_t cols, dfp_granularity gran, int64_t block)
+    dfp_status dfp_dfp16_quantize(const float *x, int64_t rows, int64_t cols, dfp_granularity gran,
+                                  int64_t block, const dfp_dfp16_params *params, int16_t *q,
+                                  int32_t *exps, int64_t *saturations)
+    dfp_status dfp_dfp16_dequantize(const int16_t *q, const int32_t *exps, int64_t rows, int64_t cols,
+                                    dfp_granularity gran, int64_t block, float *x)
+    dfp_status dfp_gemm_dfp16(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                              const float *a, int64_t lda, const float *b, int64_t ldb,
+                              float *c, int64_t ldc, int accumulate, const dfp_dfp16_params *pa,
+                              const dfp_dfp16_params *pb, dfp_gemm_stats *stats)
+    dfp_status dfp_gemm_s16(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                            const int16_t *a, int64_t lda, int32_t ea, const int16_t *b, int64_t ldb,
+                            int32_t eb, float *c, int64_t ldc, int accumulate, dfp_gemm_stats *stats)
+    dfp_status dfp_conv2d_forward_dfp16(const dfp_conv2d_shape *shape, const float *x, const float *w,
+                                        const float *bias, float *y, const dfp_dfp16_params *px,
+                                        const dfp_dfp16_params *pw, dfp_gemm_stats *stats)
+    dfp_status dfp_conv2d_backward_data_dfp16(const dfp_conv2d_shape *shape, const float *dy,
+                                              const float *w, float *dx, const dfp_dfp16_params *pdy,
+                                              const dfp_dfp16_params *pw, dfp_gemm_stats *stats)
+    dfp_status dfp_conv2d_backward_weight_dfp16(const dfp_conv2d_shape *shape, const float *x,
+                                                const float *dy, float *dw,
+                                                const dfp_dfp16_params *px,
+                                                const dfp_dfp16_params *pdy, dfp_gemm_stats *stats)

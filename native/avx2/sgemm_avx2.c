@@ -1,0 +1,61 @@
+/* AVX2 + FMA SGEMM micro-kernel, 6x16 (12 ymm accumulators).
+ *
+ * Contract (see fp32_kernels.h): C[0:6, 0:16] = alpha * A_panel * B_panel + beta * C.
+ * - a: packed A, k columns of MR=6 floats (broadcast one per row);
+ *   b: packed B, k rows of NR=16 floats (two 8-wide loads per k), 64-byte aligned.
+ * - c: full 6x16 row-major tile, row stride ldc (edges are handled by the driver).
+ * - beta == 0: C is written without being read. */
+#include "fp32_kernels.h"
+
+#include <immintrin.h>
+
+#define MR 6
+#define NR 16
+
+static inline void store_row(float *c, __m256 lo, __m256 hi, __m256 va, __m256 vb, float beta)
+{
+    lo = _mm256_mul_ps(lo, va);
+    hi = _mm256_mul_ps(hi, va);
+    if (beta != 0.0f) {
+        lo = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c), lo);
+        hi = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c + 8), hi);
+    }
+    _mm256_storeu_ps(c, lo);
+    _mm256_storeu_ps(c + 8, hi);
+}
+
+void dfp_sgemm_f32_avx2_6x16(int64_t k, const float *a, const float *b,
+                             float *c, int64_t ldc, float alpha, float beta)
+{
+    __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+    __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+    __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+    __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+    __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+    __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+    for (int64_t p = 0; p < k; p++) {
+        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+        __m256 ai;
+        ai = _mm256_broadcast_ss(a + 0); c00 = _mm256_fmadd_ps(ai, b0, c00); c01 = _mm256_fmadd_ps(ai, b1, c01);
+        ai = _mm256_broadcast_ss(a + 1); c10 = _mm256_fmadd_ps(ai, b0, c10); c11 = _mm256_fmadd_ps(ai, b1, c11);
+        ai = _mm256_broadcast_ss(a + 2); c20 = _mm256_fmadd_ps(ai, b0, c20); c21 = _mm256_fmadd_ps(ai, b1, c21);
+        ai = _mm256_broadcast_ss(a + 3); c30 = _mm256_fmadd_ps(ai, b0, c30); c31 = _mm256_fmadd_ps(ai, b1, c31);
+        ai = _mm256_broadcast_ss(a + 4); c40 = _mm256_fmadd_ps(ai, b0, c40); c41 = _mm256_fmadd_ps(ai, b1, c41);
+        ai = _mm256_broadcast_ss(a + 5); c50 = _mm256_fmadd_ps(ai, b0, c50); c51 = _mm256_fmadd_ps(ai, b1, c51);
+        a += MR;
+        b += NR;
+    }
+    __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+    store_row(c + 0 * ldc, c00, c01, va, vb, beta);
+    store_row(c + 1 * ldc, c10, c11, va, vb, beta);
+    store_row(c + 2 * ldc, c20, c21, va, vb, beta);
+    store_row(c + 3 * ldc, c30, c31, va, vb, beta);
+    store_row(c + 4 * ldc, c40, c41, va, vb, beta);
+    store_row(c + 5 * ldc, c50, c51, va, vb, beta);
+}
+
+void dfp_fp32_kernels_init_avx2(dfp_fp32_kernels *k)
+{
+    k->sgemm = (dfp_sgemm_ukernel){dfp_sgemm_f32_avx2_6x16, MR, NR};
+    k->sgemm_narrow = k->sgemm;
+}

@@ -1,0 +1,70 @@
+/* AVX-512 SGEMM micro-kernels: 14x32 (main) and 28x16 (narrow, for n <= 16).
+ *
+ * Contract (see fp32_kernels.h): C[0:MR, 0:NR] = alpha * A_panel * B_panel + beta * C.
+ * - a: packed A, k columns of MR floats; each is broadcast ({1to16} memory operand).
+ * - b: packed B, k rows of NR floats (NR/16 aligned zmm loads per k), 64-byte aligned.
+ * - c: full MR x NR row-major tile, row stride ldc (edges are handled by the driver).
+ * - beta == 0: C is written without being read.
+ * Register budget: MR * NR/16 accumulators (28) + NR/16 B vectors + 1 broadcast <= 32 zmm.
+ * Each k step issues MR * NR/16 independent FMAs, enough to cover the 4-cycle FMA
+ * latency on both FMA ports. */
+#include "fp32_kernels.h"
+
+#include <immintrin.h>
+
+/* One body for both shapes; mr and nv (= NR/16) are compile-time constants at
+ * each call site, so the loops unroll fully and acc lives in registers. */
+static inline __attribute__((always_inline)) void
+sgemm_body(const int mr, const int nv, int64_t k, const float *a, const float *b,
+           float *c, int64_t ldc, float alpha, float beta)
+{
+    __m512 acc[28][2];
+#pragma GCC unroll 28
+    for (int i = 0; i < mr; i++) {
+        acc[i][0] = _mm512_setzero_ps();
+        acc[i][1] = _mm512_setzero_ps();
+    }
+    for (int64_t p = 0; p < k; p++) {
+        __m512 b0 = _mm512_load_ps(b);
+        __m512 b1 = nv > 1 ? _mm512_load_ps(b + 16) : b0;
+#pragma GCC unroll 28
+        for (int i = 0; i < mr; i++) {
+            __m512 ai = _mm512_set1_ps(a[i]);
+            acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+            if (nv > 1)
+                acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+        }
+        a += mr;
+        b += 16 * nv;
+    }
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 28
+    for (int i = 0; i < mr; i++) {
+#pragma GCC unroll 2
+        for (int v = 0; v < nv; v++) {
+            float *ci = c + i * ldc + 16 * v;
+            __m512 r = _mm512_mul_ps(acc[i][v], va);
+            if (beta != 0.0f)
+                r = _mm512_fmadd_ps(vb, _mm512_loadu_ps(ci), r);
+            _mm512_storeu_ps(ci, r);
+        }
+    }
+}
+
+void dfp_sgemm_f32_avx512_14x32(int64_t k, const float *a, const float *b,
+                                float *c, int64_t ldc, float alpha, float beta)
+{
+    sgemm_body(14, 2, k, a, b, c, ldc, alpha, beta);
+}
+
+void dfp_sgemm_f32_avx512_28x16(int64_t k, const float *a, const float *b,
+                                float *c, int64_t ldc, float alpha, float beta)
+{
+    sgemm_body(28, 1, k, a, b, c, ldc, alpha, beta);
+}
+
+void dfp_fp32_kernels_init_avx512(dfp_fp32_kernels *k)
+{
+    k->sgemm = (dfp_sgemm_ukernel){dfp_sgemm_f32_avx512_14x32, 14, 32};
+    k->sgemm_narrow = (dfp_sgemm_ukernel){dfp_sgemm_f32_avx512_28x16, 28, 16};
+}

@@ -1,0 +1,255 @@
+/* FP32 convolution as three GEMM shapes over tiles of output pixels:
+ *   FPROP  y[n][:, tile]   = W (O x CKK) * col (CKK x P)
+ *   BPROP  dcol (CKK x P)  = W^T * dy[n][:, tile], then col2im into dx[n]
+ *   WTGRAD dW (O x CKK)   += dy[n][:, tile] * col^T
+ * (CKK = C*KH*KW, P = pixels in the tile). A 1x1 stride-1 unpadded conv
+ * uses x / dx directly as the column matrix (no im2col).
+ *
+ * Threads: work items (tiles, or images for BPROP whose tiles overlap in dx)
+ * are spread over threads, each with its own column tile and GEMM workspace;
+ * with fewer items than threads, items run in turn on a threaded GEMM. */
+#include "dfpengine.h"
+#include "im2col.h"
+#include "kernel_table.h"
+#include "sgemm.h"
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Column tile budget in floats (256 KiB: stays in L2 next to the packed operands). */
+#define DFP_CONV_TILE_FLOATS (64 * 1024)
+#define DFP_CONV_MIN_MACS_PER_THREAD (1 << 17)
+
+typedef struct conv_plan {
+    dfp_conv_geom g;
+    int64_t batch, out_ch, ckk, pixels, in_pixels, tile, tiles;
+    int direct; /* 1x1, stride 1, no padding: x is its own column matrix */
+    const float *x, *w, *dy, *bias;
+    float *y, *dx, *dw;
+} conv_plan;
+
+/* One work item; `col` holds ckk*tile floats, `ws` the GEMM workspace, `acc`
+ * the thread's WTGRAD accumulator; threaded: use the threaded GEMM. */
+typedef void (*conv_item_fn)(const conv_plan *pl, int64_t item, float *col, float *ws, float *acc,
+                             int threaded);
+
+dfp_status dfp_conv2d_output_size(const dfp_conv2d_shape *s, int64_t *out_h, int64_t *out_w)
+{
+    if (!s || !out_h || !out_w)
+        return DFP_ERR_NULL_POINTER;
+    if (s->batch < 1 || s->in_channels < 1 || s->in_h < 1 || s->in_w < 1 || s->out_channels < 1 ||
+        s->kernel_h < 1 || s->kernel_w < 1)
+        return DFP_ERR_INVALID_SHAPE;
+    if (s->stride_h < 1 || s->stride_w < 1 || s->pad_h < 0 || s->pad_w < 0 || s->dilation_h < 1 ||
+        s->dilation_w < 1)
+        return DFP_ERR_INVALID_ARGUMENT;
+    *out_h = (s->in_h + 2 * s->pad_h - s->dilation_h * (s->kernel_h - 1) - 1) / s->stride_h + 1;
+    *out_w = (s->in_w + 2 * s->pad_w - s->dilation_w * (s->kernel_w - 1) - 1) / s->stride_w + 1;
+    if (s->in_h + 2 * s->pad_h < s->dilation_h * (s->kernel_h - 1) + 1 ||
+        s->in_w + 2 * s->pad_w < s->dilation_w * (s->kernel_w - 1) + 1 || *out_h < 1 || *out_w < 1)
+        return DFP_ERR_INVALID_SHAPE;
+    return DFP_OK;
+}
+
+static dfp_status make_plan(const dfp_conv2d_shape *s, conv_plan *pl)
+{
+    int64_t oh, ow;
+    dfp_status st = dfp_conv2d_output_size(s, &oh, &ow);
+    if (st != DFP_OK)
+        return st;
+    memset(pl, 0, sizeof(*pl));
+    pl->g = (dfp_conv_geom){s->in_channels, s->in_h, s->in_w, s->kernel_h, s->kernel_w, s->stride_h,
+                            s->stride_w, s->pad_h, s->pad_w, s->dilation_h, s->dilation_w, oh, ow};
+    pl->batch = s->batch;
+    pl->out_ch = s->out_channels;
+    pl->ckk = s->in_channels * s->kernel_h * s->kernel_w;
+    pl->pixels = oh * ow;
+    pl->in_pixels = s->in_h * s->in_w;
+    pl->direct = s->kernel_h == 1 && s->kernel_w == 1 && s->stride_h == 1 && s->stride_w == 1 &&
+                 s->pad_h == 0 && s->pad_w == 0;
+    int64_t tile = DFP_CONV_TILE_FLOATS / pl->ckk;
+    tile = tile < 64 ? 64 : tile / 32 * 32;
+    pl->tile = tile < pl->pixels ? tile : pl->pixels;
+    pl->tiles = (pl->pixels + pl->tile - 1) / pl->tile;
+    return DFP_OK;
+}
+
+static inline void gemm_run(dfp_sgemm_args g, float *ws, int threaded)
+{
+    if (threaded)
+        dfp_sgemm_f32_threaded(&g); /* allocation failure leaves the serial path's guarantees */
+    else
+        dfp_sgemm_f32_serial(&g, ws);
+}
+
+/* Run items 0..items-1; `macs` estimates the total work. Returns DFP_ERR_OUT_OF_MEMORY or DFP_OK. */
+static dfp_status conv_run(const conv_plan *pl, int64_t items, double macs, size_t ws_floats,
+                           size_t acc_floats, conv_item_fn fn, float ***accs_out, int *nacc)
+{
+    double per = macs / DFP_CONV_MIN_MACS_PER_THREAD;
+    int nt = dfp_threads_for_work(per < (double)items ? (int64_t)per : items);
+    int threaded = nt < 2 || items < nt;
+    if (threaded)
+        nt = 1;
+    size_t col_floats = (size_t)(pl->ckk * pl->tile) + 16;
+    float **accs = calloc((size_t)nt, sizeof(float *));
+    int failed = accs == NULL;
+#pragma omp parallel num_threads(nt) reduction(| : failed) if (nt > 1)
+    {
+        int t = omp_get_thread_num();
+        float *col = malloc(col_floats * sizeof(float));
+        float *ws = malloc((ws_floats + 16) * sizeof(float));
+        float *acc = acc_floats ? calloc(acc_floats, sizeof(float)) : NULL;
+        if (!col || !ws || (acc_floats && !acc) || !accs) {
+            failed = 1;
+        } else {
+            accs[t] = acc;
+#pragma omp for schedule(static)
+            for (int64_t item = 0; item < items; item++)
+                fn(pl, item, col, ws, acc, threaded && dfp_num_threads() > 1);
+        }
+        free(col);
+        free(ws);
+    }
+    *accs_out = accs;
+    *nacc = nt;
+    return failed ? DFP_ERR_OUT_OF_MEMORY : DFP_OK;
+}
+
+static void free_accs(float **accs, int n)
+{
+    for (int i = 0; accs && i < n; i++)
+        free(accs[i]);
+    free(accs);
+}
+
+static inline int64_t tile_len(const conv_plan *pl, int64_t t)
+{
+    int64_t p0 = t * pl->tile;
+    return pl->pixels - p0 < pl->tile ? pl->pixels - p0 : pl->tile;
+}
+
+/* ---- FPROP ---------------------------------------------------------------- */
+
+static void fprop_item(const conv_plan *pl, int64_t item, float *col, float *ws, float *acc, int threaded)
+{
+    int64_t n = item / pl->tiles, p0 = item % pl->tiles * pl->tile, np = tile_len(pl, item % pl->tiles);
+    const float *x = pl->x + n * pl->g.channels * pl->in_pixels;
+    float *y = pl->y + n * pl->out_ch * pl->pixels + p0;
+    const float *b = x + p0;
+    int64_t ldb = pl->in_pixels;
+    if (!pl->direct) {
+        dfp_im2col_tile(&pl->g, x, sizeof(float), p0, np, col, np);
+        b = col;
+        ldb = np;
+    }
+    gemm_run(dfp_sgemm_make_args(0, 0, pl->out_ch, np, pl->ckk, 1.0f, pl->w, pl->ckk, b, ldb, 0.0f,
+                                 y, pl->pixels), ws, threaded);
+    if (pl->bias)
+        for (int64_t o = 0; o < pl->out_ch; o++)
+            for (int64_t q = 0; q < np; q++)
+                y[o * pl->pixels + q] += pl->bias[o];
+}
+
+dfp_status dfp_conv2d_forward_f32(const dfp_conv2d_shape *shape, const float *x, const float *w,
+                                  const float *bias, float *y)
+{
+    conv_plan pl;
+    dfp_status st = make_plan(shape, &pl);
+    if (st != DFP_OK)
+        return st;
+    if (!x || !w || !y)
+        return DFP_ERR_NULL_POINTER;
+    pl.x = x, pl.w = w, pl.bias = bias, pl.y = y;
+    double macs = (double)pl.batch * pl.pixels * pl.out_ch * pl.ckk;
+    float **accs;
+    int nacc;
+    st = conv_run(&pl, pl.batch * pl.tiles, macs, dfp_sgemm_workspace_floats(pl.out_ch, pl.tile, pl.ckk),
+                  0, fprop_item, &accs, &nacc);
+    free_accs(accs, nacc);
+    return st;
+}
+
+/* ---- BPROP ---------------------------------------------------------------- */
+
+static void bprop_item(const conv_plan *pl, int64_t n, float *col, float *ws, float *acc, int threaded)
+{
+    const float *dy = pl->dy + n * pl->out_ch * pl->pixels;
+    float *dx = pl->dx + n * pl->g.channels * pl->in_pixels;
+    if (!pl->direct)
+        memset(dx, 0, (size_t)(pl->g.channels * pl->in_pixels) * sizeof(float));
+    for (int64_t t = 0; t < pl->tiles; t++) {
+        int64_t p0 = t * pl->tile, np = tile_len(pl, t);
+        float *c = pl->direct ? dx + p0 : col;
+        int64_t ldc = pl->direct ? pl->in_pixels : np;
+        gemm_run(dfp_sgemm_make_args(1, 0, pl->ckk, np, pl->out_ch, 1.0f, pl->w, pl->ckk, dy + p0,
+                                     pl->pixels, 0.0f, c, ldc), ws, threaded);
+        if (!pl->direct)
+            dfp_col2im_tile_f32(&pl->g, col, np, p0, np, dx);
+    }
+}
+
+dfp_status dfp_conv2d_backward_data_f32(const dfp_conv2d_shape *shape, const float *dy, const float *w,
+                                        float *dx)
+{
+    conv_plan pl;
+    dfp_status st = make_plan(shape, &pl);
+    if (st != DFP_OK)
+        return st;
+    if (!dy || !w || !dx)
+        return DFP_ERR_NULL_POINTER;
+    pl.dy = dy, pl.w = w, pl.dx = dx;
+    double macs = (double)pl.batch * pl.pixels * pl.out_ch * pl.ckk;
+    float **accs;
+    int nacc;
+    st = conv_run(&pl, pl.batch, macs, dfp_sgemm_workspace_floats(pl.ckk, pl.tile, pl.out_ch), 0,
+                  bprop_item, &accs, &nacc);
+    free_accs(accs, nacc);
+    return st;
+}
+
+/* ---- WTGRAD --------------------------------------------------------------- */
+
+static void wtgrad_item(const conv_plan *pl, int64_t item, float *col, float *ws, float *acc, int threaded)
+{
+    int64_t n = item / pl->tiles, p0 = item % pl->tiles * pl->tile, np = tile_len(pl, item % pl->tiles);
+    const float *x = pl->x + n * pl->g.channels * pl->in_pixels;
+    const float *dy = pl->dy + n * pl->out_ch * pl->pixels + p0;
+    const float *b = x + p0;
+    int64_t ldb = pl->in_pixels;
+    if (!pl->direct) {
+        dfp_im2col_tile(&pl->g, x, sizeof(float), p0, np, col, np);
+        b = col;
+        ldb = np;
+    }
+    gemm_run(dfp_sgemm_make_args(0, 1, pl->out_ch, pl->ckk, np, 1.0f, dy, pl->pixels, b, ldb, 1.0f,
+                                 acc, pl->ckk), ws, threaded);
+}
+
+dfp_status dfp_conv2d_backward_weight_f32(const dfp_conv2d_shape *shape, const float *x, const float *dy,
+                                          float *dw)
+{
+    conv_plan pl;
+    dfp_status st = make_plan(shape, &pl);
+    if (st != DFP_OK)
+        return st;
+    if (!x || !dy || !dw)
+        return DFP_ERR_NULL_POINTER;
+    pl.x = x, pl.dy = dy, pl.dw = dw;
+    double macs = (double)pl.batch * pl.pixels * pl.out_ch * pl.ckk;
+    size_t wsize = (size_t)(pl.out_ch * pl.ckk);
+    float **accs;
+    int nacc;
+    st = conv_run(&pl, pl.batch * pl.tiles, macs, dfp_sgemm_workspace_floats(pl.out_ch, pl.ckk, pl.tile),
+                  wsize, wtgrad_item, &accs, &nacc);
+    if (st == DFP_OK) {
+        /* fixed-order reduction of the per-thread partial sums */
+        memcpy(dw, accs[0], wsize * sizeof(float));
+        for (int t = 1; t < nacc; t++)
+            for (size_t i = 0; i < wsize; i++)
+                dw[i] += accs[t][i];
+    }
+    free_accs(accs, nacc);
+    return st;
+}

@@ -1,0 +1,158 @@
+/* Portable blocking loops of the integer GEMM (BLIS-style) and its chunk/flush
+ * rule. Both operands are packed whole into VNNI pair-interleaved panels first
+ * (in parallel), so their actual maximum magnitudes are known before any
+ * product: the chunk length then makes INT32 overflow impossible.
+ *
+ * Determinism: every output element is computed by one micro-kernel call per KC
+ * block, with K-chunk boundaries at fixed multiples of the chunk length and FP32
+ * flushes in K order. Threads split output tiles only, so results are identical
+ * for every thread count and, the INT32 sums being exact, for every ISA. */
+#include "igemm.h"
+#include "kernel_table.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define KC_MAX_PAIRS 192 /* K pairs per block: the B micro-panel stays in L1 */
+#define MC_MAX 192       /* rows per output tile (multiple of every MR used) */
+#define NC_MAX 256       /* columns per output tile */
+
+int64_t dfp_igemm_safe_chunk_pairs(int32_t max_a, int32_t max_b)
+{
+    int64_t per_pair = 2 * (int64_t)max_a * (int64_t)max_b;
+    if (per_pair == 0)
+        return INT64_MAX;
+    return (int64_t)INT32_MAX / per_pair; /* >= 1: |values| <= 32767 */
+}
+
+typedef struct packed_operand {
+    int16_t *panels;   /* npanels x kp x w x 2 */
+    int64_t npanels;
+    int w;
+    int32_t max_abs;
+    int64_t sat;
+} packed_operand;
+
+static dfp_status pack_operand(const dfp_s16_source *src, int w, int64_t kp, packed_operand *out)
+{
+    out->w = w;
+    out->npanels = (src->rows + w - 1) / w;
+    out->panels = aligned_alloc(64, (size_t)((out->npanels * kp * w * 2 * 2 + 63) / 64 * 64));
+    if (!out->panels)
+        return DFP_ERR_OUT_OF_MEMORY;
+    int32_t m = 0;
+    int64_t sat = 0;
+#pragma omp parallel for schedule(static) reduction(max : m) reduction(+ : sat) \
+    num_threads(dfp_threads_for_work(out->npanels))
+    for (int64_t p = 0; p < out->npanels; p++) {
+        int64_t r0 = p * w, rows = src->rows - r0 < w ? src->rows - r0 : w;
+        int32_t pm = src->pack(src, r0, rows, w, kp, out->panels + p * kp * w * 2, &sat);
+        m = pm > m ? pm : m;
+    }
+    out->max_abs = m;
+    out->sat = sat;
+    return DFP_OK;
+}
+
+typedef struct gemm_plan {
+    int64_t m, n, kp, chunk, kc;
+    int mr, nr, mc, nc;
+} gemm_plan;
+
+static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* One output tile [i0, i0+mc) x [j0, j0+nc): unscaled sums in buf, then epilogue. */
+static void compute_tile(const gemm_plan *pl, const packed_operand *pa, const packed_operand *pb,
+                         int64_t i0, int64_t j0, float *buf, float sa, float sb, float *c,
+                         int64_t ldc, int accumulate)
+{
+    const dfp_igemm_s16_fn ukr = dfp_kernels()->integer.igemm_s16;
+    int64_t mc = min64(pl->mc, pl->m - i0), nc = min64(pl->nc, pl->n - j0);
+    int64_t mpan = (mc + pl->mr - 1) / pl->mr, npan = (nc + pl->nr - 1) / pl->nr;
+    int64_t ldb = npan * pl->nr;
+    if (pl->kp == 0)
+        memset(buf, 0, (size_t)(mpan * pl->mr * ldb) * sizeof(float));
+    for (int64_t p0 = 0; p0 < pl->kp; p0 += pl->kc) {
+        int64_t kcb = min64(pl->kc, pl->kp - p0);
+        for (int64_t jp = 0; jp < npan; jp++) {
+            const int16_t *bp = pb->panels + ((j0 / pl->nr + jp) * pl->kp + p0) * pl->nr * 2;
+            for (int64_t ip = 0; ip < mpan; ip++) {
+                const int16_t *ap = pa->panels + ((i0 / pl->mr + ip) * pl->kp + p0) * pl->mr * 2;
+                ukr(kcb, pl->chunk, ap, bp, buf + ip * pl->mr * ldb + jp * pl->nr, ldb, p0 > 0);
+            }
+        }
+    }
+    for (int64_t i = 0; i < mc; i++) {
+        float *ci = c + (i0 + i) * ldc + j0;
+        const float *bi = buf + i * ldb;
+        if (accumulate)
+            for (int64_t j = 0; j < nc; j++)
+                ci[j] += bi[j] * sa * sb;
+        else
+            for (int64_t j = 0; j < nc; j++)
+                ci[j] = bi[j] * sa * sb;
+    }
+}
+
+static dfp_status run_tiles(const gemm_plan *pl, const packed_operand *pa, const packed_operand *pb,
+                            float sa, float sb, float *c, int64_t ldc, int accumulate)
+{
+    int64_t ti = (pl->m + pl->mc - 1) / pl->mc, tj = (pl->n + pl->nc - 1) / pl->nc;
+    int64_t ntiles = ti * tj;
+    size_t buf_floats = (size_t)pl->mc * (size_t)((pl->nc + pl->nr - 1) / pl->nr * pl->nr);
+    int failed = 0;
+#pragma omp parallel num_threads(dfp_threads_for_work(ntiles)) reduction(| : failed)
+    {
+        float *buf = aligned_alloc(64, (buf_floats * sizeof(float) + 63) / 64 * 64);
+        if (!buf)
+            failed = 1;
+#pragma omp for schedule(static)
+        for (int64_t t = 0; t < ntiles; t++)
+            if (buf)
+                compute_tile(pl, pa, pb, (t / tj) * pl->mc, (t % tj) * pl->nc, buf, sa, sb, c,
+                             ldc, accumulate);
+        free(buf);
+    }
+    return failed ? DFP_ERR_OUT_OF_MEMORY : DFP_OK;
+}
+
+static int64_t flushes_per_element(int64_t kp, int64_t kc, int64_t chunk)
+{
+    int64_t full = kp / kc, rest = kp % kc;
+    return full * ((kc + chunk - 1) / chunk) + (rest + chunk - 1) / chunk;
+}
+
+static void plan_chunks(gemm_plan *pl, int32_t max_a, int32_t max_b)
+{
+    int64_t safe = dfp_igemm_safe_chunk_pairs(max_a, max_b);
+    pl->chunk = min64(safe, KC_MAX_PAIRS);
+    pl->kc = pl->chunk * (KC_MAX_PAIRS / pl->chunk);
+}
+
+dfp_status dfp_igemm_run(const dfp_s16_source *a, const dfp_s16_source *b, float scale_a,
+                         float scale_b, float *c, int64_t ldc, int accumulate,
+                         dfp_gemm_stats *stats)
+{
+    const dfp_int_kernels *ik = &dfp_kernels()->integer;
+    gemm_plan pl = {.m = a->rows, .n = b->rows, .kp = (a->k + 1) / 2, .mr = ik->mr, .nr = ik->nr};
+    pl.mc = MC_MAX / pl.mr * pl.mr;
+    pl.nc = NC_MAX / pl.nr * pl.nr;
+    packed_operand pa = {0}, pb = {0};
+    dfp_status st = pack_operand(a, pl.mr, pl.kp, &pa);
+    if (st == DFP_OK)
+        st = pack_operand(b, pl.nr, pl.kp, &pb);
+    if (st == DFP_OK) {
+        plan_chunks(&pl, pa.max_abs, pb.max_abs);
+        if (pl.kp == 0)
+            pl.kc = 1;
+        st = run_tiles(&pl, &pa, &pb, scale_a, scale_b, c, ldc, accumulate);
+    }
+    if (st == DFP_OK && stats) {
+        stats->flushes += pl.m * pl.n * (pl.kp ? flushes_per_element(pl.kp, pl.kc, pl.chunk) : 0);
+        stats->chunk_len = 2 * min64(pl.chunk, pl.kp);
+        stats->saturations += pa.sat + pb.sat;
+    }
+    free(pa.panels);
+    free(pb.panels);
+    return st;
+}

@@ -1,0 +1,48 @@
+/* Internal integer GEMM driver: C = scale * P_a @ P_b^T where P_a (m x k) and
+ * P_b (n x k) are int16 operands produced panel by panel by a packer (from FP32
+ * with quantisation, from int16 matrices, or from images by implicit im2col). */
+#ifndef DFP_IGEMM_H
+#define DFP_IGEMM_H
+
+#include "dfpengine.h"
+#include "int_kernels.h"
+
+typedef struct dfp_s16_source dfp_s16_source;
+
+/* Write one VNNI pair-interleaved panel: logical rows [r0, r0 + rows) of the
+ * operand (rows <= w), all kp pairs of K: panel[p][i][t] = P[r0 + i][2p + t],
+ * zero where i >= rows or 2p + t >= k. Returns max |value| in the panel and adds
+ * the number of saturated elements to *sat. */
+typedef int32_t (*dfp_s16_pack_fn)(const dfp_s16_source *src, int64_t r0, int64_t rows, int w,
+                                   int64_t kp, int16_t *panel, int64_t *sat);
+
+struct dfp_s16_source {
+    dfp_s16_pack_fn pack;
+    const void *data;     /* float or int16 matrix, or a conv context */
+    int64_t ld;           /* leading dimension of the stored matrix */
+    int k_contiguous;     /* P[r][k] = data[r*ld + k]; else data[k*ld + r] */
+    int64_t rows, k;      /* logical size of P */
+    dfp_quant_run quant;  /* FP32 sources: quantiser (inv_scale, rounding, key) */
+};
+
+/* Packers of dense matrices (pack_s16.c). */
+int32_t dfp_pack_s16_from_f32(const dfp_s16_source *src, int64_t r0, int64_t rows, int w,
+                              int64_t kp, int16_t *panel, int64_t *sat);
+int32_t dfp_pack_s16_from_s16(const dfp_s16_source *src, int64_t r0, int64_t rows, int w,
+                              int64_t kp, int16_t *panel, int64_t *sat);
+
+/* Longest chunk (in K pairs) whose INT32 partial sums cannot overflow when
+ * every |a| <= max_a and |b| <= max_b: chunk * 2 * max_a * max_b <= 2^31 - 1. */
+int64_t dfp_igemm_safe_chunk_pairs(int32_t max_a, int32_t max_b);
+
+/* Run the GEMM; c (m x n, ldc) = scale_a * scale_b * (P_a @ P_b^T) (+ c). */
+dfp_status dfp_igemm_run(const dfp_s16_source *a, const dfp_s16_source *b, float scale_a,
+                         float scale_b, float *c, int64_t ldc, int accumulate,
+                         dfp_gemm_stats *stats);
+
+/* Exponent of a group with largest magnitude bits `absmax_bits` (finite). */
+int32_t dfp_dfp16_exponent(uint32_t absmax_bits, int shift);
+/* Quantiser parameters of a run for exponent e. */
+dfp_quant_run dfp_dfp16_run(int32_t e, const dfp_dfp16_params *p, uint64_t index0);
+
+#endif

@@ -1,0 +1,104 @@
+/* Blocked im2col / col2im (see im2col.h). Each tap row of a tile is walked
+ * one output row segment at a time; the input columns a segment touches are
+ * found analytically, so padding costs a memset, not a branch per pixel. */
+#include "im2col.h"
+
+#include <string.h>
+
+/* floor(a / b) for b > 0 and any sign of a */
+static inline int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+/* Outputs o in [lo, hi) with 0 <= o*stride + off < size, as [*first, *last). */
+static inline void valid_outputs(int64_t off, int64_t stride, int64_t size, int64_t lo, int64_t hi,
+                                 int64_t *first, int64_t *last)
+{
+    int64_t a = floor_div(-off + stride - 1, stride); /* ceil(-off / stride) */
+    int64_t b = floor_div(size - 1 - off, stride) + 1;
+    *first = a > lo ? a : lo;
+    *last = b < hi ? b : hi;
+    if (*last < *first)
+        *last = *first;
+}
+
+/* dst[q] = src[q * stride] for q < count, elements of `elem` bytes. */
+static inline void copy_strided(char *dst, const char *src, int64_t count, int64_t stride, size_t elem)
+{
+    if (stride == 1) {
+        memcpy(dst, src, (size_t)count * elem);
+    } else if (elem == 4) {
+        for (int64_t q = 0; q < count; q++)
+            memcpy(dst + 4 * q, src + 4 * q * stride, 4);
+    } else if (elem == 2) {
+        for (int64_t q = 0; q < count; q++)
+            memcpy(dst + 2 * q, src + 2 * q * stride, 2);
+    } else {
+        for (int64_t q = 0; q < count; q++)
+            memcpy(dst + elem * q, src + elem * q * stride, elem);
+    }
+}
+
+/* One segment: output row oh, columns [ow0, ow0+count), tap (kh, kw) of channel plane x. */
+static inline void gather_segment(const dfp_conv_geom *g, const char *plane, size_t elem, int64_t oh,
+                                  int64_t ow0, int64_t count, int64_t kh, int64_t kw, char *dst)
+{
+    int64_t ih = oh * g->stride_h - g->pad_h + kh * g->dilation_h;
+    if (ih < 0 || ih >= g->in_h) {
+        memset(dst, 0, (size_t)count * elem);
+        return;
+    }
+    int64_t off = kw * g->dilation_w - g->pad_w, first, last;
+    valid_outputs(off, g->stride_w, g->in_w, ow0, ow0 + count, &first, &last);
+    memset(dst, 0, (size_t)(first - ow0) * elem);
+    const char *row = plane + (size_t)(ih * g->in_w) * elem;
+    copy_strided(dst + (size_t)(first - ow0) * elem, row + (size_t)(first * g->stride_w + off) * elem,
+                 last - first, g->stride_w, elem);
+    memset(dst + (size_t)(last - ow0) * elem, 0, (size_t)(ow0 + count - last) * elem);
+}
+
+void dfp_im2col_tile(const dfp_conv_geom *g, const void *x, size_t elem, int64_t p0, int64_t np,
+                     void *col, int64_t ldcol)
+{
+    int64_t taps = g->kernel_h * g->kernel_w;
+    for (int64_t r = 0; r < g->channels * taps; r++) {
+        int64_t c = r / taps, kh = r % taps / g->kernel_w, kw = r % g->kernel_w;
+        const char *plane = (const char *)x + (size_t)(c * g->in_h * g->in_w) * elem;
+        char *dst = (char *)col + (size_t)(r * ldcol) * elem;
+        for (int64_t p = p0; p < p0 + np;) {
+            int64_t oh = p / g->out_w, ow0 = p % g->out_w;
+            int64_t count = g->out_w - ow0 < p0 + np - p ? g->out_w - ow0 : p0 + np - p;
+            gather_segment(g, plane, elem, oh, ow0, count, kh, kw, dst + (size_t)(p - p0) * elem);
+            p += count;
+        }
+    }
+}
+
+/* plane[ih][first*stride + off ...] += src[...] for the valid columns of one segment. */
+static inline void scatter_segment(const dfp_conv_geom *g, float *plane, int64_t oh, int64_t ow0,
+                                   int64_t count, int64_t kh, int64_t kw, const float *src)
+{
+    int64_t ih = oh * g->stride_h - g->pad_h + kh * g->dilation_h;
+    if (ih < 0 || ih >= g->in_h)
+        return;
+    int64_t off = kw * g->dilation_w - g->pad_w, first, last;
+    valid_outputs(off, g->stride_w, g->in_w, ow0, ow0 + count, &first, &last);
+    float *row = plane + ih * g->in_w + off;
+    for (int64_t o = first; o < last; o++)
+        row[o * g->stride_w] += src[o - ow0];
+}
+
+void dfp_col2im_tile_f32(const dfp_conv_geom *g, const float *dcol, int64_t ldcol, int64_t p0,
+                         int64_t np, float *dx)
+{
+    int64_t taps = g->kernel_h * g->kernel_w;
+    for (int64_t r = 0; r < g->channels * taps; r++) {
+        int64_t c = r / taps, kh = r % taps / g->kernel_w, kw = r % g->kernel_w;
+        float *plane = dx + c * g->in_h * g->in_w;
+        const float *src = dcol + r * ldcol;
+        for (int64_t p = p0; p < p0 + np;) {
+            int64_t oh = p / g->out_w, ow0 = p % g->out_w;
+            int64_t count = g->out_w - ow0 < p0 + np - p ? g->out_w - ow0 : p0 + np - p;
+            scatter_segment(g, plane, oh, ow0, count, kh, kw, src + (p - p0));
+            p += count;
+        }
+    }
+}

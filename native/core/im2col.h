@@ -1,0 +1,27 @@
+/* Blocked im2col / col2im over tiles of output pixels (portable C).
+ * A tile holds output pixels p0 .. p0+np-1 of one image (p = oh*OW + ow);
+ * its column matrix has one row per (c, kh, kw) tap, in that order (the OIHW
+ * weight's inner order), and one column per pixel: col[r*ldcol + q]. */
+#ifndef DFP_IM2COL_H
+#define DFP_IM2COL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct dfp_conv_geom {
+    int64_t channels, in_h, in_w, kernel_h, kernel_w;
+    int64_t stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w;
+    int64_t out_h, out_w;
+} dfp_conv_geom;
+
+/* Gather one tile of one image x[C][H][W] with elements of `elem` bytes
+ * (4 for FP32, 2 for INT16 data); padding taps are zero bytes. */
+void dfp_im2col_tile(const dfp_conv_geom *g, const void *x, size_t elem, int64_t p0, int64_t np,
+                     void *col, int64_t ldcol);
+
+/* Scatter-add one tile's column gradient into dx[C][H][W] (FP32 only:
+ * overlapping taps accumulate). */
+void dfp_col2im_tile_f32(const dfp_conv_geom *g, const float *dcol, int64_t ldcol, int64_t p0,
+                         int64_t np, float *dx);
+
+#endif

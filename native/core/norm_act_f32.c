@@ -1,0 +1,164 @@
+/* ReLU and batch norm in FP32 (portable C; the loops are simple enough for the
+ * compiler to vectorise, and they are memory-bound). Batch-norm sums run in
+ * double with four independent accumulators, per channel, in a fixed order:
+ * results do not depend on the thread count. */
+#include "dfpengine.h"
+#include "kernel_table.h"
+
+#include <math.h>
+
+/* Element-wise loops: below this many elements per thread, one thread. */
+#define DFP_ELTWISE_MIN_PER_THREAD (1 << 15)
+
+static inline int eltwise_threads(int64_t n) { return dfp_threads_for_work(n / DFP_ELTWISE_MIN_PER_THREAD); }
+
+/* Per-channel loops: at most one thread per channel. */
+static inline int channel_threads(int64_t c, int64_t total)
+{
+    int64_t work = total / DFP_ELTWISE_MIN_PER_THREAD;
+    return dfp_threads_for_work(work < c ? work : c);
+}
+
+dfp_status dfp_relu_forward_f32(int64_t n, const float *x, float *y, uint8_t *mask)
+{
+    if (n < 1)
+        return DFP_ERR_INVALID_SHAPE;
+    if (!x || !y || !mask)
+        return DFP_ERR_NULL_POINTER;
+#pragma omp parallel for num_threads(eltwise_threads(n)) schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        mask[i] = v > 0.0f;
+        y[i] = v > 0.0f || v != v ? v : 0.0f; /* NaN propagates */
+    }
+    return DFP_OK;
+}
+
+dfp_status dfp_relu_backward_f32(int64_t n, const float *dy, const uint8_t *mask, float *dx)
+{
+    if (n < 1)
+        return DFP_ERR_INVALID_SHAPE;
+    if (!dy || !mask || !dx)
+        return DFP_ERR_NULL_POINTER;
+#pragma omp parallel for num_threads(eltwise_threads(n)) schedule(static)
+    for (int64_t i = 0; i < n; i++)
+        dx[i] = mask[i] ? dy[i] : 0.0f;
+    return DFP_OK;
+}
+
+static inline dfp_status bn_check(int64_t n, int64_t c, int64_t hw)
+{
+    return n < 1 || c < 1 || hw < 1 ? DFP_ERR_INVALID_SHAPE : DFP_OK;
+}
+
+/* sum of (x[i] - shift) * (y ? y[i] : 1) over one plane, in double */
+static inline double plane_sum(const float *x, const float *y, int64_t len, double shift, int square)
+{
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int64_t i = 0;
+    for (; i + 4 <= len; i += 4) {
+        double d0 = x[i] - shift, d1 = x[i + 1] - shift, d2 = x[i + 2] - shift, d3 = x[i + 3] - shift;
+        if (square) {
+            d0 *= d0, d1 *= d1, d2 *= d2, d3 *= d3;
+        } else if (y) {
+            d0 *= y[i], d1 *= y[i + 1], d2 *= y[i + 2], d3 *= y[i + 3];
+        }
+        s0 += d0, s1 += d1, s2 += d2, s3 += d3;
+    }
+    for (; i < len; i++) {
+        double d = x[i] - shift;
+        s0 += square ? d * d : (y ? d * y[i] : d);
+    }
+    return (s0 + s1) + (s2 + s3);
+}
+
+dfp_status dfp_batch_norm_stats_f32(int64_t n, int64_t c, int64_t hw, const float *x, float *mean,
+                                    float *var)
+{
+    dfp_status st = bn_check(n, c, hw);
+    if (st != DFP_OK)
+        return st;
+    if (!x || !mean || !var)
+        return DFP_ERR_NULL_POINTER;
+    double count = (double)n * hw;
+#pragma omp parallel for num_threads(channel_threads(c, n * c * hw)) schedule(static)
+    for (int64_t ch = 0; ch < c; ch++) {
+        double s = 0, q = 0;
+        for (int64_t b = 0; b < n; b++)
+            s += plane_sum(x + (b * c + ch) * hw, NULL, hw, 0.0, 0);
+        double m = s / count;
+        for (int64_t b = 0; b < n; b++)
+            q += plane_sum(x + (b * c + ch) * hw, NULL, hw, m, 1);
+        mean[ch] = (float)m;
+        var[ch] = (float)(q / count);
+    }
+    return DFP_OK;
+}
+
+dfp_status dfp_batch_norm_apply_f32(int64_t n, int64_t c, int64_t hw, const float *x, const float *scale,
+                                    const float *shift, int relu, float *y)
+{
+    dfp_status st = bn_check(n, c, hw);
+    if (st != DFP_OK)
+        return st;
+    if (!x || !scale || !shift || !y)
+        return DFP_ERR_NULL_POINTER;
+#pragma omp parallel for num_threads(eltwise_threads(n * c * hw)) schedule(static)
+    for (int64_t plane = 0; plane < n * c; plane++) {
+        float a = scale[plane % c], b = shift[plane % c];
+        const float *xp = x + plane * hw;
+        float *yp = y + plane * hw;
+        if (relu)
+            for (int64_t i = 0; i < hw; i++) {
+                float v = xp[i] * a + b;
+                yp[i] = v > 0.0f || v != v ? v : 0.0f;
+            }
+        else
+            for (int64_t i = 0; i < hw; i++)
+                yp[i] = xp[i] * a + b;
+    }
+    return DFP_OK;
+}
+
+/* dbeta and dgamma of one channel, in double */
+static inline void bn_channel_sums(int64_t n, int64_t c, int64_t hw, int64_t ch, const float *dy,
+                                   const float *x, float mean, float invstd, double *dbeta, double *dgamma)
+{
+    double sb = 0, sg = 0;
+    for (int64_t b = 0; b < n; b++) {
+        const float *dyp = dy + (b * c + ch) * hw, *xp = x + (b * c + ch) * hw;
+        sb += plane_sum(dyp, NULL, hw, 0.0, 0);
+        for (int64_t i = 0; i < hw; i++)
+            sg += (double)dyp[i] * ((xp[i] - mean) * invstd);
+    }
+    *dbeta = sb;
+    *dgamma = sg;
+}
+
+dfp_status dfp_batch_norm_backward_f32(int64_t n, int64_t c, int64_t hw, const float *dy, const float *x,
+                                       const float *mean, const float *invstd, const float *gamma,
+                                       float *dx, float *dgamma, float *dbeta)
+{
+    dfp_status st = bn_check(n, c, hw);
+    if (st != DFP_OK)
+        return st;
+    if (!dy || !x || !mean || !invstd || !gamma || !dx || !dgamma || !dbeta)
+        return DFP_ERR_NULL_POINTER;
+    float count = (float)(n * hw);
+#pragma omp parallel for num_threads(channel_threads(c, n * c * hw)) schedule(static)
+    for (int64_t ch = 0; ch < c; ch++) {
+        double sb, sg;
+        bn_channel_sums(n, c, hw, ch, dy, x, mean[ch], invstd[ch], &sb, &sg);
+        float db = (float)sb, dg = (float)sg, m = mean[ch], is = invstd[ch];
+        float k = gamma[ch] * is / count;
+        for (int64_t b = 0; b < n; b++) {
+            const float *dyp = dy + (b * c + ch) * hw, *xp = x + (b * c + ch) * hw;
+            float *dxp = dx + (b * c + ch) * hw;
+            for (int64_t i = 0; i < hw; i++)
+                dxp[i] = k * (count * dyp[i] - db - ((xp[i] - m) * is) * dg);
+        }
+        dbeta[ch] = db;
+        dgamma[ch] = dg;
+    }
+    return DFP_OK;
+}

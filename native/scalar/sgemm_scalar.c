@@ -1,0 +1,36 @@
+/* Reference SGEMM micro-kernel, 4x8, plain C (the oracle other ISAs are tested against).
+ *
+ * Contract (see fp32_kernels.h): C[0:4, 0:8] = alpha * A_panel * B_panel + beta * C.
+ * - a: packed A, k columns of MR=4 floats; b: packed B, k rows of NR=8 floats.
+ * - c: full 4x8 row-major tile, row stride ldc (edges are handled by the driver).
+ * - beta == 0: C is written without being read.
+ * Products and sums round separately (no FMA contraction: built with -ffp-contract=off). */
+#include "fp32_kernels.h"
+
+#define MR 4
+#define NR 8
+
+void dfp_sgemm_f32_scalar_4x8(int64_t k, const float *a, const float *b,
+                              float *c, int64_t ldc, float alpha, float beta)
+{
+    float acc[MR][NR] = {{0}};
+    for (int64_t p = 0; p < k; p++) {
+        for (int i = 0; i < MR; i++) {
+            float ai = a[p * MR + i];
+            for (int j = 0; j < NR; j++)
+                acc[i][j] += ai * b[p * NR + j];
+        }
+    }
+    for (int i = 0; i < MR; i++) {
+        for (int j = 0; j < NR; j++) {
+            float v = alpha * acc[i][j];
+            c[i * ldc + j] = beta == 0.0f ? v : v + beta * c[i * ldc + j];
+        }
+    }
+}
+
+void dfp_fp32_kernels_init_scalar(dfp_fp32_kernels *k)
+{
+    k->sgemm = (dfp_sgemm_ukernel){dfp_sgemm_f32_scalar_4x8, MR, NR};
+    k->sgemm_narrow = k->sgemm;
+}

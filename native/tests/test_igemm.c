@@ -1,0 +1,151 @@
+/* Integer GEMM and DFP16 quantiser: every supported ISA bit-identical to the
+ * scalar reference (int16 outputs, FP32 results), thread counts 1 and 2
+ * identical, and the adversarial all-maximum case never wraps. */
+#include "dfpengine.h"
+#include "dfp_test.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t rng_state = 12345;
+static uint32_t rnd(void)
+{
+    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (uint32_t)(rng_state >> 33);
+}
+static float rndf(void) { return ((float)rnd() / 2147483648.0f - 0.5f) * 4.0f; }
+
+static void fill_f32(float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        x[i] = rndf() * (float)(i % 7 + 1);
+}
+
+/* Quantised output of every ISA and rounding mode equals the scalar one. */
+static void test_quantize_isas(void)
+{
+    const int64_t rows = 37, cols = 101;
+    float *x = malloc(sizeof(float) * rows * cols);
+    int16_t *q0 = malloc(2 * rows * cols), *q1 = malloc(2 * rows * cols);
+    int32_t e0[64 * 37], e1[64 * 37];
+    fill_f32(x, rows * cols);
+    for (int r = DFP_ROUND_NEAREST; r <= DFP_ROUND_BIASED; r++) {
+        for (int g = DFP_GRAN_TENSOR; g <= DFP_GRAN_BLOCK; g++) {
+            dfp_dfp16_params p = {.shift = 2, .rounding = (dfp_rounding)r, .seed = 7, .stream = 3};
+            CHECK(dfp_isa_select(DFP_ISA_SCALAR) == DFP_OK);
+            CHECK(dfp_dfp16_quantize(x, rows, cols, (dfp_granularity)g, 16, &p, q0, e0, NULL) == DFP_OK);
+            for (int isa = DFP_ISA_AVX2; isa <= (int)dfp_isa_supported(); isa++) {
+                CHECK(dfp_isa_select((dfp_isa)isa) == DFP_OK);
+                memset(q1, 0, 2 * rows * cols);
+                CHECK(dfp_dfp16_quantize(x, rows, cols, (dfp_granularity)g, 16, &p, q1, e1, NULL) == DFP_OK);
+                CHECK(memcmp(q0, q1, 2 * rows * cols) == 0);
+                CHECK(memcmp(e0, e1, 4 * dfp_dfp16_num_exponents(rows, cols, g, 16)) == 0);
+            }
+        }
+    }
+    x[5] = NAN;
+    dfp_dfp16_params p = {.shift = 2};
+    CHECK(dfp_dfp16_quantize(x, rows, cols, DFP_GRAN_TENSOR, 0, &p, q0, e0, NULL) == DFP_ERR_NOT_FINITE);
+    p.shift = 4;
+    CHECK(dfp_dfp16_quantize(x, rows, cols, DFP_GRAN_TENSOR, 0, &p, q0, e0, NULL) == DFP_ERR_INVALID_ARGUMENT);
+    free(x), free(q0), free(q1);
+}
+
+/* FP32 results of the DFP16 GEMM: every ISA and thread count, bit-identical. */
+static void test_gemm_isas(int64_t m, int64_t n, int64_t k, int ta, int tb)
+{
+    float *a = malloc(sizeof(float) * m * k), *b = malloc(sizeof(float) * k * n);
+    float *c0 = malloc(sizeof(float) * m * n), *c1 = malloc(sizeof(float) * m * n);
+    fill_f32(a, m * k);
+    fill_f32(b, k * n);
+    int64_t lda = ta ? m : k, ldb = tb ? k : n;
+    dfp_dfp16_params pa = {.shift = 2, .rounding = DFP_ROUND_NEAREST};
+    dfp_dfp16_params pb = {.shift = 1, .rounding = DFP_ROUND_STOCHASTIC, .seed = 1, .stream = 2};
+    CHECK(dfp_isa_select(DFP_ISA_SCALAR) == DFP_OK);
+    CHECK(dfp_set_num_threads(1) == DFP_OK);
+    dfp_gemm_stats s0 = {0};
+    CHECK(dfp_gemm_dfp16(ta, tb, m, n, k, a, lda, b, ldb, c0, n, 0, &pa, &pb, &s0) == DFP_OK);
+    for (int isa = DFP_ISA_SCALAR; isa <= (int)dfp_isa_supported(); isa++) {
+        for (int threads = 1; threads <= 2; threads++) {
+            CHECK(dfp_isa_select((dfp_isa)isa) == DFP_OK);
+            CHECK(dfp_set_num_threads(threads) == DFP_OK);
+            dfp_gemm_stats s1 = {0};
+            CHECK(dfp_gemm_dfp16(ta, tb, m, n, k, a, lda, b, ldb, c1, n, 0, &pa, &pb, &s1) == DFP_OK);
+            CHECK(memcmp(c0, c1, sizeof(float) * m * n) == 0);
+            CHECK(s0.flushes == s1.flushes && s0.chunk_len == s1.chunk_len);
+        }
+    }
+    free(a), free(b), free(c0), free(c1);
+}
+
+/* All operands at +32767 or -32767, K = 2^20: the chunked result is within the
+ * bound of an FP32 accumulation of n_flush terms (n_flush * 2^-24 * sum|ab|,
+ * Higham's recursive-summation bound, plus 2^-24 for each chunk's conversion),
+ * while a plain INT32 sum wraps. */
+static void test_overflow(int16_t va, int16_t vb)
+{
+    const int64_t k = (int64_t)1 << 20;
+    int16_t *a = malloc(2 * k), *b = malloc(2 * k);
+    for (int64_t i = 0; i < k; i++)
+        a[i] = va, b[i] = vb;
+    for (int isa = DFP_ISA_SCALAR; isa <= (int)dfp_isa_supported(); isa++) {
+        CHECK(dfp_isa_select((dfp_isa)isa) == DFP_OK);
+        float c = 0.0f;
+        dfp_gemm_stats st = {0};
+        CHECK(dfp_gemm_s16(0, 0, 1, 1, k, a, k, 0, b, 1, 0, &c, 1, 0, &st) == DFP_OK);
+        double ref = (double)va * vb * (double)k;
+        double bound = ((double)st.flushes + 1.0) * 0x1p-24 * fabs(ref);
+        CHECK(fabs((double)c - ref) <= bound);
+        CHECK(st.chunk_len == 2 && st.flushes == k / 2);
+    }
+    uint32_t naive = 0; /* INT32 wraps modulo 2^32 */
+    for (int64_t i = 0; i < k; i++)
+        naive += (uint32_t)((int32_t)a[i] * b[i]);
+    CHECK(fabs((double)(int32_t)naive - (double)va * vb * (double)k) > 1e9);
+    free(a), free(b);
+}
+
+/* Small integers: the result is exact in FP32, so it must equal the int64 sum. */
+static void test_gemm_exact(int64_t m, int64_t n, int64_t k, int ta, int tb)
+{
+    int16_t *a = malloc(2 * m * k), *b = malloc(2 * k * n);
+    float *c = malloc(sizeof(float) * m * n);
+    for (int64_t i = 0; i < m * k; i++)
+        a[i] = (int16_t)((int)(rnd() % 201) - 100);
+    for (int64_t i = 0; i < k * n; i++)
+        b[i] = (int16_t)((int)(rnd() % 201) - 100);
+    for (int isa = DFP_ISA_SCALAR; isa <= (int)dfp_isa_supported(); isa++) {
+        CHECK(dfp_isa_select((dfp_isa)isa) == DFP_OK);
+        CHECK(dfp_gemm_s16(ta, tb, m, n, k, a, ta ? m : k, -1, b, tb ? k : n, 2, c, n, 0, NULL) == DFP_OK);
+        int bad = 0;
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) {
+                int64_t sum = 0;
+                for (int64_t p = 0; p < k; p++)
+                    sum += (int64_t)a[ta ? p * m + i : i * k + p] * b[tb ? j * k + p : p * n + j];
+                bad += c[i * n + j] != (float)(sum * 2);
+            }
+        CHECK(bad == 0);
+    }
+    free(a), free(b), free(c);
+}
+
+int main(void)
+{
+    test_gemm_exact(13, 37, 301, 0, 0);
+    test_gemm_exact(29, 45, 100, 1, 0);
+    test_gemm_exact(7, 70, 33, 0, 1);
+    test_gemm_exact(64, 31, 513, 1, 1);
+    test_quantize_isas();
+    test_gemm_isas(1, 1, 1, 0, 0);
+    test_gemm_isas(13, 37, 301, 0, 0);
+    test_gemm_isas(50, 70, 1000, 1, 0);
+    test_gemm_isas(65, 33, 777, 0, 1);
+    test_gemm_isas(200, 300, 64, 1, 1);
+    test_overflow(32767, 32767);
+    test_overflow(-32767, -32767);
+    test_overflow(-32767, 32767);
+    return TEST_RESULT();
+}

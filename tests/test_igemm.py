@@ -1,0 +1,87 @@
+"""DFP16 GEMM: equals the exact product of the quantised operands within FP32
+accumulation error, is bit-identical across ISAs and thread counts 1 and 2, and
+counts its INT32 -> FP32 flushes. (The adversarial all-maximum K = 2^20 case and
+the wrap of a naive INT32 sum are in native/tests/test_igemm.c.)"""
+import numpy as np
+import pytest
+
+from dfpengine import _native, formats
+from dfpengine._native import _int
+
+NEAREST = formats.GemmFormat(formats.dfp16(), formats.dfp16())
+
+
+@pytest.fixture(autouse=True)
+def _restore_dispatch():
+    isa, threads = _native.isa_selected(), _native.get_num_threads()
+    yield
+    _native.select_isa(isa)
+    _native.set_num_threads(threads)
+
+
+def _operands(m, n, k, ta, tb, seed=0):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((k, m) if ta else (m, k)).astype(np.float32)
+    b = np.maximum(rng.standard_normal((n, k) if tb else (k, n)), 0).astype(np.float32)
+    return a, b
+
+
+@pytest.mark.parametrize("ta,tb", [(0, 0), (1, 0), (0, 1), (1, 1)])
+@pytest.mark.parametrize("m,n,k", [(1, 1, 1), (13, 37, 301), (64, 96, 1000), (100, 7, 4608)])
+def test_matches_exact_product_of_quantised_operands(m, n, k, ta, tb):
+    a, b = _operands(m, n, k, ta, tb)
+    qa, ea = _int.quantize_dfp16(a)
+    qb, eb = _int.quantize_dfp16(b)
+    oa = qa.T if ta else qa
+    ob = qb.T if tb else qb
+    exact = (oa.astype(np.float64) @ ob.astype(np.float64)) * 2.0 ** (ea + eb)
+    _int.reset_gemm_stats()
+    c = _int.gemm_quantized(a, b, trans_a=bool(ta), trans_b=bool(tb), fmt=NEAREST)
+    stats = _int.gemm_stats()
+    flushes_per_elem = stats["flushes"] / (m * n)
+    # FP32 accumulation of flushes_per_elem terms, each converted once (Higham)
+    absum = (np.abs(oa).astype(np.float64) @ np.abs(ob).astype(np.float64)) * 2.0 ** (ea + eb)
+    assert np.all(np.abs(c - exact) <= (flushes_per_elem + 1) * 2.0 ** -24 * absum + 1e-30)
+    # and the FP32 result of the real-valued product, within the quantisation error
+    ref = (a.T if ta else a).astype(np.float64) @ (b.T if tb else b).astype(np.float64)
+    qerr = 0.5 * 2.0 ** ea * np.abs(ob).sum(0) * 2.0 ** eb + 0.5 * 2.0 ** eb * np.abs(oa).sum(1)[:, None] * 2.0 ** ea
+    assert np.all(np.abs(c - ref) <= qerr + (flushes_per_elem + 2) * 2.0 ** -24 * absum + 1e-6)
+
+
+def test_chunk_never_allows_int32_overflow():
+    a, b = _operands(8, 8, 2048, 0, 0)
+    qa, _ = _int.quantize_dfp16(a, shift=0)
+    qb, _ = _int.quantize_dfp16(b, shift=0)
+    fmt = formats.GemmFormat(formats.dfp16(shift=0), formats.dfp16(shift=0))
+    _int.reset_gemm_stats()
+    _int.gemm_quantized(a, b, fmt=fmt)
+    chunk = _int.gemm_stats()["chunk_len"]
+    bound = chunk * int(np.abs(qa.astype(np.int64)).max()) * int(np.abs(qb.astype(np.int64)).max())
+    assert 2 <= chunk and bound <= 2 ** 31 - 1
+    assert _int.gemm_stats()["flushes"] == 64 * -(-2048 // chunk)
+
+
+@pytest.mark.parametrize("rounding", ["nearest", "stochastic", "biased"])
+@pytest.mark.parametrize("ta,tb", [(0, 0), (1, 1)])
+def test_bit_identical_across_isas_and_threads(rounding, ta, tb):
+    a, b = _operands(70, 90, 777, ta, tb, seed=3)
+    fmt = formats.GemmFormat(formats.dfp16(rounding=rounding), formats.dfp16(rounding=rounding))
+    results = []
+    for isa in _native.isa_supported():
+        for threads in (1, 2):
+            _native.select_isa(isa)
+            _native.set_num_threads(threads)
+            _int._stream[0] = 100  # same stochastic stream for every run
+            results.append(_int.gemm_quantized(a, b, trans_a=bool(ta), trans_b=bool(tb), fmt=fmt))
+    for c in results[1:]:
+        assert np.array_equal(c.view(np.uint32), results[0].view(np.uint32))
+
+
+def test_rejects_non_dfp16_and_bad_shapes():
+    a, b = _operands(4, 4, 8, 0, 0)
+    with pytest.raises(NotImplementedError):
+        _int.gemm_quantized(a, b, fmt=formats.GemmFormat(formats.FP32, formats.FP32))
+    with pytest.raises(ValueError):
+        _int.gemm_quantized(a, b[:4].copy(), fmt=NEAREST)
+    with pytest.raises(ValueError):
+        _int.gemm_quantized(a, np.full_like(b, np.inf), fmt=NEAREST)

@@ -1,0 +1,201 @@
+"""The compiled FP32 path (dfpengine._native._fp32) against the numpy reference,
+for every ISA level this CPU supports and 1 and 2 threads, on odd shapes; and
+bad input raising the reference's exceptions."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from dfpengine import _native
+from dfpengine._native import reference as ref
+
+fp32 = pytest.importorskip("dfpengine._native._fp32", reason="FP32 extension not built")
+
+LEVELS = ["scalar", "avx2", "avx512", "avx512_vnni"]
+
+
+@pytest.fixture(params=[(lvl, t) for lvl in LEVELS for t in (1, 2)], ids=lambda p: f"{p[0]}-{p[1]}t")
+def isa_threads(request):
+    level, threads = request.param
+    if level not in _native.isa_supported():
+        pytest.skip(f"{level} is not supported by this CPU (supported: {_native.isa_supported()})")
+    isa0, t0 = _native.isa_selected(), _native.get_num_threads()
+    _native.select_isa(level)
+    _native.set_num_threads(threads)
+    yield request.param
+    _native.select_isa(isa0)
+    _native.set_num_threads(t0)
+
+
+def rand(rng, *shape):
+    return rng.standard_normal(shape, dtype=np.float32)
+
+
+def close(got, want, k=1):
+    """float32 sums of k products: error grows like sqrt(k)."""
+    if isinstance(want, tuple):
+        for g, w in zip(got, want):
+            close(g, w, k)
+        return
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=2e-5 * np.sqrt(k) + 1e-6, atol=2e-5 * np.sqrt(k))
+
+
+GEMM_SHAPES = [(1, 1, 1), (1, 37, 5), (29, 1, 7), (13, 17, 1), (57, 95, 261), (300, 16, 70), (15, 33, 600)]
+
+
+@pytest.mark.parametrize("m,n,k", GEMM_SHAPES)
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
+def test_gemm(isa_threads, m, n, k, ta, tb):
+    rng = np.random.default_rng(m * 1000 + n + k)
+    a = rand(rng, *((k, m) if ta else (m, k)))
+    b = rand(rng, *((n, k) if tb else (k, n)))
+    close(fp32.gemm(a, b, ta, tb), ref.gemm(a, b, ta, tb), k)
+
+
+@settings(max_examples=25, deadline=None)
+@given(m=st.integers(1, 70), n=st.integers(1, 70), k=st.integers(1, 300), ta=st.booleans(),
+       tb=st.booleans())
+def test_gemm_random_shapes(m, n, k, ta, tb):
+    rng = np.random.default_rng(m + 71 * n + 5000 * k)
+    a = rand(rng, *((k, m) if ta else (m, k)))
+    b = rand(rng, *((n, k) if tb else (k, n)))
+    close(fp32.gemm(a, b, ta, tb), ref.gemm(a, b, ta, tb), k)
+
+
+CONV_CASES = [  # x shape, w shape, stride, padding, dilation
+    ((2, 3, 9, 11), (5, 3, 3, 3), (1, 1), (1, 1), (1, 1)),
+    ((3, 5, 11, 9), (7, 5, 3, 2), (2, 1), (1, 1), (1, 2)),
+    ((1, 4, 13, 7), (6, 4, 2, 3), (3, 2), (2, 0), (2, 1)),
+    ((2, 6, 7, 8), (4, 6, 1, 1), (1, 1), (0, 0), (1, 1)),   # 1x1: no im2col
+    ((2, 6, 7, 8), (4, 6, 1, 1), (2, 2), (0, 0), (1, 1)),
+    ((1, 1, 1, 1), (1, 1, 1, 1), (1, 1), (0, 0), (1, 1)),
+    ((2, 16, 40, 40), (8, 16, 3, 3), (1, 1), (1, 1), (1, 1)),  # several pixel tiles per image
+]
+
+
+@pytest.mark.parametrize("xs,ws,stride,padding,dilation", CONV_CASES)
+def test_conv2d(isa_threads, xs, ws, stride, padding, dilation):
+    rng = np.random.default_rng(sum(xs) + sum(ws))
+    x, w, bias = rand(rng, *xs), rand(rng, *ws), rand(rng, ws[0])
+    y = fp32.conv2d_forward(x, w, bias, stride, padding, dilation)
+    ckk = ws[1] * ws[2] * ws[3]
+    close(y, ref.conv2d_forward(x, w, bias, stride, padding, dilation), ckk)
+    close(fp32.conv2d_forward(x, w, None, stride, padding, dilation),
+          ref.conv2d_forward(x, w, None, stride, padding, dilation), ckk)
+    dy = rand(rng, *y.shape)
+    close(fp32.conv2d_backward_data(dy, w, xs, stride, padding, dilation),
+          ref.conv2d_backward_data(dy, w, xs, stride, padding, dilation), ws[0] * ws[2] * ws[3])
+    close(fp32.conv2d_backward_weight(x, dy, ws, stride, padding, dilation),
+          ref.conv2d_backward_weight(x, dy, ws, stride, padding, dilation), xs[0] * y.shape[2] * y.shape[3])
+
+
+def test_relu(isa_threads):
+    rng = np.random.default_rng(1)
+    x = rand(rng, 3, 5, 7, 11)
+    x[0, 0, 0, :3] = [np.nan, 0.0, -0.0]
+    y, mask = fp32.relu_forward(x)
+    y_ref, mask_ref = ref.relu_forward(x)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(mask, mask_ref)
+    dy = rand(rng, *x.shape)
+    np.testing.assert_array_equal(fp32.relu_backward(dy, mask), ref.relu_backward(dy, mask))
+
+
+@pytest.mark.parametrize("shape", [(4, 3, 5, 7), (2, 5), (1, 1, 1, 1), (3, 70, 9, 9)])
+def test_batch_norm(isa_threads, shape):
+    rng = np.random.default_rng(len(shape))
+    x = rand(rng, *shape) * 3 + 100  # offset mean: a one-pass variance would lose digits
+    close(fp32.batch_norm_stats(x), ref.batch_norm_stats(x), 4)
+    c = shape[1]
+    scale, shift = rand(rng, c), rand(rng, c)
+    for relu in (False, True):
+        close(fp32.batch_norm_apply(x, scale, shift, relu), ref.batch_norm_apply(x, scale, shift, relu))
+    mean, var = ref.batch_norm_stats(x)
+    invstd = (1 / np.sqrt(var + 1e-5)).astype(np.float32)
+    dy = rand(rng, *shape)
+    count = x.size // c
+    close(fp32.batch_norm_backward(dy, x, mean, invstd, scale),
+          ref.batch_norm_backward(dy, x, mean, invstd, scale), count)
+
+
+POOL_CASES = [((2, 3, 9, 11), (3, 3), (2, 2), (1, 1)), ((1, 2, 8, 8), (2, 2), (2, 2), (0, 0)),
+              ((2, 1, 7, 5), (3, 2), (1, 2), (1, 1)), ((1, 1, 1, 1), (1, 1), (1, 1), (0, 0))]
+
+
+@pytest.mark.parametrize("xs,kernel,stride,padding", POOL_CASES)
+def test_pooling(isa_threads, xs, kernel, stride, padding):
+    rng = np.random.default_rng(sum(xs))
+    x = rand(rng, *xs)
+    y, arg = fp32.max_pool2d_forward(x, kernel, stride, padding)
+    y_ref, arg_ref = ref.max_pool2d_forward(x, kernel, stride, padding)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(arg, arg_ref)
+    dy = rand(rng, *y.shape)
+    close(fp32.max_pool2d_backward(dy, arg, xs), ref.max_pool2d_backward(dy, arg, xs))
+    close(fp32.avg_pool2d_forward(x, kernel, stride, padding), ref.avg_pool2d_forward(x, kernel, stride, padding))
+    close(fp32.avg_pool2d_backward(dy, xs, kernel, stride, padding),
+          ref.avg_pool2d_backward(dy, xs, kernel, stride, padding))
+
+
+def test_max_pool_nan_and_ties():
+    x = np.zeros((1, 1, 4, 4), np.float32)
+    x[0, 0, 1, 1] = np.nan
+    x[0, 0, 2, 3] = np.nan
+    for got, want in zip(fp32.max_pool2d_forward(x, (2, 2), (2, 2), (0, 0)),
+                         ref.max_pool2d_forward(x, (2, 2), (2, 2), (0, 0))):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_compiled_module_serves_the_contract():
+    for name in ("gemm", "conv2d_forward", "batch_norm_backward", "max_pool2d_forward"):
+        assert getattr(_native, name) is getattr(fp32, name)
+
+
+X = np.ones((1, 2, 4, 4), np.float32)
+W = np.ones((3, 2, 3, 3), np.float32)
+
+
+class LowPrecision:
+    class _F:
+        def __init__(self, name):
+            self.name = name
+    a, b = _F("dfp16"), _F("dfp16")
+
+
+@pytest.mark.parametrize("call, error, pattern", [
+    (lambda: fp32.gemm(np.ones((2, 3)), np.ones((3, 2), np.float32)), TypeError, "a: .*float32.*float64"),
+    (lambda: fp32.gemm(np.ones((2, 3), np.float32), np.ones((2, 2), np.float32)), ValueError, "inner"),
+    (lambda: fp32.gemm(np.ones(3, np.float32), np.ones((3, 2), np.float32)), ValueError, r"a: .*\(3,\)"),
+    (lambda: fp32.gemm(np.ones((2, 0), np.float32), np.ones((0, 2), np.float32)), ValueError, "non-empty"),
+    (lambda: fp32.gemm(np.ones((4, 4), np.float32)[:, ::2], np.ones((2, 2), np.float32)), ValueError,
+     "a: .*C-contiguous"),
+    (lambda: fp32.gemm(X[0, 0], X[0, 0], fmt=LowPrecision()), NotImplementedError, "dfp16"),
+    (lambda: fp32.conv2d_forward(X.transpose(0, 1, 3, 2), W, None, (1, 1), (0, 0), (1, 1)), ValueError,
+     "x: .*C-contiguous"),
+    (lambda: fp32.conv2d_forward(np.ones((0, 2, 4, 4), np.float32), W, None, (1, 1), (0, 0), (1, 1)),
+     ValueError, "x: .*non-empty"),
+    (lambda: fp32.conv2d_forward(X, np.ones((3, 5, 3, 3), np.float32), None, (1, 1), (0, 0), (1, 1)),
+     ValueError, "w: expected 2 input channels"),
+    (lambda: fp32.conv2d_forward(X, np.ones((3, 2, 5, 5), np.float32), None, (1, 1), (0, 0), (1, 1)),
+     ValueError, "does not fit"),
+    (lambda: fp32.conv2d_forward(X, W, None, (0, 1), (0, 0), (1, 1)), ValueError, "stride"),
+    (lambda: fp32.conv2d_forward(X, W, np.ones(4, np.float32), (1, 1), (0, 0), (1, 1)), ValueError, "bias"),
+    (lambda: fp32.conv2d_forward(X, W, None, (1, 1), (0, 0), (1, 1), fmt=LowPrecision()),
+     NotImplementedError, "FP32 only"),
+    (lambda: fp32.conv2d_backward_data(np.ones((1, 3, 3, 3), np.float32), W, (1, 2, 4, 4), (1, 1), (0, 0),
+                                       (1, 1)), ValueError, r"dy: expected shape \(1, 3, 2, 2\)"),
+    (lambda: fp32.conv2d_backward_weight(X, np.ones((1, 3, 2, 2), np.float32), (3, 2, 3), (1, 1), (0, 0),
+                                         (1, 1)), ValueError, "w_shape"),
+    (lambda: fp32.relu_backward(np.ones(3, np.float32), np.ones(3, np.float32)), TypeError, "mask: .*uint8"),
+    (lambda: fp32.relu_forward(np.ones(3, np.int32)), TypeError, "x: .*float32"),
+    (lambda: fp32.batch_norm_stats(np.ones((2, 3, 4), np.float32)), ValueError, "x: expected"),
+    (lambda: fp32.batch_norm_apply(X, np.ones(3, np.float32), np.ones(2, np.float32)), ValueError,
+     r"scale: expected shape \(2,\)"),
+    (lambda: fp32.max_pool2d_forward(X, (2, 2), (2, 2), (2, 2)), ValueError, "padding: .*half"),
+    (lambda: fp32.max_pool2d_backward(np.ones((1, 2, 2, 2), np.float32), np.full((1, 2, 2, 2), 99, np.int32),
+                                      (1, 2, 4, 4)), ValueError, "argmax: expected indices"),
+    (lambda: fp32.avg_pool2d_forward(X, (5, 5), (1, 1), (0, 0)), ValueError, "does not fit"),
+])
+def test_rejects_bad_input(call, error, pattern):
+    with pytest.raises(error, match=pattern):
+        call()
