@@ -7,7 +7,6 @@
 #include <immintrin.h>
 
 #include "emu_kernels.h"
-#include "fpemu_rng.h"
 
 #define MR 16
 #define NR 4
@@ -15,18 +14,18 @@
 static inline __m512i rng_mix32_avx512(__m512i x)
 {
     x = _mm512_xor_si512(x, _mm512_srli_epi32(x, 16));
-    x = _mm512_mullo_epi32(x, _mm512_set1_epi32((int)DFP_RNG_MIX_M1));
+    x = _mm512_mullo_epi32(x, _mm512_set1_epi32((int)0x7feb352du));
     x = _mm512_xor_si512(x, _mm512_srli_epi32(x, 15));
-    x = _mm512_mullo_epi32(x, _mm512_set1_epi32((int)DFP_RNG_MIX_M2));
+    x = _mm512_mullo_epi32(x, _mm512_set1_epi32((int)0x846ca68bu));
     return _mm512_xor_si512(x, _mm512_srli_epi32(x, 16));
 }
 
-/* dfp_rng_u32(key, index) for 16 indices given as low and high 32-bit halves. */
+/* dfp_fpemu_rng(key, index) for 16 indices given as low and high 32-bit halves. */
 static inline __m512i rng_u32_avx512(uint64_t key, __m512i lo, __m512i hi)
 {
     __m512i x = rng_mix32_avx512(_mm512_xor_si512(lo, _mm512_set1_epi32((int)(uint32_t)key)));
-    __m512i h = _mm512_add_epi32(hi, _mm512_set1_epi32((int)(uint32_t)(key >> 32)));
-    return rng_mix32_avx512(_mm512_xor_si512(x, h));
+    __m512i h = _mm512_xor_si512(hi, _mm512_set1_epi32((int)(uint32_t)(key >> 32)));
+    return rng_mix32_avx512(_mm512_add_epi32(x, h));
 }
 
 /* Halves of base + lane (lane = 0..15), with the carry into the high half. */

@@ -3,7 +3,7 @@
  * Contract: dfpengine.h, dfp_bfp_quantize. Exact: scaling by a power of two
  * and rounding to an integer are exact FP32 steps for |k| < 2^24. */
 #include "kernel_table.h"
-#include "fpemu_rng.h"
+#include "emu_kernels.h"
 
 #include <math.h>
 
@@ -42,7 +42,7 @@ static void quantize_block(const float *x, int64_t r, int64_t c0, int64_t len, c
     float kmax = (float)((1 << a->mag_bits) - 1);
     for (int64_t c = 0; c < len; c++) {
         uint64_t idx = (uint64_t)(r * a->cols + c0 + c);
-        uint32_t rnd = a->stochastic ? dfp_rng_u32(a->key, idx) : 0u;
+        uint32_t rnd = a->stochastic ? dfp_fpemu_rng(a->key, idx) : 0u;
         float k = round_to_int(ldexpf(x[c], -s), a->stochastic, rnd);
         k = k > kmax ? kmax : (k < -kmax ? -kmax : k);
         if (mant)

@@ -9,7 +9,7 @@
  *   rule of dfp_gemm_fpemu: s = p_first; s = acc(s + p) inside a chunk; total =
  *   acc(total + s). Products and sums are single FP32 operations (no FMA), then
  *   the exact integer rounding of float_round.h, so SIMD lanes equal scalar.
- * - Stochastic adds draw from key dfp_rng_key(key_add, t) (t = K index) or
+ * - Stochastic adds draw from key dfp_rng_key(key_add, t) (rng_counter.h) (t = K index) or
  *   dfp_rng_key(key_total, chunk number), at element index (j0+j)*m + i0+i. */
 #ifndef DFP_EMU_KERNELS_H
 #define DFP_EMU_KERNELS_H
@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "float_round.h"
+#include "rng_counter.h"
 
 typedef struct dfp_fpemu_acc {
     dfp_fmt_consts fmt;   /* accumulator format */
@@ -44,6 +45,12 @@ typedef struct dfp_emu_kernels {
 void dfp_emu_kernels_init_scalar(dfp_emu_kernels *k);
 void dfp_emu_kernels_init_avx2(dfp_emu_kernels *k);
 void dfp_emu_kernels_init_avx512(dfp_emu_kernels *k);
+
+/* Random bits of element `index` under a 64-bit key from dfp_rng_key (rng_counter.h). */
+static inline uint32_t dfp_fpemu_rng(uint64_t key, uint64_t index)
+{
+    return dfp_rng_bits((uint32_t)key, (uint32_t)(key >> 32), index);
+}
 
 /* Chunk-rule helpers shared by the micro-kernels. */
 static inline int64_t dfp_fpemu_chunk_end(int64_t start, int64_t chunk, int64_t k)

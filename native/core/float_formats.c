@@ -1,8 +1,8 @@
 /* Float formats API: format table, validation, fake-quantise (through the
  * kernel table), encode to codes and decode. Rounding rules: float_round.h. */
 #include "kernel_table.h"
+#include "emu_kernels.h"
 #include "float_round.h"
-#include "fpemu_rng.h"
 
 /* Elements per parallel block of dfp_float_round: large enough to amortise a
  * thread, small enough to balance. Indices make results split-independent. */
@@ -122,7 +122,7 @@ dfp_status dfp_float_encode(const dfp_float_format *fmt, dfp_rounding rounding, 
     const int stochastic = rounding == DFP_ROUND_STOCHASTIC, bytes = fmt_code_bytes(fmt);
 #pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(n / DFP_FLOAT_ROUND_BLOCK))
     for (int64_t i = 0; i < n; i++) {
-        uint32_t rnd = stochastic ? dfp_rng_u32(key, index0 + (uint64_t)i) : 0u;
+        uint32_t rnd = stochastic ? dfp_fpemu_rng(key, index0 + (uint64_t)i) : 0u;
         uint32_t code = code_from_bits(dfp_round_bits_scalar(dfp_f32_bits(x[i]), &c, stochastic, rnd), fmt, &c);
         if (bytes == 1)
             ((uint8_t *)codes)[i] = (uint8_t)code;

@@ -9,7 +9,6 @@
  * Every output element is produced by exactly one micro-kernel lane with a
  * fixed add order, so results do not depend on the thread count either. */
 #include "kernel_table.h"
-#include "fpemu_rng.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -2,7 +2,6 @@
  * and the 16x4 emulated-GEMM micro-kernel. Contracts: native/core/emu_kernels.h
  * and float_round.h. These define the results every ISA must reproduce. */
 #include "emu_kernels.h"
-#include "fpemu_rng.h"
 
 #define DFP_FPEMU_SCALAR_MR 16
 #define DFP_FPEMU_SCALAR_NR 4
@@ -11,7 +10,7 @@ static void dfp_round_fp_scalar(const dfp_fmt_consts *c, int stochastic, uint64_
                                 uint64_t index0, const float *x, float *y, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) {
-        uint32_t rnd = stochastic ? dfp_rng_u32(key, index0 + (uint64_t)i) : 0u;
+        uint32_t rnd = stochastic ? dfp_fpemu_rng(key, index0 + (uint64_t)i) : 0u;
         y[i] = dfp_round_f32_scalar(x[i], c, stochastic, rnd);
     }
 }
@@ -19,7 +18,7 @@ static void dfp_round_fp_scalar(const dfp_fmt_consts *c, int stochastic, uint64_
 static inline float acc_add(float s, float p, const dfp_fpemu_acc *acc, uint64_t key,
                             uint64_t elem)
 {
-    uint32_t rnd = acc->stochastic ? dfp_rng_u32(key, elem) : 0u;
+    uint32_t rnd = acc->stochastic ? dfp_fpemu_rng(key, elem) : 0u;
     return dfp_round_f32_scalar(s + p, &acc->fmt, acc->stochastic, rnd);
 }
 
