@@ -2,10 +2,12 @@
 
 Layers carry `role` ("first", "last", "other") and `name`; ops ask
 `current().gemm_format(layer, pass_)` and get a GemmFormat or None (FP32).
-This module is the minimal FP32 policy; presets for the other formats register
-themselves in `PRESETS`.
+Presets (`PRESETS`): fp32; fp8 (FP16 first/last layers); hbfp8/6/4; boosters
+(HBFP4, HBFP6 for first/last layers and the last epoch). `SchedulePolicy` and
+`Rule` build others by layer role and training progress.
 """
 import contextlib
+from dataclasses import dataclass
 
 PASSES = ("fprop", "bprop", "wtgrad")
 ROLES = ("first", "last", "other")
@@ -53,7 +55,77 @@ class DFP16Policy(Policy):
         return self._formats[pass_]
 
 
-PRESETS = {"fp32": Policy, "dfp16": DFP16Policy}
+
+@dataclass(frozen=True)
+class Rule:
+    """Use `fmt` (a registry name, or "fp32") for layers of `roles` in `passes`,
+    during the last `last_epochs` epochs, or the last `last_fraction` of steps,
+    or always when both are None."""
+    fmt: str
+    roles: tuple = ROLES
+    passes: tuple = PASSES
+    last_epochs: int = None
+    last_fraction: float = None
+
+
+class SchedulePolicy(Policy):
+    """First matching rule wins; a layer no rule matches gets `default`.
+    Schedules by layer role and training progress (set_progress, called by the
+    training loop at each epoch/step)."""
+
+    def __init__(self, name, default, rules=()):
+        self.name, self.default, self.rules = name, default, tuple(rules)
+        self.epoch, self.total_epochs, self.step, self.total_steps = 0, 1, 0, 1
+
+    def set_progress(self, epoch=0, total_epochs=1, step=0, total_steps=1):
+        self.epoch, self.total_epochs, self.step, self.total_steps = epoch, total_epochs, step, total_steps
+
+    def _active(self, rule):
+        if rule.last_epochs is not None and self.epoch >= self.total_epochs - rule.last_epochs:
+            return True
+        if rule.last_fraction is not None and \
+                self.step >= (1.0 - rule.last_fraction) * self.total_steps:
+            return True
+        return rule.last_epochs is None and rule.last_fraction is None
+
+    def format_name(self, layer, pass_):
+        role = getattr(layer, "role", "other")
+        for rule in self.rules:
+            if role in rule.roles and pass_ in rule.passes and self._active(rule):
+                return rule.fmt
+        return self.default
+
+    def gemm_format(self, layer, pass_):
+        return gemm_format_for(self.format_name(layer, pass_))
+
+
+def gemm_format_for(name):
+    """GemmFormat (or None for fp32) of a registry format name, with its defaults
+    (float formats: FP16 1-6-9 accumulation in chunks of 64; block formats: their rounding)."""
+    from dfpengine import formats
+    if name == "fp32":
+        return None
+    if name in formats.floats.FLOAT_FORMATS:
+        return formats.floats.fp8_gemm_format(name=name)
+    if name not in formats.hbfp.BLOCK_FORMATS:
+        raise ValueError(f"no GEMM format for {name!r}")
+    spec = formats.hbfp.spec(name)
+    return formats.GemmFormat(spec, spec)
+
+
+_EDGE = ("first", "last")
+PRESETS = {
+    "fp32": Policy,
+    "dfp16": DFP16Policy,
+    # Wang et al.: FP8 GEMM inputs, first and last layers 16-bit
+    "fp8": lambda: SchedulePolicy("fp8", "fp8", [Rule("fp16", _EDGE)]),
+    "hbfp8": lambda: SchedulePolicy("hbfp8", "hbfp8"),
+    "hbfp6": lambda: SchedulePolicy("hbfp6", "hbfp6"),
+    "hbfp4": lambda: SchedulePolicy("hbfp4", "hbfp4"),
+    # Accuracy Boosters: HBFP4, HBFP6 for first/last layers and for the last epoch
+    "boosters": lambda: SchedulePolicy("boosters", "hbfp4",
+                                       [Rule("hbfp6", _EDGE), Rule("hbfp6", last_epochs=1)]),
+}
 _stack = [Policy()]
 
 

@@ -54,4 +54,51 @@ def _apply_environment():
         set_num_threads(threads)
 
 
+# ---- low-precision routing ---------------------------------------------------
+# The GEMM-family contract functions take `fmt`; FP32 goes to the functions
+# above, any other format to the `*_quantized` functions of the compiled module
+# that implements it (keyed by the format tag of the GEMM's first operand).
+QUANTIZED_PROVIDERS = {"dfp16": "_int"}
+
+_fp32_impl = {fn: globals()[fn] for fn in
+              ("gemm", "conv2d_forward", "conv2d_backward_data", "conv2d_backward_weight")}
+
+
+def _is_fp32(fmt):
+    return fmt is None or (fmt.a.name == "fp32" and fmt.b.name == "fp32")
+
+
+def _quantized(fn, fmt):
+    tag = fmt.a.name if fmt.a.name != "fp32" else fmt.b.name
+    module = QUANTIZED_PROVIDERS.get(tag)
+    if module is None:
+        raise NotImplementedError(f"no native GEMM for format {tag!r}; "
+                                  f"implemented: fp32, {', '.join(sorted(QUANTIZED_PROVIDERS))}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), fn + "_quantized")
+
+
+def gemm(a, b, trans_a=False, trans_b=False, fmt=None):
+    if _is_fp32(fmt):
+        return _fp32_impl["gemm"](a, b, trans_a, trans_b)
+    return _quantized("gemm", fmt)(a, b, trans_a, trans_b, fmt)
+
+
+def conv2d_forward(x, w, bias, stride, padding, dilation, fmt=None):
+    if _is_fp32(fmt):
+        return _fp32_impl["conv2d_forward"](x, w, bias, stride, padding, dilation)
+    return _quantized("conv2d_forward", fmt)(x, w, bias, stride, padding, dilation, fmt)
+
+
+def conv2d_backward_data(dy, w, x_shape, stride, padding, dilation, fmt=None):
+    if _is_fp32(fmt):
+        return _fp32_impl["conv2d_backward_data"](dy, w, x_shape, stride, padding, dilation)
+    return _quantized("conv2d_backward_data", fmt)(dy, w, x_shape, stride, padding, dilation, fmt)
+
+
+def conv2d_backward_weight(x, dy, w_shape, stride, padding, dilation, fmt=None):
+    if _is_fp32(fmt):
+        return _fp32_impl["conv2d_backward_weight"](x, dy, w_shape, stride, padding, dilation)
+    return _quantized("conv2d_backward_weight", fmt)(x, dy, w_shape, stride, padding, dilation, fmt)
+
+
 _apply_environment()

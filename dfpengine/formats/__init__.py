@@ -67,3 +67,6 @@ def get(name, **params):
 def register(name, factory):
     """Add a format factory (used by the other low-precision formats)."""
     REGISTRY[name] = factory
+
+
+from . import floats, hbfp  # noqa: E402,F401  (register fp8, fp16, binary16, bf16; hbfp*, mx)

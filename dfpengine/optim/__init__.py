@@ -2,5 +2,6 @@
 from . import lr_scheduler  # noqa: F401
 from .optimizer import Optimizer
 from .sgd import SGD
+from .sgd_fp16 import SGDFP16
 
-__all__ = ["Optimizer", "SGD", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "SGDFP16", "lr_scheduler"]

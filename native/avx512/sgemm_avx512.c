@@ -1,7 +1,9 @@
-/* AVX-512 SGEMM micro-kernels: 14x32 (main) and 28x16 (narrow, for n <= 16).
+/* AVX-512 SGEMM micro-kernels: 14x32 (main) and 28x16 (narrow, for n <= 16),
+ * plus direct-A variants 14x32_da and 14x16_da that read a row-major A in place.
  *
  * Contract (see fp32_kernels.h): C[0:MR, 0:NR] = alpha * A_panel * B_panel + beta * C.
  * - a: packed A, k columns of MR floats; each is broadcast ({1to16} memory operand).
+ *   _da variants: A(i, p) = a[i*lda + p] (unpacked; MR row streams).
  * - b: packed B, k rows of NR floats (NR/16 aligned zmm loads per k), 64-byte aligned.
  * - c: full MR x NR row-major tile, row stride ldc (edges are handled by the driver).
  * - beta == 0: C is written without being read.
@@ -15,26 +17,30 @@
 /* One body for both shapes; mr and nv (= NR/16) are compile-time constants at
  * each call site, so the loops unroll fully and acc lives in registers. */
 static inline __attribute__((always_inline)) void
-sgemm_body(const int mr, const int nv, int64_t k, const float *a, const float *b,
-           float *c, int64_t ldc, float alpha, float beta)
+sgemm_body(const int mr, const int nv, int64_t k, const float *a, const int64_t ars,
+           const int64_t acs, const float *b, float *c, int64_t ldc, float alpha, float beta)
 {
     __m512 acc[28][2];
 #pragma GCC unroll 28
     for (int i = 0; i < mr; i++) {
         acc[i][0] = _mm512_setzero_ps();
         acc[i][1] = _mm512_setzero_ps();
+        /* the C tile is touched only after the k loop: fetch it meanwhile */
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        if (nv > 1)
+            _mm_prefetch((const char *)(c + i * ldc + 16), _MM_HINT_T0);
     }
     for (int64_t p = 0; p < k; p++) {
         __m512 b0 = _mm512_load_ps(b);
         __m512 b1 = nv > 1 ? _mm512_load_ps(b + 16) : b0;
 #pragma GCC unroll 28
         for (int i = 0; i < mr; i++) {
-            __m512 ai = _mm512_set1_ps(a[i]);
+            __m512 ai = _mm512_set1_ps(a[i * ars]);
             acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
             if (nv > 1)
                 acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
         }
-        a += mr;
+        a += acs;
         b += 16 * nv;
     }
     __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
@@ -54,17 +60,35 @@ sgemm_body(const int mr, const int nv, int64_t k, const float *a, const float *b
 void dfp_sgemm_f32_avx512_14x32(int64_t k, const float *a, const float *b,
                                 float *c, int64_t ldc, float alpha, float beta)
 {
-    sgemm_body(14, 2, k, a, b, c, ldc, alpha, beta);
+    sgemm_body(14, 2, k, a, 1, 14, b, c, ldc, alpha, beta);
 }
 
 void dfp_sgemm_f32_avx512_28x16(int64_t k, const float *a, const float *b,
                                 float *c, int64_t ldc, float alpha, float beta)
 {
-    sgemm_body(28, 1, k, a, b, c, ldc, alpha, beta);
+    sgemm_body(28, 1, k, a, 1, 28, b, c, ldc, alpha, beta);
 }
+
+/* Direct-A variants: A read in place, row-major with row stride lda (no packing). */
+void dfp_sgemm_f32_avx512_14x32_da(int64_t k, const float *a, int64_t lda, const float *b,
+                                   float *c, int64_t ldc, float alpha, float beta)
+{
+    sgemm_body(14, 2, k, a, lda, 1, b, c, ldc, alpha, beta);
+}
+
+void dfp_sgemm_f32_avx512_14x16_da(int64_t k, const float *a, int64_t lda, const float *b,
+                                   float *c, int64_t ldc, float alpha, float beta)
+{
+    sgemm_body(14, 1, k, a, lda, 1, b, c, ldc, alpha, beta);
+}
+
+double dfp_sum_f64_avx512(const float *x, const float *y, int64_t n, double shift, int square);
 
 void dfp_fp32_kernels_init_avx512(dfp_fp32_kernels *k)
 {
     k->sgemm = (dfp_sgemm_ukernel){dfp_sgemm_f32_avx512_14x32, 14, 32};
     k->sgemm_narrow = (dfp_sgemm_ukernel){dfp_sgemm_f32_avx512_28x16, 28, 16};
+    k->sgemm_direct = (dfp_sgemm_ukernel_da){dfp_sgemm_f32_avx512_14x32_da, 14, 32};
+    k->sgemm_direct_narrow = (dfp_sgemm_ukernel_da){dfp_sgemm_f32_avx512_14x16_da, 14, 16};
+    k->sum_f64 = dfp_sum_f64_avx512; /* norm_avx512.c */
 }

@@ -31,8 +31,8 @@ typedef struct conv_plan {
 
 /* One work item; `col` holds ckk*tile floats, `ws` the GEMM workspace, `acc`
  * the thread's WTGRAD accumulator; threaded: use the threaded GEMM. */
-typedef void (*conv_item_fn)(const conv_plan *pl, int64_t item, float *col, float *ws, float *acc,
-                             int threaded);
+typedef int (*conv_item_fn)(const conv_plan *pl, int64_t item, float *col, float *ws, float *acc,
+                            int threaded); /* 0 ok, nonzero: out of memory */
 
 dfp_status dfp_conv2d_output_size(const dfp_conv2d_shape *s, int64_t *out_h, int64_t *out_w)
 {
@@ -75,12 +75,13 @@ static dfp_status make_plan(const dfp_conv2d_shape *s, conv_plan *pl)
     return DFP_OK;
 }
 
-static inline void gemm_run(dfp_sgemm_args g, float *ws, int threaded)
+/* 0 ok, nonzero when the threaded GEMM could not allocate its workspace */
+static inline int gemm_run(dfp_sgemm_args g, float *ws, int threaded)
 {
     if (threaded)
-        dfp_sgemm_f32_threaded(&g); /* allocation failure leaves the serial path's guarantees */
-    else
-        dfp_sgemm_f32_serial(&g, ws);
+        return dfp_sgemm_f32_threaded(&g);
+    dfp_sgemm_f32_serial(&g, ws);
+    return 0;
 }
 
 /* Run items 0..items-1; `macs` estimates the total work. Returns DFP_ERR_OUT_OF_MEMORY or DFP_OK. */
@@ -107,7 +108,7 @@ static dfp_status conv_run(const conv_plan *pl, int64_t items, double macs, size
             accs[t] = acc;
 #pragma omp for schedule(static)
             for (int64_t item = 0; item < items; item++)
-                fn(pl, item, col, ws, acc, threaded && dfp_num_threads() > 1);
+                failed |= fn(pl, item, col, ws, acc, threaded && dfp_num_threads() > 1);
         }
         free(col);
         free(ws);
@@ -132,7 +133,7 @@ static inline int64_t tile_len(const conv_plan *pl, int64_t t)
 
 /* ---- FPROP ---------------------------------------------------------------- */
 
-static void fprop_item(const conv_plan *pl, int64_t item, float *col, float *ws, float *acc, int threaded)
+static int fprop_item(const conv_plan *pl, int64_t item, float *col, float *ws, float *acc, int threaded)
 {
     int64_t n = item / pl->tiles, p0 = item % pl->tiles * pl->tile, np = tile_len(pl, item % pl->tiles);
     const float *x = pl->x + n * pl->g.channels * pl->in_pixels;
@@ -144,12 +145,13 @@ static void fprop_item(const conv_plan *pl, int64_t item, float *col, float *ws,
         b = col;
         ldb = np;
     }
-    gemm_run(dfp_sgemm_make_args(0, 0, pl->out_ch, np, pl->ckk, 1.0f, pl->w, pl->ckk, b, ldb, 0.0f,
-                                 y, pl->pixels), ws, threaded);
+    int failed = gemm_run(dfp_sgemm_make_args(0, 0, pl->out_ch, np, pl->ckk, 1.0f, pl->w, pl->ckk, b, ldb,
+                                              0.0f, y, pl->pixels), ws, threaded);
     if (pl->bias)
         for (int64_t o = 0; o < pl->out_ch; o++)
             for (int64_t q = 0; q < np; q++)
                 y[o * pl->pixels + q] += pl->bias[o];
+    return failed;
 }
 
 dfp_status dfp_conv2d_forward_f32(const dfp_conv2d_shape *shape, const float *x, const float *w,
@@ -173,21 +175,23 @@ dfp_status dfp_conv2d_forward_f32(const dfp_conv2d_shape *shape, const float *x,
 
 /* ---- BPROP ---------------------------------------------------------------- */
 
-static void bprop_item(const conv_plan *pl, int64_t n, float *col, float *ws, float *acc, int threaded)
+static int bprop_item(const conv_plan *pl, int64_t n, float *col, float *ws, float *acc, int threaded)
 {
     const float *dy = pl->dy + n * pl->out_ch * pl->pixels;
     float *dx = pl->dx + n * pl->g.channels * pl->in_pixels;
+    int failed = 0;
     if (!pl->direct)
         memset(dx, 0, (size_t)(pl->g.channels * pl->in_pixels) * sizeof(float));
     for (int64_t t = 0; t < pl->tiles; t++) {
         int64_t p0 = t * pl->tile, np = tile_len(pl, t);
         float *c = pl->direct ? dx + p0 : col;
         int64_t ldc = pl->direct ? pl->in_pixels : np;
-        gemm_run(dfp_sgemm_make_args(1, 0, pl->ckk, np, pl->out_ch, 1.0f, pl->w, pl->ckk, dy + p0,
-                                     pl->pixels, 0.0f, c, ldc), ws, threaded);
+        failed |= gemm_run(dfp_sgemm_make_args(1, 0, pl->ckk, np, pl->out_ch, 1.0f, pl->w, pl->ckk,
+                                               dy + p0, pl->pixels, 0.0f, c, ldc), ws, threaded);
         if (!pl->direct)
             dfp_col2im_tile_f32(&pl->g, col, np, p0, np, dx);
     }
+    return failed;
 }
 
 dfp_status dfp_conv2d_backward_data_f32(const dfp_conv2d_shape *shape, const float *dy, const float *w,
@@ -211,7 +215,7 @@ dfp_status dfp_conv2d_backward_data_f32(const dfp_conv2d_shape *shape, const flo
 
 /* ---- WTGRAD --------------------------------------------------------------- */
 
-static void wtgrad_item(const conv_plan *pl, int64_t item, float *col, float *ws, float *acc, int threaded)
+static int wtgrad_item(const conv_plan *pl, int64_t item, float *col, float *ws, float *acc, int threaded)
 {
     int64_t n = item / pl->tiles, p0 = item % pl->tiles * pl->tile, np = tile_len(pl, item % pl->tiles);
     const float *x = pl->x + n * pl->g.channels * pl->in_pixels;
@@ -223,8 +227,8 @@ static void wtgrad_item(const conv_plan *pl, int64_t item, float *col, float *ws
         b = col;
         ldb = np;
     }
-    gemm_run(dfp_sgemm_make_args(0, 1, pl->out_ch, pl->ckk, np, 1.0f, dy, pl->pixels, b, ldb, 1.0f,
-                                 acc, pl->ckk), ws, threaded);
+    return gemm_run(dfp_sgemm_make_args(0, 1, pl->out_ch, pl->ckk, np, 1.0f, dy, pl->pixels, b, ldb, 1.0f,
+                                        acc, pl->ckk), ws, threaded);
 }
 
 dfp_status dfp_conv2d_backward_weight_f32(const dfp_conv2d_shape *shape, const float *x, const float *dy,

@@ -17,6 +17,17 @@
 typedef void (*dfp_sgemm_ukernel_fn)(int64_t k, const float *a, const float *b,
                                      float *c, int64_t ldc, float alpha, float beta);
 
+/* Direct-A variant (same contract, but A is read in place, unpacked):
+ * A(i, p) = a[i*lda + p], i < MR. Skips packing A where it would cost as much
+ * as the multiply (N of one or two panels). */
+typedef void (*dfp_sgemm_ukernel_da_fn)(int64_t k, const float *a, int64_t lda, const float *b,
+                                        float *c, int64_t ldc, float alpha, float beta);
+
+typedef struct dfp_sgemm_ukernel_da {
+    dfp_sgemm_ukernel_da_fn fn; /* NULL where the ISA has none */
+    int mr, nr;
+} dfp_sgemm_ukernel_da;
+
 typedef struct dfp_sgemm_ukernel {
     dfp_sgemm_ukernel_fn fn;
     int mr; /* rows of C per call */
@@ -27,9 +38,17 @@ typedef struct dfp_sgemm_ukernel {
 #define DFP_SGEMM_MAX_MR 32
 #define DFP_SGEMM_MAX_NR 64
 
+/* Batch-norm reduction over one plane, in double:
+ *   sum_i d_i * w_i,  d_i = x[i] - shift,  w_i = d_i (square), y[i] (y given) or 1.
+ * Any summation order (ISAs may differ in the last bits of the double sum). */
+typedef double (*dfp_sum_f64_fn)(const float *x, const float *y, int64_t n, double shift, int square);
+
 typedef struct dfp_fp32_kernels {
     dfp_sgemm_ukernel sgemm;        /* main kernel */
     dfp_sgemm_ukernel sgemm_narrow; /* used when n <= its nr (tall-skinny GEMMs) */
+    dfp_sgemm_ukernel_da sgemm_direct;        /* row-major A, n <= DFP_SGEMM_DIRECT_MAX_N */
+    dfp_sgemm_ukernel_da sgemm_direct_narrow; /* the same for n <= its nr */
+    dfp_sum_f64_fn sum_f64;                   /* batch-norm statistics and gradients */
 } dfp_fp32_kernels;
 
 void dfp_fp32_kernels_init_scalar(dfp_fp32_kernels *k);

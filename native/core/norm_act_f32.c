@@ -51,25 +51,10 @@ static inline dfp_status bn_check(int64_t n, int64_t c, int64_t hw)
     return n < 1 || c < 1 || hw < 1 ? DFP_ERR_INVALID_SHAPE : DFP_OK;
 }
 
-/* sum of (x[i] - shift) * (y ? y[i] : 1) over one plane, in double */
+/* sum over one plane of d*d or d*y or d, d = x - shift, in double (kernel table) */
 static inline double plane_sum(const float *x, const float *y, int64_t len, double shift, int square)
 {
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    int64_t i = 0;
-    for (; i + 4 <= len; i += 4) {
-        double d0 = x[i] - shift, d1 = x[i + 1] - shift, d2 = x[i + 2] - shift, d3 = x[i + 3] - shift;
-        if (square) {
-            d0 *= d0, d1 *= d1, d2 *= d2, d3 *= d3;
-        } else if (y) {
-            d0 *= y[i], d1 *= y[i + 1], d2 *= y[i + 2], d3 *= y[i + 3];
-        }
-        s0 += d0, s1 += d1, s2 += d2, s3 += d3;
-    }
-    for (; i < len; i++) {
-        double d = x[i] - shift;
-        s0 += square ? d * d : (y ? d * y[i] : d);
-    }
-    return (s0 + s1) + (s2 + s3);
+    return dfp_kernels()->fp32.sum_f64(x, y, len, shift, square);
 }
 
 dfp_status dfp_batch_norm_stats_f32(int64_t n, int64_t c, int64_t hw, const float *x, float *mean,
@@ -128,11 +113,10 @@ static inline void bn_channel_sums(int64_t n, int64_t c, int64_t hw, int64_t ch,
     for (int64_t b = 0; b < n; b++) {
         const float *dyp = dy + (b * c + ch) * hw, *xp = x + (b * c + ch) * hw;
         sb += plane_sum(dyp, NULL, hw, 0.0, 0);
-        for (int64_t i = 0; i < hw; i++)
-            sg += (double)dyp[i] * ((xp[i] - mean) * invstd);
+        sg += plane_sum(xp, dyp, hw, mean, 0);
     }
     *dbeta = sb;
-    *dgamma = sg;
+    *dgamma = sg * invstd; /* sum dy * (x - mean) * invstd */
 }
 
 dfp_status dfp_batch_norm_backward_f32(int64_t n, int64_t c, int64_t hw, const float *dy, const float *x,

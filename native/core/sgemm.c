@@ -18,6 +18,7 @@
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
+static inline float *align64(float *p) { return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
 
 /* The narrow kernel wins when the whole N fits one of its panels. */
 static inline const dfp_sgemm_ukernel *pick_kernel(int64_t n)
@@ -52,7 +53,6 @@ size_t dfp_sgemm_workspace_floats(int64_t m, int64_t n, int64_t k)
     return (size_t)(mc * kc + kc * nc + DFP_SGEMM_MAX_MR * DFP_SGEMM_MAX_NR + 3 * 16);
 }
 
-static inline float *align64(float *p) { return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
 
 /* C = beta * C (k == 0); beta == 0 writes zeros without reading C. */
 static void scale_c(const dfp_sgemm_args *g)
@@ -103,10 +103,91 @@ static void macro_kernel(const dfp_sgemm_ukernel *uk, int64_t mc, int64_t nc, in
     }
 }
 
+/* The direct-A kernel for this problem, or NULL: A must be row-major (unit
+ * column stride) and N small enough that packed A would be reused little. */
+static inline const dfp_sgemm_ukernel_da *pick_direct(const dfp_sgemm_args *g)
+{
+    const dfp_fp32_kernels *k = &dfp_kernels()->fp32;
+    if (g->csa != 1 || g->n > DFP_SGEMM_DIRECT_MAX_N)
+        return NULL;
+    const dfp_sgemm_ukernel_da *d = g->n <= k->sgemm_direct_narrow.nr ? &k->sgemm_direct_narrow
+                                                                      : &k->sgemm_direct;
+    return d->fn ? d : NULL;
+}
+
+/* Ask for the next row panel of A while this one is multiplied: when A is read
+ * in place, N is small and each A line is used for only a few FMAs. */
+static inline void prefetch_rows(const float *a, int64_t rows, int64_t kc, int64_t lda)
+{
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t p = 0; p < kc; p += 16)
+            __builtin_prefetch(a + i * lda + p);
+}
+
+/* Direct-A macro-kernel: A rows read in place; a partial row panel is copied
+ * zero-padded into `ap` (MR x kc, row stride kc) first. */
+static void macro_kernel_direct(const dfp_sgemm_ukernel_da *uk, int64_t mc, int64_t nc, int64_t kc,
+                                const float *a, int64_t lda, const float *bp, float *c,
+                                int64_t ldc, float alpha, float beta, float *ap, float *scratch)
+{
+    const int mr = uk->mr, nr = uk->nr;
+    for (int64_t ir = 0; ir < mc; ir += mr) {
+        int rows = (int)min64(mr, mc - ir);
+        const float *a_rows = a + ir * lda;
+        int64_t a_ld = lda;
+        if (rows < mr) {
+            memset(ap, 0, (size_t)(mr * kc) * sizeof(float));
+            for (int i = 0; i < rows; i++)
+                memcpy(ap + i * kc, a_rows + i * lda, (size_t)kc * sizeof(float));
+            a_rows = ap;
+            a_ld = kc;
+        } else {
+            prefetch_rows(a + (ir + mr) * lda, min64(mr, mc - ir - mr), kc, lda);
+        }
+        for (int64_t jr = 0; jr < nc; jr += nr) {
+            int cols = (int)min64(nr, nc - jr);
+            float *cij = c + ir * ldc + jr;
+            if (rows == mr && cols == nr) {
+                uk->fn(kc, a_rows, a_ld, bp + jr * kc, cij, ldc, alpha, beta);
+                continue;
+            }
+            uk->fn(kc, a_rows, a_ld, bp + jr * kc, scratch, nr, alpha, 0.0f);
+            for (int i = 0; i < rows; i++)
+                for (int j = 0; j < cols; j++)
+                    cij[i * ldc + j] = beta == 0.0f ? scratch[i * nr + j]
+                                                    : scratch[i * nr + j] + beta * cij[i * ldc + j];
+        }
+    }
+}
+
+/* The blocked loops with the direct-A kernel (no A packing). */
+static void serial_direct(const dfp_sgemm_args *g, const dfp_sgemm_ukernel_da *uk, float *ap,
+                          float *bp, float *scratch)
+{
+    for (int64_t jc = 0; jc < g->n; jc += DFP_SGEMM_NC) {
+        int64_t nc = min64(DFP_SGEMM_NC, g->n - jc);
+        for (int64_t pc = 0; pc < g->k; pc += DFP_SGEMM_KC) {
+            int64_t kc = min64(DFP_SGEMM_KC, g->k - pc);
+            float beta = pc == 0 ? g->beta : 1.0f;
+            dfp_pack_b_f32(uk->nr, kc, nc, g->b + pc * g->rsb + jc * g->csb, g->rsb, g->csb, bp);
+            macro_kernel_direct(uk, g->m, nc, kc, g->a + pc, g->rsa, bp, g->c + jc, g->ldc,
+                                g->alpha, beta, ap, scratch);
+        }
+    }
+}
+
 void dfp_sgemm_f32_serial(const dfp_sgemm_args *g, float *workspace)
 {
     if (g->k == 0) {
         scale_c(g);
+        return;
+    }
+    const dfp_sgemm_ukernel_da *direct = pick_direct(g);
+    if (direct) {
+        int64_t kc = min64(DFP_SGEMM_KC, g->k), nc = min64(DFP_SGEMM_NC, round_up(g->n, direct->nr));
+        float *ap = align64(workspace);
+        float *bp = align64(ap + direct->mr * kc);
+        serial_direct(g, direct, ap, bp, align64(bp + kc * nc));
         return;
     }
     const dfp_sgemm_ukernel *uk = pick_kernel(g->n);

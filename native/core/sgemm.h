@@ -23,6 +23,9 @@
 #define DFP_SGEMM_NC 2048
 #endif
 
+/* Largest N for which a row-major A is read in place instead of packed. */
+#define DFP_SGEMM_DIRECT_MAX_N 64
+
 typedef struct dfp_sgemm_args {
     int64_t m, n, k;
     float alpha, beta;

@@ -1,4 +1,5 @@
-/* Reference SGEMM micro-kernel, 4x8, plain C (the oracle other ISAs are tested against).
+/* Scalar reference kernels: SGEMM micro-kernel 4x8 (the oracle other ISAs are
+ * tested against) and the batch-norm plane sum.
  *
  * Contract (see fp32_kernels.h): C[0:4, 0:8] = alpha * A_panel * B_panel + beta * C.
  * - a: packed A, k columns of MR=4 floats; b: packed B, k rows of NR=8 floats.
@@ -6,6 +7,8 @@
  * - beta == 0: C is written without being read.
  * Products and sums round separately (no FMA contraction: built with -ffp-contract=off). */
 #include "fp32_kernels.h"
+
+#include <stddef.h>
 
 #define MR 4
 #define NR 8
@@ -29,8 +32,28 @@ void dfp_sgemm_f32_scalar_4x8(int64_t k, const float *a, const float *b,
     }
 }
 
+/* Batch-norm plane sum (see fp32_kernels.h): four double accumulators. */
+double dfp_sum_f64_scalar(const float *x, const float *y, int64_t n, double shift, int square)
+{
+    double s[4] = {0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int j = 0; j < 4; j++) {
+            double d = x[i + j] - shift;
+            s[j] += d * (square ? d : (y ? y[i + j] : 1.0));
+        }
+    for (; i < n; i++) {
+        double d = x[i] - shift;
+        s[0] += d * (square ? d : (y ? y[i] : 1.0));
+    }
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
 void dfp_fp32_kernels_init_scalar(dfp_fp32_kernels *k)
 {
     k->sgemm = (dfp_sgemm_ukernel){dfp_sgemm_f32_scalar_4x8, MR, NR};
     k->sgemm_narrow = k->sgemm;
+    k->sgemm_direct = (dfp_sgemm_ukernel_da){NULL, 0, 0}; /* packing only */
+    k->sgemm_direct_narrow = k->sgemm_direct;
+    k->sum_f64 = dfp_sum_f64_scalar;
 }

@@ -1,0 +1,170 @@
+"""Cython glue for the float formats section of the C API (rounding to narrow
+float grids, codes, and the emulated low-precision GEMM).
+
+Formats arrive as (exp_bits, man_bits, bias, saturate) tuples, or None for
+"take as is" on GEMM inputs; names live in dfpengine.formats.floats."""
+import numpy as np
+
+cimport numpy as cnp
+from libc.stdint cimport int16_t, int32_t, int64_t, uint64_t
+from dfpengine._native.libdfp_core cimport dfp_status
+from dfpengine._native.libdfp_emu cimport *
+from dfpengine._native._dispatch import check
+
+cnp.import_array()
+
+ROUNDINGS = {"nearest": DFP_ROUND_NEAREST, "stochastic": DFP_ROUND_STOCHASTIC}
+
+
+cdef dfp_float_format to_c_format(spec, str what) except *:
+    cdef dfp_float_format f
+    if spec is None:
+        f.exp_bits = f.man_bits = f.bias = f.saturate = 0
+        return f
+    try:
+        f.exp_bits, f.man_bits, f.bias, f.saturate = (int(v) for v in spec)
+    except (TypeError, ValueError):
+        raise TypeError(f"{what}: expected (exp_bits, man_bits, bias, saturate), got {spec!r}") from None
+    return f
+
+
+cdef dfp_rounding to_c_rounding(str rounding, str what) except *:
+    if rounding not in ROUNDINGS:
+        raise ValueError(f"{what}: rounding must be one of {sorted(ROUNDINGS)}, got {rounding!r}")
+    return <dfp_rounding>ROUNDINGS[rounding]
+
+
+def _as_f32(x, str what):
+    arr = np.asarray(x)
+    if arr.dtype != np.float32:
+        raise TypeError(f"{what}: expected float32 array, got {arr.dtype}")
+    return np.ascontiguousarray(arr)
+
+
+def code_dtype(spec):
+    return np.uint8 if 1 + spec[0] + spec[1] <= 8 else np.uint16
+
+
+def format_max(spec):
+    cdef dfp_float_format f = to_c_format(spec, "format_max")
+    cdef float v = 0
+    check(dfp_float_format_max(&f, &v), "format_max")
+    return float(v)
+
+
+def float_round(x, spec, rounding="nearest", uint64_t seed=0, uint64_t stream=0, uint64_t index0=0):
+    """x rounded onto the grid of `spec`, as a new float32 array of x's shape."""
+    cdef dfp_float_format f = to_c_format(spec, "float_round")
+    cdef dfp_rounding r = to_c_rounding(rounding, "float_round")
+    cdef cnp.ndarray src = _as_f32(x, "float_round x")
+    cdef cnp.ndarray dst = np.empty_like(src)
+    cdef int64_t n = src.size
+    cdef dfp_status st
+    with nogil:
+        st = dfp_float_round(&f, r, seed, stream, index0, <const float *>cnp.PyArray_DATA(src),
+                             <float *>cnp.PyArray_DATA(dst), n)
+    check(st, "float_round")
+    return dst
+
+
+def float_encode(x, spec, rounding="nearest", uint64_t seed=0, uint64_t stream=0, uint64_t index0=0):
+    """Codes (uint8 or uint16) of x rounded to `spec`."""
+    cdef dfp_float_format f = to_c_format(spec, "float_encode")
+    cdef dfp_rounding r = to_c_rounding(rounding, "float_encode")
+    cdef cnp.ndarray src = _as_f32(x, "float_encode x")
+    cdef cnp.ndarray dst = np.empty(np.shape(src), dtype=code_dtype(spec))
+    cdef int64_t n = src.size
+    cdef dfp_status st
+    with nogil:
+        st = dfp_float_encode(&f, r, seed, stream, index0, <const float *>cnp.PyArray_DATA(src),
+                              cnp.PyArray_DATA(dst), n)
+    check(st, "float_encode")
+    return dst
+
+
+def float_decode(codes, spec):
+    """Exact float32 values of `codes` (uint8 or uint16 as float_encode returns)."""
+    cdef dfp_float_format f = to_c_format(spec, "float_decode")
+    cdef cnp.ndarray src = np.ascontiguousarray(codes)
+    if src.dtype != code_dtype(spec):
+        raise TypeError(f"float_decode: codes must be {np.dtype(code_dtype(spec))}, got {src.dtype}")
+    cdef cnp.ndarray dst = np.empty(np.shape(src), dtype=np.float32)
+    cdef int64_t n = src.size
+    cdef dfp_status st
+    with nogil:
+        st = dfp_float_decode(&f, cnp.PyArray_DATA(src), <float *>cnp.PyArray_DATA(dst), n)
+    check(st, "float_decode")
+    return dst
+
+
+def gemm_fpemu(a, b, bint trans_a=False, bint trans_b=False, in_a=None, in_b=None, acc=None,
+               in_rounding="nearest", acc_rounding="nearest", int64_t chunk=64,
+               uint64_t seed=0, uint64_t stream=0):
+    """op(a) @ op(b) with inputs rounded to in_a / in_b and every add rounded to acc
+    (chunk-based accumulation, chunk products per chunk). See dfp_gemm_fpemu."""
+    cdef cnp.ndarray A = _as_f32(a, "gemm_fpemu a")
+    cdef cnp.ndarray B = _as_f32(b, "gemm_fpemu b")
+    if A.ndim != 2 or B.ndim != 2:
+        raise ValueError(f"gemm_fpemu: a and b must be 2-D, got {A.ndim}-D and {B.ndim}-D")
+    cdef int64_t m = A.shape[1] if trans_a else A.shape[0]
+    cdef int64_t k = A.shape[0] if trans_a else A.shape[1]
+    cdef int64_t kb = B.shape[1] if trans_b else B.shape[0]
+    cdef int64_t n = B.shape[0] if trans_b else B.shape[1]
+    if k != kb:
+        raise ValueError(f"gemm_fpemu: op(a) is {m}x{k} but op(b) is {kb}x{n}")
+    if acc is None:
+        raise ValueError("gemm_fpemu: acc format required")
+    cdef dfp_fpemu_gemm_params p
+    p.in_a = to_c_format(in_a, "gemm_fpemu in_a")
+    p.in_b = to_c_format(in_b, "gemm_fpemu in_b")
+    p.acc = to_c_format(acc, "gemm_fpemu acc")
+    p.in_rounding = to_c_rounding(in_rounding, "gemm_fpemu in_rounding")
+    p.acc_rounding = to_c_rounding(acc_rounding, "gemm_fpemu acc_rounding")
+    p.chunk = chunk
+    p.seed = seed
+    p.stream = stream
+    cdef cnp.ndarray C = np.zeros((m, n), dtype=np.float32)
+    cdef int64_t lda = max(A.shape[1], 1), ldb = max(B.shape[1], 1), ldc = max(n, 1)
+    cdef dfp_status st
+    with nogil:
+        st = dfp_gemm_fpemu(trans_a, trans_b, m, n, k, <const float *>cnp.PyArray_DATA(A), lda,
+                            <const float *>cnp.PyArray_DATA(B), ldb,
+                            <float *>cnp.PyArray_DATA(C), ldc, &p)
+    check(st, "gemm_fpemu")
+    return C
+
+
+def bfp_quantize(x, int block, int mag_bits, bint floor_exponent=False, rounding="stochastic",
+                 uint64_t seed=0, uint64_t stream=0, bint codes=False):
+    """Block floating point along the last axis of x (2-D view rows x cols).
+
+    Returns y (float32, k * 2^scale_exp) or, with codes=True, (mant int16,
+    scale_exp int32 of shape rows x ceil(cols/block)). See dfp_bfp_quantize."""
+    cdef dfp_rounding r = to_c_rounding(rounding, "bfp_quantize")
+    cdef cnp.ndarray src = _as_f32(x, "bfp_quantize x")
+    shape = np.shape(src)  # (wraparound is off in this module: no negative indices)
+    cdef Py_ssize_t nd = len(shape)
+    cdef int64_t cols = shape[nd - 1] if nd else 1
+    cdef int64_t rows = src.size // cols if cols else 0
+    if block < 1:
+        raise ValueError(f"bfp_quantize: block must be >= 1, got {block}")
+    cdef int64_t nblocks = (cols + block - 1) // block
+    cdef cnp.ndarray y = np.empty(shape, np.float32)
+    cdef cnp.ndarray mant = np.empty(shape, np.int16)
+    cdef cnp.ndarray exps = np.empty(tuple(shape[:nd - 1]) + (nblocks,), np.int32)
+    cdef int16_t *mant_p = NULL
+    cdef int32_t *exps_p = NULL
+    cdef float *y_p = NULL
+    if codes:
+        mant_p = <int16_t *>cnp.PyArray_DATA(mant)
+        exps_p = <int32_t *>cnp.PyArray_DATA(exps)
+    else:
+        y_p = <float *>cnp.PyArray_DATA(y)
+    cdef const float *x_p = <const float *>cnp.PyArray_DATA(src)
+    cdef int64_t ldx = cols if cols > 1 else 1
+    cdef dfp_status st
+    with nogil:
+        st = dfp_bfp_quantize(x_p, rows, cols, ldx, block, mag_bits, floor_exponent, r, seed,
+                              stream, mant_p, exps_p, y_p)
+    check(st, "bfp_quantize")
+    return (mant, exps) if codes else y

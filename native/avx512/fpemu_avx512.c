@@ -1,0 +1,143 @@
+/* AVX-512 float-emulation kernels: rounding to a narrow float grid and the
+ * 16x4 emulated-GEMM micro-kernel (16 lanes = 16 rows of C, 4 columns).
+ * Contracts: native/core/emu_kernels.h and float_round.h. Every step is the
+ * scalar reference's integer step on 16 lanes (variable shifts give 0 for
+ * counts >= 32, which is what the scalar code computes), so results are
+ * bit-identical to native/scalar/fpemu_scalar.c. */
+#include <immintrin.h>
+
+#include "emu_kernels.h"
+
+#define MR 16
+#define NR 4
+
+static inline __m512i rng_mix32_avx512(__m512i x)
+{
+    x = _mm512_xor_si512(x, _mm512_srli_epi32(x, 16));
+    x = _mm512_mullo_epi32(x, _mm512_set1_epi32((int)0x7feb352du));
+    x = _mm512_xor_si512(x, _mm512_srli_epi32(x, 15));
+    x = _mm512_mullo_epi32(x, _mm512_set1_epi32((int)0x846ca68bu));
+    return _mm512_xor_si512(x, _mm512_srli_epi32(x, 16));
+}
+
+/* dfp_fpemu_rng(key, index) for 16 indices given as low and high 32-bit halves. */
+static inline __m512i rng_u32_avx512(uint64_t key, __m512i lo, __m512i hi)
+{
+    __m512i x = rng_mix32_avx512(_mm512_xor_si512(lo, _mm512_set1_epi32((int)(uint32_t)key)));
+    __m512i h = _mm512_xor_si512(hi, _mm512_set1_epi32((int)(uint32_t)(key >> 32)));
+    return rng_mix32_avx512(_mm512_add_epi32(x, h));
+}
+
+/* Halves of base + lane (lane = 0..15), with the carry into the high half. */
+static inline void index_halves_avx512(uint64_t base, __m512i *lo, __m512i *hi)
+{
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    *lo = _mm512_add_epi32(_mm512_set1_epi32((int)(uint32_t)base), iota);
+    __mmask16 carry = _mm512_cmplt_epu32_mask(*lo, iota);
+    *hi = _mm512_mask_add_epi32(_mm512_set1_epi32((int)(uint32_t)(base >> 32)), carry,
+                                _mm512_set1_epi32((int)(uint32_t)(base >> 32)),
+                                _mm512_set1_epi32(1));
+}
+
+/* float_round.h's dfp_round_bits_scalar on 16 lanes. */
+static inline __m512 dfp_round_fp_ps_avx512(__m512 x, const dfp_fmt_consts *c, int stochastic,
+                                            __m512i rnd)
+{
+    const __m512i u = _mm512_castps_si512(x);
+    const __m512i a = _mm512_and_si512(u, _mm512_set1_epi32((int)DFP_F32_ABS_MASK));
+    const __m512i sign = _mm512_andnot_si512(_mm512_set1_epi32((int)DFP_F32_ABS_MASK), u);
+    const __m512i eb = _mm512_srli_epi32(a, 23);
+    __mmask16 normal = _mm512_test_epi32_mask(eb, eb);
+    __m512i s = _mm512_mask_or_epi32(a, normal, _mm512_and_si512(a, _mm512_set1_epi32(0x7fffff)),
+                                     _mm512_set1_epi32(0x800000));
+    __m512i below = _mm512_sub_epi32(_mm512_set1_epi32(c->tb),
+                                     _mm512_max_epi32(eb, _mm512_set1_epi32(1)));
+    __m512i d = _mm512_add_epi32(_mm512_set1_epi32(23 - c->man_bits),
+                                 _mm512_max_epi32(below, _mm512_setzero_si512()));
+    d = _mm512_min_epi32(d, _mm512_set1_epi32(63));
+    const __m512i c32 = _mm512_set1_epi32(32);
+    __m512i frac = _mm512_or_si512(_mm512_sllv_epi32(s, _mm512_sub_epi32(c32, d)),
+                                   _mm512_srlv_epi32(s, _mm512_sub_epi32(d, c32)));
+    __mmask16 up;
+    if (stochastic) {
+        up = _mm512_cmplt_epu32_mask(rnd, frac);
+    } else {
+        const __m512i half = _mm512_set1_epi32((int)0x80000000u);
+        __m512i kept = _mm512_srlv_epi32(s, d);
+        __mmask16 odd = _mm512_test_epi32_mask(kept, _mm512_set1_epi32(1));
+        up = _mm512_cmpgt_epu32_mask(frac, half) |
+             (_mm512_cmpeq_epi32_mask(frac, half) & odd);
+    }
+    __m512i inc = _mm512_maskz_mov_epi32(up, _mm512_set1_epi32(1));
+    __m512i out = _mm512_sllv_epi32(_mm512_add_epi32(_mm512_srlv_epi32(a, d), inc), d);
+    __mmask16 tiny = _mm512_cmpgt_epi32_mask(d, _mm512_set1_epi32(23));
+    out = _mm512_mask_mov_epi32(out, tiny, _mm512_maskz_mov_epi32(up, _mm512_set1_epi32((int)c->minsub_bits)));
+    __mmask16 over = _mm512_cmpgt_epu32_mask(out, _mm512_set1_epi32((int)c->max_bits));
+    out = _mm512_mask_mov_epi32(out, over, _mm512_set1_epi32((int)c->overflow_bits));
+    /* inf stays inf; NaN becomes the quiet NaN of its sign */
+    __mmask16 nonfinite = _mm512_cmpge_epu32_mask(a, _mm512_set1_epi32((int)DFP_F32_INF_BITS));
+    __mmask16 nan = _mm512_cmpgt_epu32_mask(a, _mm512_set1_epi32((int)DFP_F32_INF_BITS));
+    out = _mm512_mask_mov_epi32(out, nonfinite, a);
+    out = _mm512_mask_mov_epi32(out, nan, _mm512_set1_epi32((int)DFP_F32_QNAN_BITS));
+    return _mm512_castsi512_ps(_mm512_or_si512(sign, out));
+}
+
+static void dfp_round_fp_avx512(const dfp_fmt_consts *c, int stochastic, uint64_t key,
+                                uint64_t index0, const float *x, float *y, int64_t n)
+{
+    __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
+    for (int64_t i = 0; i < n; i += MR) {
+        __mmask16 m = n - i >= MR ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
+        __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+        if (stochastic)
+            index_halves_avx512(index0 + (uint64_t)i, &lo, &hi);
+        __m512i rnd = stochastic ? rng_u32_avx512(key, lo, hi) : lo;
+        _mm512_mask_storeu_ps(y + i, m, dfp_round_fp_ps_avx512(v, c, stochastic, rnd));
+    }
+}
+
+static inline __m512 acc_add_avx512(__m512 s, __m512 p, const dfp_fpemu_acc *acc, uint64_t key,
+                                    __m512i lo, __m512i hi)
+{
+    __m512i rnd = acc->stochastic ? rng_u32_avx512(key, lo, hi) : lo;
+    return dfp_round_fp_ps_avx512(_mm512_add_ps(s, p), &acc->fmt, acc->stochastic, rnd);
+}
+
+static void dfp_gemm_fpemu_f32_avx512_16x4(int64_t k, const float *a_panel,
+                                           const float *b_panel, float *c_tile, int64_t i0,
+                                           int64_t j0, const dfp_fpemu_acc *acc)
+{
+    __m512i lo[NR], hi[NR];
+    __m512 total[NR], s[NR];
+    for (int j = 0; j < NR; j++) {
+        index_halves_avx512((uint64_t)((j0 + j) * acc->m + i0), &lo[j], &hi[j]);
+        total[j] = _mm512_setzero_ps();
+    }
+    for (int64_t c0 = 0, ci = 0; c0 < k; c0 += acc->chunk, ci++) {
+        int64_t end = dfp_fpemu_chunk_end(c0, acc->chunk, k);
+        __m512 av = _mm512_loadu_ps(a_panel + c0 * MR);
+        for (int j = 0; j < NR; j++)
+            s[j] = _mm512_mul_ps(av, _mm512_set1_ps(b_panel[c0 * NR + j]));
+        for (int64_t t = c0 + 1; t < end; t++) {
+            uint64_t key = acc->stochastic ? dfp_rng_key(acc->key_add, (uint64_t)t) : 0u;
+            av = _mm512_loadu_ps(a_panel + t * MR);
+            for (int j = 0; j < NR; j++) {
+                __m512 p = _mm512_mul_ps(av, _mm512_set1_ps(b_panel[t * NR + j]));
+                s[j] = acc_add_avx512(s[j], p, acc, key, lo[j], hi[j]);
+            }
+        }
+        uint64_t key = acc->stochastic ? dfp_rng_key(acc->key_total, (uint64_t)ci) : 0u;
+        for (int j = 0; j < NR; j++)
+            total[j] = acc_add_avx512(total[j], s[j], acc, key, lo[j], hi[j]);
+    }
+    for (int j = 0; j < NR; j++)
+        _mm512_storeu_ps(c_tile + j * MR, total[j]);
+}
+
+void dfp_emu_kernels_init_avx512(dfp_emu_kernels *k)
+{
+    k->round = dfp_round_fp_avx512;
+    k->gemm_ukernel = dfp_gemm_fpemu_f32_avx512_16x4;
+    k->mr = MR;
+    k->nr = NR;
+}

@@ -1,0 +1,61 @@
+/* Float-emulation kernel slots of the kernel table: rounding FP32 onto a
+ * narrow float grid, and the micro-kernel of the emulated low-precision GEMM.
+ *
+ * Micro-kernel contract (every ISA, bit-identical to the scalar reference):
+ * - a_panel: k x MR floats, lane-contiguous (a_panel[t * MR + i] = op(A)[i0+i, t]),
+ *   rows past the matrix edge zero; b_panel: k x NR floats (b_panel[t * NR + j]).
+ * - c_tile: NR x MR floats, column j of the tile at c_tile + j * MR.
+ * - Each of the MR x NR outputs does its own sequential K loop with the chunk
+ *   rule of dfp_gemm_fpemu: s = p_first; s = acc(s + p) inside a chunk; total =
+ *   acc(total + s). Products and sums are single FP32 operations (no FMA), then
+ *   the exact integer rounding of float_round.h, so SIMD lanes equal scalar.
+ * - Stochastic adds draw from key dfp_rng_key(key_add, t) (rng_counter.h) (t = K index) or
+ *   dfp_rng_key(key_total, chunk number), at element index (j0+j)*m + i0+i. */
+#ifndef DFP_EMU_KERNELS_H
+#define DFP_EMU_KERNELS_H
+
+#include <stdint.h>
+
+#include "float_round.h"
+#include "rng_counter.h"
+
+typedef struct dfp_fpemu_acc {
+    dfp_fmt_consts fmt;   /* accumulator format */
+    int stochastic;       /* rounding of every add */
+    int64_t chunk;        /* products per chunk, >= 1 */
+    uint64_t key_add;
+    uint64_t key_total;
+    int64_t m;            /* rows of C, for element indices */
+} dfp_fpemu_acc;
+
+/* y[i] = round(x[i]); stochastic bits from (key, index0 + i). */
+typedef void (*dfp_fpemu_round_fn)(const dfp_fmt_consts *c, int stochastic, uint64_t key,
+                                   uint64_t index0, const float *x, float *y, int64_t n);
+
+typedef void (*dfp_fpemu_ukernel_fn)(int64_t k, const float *a_panel, const float *b_panel,
+                                     float *c_tile, int64_t i0, int64_t j0,
+                                     const dfp_fpemu_acc *acc);
+
+typedef struct dfp_emu_kernels {
+    dfp_fpemu_round_fn round;
+    dfp_fpemu_ukernel_fn gemm_ukernel;
+    int mr, nr;            /* register block of gemm_ukernel */
+} dfp_emu_kernels;
+
+void dfp_emu_kernels_init_scalar(dfp_emu_kernels *k);
+void dfp_emu_kernels_init_avx2(dfp_emu_kernels *k);
+void dfp_emu_kernels_init_avx512(dfp_emu_kernels *k);
+
+/* Random bits of element `index` under a 64-bit key from dfp_rng_key (rng_counter.h). */
+static inline uint32_t dfp_fpemu_rng(uint64_t key, uint64_t index)
+{
+    return dfp_rng_bits((uint32_t)key, (uint32_t)(key >> 32), index);
+}
+
+/* Chunk-rule helpers shared by the micro-kernels. */
+static inline int64_t dfp_fpemu_chunk_end(int64_t start, int64_t chunk, int64_t k)
+{
+    return k - start < chunk ? k : start + chunk;
+}
+
+#endif

@@ -1,0 +1,62 @@
+/* Scalar reference float-emulation kernels: rounding to a narrow float grid
+ * and the 16x4 emulated-GEMM micro-kernel. Contracts: native/core/emu_kernels.h
+ * and float_round.h. These define the results every ISA must reproduce. */
+#include "emu_kernels.h"
+
+#define DFP_FPEMU_SCALAR_MR 16
+#define DFP_FPEMU_SCALAR_NR 4
+
+static void dfp_round_fp_scalar(const dfp_fmt_consts *c, int stochastic, uint64_t key,
+                                uint64_t index0, const float *x, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t rnd = stochastic ? dfp_fpemu_rng(key, index0 + (uint64_t)i) : 0u;
+        y[i] = dfp_round_f32_scalar(x[i], c, stochastic, rnd);
+    }
+}
+
+static inline float acc_add(float s, float p, const dfp_fpemu_acc *acc, uint64_t key,
+                            uint64_t elem)
+{
+    uint32_t rnd = acc->stochastic ? dfp_fpemu_rng(key, elem) : 0u;
+    return dfp_round_f32_scalar(s + p, &acc->fmt, acc->stochastic, rnd);
+}
+
+/* One output element: a and b strided by MR and NR. */
+static float fpemu_dot_scalar(int64_t k, const float *a, const float *b, uint64_t elem,
+                              const dfp_fpemu_acc *acc)
+{
+    float total = 0.0f;
+    for (int64_t c0 = 0, ci = 0; c0 < k; c0 += acc->chunk, ci++) {
+        int64_t end = dfp_fpemu_chunk_end(c0, acc->chunk, k);
+        float s = a[c0 * DFP_FPEMU_SCALAR_MR] * b[c0 * DFP_FPEMU_SCALAR_NR];
+        for (int64_t t = c0 + 1; t < end; t++) {
+            float p = a[t * DFP_FPEMU_SCALAR_MR] * b[t * DFP_FPEMU_SCALAR_NR];
+            uint64_t key = acc->stochastic ? dfp_rng_key(acc->key_add, (uint64_t)t) : 0u;
+            s = acc_add(s, p, acc, key, elem);
+        }
+        uint64_t key = acc->stochastic ? dfp_rng_key(acc->key_total, (uint64_t)ci) : 0u;
+        total = acc_add(total, s, acc, key, elem);
+    }
+    return total;
+}
+
+static void dfp_gemm_fpemu_f32_scalar_16x4(int64_t k, const float *a_panel,
+                                           const float *b_panel, float *c_tile, int64_t i0,
+                                           int64_t j0, const dfp_fpemu_acc *acc)
+{
+    for (int j = 0; j < DFP_FPEMU_SCALAR_NR; j++)
+        for (int i = 0; i < DFP_FPEMU_SCALAR_MR; i++) {
+            uint64_t elem = (uint64_t)((j0 + j) * acc->m + i0 + i);
+            c_tile[j * DFP_FPEMU_SCALAR_MR + i] =
+                fpemu_dot_scalar(k, a_panel + i, b_panel + j, elem, acc);
+        }
+}
+
+void dfp_emu_kernels_init_scalar(dfp_emu_kernels *k)
+{
+    k->round = dfp_round_fp_scalar;
+    k->gemm_ukernel = dfp_gemm_fpemu_f32_scalar_16x4;
+    k->mr = DFP_FPEMU_SCALAR_MR;
+    k->nr = DFP_FPEMU_SCALAR_NR;
+}

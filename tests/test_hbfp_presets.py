@@ -1,0 +1,100 @@
+"""HBFP / MX block quantiser (numerics.md 5.6) and precision presets with schedules."""
+import numpy as np
+import pytest
+
+from dfpengine import precision
+from dfpengine.formats import FormatSpec, GemmFormat, hbfp
+
+
+def sample(shape, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal(shape) * np.exp2(rng.integers(-8, 8, shape[:-1] + (1,)))).astype(np.float32)
+
+
+@pytest.mark.parametrize("name", ["hbfp8", "hbfp6", "hbfp4", "mx"])
+@pytest.mark.parametrize("rounding", ["nearest", "stochastic"])
+def test_values_on_block_grid(name, rounding):
+    f = hbfp.block_format(name)
+    x = sample((7, 200))
+    k, s = hbfp.encode(x, name, rounding, seed=3)
+    y = hbfp.quantize(x, name, rounding, seed=3)
+    assert np.abs(k).max() <= 2 ** f.mag_bits - 1
+    nb = s.shape[1]
+    assert nb == -(-200 // f.block)
+    scale = np.repeat(np.exp2(s.astype(np.float64)), f.block, axis=1)[:, :200]
+    assert np.array_equal(y.astype(np.float64), k * scale)
+    for b in range(nb):
+        blk = np.abs(x[:, b * f.block:(b + 1) * f.block]).max(axis=1)
+        e = np.floor(np.log2(blk)) if f.floor_exponent else np.ceil(np.log2(blk))
+        assert np.array_equal(s[:, b], e - f.mag_bits)
+    # error bound: one grid step (half for nearest)
+    bound = scale * (0.5 if rounding == "nearest" else 1.0)
+    clamp = np.abs(k) == 2 ** f.mag_bits - 1
+    assert (np.abs(y - x)[~clamp] <= bound[~clamp]).all()
+
+
+def test_blocks_are_independent():
+    x = sample((3, 256))
+    y = hbfp.quantize(x, "hbfp6", "nearest")
+    x2 = x.copy()
+    x2[:, 64:128] *= 1000
+    y2 = hbfp.quantize(x2, "hbfp6", "nearest")
+    keep = np.r_[0:64, 128:256]
+    assert np.array_equal(y[:, keep], y2[:, keep])
+
+
+def test_stochastic_is_unbiased_and_seeded():
+    x = np.full((1, 64), 0.3, np.float32)
+    x[0, 0] = 1.0                                     # E = 0, step 2^-3 for hbfp4
+    ys = np.stack([hbfp.quantize(np.repeat(x, 2000, 0), "hbfp4", seed=s) for s in range(5)])
+    mean = ys[..., 1:].astype(np.float64).mean()
+    sigma = 2 ** -3 * np.sqrt(0.4 * 0.6 / ys[..., 1:].size)
+    assert abs(mean - 0.3) < 3 * sigma
+    assert np.array_equal(hbfp.quantize(x, "hbfp4", seed=1), hbfp.quantize(x, "hbfp4", seed=1))
+
+
+def test_gemm_reference_tracks_fp32():
+    a, w = sample((8, 256), 1), sample((6, 256), 2)
+    ref = a @ w.T
+    for name, tol in (("hbfp8", 0.1), ("hbfp4", 0.6)):
+        err = np.abs(hbfp.gemm_reference(a, w, name, "nearest") - ref).max() / np.abs(ref).max()
+        assert err < tol, name
+
+
+def test_non_finite_input_raises():
+    with pytest.raises(ValueError, match="NaN"):
+        hbfp.quantize(np.array([[1.0, np.nan]], np.float32), "hbfp8")
+
+
+class Layer:
+    def __init__(self, role):
+        self.role = role
+
+
+def names(policy, pass_="fprop"):
+    return [policy.format_name(Layer(r), pass_) for r in ("first", "other", "last")]
+
+
+def test_presets_by_role():
+    assert precision.preset("fp32").gemm_format(Layer("other"), "fprop") is None
+    assert names(precision.preset("fp8")) == ["fp16", "fp8", "fp16"]
+    assert names(precision.preset("hbfp8")) == ["hbfp8"] * 3
+    g = precision.preset("fp8").gemm_format(Layer("other"), "bprop")
+    assert isinstance(g, GemmFormat) and g.a.name == "fp8" and g.a.param("chunk") == 64
+    h = precision.preset("hbfp6").gemm_format(Layer("other"), "wtgrad")
+    assert h.a == FormatSpec("hbfp6", "stochastic") and hbfp.block_format(h.a).mag_bits == 5
+
+
+def test_boosters_schedule():
+    p = precision.preset("boosters")
+    p.set_progress(epoch=0, total_epochs=90)
+    assert names(p) == ["hbfp6", "hbfp4", "hbfp6"]
+    p.set_progress(epoch=88, total_epochs=90)
+    assert names(p) == ["hbfp6", "hbfp4", "hbfp6"]
+    p.set_progress(epoch=89, total_epochs=90)
+    assert names(p) == ["hbfp6"] * 3
+    steps = precision.SchedulePolicy("t", "hbfp4", [precision.Rule("hbfp6", last_fraction=0.01)])
+    steps.set_progress(step=989, total_steps=1000)
+    assert names(steps) == ["hbfp4"] * 3
+    steps.set_progress(step=990, total_steps=1000)
+    assert names(steps) == ["hbfp6"] * 3
