@@ -67,6 +67,10 @@ class ResNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.flatten = nn.Flatten()
         self.fc = nn.Linear(512 * block.expansion, num_classes)
+        # torchvision's initialisation: He-normal convolutions (fan out), BN at identity
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
     def _make_layer(self, block, planes, blocks, stride=1):
         downsample = None

@@ -62,6 +62,10 @@ class CifarResNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.flatten = nn.Flatten()
         self.fc = nn.Linear(64, num_classes)
+        # He-normal convolutions and classifier, as in the reference CIFAR ResNet code
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.kaiming_normal_(m.weight)
 
     @staticmethod
     def _make_layer(in_planes, planes, blocks, stride):

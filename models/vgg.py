@@ -39,6 +39,17 @@ class VGG(nn.Module):
                 nn.Linear(512 * 7 * 7, 4096), nn.ReLU(), nn.Dropout(dropout),
                 nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(dropout),
                 nn.Linear(4096, num_classes))
+        self._initialise()
+
+    def _initialise(self):
+        # torchvision's initialisation: He-normal convolutions (fan out), small normal classifier
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, 0.0, 0.01)
+                nn.init.zeros_(m.bias)
 
     def forward(self, x):
         return self.classifier(self.flatten(self.avgpool(self.features(x))))

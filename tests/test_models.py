@@ -25,8 +25,12 @@ def test_imagenet_resnet_counts_match_torchvision(factory, expected):
 
 
 @pytest.mark.parametrize("factory, expected", [(vgg11, 132_868_840), (vgg16, 138_365_992)])
-def test_vgg_imagenet_head_counts_match_torchvision(factory, expected):
-    assert count(factory(num_classes=1000, head="imagenet")) == expected
+def test_vgg_imagenet_head_counts_and_names_match_torchvision(factory, expected):
+    model = factory(num_classes=1000, head="imagenet")
+    assert count(model) == expected
+    names = model.state_dict()
+    assert "features.0.weight" in names and "features.1.running_var" in names
+    assert "classifier.6.weight" in names
 
 
 def test_torchvision_state_dict_names():
@@ -35,14 +39,12 @@ def test_torchvision_state_dict_names():
                 "layer1.0.bn1.running_mean", "layer2.0.downsample.0.weight",
                 "layer2.0.downsample.1.running_var", "fc.weight", "fc.bias"):
         assert key in names
-    vgg = vgg16(num_classes=1000, head="imagenet").state_dict()
-    assert "features.0.weight" in vgg and "classifier.6.weight" in vgg
     assert "layer3.2.conv2.weight" in create("resnet20", 10, 3, 32).state_dict()
 
 
 # (model, image size, channels): the smallest inputs each layout supports
-TINY = [("mlp", 8, 1), ("lenet5", 28, 1), ("resnet20", 8, 3), ("resnet18", 32, 3),
-        ("resnet50", 32, 3), ("vgg11", 32, 3), ("alexnet", 32, 3)]
+TINY = [("mlp", 8, 1), ("lenet5", 28, 1), ("resnet20", 8, 3), ("resnet18", 16, 3),
+        ("resnet50", 16, 3), ("vgg11", 32, 3), ("alexnet", 32, 3)]
 
 
 @pytest.mark.parametrize("name, size, channels", TINY)

@@ -139,6 +139,7 @@ class Trainer:
             "train_accuracy": stats["correct"] / max(stats["seen"], 1),
             "test_loss": self.last_test["loss"], "test_accuracy": self.last_test["accuracy"],
             "images_per_s": self.totals["images"] / max(self.totals["seconds"], 1e-9),
+            "train_seconds": self.totals["seconds"],
         }
         if completed:
             if self.scheduler is not None:
