@@ -99,14 +99,14 @@ def test_signal_then_resume_is_bit_identical_to_uninterrupted(tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGTERM, err
     assert "checkpoint" in err and "--resume" in err
-    interrupted_at = checkpoint.load(tmp_path / "cut" / "checkpoint")[1]["position"]["step"]
+    interrupted_at = checkpoint.load(tmp_path / "cut")[1]["position"]["step"]
     assert 0 < interrupted_at < 48
 
     resumed = subprocess.run(train_command(dataset, tmp_path / "cut", "--resume"), env=env, cwd=ROOT,
                              capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
-    a = load_file(str(tmp_path / "straight" / "checkpoint" / "model.safetensors"))
-    b = load_file(str(tmp_path / "cut" / "checkpoint" / "model.safetensors"))
+    a = load_file(str(tmp_path / "straight" / "model.safetensors"))
+    b = load_file(str(tmp_path / "cut" / "model.safetensors"))
     assert a.keys() == b.keys()
     for k in a:
         assert a[k].tobytes() == b[k].tobytes(), k

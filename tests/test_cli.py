@@ -32,7 +32,7 @@ def test_train_writes_run_files_and_json_summary(trained):
     assert 0 <= summary["test_accuracy"] <= 1 and summary["precision"] == "fp32"
     assert summary["steps"] == 3 and summary["images_per_s"] > 0
     for name in ("config.json", "metrics.jsonl", "summary.json", "curves.png",
-                 "checkpoint/model.safetensors", "checkpoint/state.npz", "checkpoint/state.json"):
+                 "model.safetensors", "state.npz", "state.json"):
         assert (out / name).is_file(), name
     record = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
     assert record["partial"] and record["step"] == 3

@@ -1,9 +1,11 @@
-"""A run directory's files: config.json, metrics.jsonl (one line per epoch), summary.json, checkpoint/."""
+"""A run directory's files: config.json, metrics.jsonl (one line per epoch), summary.json, and the
+checkpoint (model.safetensors, state.npz, state.json) in the run directory itself, so `--out DIR`
+holds the weights where PyTorch users look for them."""
 import json
 from pathlib import Path
 
 CONFIG, METRICS, SUMMARY, CHECKPOINT, CURVES = (
-    "config.json", "metrics.jsonl", "summary.json", "checkpoint", "curves.png")
+    "config.json", "metrics.jsonl", "summary.json", ".", "curves.png")
 
 
 def append_metrics(run_dir, record):
