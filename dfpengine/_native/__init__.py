@@ -58,7 +58,11 @@ def _apply_environment():
 # The GEMM-family contract functions take `fmt`; FP32 goes to the functions
 # above, any other format to the `*_quantized` functions of the compiled module
 # that implements it (keyed by the format tag of the GEMM's first operand).
+# Float formats and block formats are served by Python modules over C kernels
+# (rounding, emulated GEMM, BFP quantiser); see their docstrings for exactness.
 QUANTIZED_PROVIDERS = {"dfp16": "_int"}
+QUANTIZED_PROVIDERS.update(dict.fromkeys(("fp8", "fp16", "binary16", "bf16"), "_fpemu_ops"))
+QUANTIZED_PROVIDERS.update(dict.fromkeys(("hbfp", "hbfp8", "hbfp6", "hbfp4", "mx"), "_hbfp_ops"))
 
 _fp32_impl = {fn: globals()[fn] for fn in
               ("gemm", "conv2d_forward", "conv2d_backward_data", "conv2d_backward_weight")}
