@@ -6,7 +6,7 @@ import pytest
 
 import dfpengine
 from dfpengine import _native, nn, precision
-from dfpengine._native import reference as ref
+from dfpengine._native import _lowp_streams, reference as ref
 from dfpengine.formats import floats, hbfp
 from dfpengine.nn import functional as F
 
@@ -28,6 +28,7 @@ def fp32_sum_bound(a, b_t):
 def test_float_gemm_is_the_fpemu_oracle(tag, trans_a, trans_b):
     fmt = precision.gemm_format_for(tag)
     a, b = rand((33, 150), 0), rand((150, 17), 1)
+    _lowp_streams.reset()                          # call 0 uses the oracle's streams
     got = _native.gemm(a.T.copy() if trans_a else a, b.T.copy() if trans_b else b, trans_a, trans_b, fmt=fmt)
     np.testing.assert_array_equal(got, floats.gemm_fp8(a, b, fmt=fmt))
     assert not np.array_equal(got, a @ b)
@@ -40,11 +41,25 @@ def test_block_gemm_matches_reference_to_fp32_summation(tag, trans_a, trans_b):
     # adding the (exact) block sums differs, hence the summation bound.
     fmt = precision.gemm_format_for(tag)
     a, b_t = rand((33, 150), 2), rand((17, 150), 3)
+    _lowp_streams.reset()
     got = _native.gemm(a.T.copy() if trans_a else a, b_t if trans_b else b_t.T.copy(),
                        trans_a, trans_b, fmt=fmt)
     oracle = hbfp.gemm_reference(a, b_t, fmt.a)
     assert (np.abs(got - oracle) <= fp32_sum_bound(a, b_t)).all()
     assert not np.allclose(got, a @ b_t.T, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("tag", ["hbfp4", "fp8"])
+def test_stochastic_rounding_takes_fresh_streams_per_call(tag):
+    fmt = precision.gemm_format_for(tag)
+    if tag == "fp8":
+        fmt = floats.fp8_gemm_format(rounding="stochastic")
+    a, b = rand((8, 128), 8), rand((128, 8), 9)
+    _lowp_streams.reset()
+    first, second = _native.gemm(a, b, fmt=fmt), _native.gemm(a, b, fmt=fmt)
+    assert not np.array_equal(first, second)
+    _lowp_streams.reset()
+    np.testing.assert_array_equal(_native.gemm(a, b, fmt=fmt), first)
 
 
 def conv_oracle_gemm(tag):
@@ -70,9 +85,11 @@ def test_conv_passes_are_the_gemm_oracle_on_im2col(tag):
     def same(got, want, a, b_t):
         check(got, want) if exact else check(got, want, a, b_t)
 
+    _lowp_streams.reset()                          # each pass is one GEMM: call 0
     y = _native.conv2d_forward(x, w, None, *geom, fmt=fmt)
     w2 = w.reshape(o, -1)
     same(y.transpose(0, 2, 3, 1).reshape(-1, o), oracle(cols, w2, fmt), cols, w2)
+    _lowp_streams.reset()
     dw = _native.conv2d_backward_weight(x, dy, w.shape, *geom, fmt=fmt)
     dy_t, cols_t = dy_rows.T.copy(), cols.T.copy()
     same(dw.reshape(o, -1), oracle(dy_t, cols_t, fmt), dy_t, cols_t)

@@ -8,15 +8,17 @@ format of fmt.a (default FP16 1-6-9, chunks of 64); identical to
 Conv: im2col in numpy feeding that same GEMM (see _im2col_conv), so fprop and
 wtgrad are bit-faithful GEMMs on the im2col matrices; bprop's col2im adds
 overlapping taps in FP32.
-Stochastic input rounding uses seed = fmt.a param "seed" (default 0), stream 0;
-im2col duplicates an input for every tap, and each copy is rounded on its own.
+Stochastic input rounding: seed = fmt.a param "seed" (default 0), stream = the
+call index of _lowp_streams (fresh numbers per GEMM); im2col duplicates an
+input for every tap, and each copy is rounded on its own.
 """
-from . import _im2col_conv
+from . import _im2col_conv, _lowp_streams
 
 
 def gemm_quantized(a, b, trans_a=False, trans_b=False, fmt=None):
     from dfpengine.formats import floats
-    return floats.gemm_fp8(a, b, trans_a, trans_b, fmt, seed=int(fmt.a.param("seed", 0)))
+    return floats.gemm_fp8(a, b, trans_a, trans_b, fmt, seed=_lowp_streams.seed(fmt),
+                           stream=_lowp_streams.next_call())
 
 
 def conv2d_forward_quantized(x, w, bias, stride, padding, dilation, fmt=None):

@@ -4,8 +4,9 @@ mx): the provider `QUANTIZED_PROVIDERS` names for those tags.
 Fallback implementation (fake quantisation), not the integer kernel:
 both operands are quantised along the dot-product dimension K with the C
 quantiser `dfp_bfp_quantize` (blocks of the format's block size, seeds and
-streams as `formats.hbfp.gemm_reference`: seed = fmt.a param "seed" default 0,
-stream 0 for op(a), 1 for op(b)), dequantised to FP32 values k * 2^(E-m), and
+seed = fmt.a param "seed" default 0; streams 2i for op(a) and 2i+1 for op(b)
+at call index i of _lowp_streams, so call 0 rounds exactly as
+`formats.hbfp.gemm_reference`), dequantised to FP32 values k * 2^(E-m), and
 multiplied by the native FP32 GEMM.
 
 What is exact: the quantised operands are bit-identical to the oracle's. Each
@@ -18,7 +19,7 @@ Conv: im2col GEMMs (see _im2col_conv for where the blocks lie per pass).
 """
 import numpy as np
 
-from . import _im2col_conv
+from . import _im2col_conv, _lowp_streams
 
 
 def _along_k(op, fmt, seed, stream):
@@ -29,9 +30,9 @@ def _along_k(op, fmt, seed, stream):
 
 def gemm_quantized(a, b, trans_a=False, trans_b=False, fmt=None):
     from dfpengine import _native
-    seed = int(fmt.a.param("seed", 0))
-    a_rows = _along_k(a.T if trans_a else a, fmt.a, seed, 0)          # m x K
-    b_cols = _along_k(b if trans_b else b.T, fmt.b, seed, 1)          # n x K
+    seed, call = _lowp_streams.seed(fmt), _lowp_streams.next_call()
+    a_rows = _along_k(a.T if trans_a else a, fmt.a, seed, 2 * call)       # m x K
+    b_cols = _along_k(b if trans_b else b.T, fmt.b, seed, 2 * call + 1)   # n x K
     return _native._fp32_impl["gemm"](a_rows, b_cols, False, True)
 
 
