@@ -175,3 +175,12 @@ def test_boosters_run_hbfp6_at_the_edges_and_hbfp4_inside(monkeypatch):
     seen.clear()
     step(policy("boosters", epoch=9))                                   # last epoch: all HBFP6
     assert {t for _, t, _ in seen} == {"hbfp6"}
+
+
+def test_fp8_keeps_first_and_last_layers_16_bit(monkeypatch):
+    seen = []
+    real = _native._quantized
+    monkeypatch.setattr(_native, "_quantized", lambda fn, fmt: seen.append((fn, fmt.a.name)) or real(fn, fmt))
+    step("fp8")
+    assert [t for fn, t in seen if fn == "conv2d_forward"] == ["fp16", "fp8", "fp8"]
+    assert {t for fn, t in seen if fn == "gemm"} == {"fp16"}
