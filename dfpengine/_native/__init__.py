@@ -58,7 +58,11 @@ def _apply_environment():
 # The GEMM-family contract functions take `fmt`; FP32 goes to the functions
 # above, any other format to the `*_quantized` functions of the compiled module
 # that implements it (keyed by the format tag of the GEMM's first operand).
+# Float formats and block formats are served by Python modules over C kernels
+# (FP8-emulation GEMM; BFP quantiser + integer block GEMM); see their docstrings.
 QUANTIZED_PROVIDERS = {"dfp16": "_int"}
+QUANTIZED_PROVIDERS.update(dict.fromkeys(("fp8", "fp16", "binary16", "bf16"), "_fpemu_ops"))
+QUANTIZED_PROVIDERS.update(dict.fromkeys(("hbfp", "hbfp8", "hbfp6", "hbfp4", "mx"), "_hbfp_ops"))
 
 try:  # INT32 flush and saturation counters of the integer GEMM (read by the profiler)
     from ._int import gemm_stats, reset_gemm_stats

@@ -168,3 +168,29 @@ def bfp_quantize(x, int block, int mag_bits, bint floor_exponent=False, rounding
                               stream, mant_p, exps_p, y_p)
     check(st, "bfp_quantize")
     return (mant, exps) if codes else y
+
+
+def gemm_bfp(ka, sa, kb, sb, int block):
+    """A @ B^T from bfp_quantize codes of A (m x k) and B (n x k), blocks along k:
+    exact integer block sums, scaled and added in FP32 in block order (dfp_gemm_bfp)."""
+    cdef cnp.ndarray KA = np.ascontiguousarray(ka, np.int16)
+    cdef cnp.ndarray KB = np.ascontiguousarray(kb, np.int16)
+    cdef cnp.ndarray SA = np.ascontiguousarray(sa, np.int32)
+    cdef cnp.ndarray SB = np.ascontiguousarray(sb, np.int32)
+    if KA.ndim != 2 or KB.ndim != 2 or KA.shape[1] != KB.shape[1]:
+        raise ValueError(f"gemm_bfp: mantissas must be m x k and n x k, got {np.shape(ka)} and {np.shape(kb)}")
+    cdef int64_t m = KA.shape[0], n = KB.shape[0], k = KA.shape[1]
+    if block < 1:
+        raise ValueError(f"gemm_bfp: block must be >= 1, got {block}")
+    nb = (k + block - 1) // block
+    if np.shape(SA) != (m, nb) or np.shape(SB) != (n, nb):
+        raise ValueError(f"gemm_bfp: scales must be {(m, nb)} and {(n, nb)}, got {np.shape(sa)} and {np.shape(sb)}")
+    cdef cnp.ndarray C = np.zeros((m, n), dtype=np.float32)
+    cdef int64_t ldc = max(n, 1)
+    cdef dfp_status st
+    with nogil:
+        st = dfp_gemm_bfp(m, n, k, block, <const int16_t *>cnp.PyArray_DATA(KA),
+                          <const int32_t *>cnp.PyArray_DATA(SA), <const int16_t *>cnp.PyArray_DATA(KB),
+                          <const int32_t *>cnp.PyArray_DATA(SB), <float *>cnp.PyArray_DATA(C), ldc)
+    check(st, "gemm_bfp")
+    return C

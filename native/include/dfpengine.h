@@ -266,6 +266,14 @@ dfp_status dfp_gemm_fpemu(int trans_a, int trans_b, int64_t m, int64_t n, int64_
  * DFP_ERR_NOT_FINITE on NaN/inf input. */
 dfp_status dfp_bfp_quantize(const float *x, int64_t rows, int64_t cols, int64_t ldx, int block, int mag_bits, int floor_exponent, dfp_rounding rounding, uint64_t seed, uint64_t stream, int16_t *mant, int32_t *scale_exp, float *y);
 
+/* Block floating point GEMM: c (m x n, ldc) = A @ B^T for A (m x k) and B
+ * (n x k) given as dfp_bfp_quantize codes with blocks along k: mantissas ka
+ * (m x k), kb (n x k) dense int16, scale exponents sa (m x nb), sb (n x nb),
+ * nb = ceil(k / block). Each block's integer dot product is exact; it is
+ * converted to float, scaled by 2^(sa + sb) and added in FP32 in block order.
+ * Results do not depend on ISA or thread count. */
+dfp_status dfp_gemm_bfp(int64_t m, int64_t n, int64_t k, int block, const int16_t *ka, const int32_t *sa, const int16_t *kb, const int32_t *sb, float *c, int64_t ldc);
+
 #ifdef __cplusplus
 }
 #endif

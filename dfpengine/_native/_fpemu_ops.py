@@ -1,0 +1,33 @@
+"""GEMM-family `*_quantized` functions for the float formats (fp8, fp16,
+binary16, bf16): the provider `QUANTIZED_PROVIDERS` names for those tags.
+
+GEMM: bit-faithful FP8 emulation, i.e. `dfp_gemm_fpemu` (C): inputs rounded to
+fmt.a / fmt.b, products exact, chunk-based accumulation in the accumulator
+format of fmt.a (default FP16 1-6-9, chunks of 64); identical to
+`formats.floats.gemm_fp8`.
+Conv: im2col in numpy feeding that same GEMM (see _im2col_conv), so fprop and
+wtgrad are bit-faithful GEMMs on the im2col matrices; bprop's col2im adds
+overlapping taps in FP32.
+Stochastic input rounding: seed = fmt.a param "seed" (default 0), stream = the
+call index of _lowp_streams (fresh numbers per GEMM); im2col duplicates an
+input for every tap, and each copy is rounded on its own.
+"""
+from . import _im2col_conv, _lowp_streams
+
+
+def gemm_quantized(a, b, trans_a=False, trans_b=False, fmt=None):
+    from dfpengine.formats import floats
+    return floats.gemm_fp8(a, b, trans_a, trans_b, fmt, seed=_lowp_streams.seed(fmt),
+                           stream=_lowp_streams.next_call())
+
+
+def conv2d_forward_quantized(x, w, bias, stride, padding, dilation, fmt=None):
+    return _im2col_conv.forward(gemm_quantized, x, w, bias, stride, padding, dilation, fmt)
+
+
+def conv2d_backward_data_quantized(dy, w, x_shape, stride, padding, dilation, fmt=None):
+    return _im2col_conv.backward_data(gemm_quantized, dy, w, x_shape, stride, padding, dilation, fmt)
+
+
+def conv2d_backward_weight_quantized(x, dy, w_shape, stride, padding, dilation, fmt=None):
+    return _im2col_conv.backward_weight(gemm_quantized, x, dy, w_shape, stride, padding, dilation, fmt)

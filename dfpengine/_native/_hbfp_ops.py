@@ -1,0 +1,46 @@
+"""GEMM-family `*_quantized` functions for the block formats (hbfp, hbfp8/6/4,
+mx): the provider `QUANTIZED_PROVIDERS` names for those tags.
+
+GEMM on integers: both operands are quantised along the dot-product dimension K
+by the C quantiser `dfp_bfp_quantize` (mantissas + one scale exponent per
+(row, block)), then `dfp_gemm_bfp` sums each block's mantissa products exactly
+in INT32, scales the block sum by 2^(sa + sb) and adds it in FP32 in block
+order: bit-identical to `formats.hbfp.gemm_reference` for the same rounding
+draws. Stochastic rounding: seed = fmt.a param "seed" (default 0), streams 2i
+(op(a)) and 2i+1 (op(b)) at call index i of _lowp_streams; call 0 draws as
+`gemm_reference` does. Conv: im2col GEMMs (see _im2col_conv for where the
+blocks lie in each pass).
+"""
+import numpy as np
+
+from . import _im2col_conv, _lowp_streams
+
+
+def _codes_along_k(op, fmt, seed, stream):
+    """(mantissas, scale exponents) of op (rows x K, possibly a transposed view), blocks along K."""
+    from dfpengine.formats import hbfp
+    return hbfp.encode(np.ascontiguousarray(op, np.float32), fmt, None, seed, stream)
+
+
+def gemm_quantized(a, b, trans_a=False, trans_b=False, fmt=None):
+    from dfpengine.formats import hbfp
+    from . import _emu
+    fa, fb = hbfp.block_format(fmt.a), hbfp.block_format(fmt.b)
+    if fa.block != fb.block:
+        raise ValueError(f"gemm: block formats of a and b must share a block size, got {fa.block} and {fb.block}")
+    seed, call = _lowp_streams.seed(fmt), _lowp_streams.next_call()
+    ka, sa = _codes_along_k(a.T if trans_a else a, fa, seed, 2 * call)       # m x K
+    kb, sb = _codes_along_k(b if trans_b else b.T, fb, seed, 2 * call + 1)   # n x K
+    return _emu.gemm_bfp(ka, sa, kb, sb, fa.block)
+
+
+def conv2d_forward_quantized(x, w, bias, stride, padding, dilation, fmt=None):
+    return _im2col_conv.forward(gemm_quantized, x, w, bias, stride, padding, dilation, fmt)
+
+
+def conv2d_backward_data_quantized(dy, w, x_shape, stride, padding, dilation, fmt=None):
+    return _im2col_conv.backward_data(gemm_quantized, dy, w, x_shape, stride, padding, dilation, fmt)
+
+
+def conv2d_backward_weight_quantized(x, dy, w_shape, stride, padding, dilation, fmt=None):
+    return _im2col_conv.backward_weight(gemm_quantized, x, dy, w_shape, stride, padding, dilation, fmt)

@@ -1,0 +1,26 @@
+"""Stochastic-rounding streams for the float/block format providers.
+
+Every quantised GEMM (a conv pass is one GEMM) takes the next call index, so
+seeded stochastic rounding draws fresh, reproducible random numbers for every
+layer and step instead of one dither pattern reused everywhere. The seed is the
+format's `seed` param (default 0); the call index picks the streams. Call
+index 0 uses the streams of the oracles (`gemm_fp8`: 0; `hbfp.gemm_reference`:
+0 for op(a), 1 for op(b)), which is what the tests compare after `reset()`.
+"""
+import itertools
+
+_calls = itertools.count()
+
+
+def reset(start=0):
+    """Restart the call index (tests; a run restarting from a checkpoint)."""
+    global _calls
+    _calls = itertools.count(start)
+
+
+def next_call():
+    return next(_calls)
+
+
+def seed(fmt):
+    return int(fmt.a.param("seed", 0))
