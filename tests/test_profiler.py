@@ -64,3 +64,20 @@ def test_nested_profilers_rejected():
         with pytest.raises(RuntimeError, match="already active"):
             with profiler.Profiler():
                 pass
+
+
+def test_profile_command_json(tmp_path):
+    import subprocess
+    import sys
+    trace = tmp_path / "trace.json"
+    env = dict(__import__("os").environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    out = subprocess.run([sys.executable, "-m", "dfpengine.cli", "profile", "--model", "lenet5",
+                          "--precision", "dfp16", "--batch-size", "8", "--steps", "1", "--json",
+                          "--trace", str(trace)], capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert lines[0]["record"] == "step" and lines[0]["images_per_s"] > 0
+    rows = [r for r in lines if r["record"] == "row"]
+    convs = [r for r in rows if r["kind"] == "conv" and r["pass"] == "wtgrad"]
+    assert convs and all(r["flushes"] > 0 for r in convs if r["ops"] > 0)
+    assert json.loads(trace.read_text())["traceEvents"]

@@ -60,6 +60,11 @@ def _apply_environment():
 # that implements it (keyed by the format tag of the GEMM's first operand).
 QUANTIZED_PROVIDERS = {"dfp16": "_int"}
 
+try:  # INT32 flush and saturation counters of the integer GEMM (read by the profiler)
+    from ._int import gemm_stats, reset_gemm_stats
+except ImportError:
+    pass
+
 _fp32_impl = {fn: globals()[fn] for fn in
               ("gemm", "conv2d_forward", "conv2d_backward_data", "conv2d_backward_weight")}
 

@@ -23,9 +23,10 @@ def _batch(model, batch, seed=0):
 
 def dfpengine_step(model_name, precision_name, batch):
     import dfpengine
-    from dfpengine import models, nn, optim, precision
-    model = getattr(models, model_name)(num_classes=NUM_CLASSES,
-                                        in_channels=INPUT_SHAPES[model_name][0])
+    from dfpengine import model_zoo, nn, optim, precision
+    channels, height, _ = INPUT_SHAPES[model_name]
+    model = model_zoo.create(model_name, NUM_CLASSES, channels, height)
+    nn.utils.assign_layer_roles(model)
     model.train()
     opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     policy = precision.preset(precision_name)

@@ -9,7 +9,23 @@ def _gemm(args):
                     vnni_peak_gops_per_core=args.vnni_peak)
 
 
-TARGETS = {"gemm": _gemm}
+def _train(args):
+    import sys
+
+    from dfpengine.benchmarks import train_step
+
+    def progress(repeat, index, total):
+        if not args.json:
+            print(f"repeat {repeat + 1}/{args.repeats}, configuration {index + 1}/{total}",
+                  file=sys.stderr, flush=True)
+    with_torch = False if args.no_torch else None
+    results = train_step.run(models=args.model, precisions=args.precision, threads=args.threads,
+                             batch=args.batch_size, steps=args.steps, repeats=args.repeats,
+                             warmup=args.warmup, with_torch=with_torch, progress=progress)
+    return results + train_step.ratios(results)
+
+
+TARGETS = {"gemm": _gemm, "train": _train}
 
 
 def add_parser(sub):
@@ -20,6 +36,15 @@ def add_parser(sub):
     p.add_argument("--repeats", type=int, default=5, help="timed repeats (median reported)")
     p.add_argument("--vnni-peak", type=float, default=232.0,
                    help="VNNI peak per core in GOP/s for the percentage (dfp_bench igemm measures it)")
+    train = p.add_argument_group("train target")
+    train.add_argument("--model", nargs="+", default=["resnet20", "lenet5"],
+                       choices=["resnet20", "lenet5"], help="models to step")
+    train.add_argument("--precision", nargs="+", default=["fp32", "dfp16"],
+                       help="dfpengine precision presets to measure")
+    train.add_argument("--steps", type=int, default=20, help="training steps per timed repeat")
+    train.add_argument("--warmup", type=int, default=3, help="untimed steps first")
+    train.add_argument("--batch-size", type=int, default=128)
+    train.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
     p.set_defaults(func=run)
 
 
