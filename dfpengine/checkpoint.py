@@ -59,15 +59,21 @@ def atomic_write(path, data):
         os.close(dir_fd)
 
 
+# single-key objects that stand for an array, a tuple or a dict with non-string keys
+_MARKERS = ("__array__", "__tuple__", "__dict__")
+
+
 def _encode(value, arrays):
-    """JSON-able structure with arrays moved into `arrays`; dict keys keep their type."""
+    """JSON-able structure with arrays moved into `arrays`; dict keys and tuples keep their type."""
     array = as_array(value)
     if array is not None:
         key = f"a{len(arrays)}"
         arrays[key] = array
         return {"__array__": key}
     if isinstance(value, dict):
-        return {"__dict__": [[k, _encode(v, arrays)] for k, v in value.items()]}
+        if all(isinstance(k, str) for k in value) and not _is_marker(value):
+            return {k: _encode(v, arrays) for k, v in value.items()}
+        return {"__dict__": [[k, _encode(v, arrays)] for k, v in value.items()]}   # int keys
     if isinstance(value, tuple):
         return {"__tuple__": [_encode(v, arrays) for v in value]}
     if isinstance(value, list):
@@ -77,11 +83,17 @@ def _encode(value, arrays):
     return value
 
 
+def _is_marker(value):
+    return len(value) == 1 and next(iter(value)) in _MARKERS
+
+
 def _decode(value, arrays):
     if isinstance(value, list):
         return [_decode(v, arrays) for v in value]
     if not isinstance(value, dict):
         return value
+    if not _is_marker(value):
+        return {k: _decode(v, arrays) for k, v in value.items()}
     if "__array__" in value:
         return arrays[value["__array__"]]
     if "__tuple__" in value:

@@ -117,3 +117,27 @@ def test_signal_then_resume_is_bit_identical_to_uninterrupted(tmp_path):
                for run in ("straight", "cut")]
     timing_free = [[{k: v for k, v in r.items() if k not in ("images_per_s", "train_seconds")} for r in m] for m in metrics]
     assert timing_free[0] == timing_free[1]
+
+
+@pytest.mark.xfail(reason="engine: the stochastic-rounding stream counter of the integer glue is "
+                          "process-global and not part of any checkpointable state", strict=False)
+def test_resume_is_bit_identical_with_stochastic_rounding(tmp_path):
+    from dfpengine import data
+    splits = data.load("fashion-mnist-small")
+    np.savez(tmp_path / "tiny.npz", x_train=splits.x_train[:128], y_train=splits.y_train[:128],
+             x_test=splits.x_test[:32], y_test=splits.y_test[:32])
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def train(out, steps, *extra):
+        cmd = [sys.executable, "-m", "dfpengine.cli", "train", "--model", "mlp", "--precision", "dfp16",
+               "--dataset", f"npz:{tmp_path / 'tiny.npz'}", "--batch-size", "32", "--epochs", "2",
+               "--max-steps", str(steps), "--out", str(out), "--json", *extra]
+        result = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+
+    train(tmp_path / "straight", 6)
+    train(tmp_path / "cut", 3)
+    train(tmp_path / "cut", 6, "--resume")
+    a = load_file(str(tmp_path / "straight" / "checkpoint" / "model.safetensors"))
+    b = load_file(str(tmp_path / "cut" / "checkpoint" / "model.safetensors"))
+    assert all(a[k].tobytes() == b[k].tobytes() for k in a)
