@@ -116,13 +116,7 @@ static int64_t quantize_s16_avx2(const float *x, int64_t n, const dfp_quant_run 
         __m128i packed = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
         _mm_storeu_si128((__m128i *)(q + i), packed);
     }
-    for (; i < n; i++) {
-        float u = 0.0f;
-        if (run->rounding == DFP_ROUND_STOCHASTIC)
-            u = dfp_uniform24(dfp_rng_bits(run->key_lo, run->key_hi, run->index0 + (uint64_t)i));
-        q[i] = dfp16_quantize_one(x[i], run->inv_scale, run->rounding, u, &sat);
-    }
-    return sat;
+    return sat + dfp16_quantize_span(x, i, n, run, q);
 }
 
 static void dequantize_s16_avx2(const int16_t *q, int64_t n, float scale, float *x)

@@ -150,13 +150,7 @@ static int64_t quantize_s16_avx512(const float *x, int64_t n, const dfp_quant_ru
         r = _mm512_min_ps(_mm512_max_ps(r, lo), hi);
         _mm256_storeu_si256((__m256i *)(q + i), _mm512_cvtepi32_epi16(_mm512_cvttps_epi32(r)));
     }
-    for (; i < n; i++) {
-        float u = 0.0f;
-        if (run->rounding == DFP_ROUND_STOCHASTIC)
-            u = dfp_uniform24(dfp_rng_bits(run->key_lo, run->key_hi, run->index0 + (uint64_t)i));
-        q[i] = dfp16_quantize_one(x[i], run->inv_scale, run->rounding, u, &sat);
-    }
-    return sat;
+    return sat + dfp16_quantize_span(x, i, n, run, q);
 }
 
 static void dequantize_s16_avx512(const int16_t *q, int64_t n, float scale, float *x)

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "dfpengine.h"
+#include "int_kernels.h"
 #include "rng_counter.h"
 
 #define DFP16_QMAX 32767.0f
@@ -45,6 +46,21 @@ static inline int16_t dfp16_quantize_one(float x, float inv_scale, int rounding,
         (*sat)++;
     }
     return (int16_t)r;
+}
+
+/* Quantise x[begin..n) of one run element by element: the whole scalar
+ * kernel, and the tail of every SIMD kernel. Returns the saturation count. */
+static inline int64_t dfp16_quantize_span(const float *x, int64_t begin, int64_t n,
+                                          const dfp_quant_run *run, int16_t *q)
+{
+    int64_t sat = 0;
+    for (int64_t i = begin; i < n; i++) {
+        float u = 0.0f;
+        if (run->rounding == DFP_ROUND_STOCHASTIC)
+            u = dfp_uniform24(dfp_rng_bits(run->key_lo, run->key_hi, run->index0 + (uint64_t)i));
+        q[i] = dfp16_quantize_one(x[i], run->inv_scale, run->rounding, u, &sat);
+    }
+    return sat;
 }
 
 #endif

@@ -40,14 +40,7 @@ static void igemm_s16_scalar_4x8(int64_t kp, int64_t chunk, const int16_t *a, co
 
 static int64_t quantize_s16_scalar(const float *x, int64_t n, const dfp_quant_run *run, int16_t *q)
 {
-    int64_t sat = 0;
-    for (int64_t i = 0; i < n; i++) {
-        float u = 0.0f;
-        if (run->rounding == DFP_ROUND_STOCHASTIC)
-            u = dfp_uniform24(dfp_rng_bits(run->key_lo, run->key_hi, run->index0 + (uint64_t)i));
-        q[i] = dfp16_quantize_one(x[i], run->inv_scale, run->rounding, u, &sat);
-    }
-    return sat;
+    return dfp16_quantize_span(x, 0, n, run, q);
 }
 
 static void dequantize_s16_scalar(const int16_t *q, int64_t n, float scale, float *x)
