@@ -50,3 +50,23 @@ def set_num_threads(n):
 
 def get_num_threads():
     return dfp_num_threads()
+
+
+PEAK_KINDS = {"fp32": DFP_PEAK_FP32_FMA, "int16": DFP_PEAK_INT16_MADD}
+
+
+def measure_peak(kind, threads=0):
+    """ops/s of the selected ISA's arithmetic ceiling ("fp32": FMA, "int16": the
+    int16 multiply-add the integer GEMM uses), multiply-add = 2 ops, summed over
+    `threads` threads (0: the current setting). Register-only chains, ~0.2 s."""
+    if kind not in PEAK_KINDS:
+        raise ValueError(f"unknown peak kind {kind!r}; expected one of {', '.join(PEAK_KINDS)}")
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 0:
+        raise ValueError(f"threads must be a non-negative int, got {threads!r}")
+    cdef double ops = 0.0
+    cdef int nt = threads
+    cdef dfp_peak_kind k = PEAK_KINDS[kind]
+    with nogil:
+        status = dfp_measure_peak(k, nt, &ops)
+    check(status, "measure_peak")
+    return ops

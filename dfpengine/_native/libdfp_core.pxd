@@ -18,3 +18,7 @@ cdef extern from "dfpengine.h" nogil:
     dfp_status dfp_isa_select(dfp_isa isa)
     int dfp_num_threads()
     dfp_status dfp_set_num_threads(int num_threads)
+    ctypedef enum dfp_peak_kind:
+        DFP_PEAK_FP32_FMA
+        DFP_PEAK_INT16_MADD
+    dfp_status dfp_measure_peak(dfp_peak_kind kind, int threads, double *ops_per_s)

@@ -4,4 +4,5 @@
 void dfp_kernel_table_init_avx512_vnni(dfp_kernel_table *t)
 {
     dfp_int_kernels_init_avx512_vnni(&t->integer);
+    dfp_peak_kernels_init_avx512_vnni(&t->peak);
 }

@@ -8,12 +8,14 @@
 #include "fp32_kernels.h"
 #include "int_kernels.h"
 #include "emu_kernels.h"
+#include "peak_kernels.h"
 
 typedef struct dfp_kernel_table {
     dfp_isa isa;
     dfp_fp32_kernels fp32;
     dfp_int_kernels integer;
     dfp_emu_kernels emu;
+    dfp_peak_kernels peak;
 } dfp_kernel_table;
 
 /* The active table (initialised on first use). */

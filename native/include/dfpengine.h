@@ -58,6 +58,17 @@ dfp_status dfp_isa_select(dfp_isa isa);
 int dfp_num_threads(void);
 dfp_status dfp_set_num_threads(int num_threads);
 
+/* Arithmetic ceiling of the selected ISA, measured by register-only chains of
+ * the instruction the GEMMs use (FP32: FMA; int16: vpdpwssd on VNNI,
+ * vpmaddwd+vpaddd on AVX2/AVX-512BW; plain C on the scalar level) on `threads`
+ * threads at once (0: dfp_num_threads()). ops_per_s counts a multiply-add as 2
+ * operations and sums over threads. Takes a few tenths of a second. */
+typedef enum dfp_peak_kind {
+    DFP_PEAK_FP32_FMA = 0,
+    DFP_PEAK_INT16_MADD = 1
+} dfp_peak_kind;
+dfp_status dfp_measure_peak(dfp_peak_kind kind, int threads, double *ops_per_s);
+
 /* ---- FP32 compute ---------------------------------------------------- */
 /* (section owned by the FP32 kernels: SGEMM, convolution, element-wise) */
 /* All FP32 functions are thread-parallel (dfp_num_threads()) and borrow their
