@@ -89,3 +89,21 @@ def test_info_json_schema():
         assert key in info
     assert info["isa_selected"] in info["isa_supported"]
     assert isinstance(info["threads"], int) and info["threads"] >= 1
+
+
+def _spincount_after_import(env):
+    import os
+    import subprocess
+    import sys
+    full = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    full.update(env)
+    out = subprocess.run([sys.executable, "-c", "import os, dfpengine; "
+                          "print(os.environ.get('GOMP_SPINCOUNT', '-'))"],
+                         env=full, capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
+def test_openmp_spin_is_bounded_unless_the_user_chose_a_policy():
+    assert _spincount_after_import({}) == "10000"
+    assert _spincount_after_import({"OMP_WAIT_POLICY": "active"}) == "-"
+    assert _spincount_after_import({"GOMP_SPINCOUNT": "5"}) == "5"
