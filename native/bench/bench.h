@@ -17,4 +17,7 @@ double dfp_bench_vnni_peak(int threads);
 /* Integer GEMM (int16 and FP32-quantised-while-packing) vs dfp_sgemm, same shapes, same run. */
 void dfp_bench_igemm(int threads);
 
+/* ResNet-20 conv layers, every pass, FP32 vs DFP16, GOP/s and percent of peak. */
+void dfp_bench_conv(int threads);
+
 #endif

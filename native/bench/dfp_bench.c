@@ -1,5 +1,5 @@
 /* dfp_bench: kernel benchmarks as JSON lines.
- * Usage: dfp_bench [family ...]   (families: peak, sgemm, igemm; default all)
+ * Usage: dfp_bench [family ...]   (families: peak, sgemm, igemm, conv; default all)
  * Each family runs with 1 and 2 threads; results are medians of repeats. */
 #include "bench.h"
 #include "dfpengine.h"
@@ -65,6 +65,8 @@ int main(int argc, char **argv)
             dfp_bench_sgemm(threads);
         if (wanted(argc, argv, "igemm"))
             dfp_bench_igemm(threads);
+        if (wanted(argc, argv, "conv"))
+            dfp_bench_conv(threads);
     }
     return 0;
 }
