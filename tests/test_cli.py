@@ -191,3 +191,73 @@ def test_resume_with_other_settings_exits_1(trained, tmp_path):
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot resume with different settings" in lines[0] and "lr" in lines[0]
+
+
+def fake_run(folder, model, precision, accuracies):
+    """A run directory as `dfpengine train` leaves it, with made-up metrics."""
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps({"model": model, "dataset": "fashion-mnist",
+                                                     "precision": precision}))
+    records = [{"epoch": e + 1, "partial": False, "train_loss": 1.0 / (e + 1), "test_loss": 1.2 / (e + 1),
+                "train_accuracy": a, "test_accuracy": a, "images_per_s": 100.0, "lr": 0.1}
+               for e, a in enumerate(accuracies)]
+    (folder / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    return folder
+
+
+def test_report_compares_six_runs_in_markdown_against_fp32(tmp_path):
+    finals = {"fp32": 0.9, "dfp16": 0.895, "fp8": 0.9012, "hbfp8": 0.9, "hbfp4": 0.85, "boosters": 0.899}
+    runs = [fake_run(tmp_path / "runs" / f"lenet5-{p}", "lenet5", p, [0.5, acc]) for p, acc in finals.items()]
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    result = cli("report", *runs, "--output", tmp_path / "runs" / "lenet5.png",
+                 "--markdown", docs / "lenet5.md", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout.splitlines()[-1])
+    assert [r["precision"] for r in rows] == list(finals)
+    assert [round(r["delta_vs_fp32"], 2) for r in rows] == [0.0, -0.5, 0.12, 0.0, -5.0, -0.1]
+    md = (docs / "lenet5.md").read_text().splitlines()
+    table = [line for line in md if line.startswith("| lenet5-")]
+    assert len(table) == 6 and "| lenet5-hbfp4 | lenet5 | hbfp4 | 2 | 85.00% | -5.00 |" in table[4]
+    assert "![loss and accuracy per epoch](../runs/lenet5.png)" in md
+    assert (tmp_path / "runs" / "lenet5.png").stat().st_size > 0
+
+
+def test_accuracy_study_script_trains_reports_and_skips_finished_runs(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHON": sys.executable, "MODELS": "mlp",
+           "PRECISIONS": "fp32 dfp16", "EPOCHS": "1", "BATCH": "50", "OUT": str(tmp_path / "study"),
+           "DATASET": tiny_dataset(tmp_path / "tiny.npz"), "EXTRA": "--limit-train 60 --limit-test 10"}
+    script = [str(ROOT / "scripts" / "accuracy_study.sh")]
+    first = subprocess.run(script, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    study = tmp_path / "study"
+    for precision in ("fp32", "dfp16"):
+        summary = json.loads((study / f"mlp-{precision}" / "summary.json").read_text())
+        assert summary["precision"] == precision and summary["steps"] == 2     # 60 images, batches of 50
+        config = json.loads((study / f"mlp-{precision}" / "config.json").read_text())
+        assert config["limit_train"] == 60 and config["limit_test"] == 10
+    assert "| mlp-dfp16 | mlp | dfp16 |" in (study / "mlp.md").read_text()
+    assert (study / "mlp.png").stat().st_size > 0
+    (study / "mlp-dfp16" / "summary.json").unlink()          # as if killed after its last checkpoint
+    again = subprocess.run(script, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "mlp fp32: finished earlier, skipped" in again.stdout
+    assert "mlp dfp16: resuming" in again.stdout
+    assert (study / "mlp-dfp16" / "summary.json").is_file()
+
+
+def test_fresh_run_refuses_a_directory_holding_a_checkpoint(trained):
+    out, _ = trained
+    result = cli("train", "--max-steps", 1, "--out", out, "--json")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--resume" in lines[0] and str(out) in lines[0]
+
+
+def test_limits_cut_the_data_set(tmp_path):
+    from dfpengine.training import TrainConfig, build
+    cfg = TrainConfig(dataset=tiny_dataset(tmp_path / "tiny.npz"), limit_train=30, limit_test=7)
+    splits = build.load_data(cfg)
+    assert len(splits.x_train) == len(splits.y_train) == 30 and len(splits.y_test) == 7
+    with pytest.raises(ValueError, match="limit_train"):
+        TrainConfig(limit_train=0)

@@ -83,6 +83,7 @@ class Trainer:
         if self.run_dir:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self.cfg.save(self.run_dir / runlog.CONFIG)
+            runlog.keep_metrics_before(self.run_dir, self.epoch + 1)   # a killed run's later lines
         self.observer.run_start(self.images_at(self.total_steps), self.images_at(self.step))
         with self.policy, StopOnSignal() as stop:
             while self.epoch < self.cfg.epochs and not self._step_limit_reached():
