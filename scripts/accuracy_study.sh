@@ -4,22 +4,26 @@
 # one run directory per (model, precision), then one `dfpengine report` per model (table, markdown
 # and PNG).
 #
-#   scripts/accuracy_study.sh                       # the study (hours: run it at low priority)
-#   nice -n 19 scripts/accuracy_study.sh            # ... e.g. like this
+#   nice -n 19 scripts/accuracy_study.sh            # the study: many hours, run it at low priority
 #   MODELS=lenet5 EPOCHS=2 scripts/accuracy_study.sh
-#   EPOCHS=1 EXTRA="--limit-train 512 --limit-test 256" OUT=/tmp/study scripts/accuracy_study.sh  # smoke test
+#   EPOCHS=1 EPOCHS_resnet20=1 EXTRA="--limit-train 512 --limit-test 256" OUT=/tmp/study \
+#       scripts/accuracy_study.sh                   # smoke test of the whole pipeline (minutes)
 #
 # Runs go one after another. Re-running the script skips finished runs (summary.json present),
 # resumes interrupted ones from their checkpoint (state.json present: Ctrl-C or SIGTERM saves one)
 # and starts the rest; delete a run directory to redo it. Every setting below can be overridden
-# from the environment; EXTRA is appended to every `dfpengine train` command.
+# from the environment; EXTRA is appended to every `dfpengine train` command, and EPOCHS_<model>
+# / EXTRA_<model> override EPOCHS / add options for one model (the formats of one model always
+# share every setting). The default ResNet-20 runs are cut to 3 epochs of the first 5,000
+# training images and 1,000 test images: the emulated formats (FP8, HBFP) train ResNet-20 at a
+# few images/s on this 2-core machine (see docs/accuracy.md for the measured rates).
 set -euo pipefail
 
 MODELS=${MODELS:-"lenet5 resnet20"}
 PRECISIONS=${PRECISIONS:-"fp32 dfp16 fp8 hbfp8 hbfp4 boosters"}
 DATASET=${DATASET:-fashion-mnist}          # found in /usr/share/datasets/fashion-mnist or DATA_DIR
 DATA_DIR=${DATA_DIR:-}
-EPOCHS=${EPOCHS:-20}
+EPOCHS=${EPOCHS:-10}
 BATCH=${BATCH:-128}
 LR=${LR:-0.05}
 MOMENTUM=${MOMENTUM:-0.9}
@@ -29,19 +33,22 @@ SEED=${SEED:-0}
 THREADS=${THREADS:-}
 OUT=${OUT:-runs/accuracy-study}
 EXTRA=${EXTRA:-}
+EPOCHS_resnet20=${EPOCHS_resnet20:-3}
+EXTRA_resnet20=${EXTRA_resnet20:---limit-train 5000 --limit-test 1000}
 PYTHON=${PYTHON:-python}
 
 dfpengine() { "$PYTHON" -m dfpengine.cli "$@"; }
 
-common=(--dataset "$DATASET" --epochs "$EPOCHS" --batch-size "$BATCH" --lr "$LR"
+common=(--dataset "$DATASET" --batch-size "$BATCH" --lr "$LR"
         --momentum "$MOMENTUM" --weight-decay "$WEIGHT_DECAY" --schedule "$SCHEDULE" --seed "$SEED" --json)
 [[ -n "$DATA_DIR" ]] && common+=(--data-dir "$DATA_DIR")
 [[ -n "$THREADS" ]] && common+=(--threads "$THREADS")
-# shellcheck disable=SC2206  # EXTRA is a list of options, split on spaces on purpose
-extra=($EXTRA)
-
 mkdir -p "$OUT"
 for model in $MODELS; do
+  epochs_var="EPOCHS_$model" extra_var="EXTRA_$model"
+  epochs=${!epochs_var:-$EPOCHS}
+  # shellcheck disable=SC2206  # lists of options, split on spaces on purpose
+  extra=(${!extra_var:-} $EXTRA)
   dirs=()
   for precision in $PRECISIONS; do
     dir="$OUT/$model-$precision"
@@ -53,11 +60,11 @@ for model in $MODELS; do
     if [[ -f "$dir/state.json" ]]; then
       echo "== $model $precision: resuming $dir"
       dfpengine train --out "$dir" --resume --json ${THREADS:+--threads "$THREADS"} \
-        ${DATA_DIR:+--data-dir "$DATA_DIR"} --epochs "$EPOCHS" | tail -n 1
+        ${DATA_DIR:+--data-dir "$DATA_DIR"} --epochs "$epochs" | tail -n 1
     else
       echo "== $model $precision: training into $dir"
       rm -rf "$dir"      # a run killed before its first checkpoint left only config/metrics
-      dfpengine train --model "$model" --precision "$precision" "${common[@]}" "${extra[@]}" \
+      dfpengine train --model "$model" --precision "$precision" --epochs "$epochs" "${common[@]}" "${extra[@]}" \
         --out "$dir" | tail -n 1
     fi
   done
