@@ -7,6 +7,8 @@ Presets (`PRESETS`): fp32; fp8 (FP16 first/last layers); hbfp8/6/4; boosters
 `Rule` build others by layer role and training progress.
 """
 import contextlib
+import dataclasses
+import hashlib
 from dataclasses import dataclass
 
 PASSES = ("fprop", "bprop", "wtgrad")
@@ -17,12 +19,14 @@ class Policy:
     """Maps (layer, pass) to a GemmFormat; the FP32 policy maps everything to None."""
 
     name = "fp32"
+    step = None      # global training step from set_progress; None outside a training loop
 
     def gemm_format(self, layer, pass_):
         return None
 
     def set_progress(self, epoch=0, total_epochs=1, step=0, total_steps=1):
-        """Training progress, for policies with schedules."""
+        """Training progress, for policies with schedules; `step` also keys stochastic rounding."""
+        self.step = step
 
 
 class DFP16Policy(Policy):
@@ -97,6 +101,35 @@ class SchedulePolicy(Policy):
 
     def gemm_format(self, layer, pass_):
         return gemm_format_for(self.format_name(layer, pass_))
+
+
+def stream_key(step, layer_name, use, pass_):
+    """Stochastic-rounding stream of one GEMM: a 61-bit hash of (global step, layer name, the
+    layer's use within the step, pass), so 2*key+1 (per-operand streams) fits in 64 bits."""
+    text = f"{step}/{layer_name}/{use}/{pass_}".encode()
+    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "little") >> 3
+
+
+def gemm_formats(layer, policy=None):
+    """(fprop, bprop, wtgrad) GemmFormats `policy` (default: the current one) gives `layer`.
+
+    Inside a training loop (the policy has a step from set_progress) and for a named layer
+    (nn.utils.assign_layer_roles names them), each format carries the stream key of
+    (step, layer, use of the layer in this step, pass): the random numbers stochastic
+    rounding draws then depend only on where in training a GEMM runs, never on how many
+    GEMMs ran before in the process, so a run resumed from a checkpoint stays bit-identical.
+    Otherwise the formats are unkeyed and the glue takes fresh streams from its counter."""
+    policy = policy or current()
+    fmts = tuple(policy.gemm_format(layer, pass_) for pass_ in PASSES)
+    step, name = getattr(policy, "step", None), getattr(layer, "name", None)
+    if step is None or name is None or all(f is None for f in fmts):
+        return fmts
+    uses = policy.__dict__.get("_layer_uses")
+    if uses is None or uses[0] != step:
+        uses = policy._layer_uses = (step, {})
+    use = uses[1][name] = uses[1].get(name, -1) + 1
+    return tuple(None if f is None else dataclasses.replace(f, stream=stream_key(step, name, use, p))
+                 for f, p in zip(fmts, PASSES))
 
 
 def gemm_format_for(name):

@@ -18,7 +18,7 @@ from . import _im2col_conv, _lowp_streams
 def gemm_quantized(a, b, trans_a=False, trans_b=False, fmt=None):
     from dfpengine.formats import floats
     return floats.gemm_fp8(a, b, trans_a, trans_b, fmt, seed=_lowp_streams.seed(fmt),
-                           stream=_lowp_streams.next_call())
+                           stream=_lowp_streams.next_call(fmt))
 
 
 def conv2d_forward_quantized(x, w, bias, stride, padding, dilation, fmt=None):

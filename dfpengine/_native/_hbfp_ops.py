@@ -28,7 +28,7 @@ def gemm_quantized(a, b, trans_a=False, trans_b=False, fmt=None):
     fa, fb = hbfp.block_format(fmt.a), hbfp.block_format(fmt.b)
     if fa.block != fb.block:
         raise ValueError(f"gemm: block formats of a and b must share a block size, got {fa.block} and {fb.block}")
-    seed, call = _lowp_streams.seed(fmt), _lowp_streams.next_call()
+    seed, call = _lowp_streams.seed(fmt), _lowp_streams.next_call(fmt)
     ka, sa = _codes_along_k(a.T if trans_a else a, fa, seed, 2 * call)       # m x K
     kb, sb = _codes_along_k(b if trans_b else b.T, fb, seed, 2 * call + 1)   # n x K
     return _emu.gemm_bfp(ka, sa, kb, sb, fa.block)

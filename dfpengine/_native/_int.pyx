@@ -3,8 +3,11 @@ low-precision GEMM family (`gemm_quantized`, `conv2d_*_quantized`) that the
 native layer routes to when a GemmFormat other than FP32 is given.
 
 Stochastic rounding draws counter-based bits keyed by (seed, stream, element):
-every call here takes the next stream number, so a seeded run is reproducible
-on any ISA and thread count. Flush and saturation counts accumulate in
+a GemmFormat with a `stream` key (set per step, layer and pass by the precision
+policy) gives operand a stream 2*key and operand b 2*key+1, so a resumed run
+draws what an uninterrupted one does; an unkeyed one takes the next number of a
+process-wide counter. Either way a seeded run is reproducible on any ISA and
+thread count. Flush and saturation counts accumulate in
 `gemm_stats()` until `reset_gemm_stats()`.
 """
 import numpy as np
@@ -54,13 +57,19 @@ cdef c.dfp_dfp16_params _params(shift, rounding, seed, stream) except *:
     return p
 
 
-cdef c.dfp_dfp16_params _spec_params(spec, str what) except *:
-    """Quantiser parameters of one GEMM operand's FormatSpec; a fresh stream per call."""
+cdef c.dfp_dfp16_params _spec_params(spec, str what, fmt=None, int operand=0) except *:
+    """Quantiser parameters of operand `operand` (0: a, 1: b) of `fmt`, whose FormatSpec is
+    `spec`: the format's stream key, else a fresh stream of the counter per call."""
     if spec is None or getattr(spec, "name", None) != "dfp16":
         raise NotImplementedError(f"{what}: the integer module computes DFP16 operands; "
                                   f"received {getattr(spec, 'name', spec)!r}")
-    _stream[0] += 1
-    return _params(spec.param("shift", 2), spec.rounding, spec.param("seed", 0), _stream[0])
+    key = getattr(fmt, "stream", None)
+    if key is None:
+        _stream[0] += 1
+        stream = _stream[0]
+    else:
+        stream = 2 * key + operand
+    return _params(spec.param("shift", 2), spec.rounding, spec.param("seed", 0), stream)
 
 
 def _fmt(fmt, what):
@@ -137,8 +146,8 @@ def gemm_quantized(a, b, trans_a=False, trans_b=False, fmt=None):
     _ref._array("a", a, ndim=2)
     _ref._array("b", b, ndim=2)
     fa, fb = _fmt(fmt, "gemm")
-    cdef c.dfp_dfp16_params pa = _spec_params(fa, "gemm")
-    cdef c.dfp_dfp16_params pb = _spec_params(fb, "gemm")
+    cdef c.dfp_dfp16_params pa = _spec_params(fa, "gemm", fmt, 0)
+    cdef c.dfp_dfp16_params pb = _spec_params(fb, "gemm", fmt, 1)
     cdef int ta = bool(trans_a), tb = bool(trans_b)
     cdef int64_t m = a.shape[1] if ta else a.shape[0]
     cdef int64_t k = a.shape[0] if ta else a.shape[1]
@@ -181,8 +190,8 @@ def conv2d_forward_quantized(x, w, bias, stride, padding, dilation, fmt=None):
     if bias is not None:
         _ref._channels("bias", bias, w.shape[0])
         pbias = <float *>cnp.PyArray_DATA(<cnp.ndarray>bias)
-    cdef c.dfp_dfp16_params px = _spec_params(fa, "conv2d_forward")
-    cdef c.dfp_dfp16_params pw = _spec_params(fb, "conv2d_forward")
+    cdef c.dfp_dfp16_params px = _spec_params(fa, "conv2d_forward", fmt, 0)
+    cdef c.dfp_dfp16_params pw = _spec_params(fb, "conv2d_forward", fmt, 1)
     cdef dfp_conv2d_shape s = _conv_shape(x.shape, w.shape, stride, padding, dilation)
     cdef cnp.ndarray y = np.empty(y_shape, np.float32)
     cdef c.dfp_gemm_stats st = [0, 0, 0]
@@ -204,8 +213,8 @@ def conv2d_backward_data_quantized(dy, w, x_shape, stride, padding, dilation, fm
     fa, fb = _fmt(fmt, "conv2d_backward_data")
     stride, padding, dilation, y_shape = _ref._conv_geometry(x_shape, w.shape, stride, padding, dilation)
     _ref._check_dy(dy, y_shape)
-    cdef c.dfp_dfp16_params pdy = _spec_params(fa, "conv2d_backward_data")
-    cdef c.dfp_dfp16_params pw = _spec_params(fb, "conv2d_backward_data")
+    cdef c.dfp_dfp16_params pdy = _spec_params(fa, "conv2d_backward_data", fmt, 0)
+    cdef c.dfp_dfp16_params pw = _spec_params(fb, "conv2d_backward_data", fmt, 1)
     cdef dfp_conv2d_shape s = _conv_shape(x_shape, w.shape, stride, padding, dilation)
     cdef cnp.ndarray dx = np.empty(x_shape, np.float32)
     cdef c.dfp_gemm_stats st = [0, 0, 0]
@@ -228,8 +237,8 @@ def conv2d_backward_weight_quantized(x, dy, w_shape, stride, padding, dilation, 
     fa, fb = _fmt(fmt, "conv2d_backward_weight")
     stride, padding, dilation, y_shape = _ref._conv_geometry(x.shape, w_shape, stride, padding, dilation)
     _ref._check_dy(dy, y_shape)
-    cdef c.dfp_dfp16_params pdy = _spec_params(fa, "conv2d_backward_weight")
-    cdef c.dfp_dfp16_params px = _spec_params(fb, "conv2d_backward_weight")
+    cdef c.dfp_dfp16_params pdy = _spec_params(fa, "conv2d_backward_weight", fmt, 0)
+    cdef c.dfp_dfp16_params px = _spec_params(fb, "conv2d_backward_weight", fmt, 1)
     cdef dfp_conv2d_shape s = _conv_shape(x.shape, w_shape, stride, padding, dilation)
     cdef cnp.ndarray dw = np.empty(w_shape, np.float32)
     cdef c.dfp_gemm_stats st = [0, 0, 0]

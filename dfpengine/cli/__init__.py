@@ -6,6 +6,7 @@ arguments and sets `func=run`) and `run(args) -> int`. Exit codes: 0 success,
 """
 import argparse
 import importlib
+import os
 import sys
 
 SUBCOMMANDS = ("train", "eval", "report", "bench", "profile", "info")
@@ -38,8 +39,19 @@ def main(argv=None):
         print("dfpengine: interrupted", file=sys.stderr)
         return 130
     except (ValueError, OSError, RuntimeError) as exc:
-        print(f"dfpengine {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+        return _fail(args.command, str(exc))
+    except Exception as exc:            # a bug, not bad input: still one line, type named
+        if os.environ.get("DFPENGINE_TRACEBACK"):
+            raise
+        return _fail(args.command, f"internal error: {type(exc).__name__}: {exc} "
+                                   f"(set DFPENGINE_TRACEBACK=1 for the traceback)")
+
+
+def _fail(command, reason):
+    """Exit status 1 with the reason on one stderr line, whatever the message's newlines."""
+    reason = "; ".join(line.strip() for line in reason.splitlines() if line.strip()) or "failed"
+    print(f"dfpengine {command}: error: {reason}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

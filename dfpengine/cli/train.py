@@ -37,6 +37,10 @@ def add_parser(subparsers):
     p.add_argument("--seed", type=int, help=f"seeds initialisation, data order and augmentation (default {DEFAULTS.seed})")
     p.add_argument("--threads", type=_args.positive_int, help="native threads (default: the engine's setting)")
     p.add_argument("--max-steps", type=_args.positive_int, help="stop after this many optimizer steps")
+    p.add_argument("--limit-train", type=_args.positive_int, metavar="N",
+                   help="train on the first N training images only (quick trials on big data sets)")
+    p.add_argument("--limit-test", type=_args.positive_int, metavar="N",
+                   help="evaluate on the first N test images only")
     p.add_argument("--out", help="run directory (default runs/MODEL-DATASET-PRECISION-TIME)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     p.add_argument("--plot", action="store_true", help="write curves.png (needs matplotlib)")
@@ -79,13 +83,16 @@ def result_table(summary):
 
 
 def run(args):
-    from dfpengine import model_zoo
+    from dfpengine import checkpoint, model_zoo
     from dfpengine.training import Trainer, TrainingInterrupted, precision_table
     from dfpengine.training.plots import plot_runs, pyplot
     from dfpengine.training.runlog import CURVES, read_metrics
     from ._progress import ProgressObserver
 
     cfg = _config(args)
+    if not args.resume and checkpoint.exists(cfg.out):
+        raise FileExistsError(f"{cfg.out} holds a checkpoint of another run; continue it with "
+                              f"--resume or choose another --out")
     if args.plot:
         pyplot()    # fail before training, not after it
     if cfg.model not in model_zoo.names():

@@ -23,6 +23,10 @@ class FormatSpec:
 class GemmFormat:
     a: FormatSpec
     b: FormatSpec
+    # stochastic-rounding stream key of this GEMM (precision.gemm_formats derives it from
+    # step, layer and pass, so a resumed run draws the same numbers); None: the glue's
+    # process-wide call counter
+    stream: int = None
 
 
 FP32 = FormatSpec("fp32")

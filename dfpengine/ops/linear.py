@@ -12,11 +12,11 @@ from ..tensor import Tensor, as_tensor
 
 
 def gemm_formats(layer):
-    """(fprop, bprop, wtgrad) GemmFormats for `layer`; all None (FP32) without a layer."""
+    """(fprop, bprop, wtgrad) GemmFormats for `layer`, with their stochastic-rounding stream keys
+    (see precision.gemm_formats); all None (FP32) without a layer."""
     if layer is None:
         return (None, None, None)
-    policy = precision.current()
-    return tuple(policy.gemm_format(layer, pass_) for pass_ in precision.PASSES)
+    return precision.gemm_formats(layer)
 
 
 def _rows(x):

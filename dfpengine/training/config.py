@@ -22,6 +22,8 @@ class TrainConfig:
     seed: int = 0
     threads: int = None
     max_steps: int = None        # stop after this many optimizer steps in total (tests, smoke runs)
+    limit_train: int = None      # train on the first N training images only (smoke runs of big data sets)
+    limit_test: int = None       # evaluate on the first N test images only
     out: str = None              # run directory: config, metrics, checkpoint, plots
 
     def __post_init__(self):
@@ -30,8 +32,9 @@ class TrainConfig:
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
+        for name in ("max_steps", "limit_train", "limit_test"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 
     def to_dict(self):
         return dataclasses.asdict(self)

@@ -14,17 +14,20 @@ def pyplot():
 
 
 def plot_runs(runs, path):
-    """One PNG: loss and accuracy per epoch for each (label, metrics records) in `runs`."""
+    """One PNG: loss and accuracy per epoch for each (label, metrics records) in `runs`;
+    one colour per run, test solid with dots, train dashed."""
     plt = pyplot()
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
-    for label, records in runs:
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.5))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (label, records) in enumerate(runs):
+        colour = colours[i % len(colours)]
         epochs = [r["epoch"] for r in records]
-        ax_loss.plot(epochs, [r["train_loss"] for r in records], "--", label=f"{label} train")
-        ax_loss.plot(epochs, [r["test_loss"] for r in records], "-o", label=f"{label} test")
-        ax_acc.plot(epochs, [100 * r["train_accuracy"] for r in records], "--", label=f"{label} train")
-        ax_acc.plot(epochs, [100 * r["test_accuracy"] for r in records], "-o", label=f"{label} test")
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+        ax_loss.plot(epochs, [r["train_loss"] for r in records], "--", color=colour, alpha=0.6)
+        ax_loss.plot(epochs, [r["test_loss"] for r in records], "-o", color=colour, ms=3, label=label)
+        ax_acc.plot(epochs, [100 * r["train_accuracy"] for r in records], "--", color=colour, alpha=0.6)
+        ax_acc.plot(epochs, [100 * r["test_accuracy"] for r in records], "-o", color=colour, ms=3, label=label)
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss (test solid, train dashed)")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy (test solid, train dashed)")
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")

@@ -31,6 +31,10 @@ class TrainingInterrupted(RuntimeError):
 class Observer:
     """Progress hooks; the defaults do nothing."""
 
+    def run_start(self, total_images, done_images):
+        """Images the whole run trains on (all epochs, or up to max_steps) and those already
+        trained (non-zero when resuming): what a run-wide ETA needs."""
+
     def epoch_start(self, epoch, epochs, total_images, done_images):
         pass
 
@@ -67,12 +71,20 @@ class Trainer:
         steps = self.cfg.epochs * len(self.train_loader)
         return min(steps, self.cfg.max_steps) if self.cfg.max_steps else steps
 
+    def images_at(self, step):
+        """Training images seen after `step` optimizer steps (the last batch of an epoch may be short)."""
+        epoch, batch = divmod(step, len(self.train_loader))
+        n = len(self.train_loader.dataset)
+        return epoch * n + min(batch * self.train_loader.batch_size, n)
+
     def run(self):
         """Train to cfg.epochs (or cfg.max_steps) from the current position; returns the summary."""
         start = time.perf_counter()
         if self.run_dir:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self.cfg.save(self.run_dir / runlog.CONFIG)
+            runlog.keep_metrics_before(self.run_dir, self.epoch + 1)   # a killed run's later lines
+        self.observer.run_start(self.images_at(self.total_steps), self.images_at(self.step))
         with self.policy, StopOnSignal() as stop:
             while self.epoch < self.cfg.epochs and not self._step_limit_reached():
                 completed = self._train_epoch(stop)
