@@ -25,12 +25,36 @@ def test_values_on_block_grid(name, rounding):
     assert np.array_equal(y.astype(np.float64), k * scale)
     for b in range(nb):
         blk = np.abs(x[:, b * f.block:(b + 1) * f.block]).max(axis=1)
-        e = np.floor(np.log2(blk)) if f.floor_exponent else np.ceil(np.log2(blk))
-        assert np.array_equal(s[:, b], e - f.mag_bits)
+        if f.floor_exponent:                          # MX: k * 2^(E - (m - 1))
+            assert np.array_equal(s[:, b], np.floor(np.log2(blk)) - (f.mag_bits - 1))
+        else:
+            assert np.array_equal(s[:, b], np.ceil(np.log2(blk)) - f.mag_bits)
     # error bound: one grid step (half for nearest)
     bound = scale * (0.5 if rounding == "nearest" else 1.0)
     clamp = np.abs(k) == 2 ** f.mag_bits - 1
     assert (np.abs(y - x)[~clamp] <= bound[~clamp]).all()
+
+
+def test_mxint8_block_maximum_is_representable():
+    """OCP MXINT8: shared E = floor(log2 max|x|), element k * 2^(E-6), |k| <= 127.
+    The largest element of a block has k in [64, 128) and must not be clipped."""
+    rng = np.random.default_rng(5)
+    scale = np.exp2(rng.integers(-6, 6, (64, 1)))
+    x = (rng.uniform(-1.98, 1.98, (64, 32)) * scale).astype(np.float32)   # below 127.5/64 * 2^E
+    x[np.arange(64), rng.integers(0, 32, 64)] = (rng.uniform(1.0, 1.98, 64) * scale[:, 0]).astype(np.float32)
+    k, s = hbfp.encode(x, "mx", "nearest")
+    y = hbfp.quantize(x, "mx", "nearest")
+    e = np.floor(np.log2(np.abs(x).max(axis=1)))
+    assert np.array_equal(s[:, 0], e - 6)
+    assert np.abs(k).max() <= 127
+    # every element, the maximum included, within half a step 2^(E-6)
+    assert (np.abs(y - x) <= np.exp2(e - 7)[:, None]).all()
+    row = np.arange(64)
+    assert (np.abs(k[row, np.abs(x).argmax(axis=1)]) >= 64).all()
+    # exactly representable maxima come back unchanged: 1.5 * 2^E is k = 96
+    z = np.zeros((1, 32), np.float32)
+    z[0, 3], z[0, 7] = 1.5, -0.25
+    assert np.array_equal(hbfp.quantize(z, "mx", "nearest"), z)
 
 
 def test_blocks_are_independent():

@@ -46,7 +46,10 @@ static void quantize_block(const float *x, int64_t r, int64_t c0, int64_t len, c
     for (int64_t c = 0; c < len; c++)
         amax = fabsf(x[c]) > amax ? fabsf(x[c]) : amax;
     int e = amax > 0.0f ? block_exponent(amax, a->floor_exponent) : 0;
-    int s = e - a->mag_bits;
+    /* MX (floor E): the largest element has k in [2^(m-1), 2^m), so it stays
+     * representable (OCP MXINT8: k * 2^(E-6), |k| <= 127). HBFP (ceil E):
+     * k * 2^(E-m) as in the Accuracy Boosters code. */
+    int s = a->floor_exponent ? e - (a->mag_bits - 1) : e - a->mag_bits;
     float kmax = (float)((1 << a->mag_bits) - 1);
     const float down = pow2_or_zero(-s), up = pow2_or_zero(s);
     for (int64_t c = 0; c < len; c++) {

@@ -257,10 +257,11 @@ dfp_status dfp_gemm_fpemu(int trans_a, int trans_b, int64_t m, int64_t n, int64_
 /* Block floating point (HBFP, MXINT): each block of `block` contiguous
  * elements along a row of x (rows x cols, leading dimension ldx) shares one
  * exponent; element value = k * 2^scale_exp, |k| <= 2^mag_bits - 1.
- * scale_exp = E - mag_bits with E = ceil(log2(max|x|)) over the block
- * (HBFP, floor_exponent = 0) or E = floor(log2(max|x|)) (MX, floor_exponent
- * = 1); k rounded nearest-even or stochastically, then clamped. An all-zero
- * block has scale_exp = 0 - mag_bits. Outputs (each may be NULL, not all):
+ * HBFP (floor_exponent = 0): scale_exp = E - mag_bits, E = ceil(log2(max|x|))
+ * over the block. MX (floor_exponent = 1): scale_exp = E - (mag_bits - 1),
+ * E = floor(log2(max|x|)), so the block maximum keeps |k| in [2^(mag_bits-1),
+ * 2^mag_bits) (MXINT8: mag_bits 7, k * 2^(E-6), |k| <= 127). k rounded
+ * nearest-even or stochastically, then clamped. An all-zero block has E = 0. Outputs (each may be NULL, not all):
  * mant rows x cols int16 (dense), scale_exp rows x ceil(cols/block) int32,
  * y rows x cols float (k * 2^scale_exp, dense). Stochastic index: r*cols + c.
  * DFP_ERR_NOT_FINITE on NaN/inf input. */
