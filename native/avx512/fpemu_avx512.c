@@ -82,15 +82,29 @@ static inline __m512 dfp_round_fp_ps_avx512(__m512 x, const dfp_fmt_consts *c, i
     return _mm512_castsi512_ps(_mm512_or_si512(sign, out));
 }
 
+/* Index halves of base + lane * stride for 16 lanes. */
+static inline void strided_halves_avx512(uint64_t base, uint64_t stride, __m512i *lo, __m512i *hi)
+{
+    if (stride == 1) {
+        index_halves_avx512(base, lo, hi);
+        return;
+    }
+    uint32_t l[MR], h[MR];
+    dfp_fpemu_index_halves(base, stride, MR, l, h);
+    *lo = _mm512_loadu_si512(l);
+    *hi = _mm512_loadu_si512(h);
+}
+
 static void dfp_round_fp_avx512(const dfp_fmt_consts *c, int stochastic, uint64_t key,
-                                uint64_t index0, const float *x, float *y, int64_t n)
+                                uint64_t index0, uint64_t stride, const float *x, float *y,
+                                int64_t n)
 {
     __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
     for (int64_t i = 0; i < n; i += MR) {
         __mmask16 m = n - i >= MR ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
         __m512 v = _mm512_maskz_loadu_ps(m, x + i);
         if (stochastic)
-            index_halves_avx512(index0 + (uint64_t)i, &lo, &hi);
+            strided_halves_avx512(index0 + (uint64_t)i * stride, stride, &lo, &hi);
         __m512i rnd = stochastic ? rng_u32_avx512(key, lo, hi) : lo;
         _mm512_mask_storeu_ps(y + i, m, dfp_round_fp_ps_avx512(v, c, stochastic, rnd));
     }
@@ -134,10 +148,56 @@ static void dfp_gemm_fpemu_f32_avx512_16x4(int64_t k, const float *a_panel,
         _mm512_storeu_ps(c_tile + j * MR, total[j]);
 }
 
+/* Nearest-even rounding onto the accumulator grid by (v + C) - C (contract of
+ * gemm_ukernel_nearest in emu_kernels.h): C = 2^(max(e_v, emin) + 23 - man)
+ * with v's sign, built from v's exponent bits; the final OR restores -0. */
+static inline __m512 round_nearest_fast_avx512(__m512 v, __m512i emin_bits, __m512i shift_bits)
+{
+    const __m512i sign = _mm512_set1_epi32((int)DFP_F32_SIGN_MASK);
+    const __m512i u = _mm512_castps_si512(v);
+    __m512i e = _mm512_max_epu32(_mm512_and_si512(u, _mm512_set1_epi32(0x7f800000)), emin_bits);
+    /* 0xF8: A | (B & C) */
+    __m512 c = _mm512_castsi512_ps(
+        _mm512_ternarylogic_epi32(_mm512_add_epi32(e, shift_bits), u, sign, 0xF8));
+    __m512 r = _mm512_sub_ps(_mm512_add_ps(v, c), c);
+    return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(r), u, sign, 0xF8));
+}
+
+static void dfp_gemm_fpemu_nearest_f32_avx512_16x4(int64_t k, const float *a_panel,
+                                                   const float *b_panel, float *c_tile,
+                                                   int64_t i0, int64_t j0,
+                                                   const dfp_fpemu_acc *acc)
+{
+    const __m512i emin_bits = _mm512_set1_epi32(acc->fmt.tb << 23);
+    const __m512i shift_bits = _mm512_set1_epi32((23 - acc->fmt.man_bits) << 23);
+    __m512 total[NR], s[NR];
+    for (int j = 0; j < NR; j++)
+        total[j] = _mm512_setzero_ps();
+    for (int64_t c0 = 0; c0 < k; c0 += acc->chunk) {
+        int64_t end = dfp_fpemu_chunk_end(c0, acc->chunk, k);
+        __m512 av = _mm512_loadu_ps(a_panel + c0 * MR);
+        for (int j = 0; j < NR; j++)
+            s[j] = _mm512_mul_ps(av, _mm512_set1_ps(b_panel[c0 * NR + j]));
+        for (int64_t t = c0 + 1; t < end; t++) {
+            av = _mm512_loadu_ps(a_panel + t * MR);
+            for (int j = 0; j < NR; j++) {
+                __m512 v = _mm512_fmadd_ps(av, _mm512_set1_ps(b_panel[t * NR + j]), s[j]);
+                s[j] = round_nearest_fast_avx512(v, emin_bits, shift_bits);
+            }
+        }
+        for (int j = 0; j < NR; j++)
+            total[j] = round_nearest_fast_avx512(_mm512_add_ps(total[j], s[j]), emin_bits,
+                                                 shift_bits);
+    }
+    for (int j = 0; j < NR; j++)
+        _mm512_storeu_ps(c_tile + j * MR, total[j]);
+}
+
 void dfp_emu_kernels_init_avx512(dfp_emu_kernels *k)
 {
     k->round = dfp_round_fp_avx512;
     k->gemm_ukernel = dfp_gemm_fpemu_f32_avx512_16x4;
+    k->gemm_ukernel_nearest = dfp_gemm_fpemu_nearest_f32_avx512_16x4;
     k->mr = MR;
     k->nr = NR;
 }

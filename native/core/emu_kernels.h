@@ -10,7 +10,16 @@
  *   acc(total + s). Products and sums are single FP32 operations (no FMA), then
  *   the exact integer rounding of float_round.h, so SIMD lanes equal scalar.
  * - Stochastic adds draw from key dfp_rng_key(key_add, t) (rng_counter.h) (t = K index) or
- *   dfp_rng_key(key_total, chunk number), at element index (j0+j)*m + i0+i. */
+ *   dfp_rng_key(key_total, chunk number), at element index (j0+j)*m + i0+i.
+ * gemm_ukernel_nearest: the same results for nearest accumulation rounding,
+ * under preconditions the driver checks (fpemu_gemm.c, fast_nearest_ok): every
+ * product is exact in FP32 (so a fused multiply-add equals mul then add), the
+ * accumulator format's grid step times 2^23 is a finite FP32 value, and no
+ * partial sum can reach the accumulator's largest value (no saturation, no
+ * inf/NaN). Then rounding v to nearest-even is (v + C) - C with
+ * C = +-2^(max(e_v, emin) + 23 - man_bits) of v's sign (C's FP32 ulp is v's grid
+ * step), sign restored for zeros: a few vector instructions instead of the
+ * general integer rounding. The scalar reference uses its exact kernel. */
 #ifndef DFP_EMU_KERNELS_H
 #define DFP_EMU_KERNELS_H
 
@@ -28,9 +37,11 @@ typedef struct dfp_fpemu_acc {
     int64_t m;            /* rows of C, for element indices */
 } dfp_fpemu_acc;
 
-/* y[i] = round(x[i]); stochastic bits from (key, index0 + i). */
+/* y[i] = round(x[i]); stochastic bits from (key, index0 + i * stride): rows of
+ * packed panels round with the element indices of the unpacked operand. */
 typedef void (*dfp_fpemu_round_fn)(const dfp_fmt_consts *c, int stochastic, uint64_t key,
-                                   uint64_t index0, const float *x, float *y, int64_t n);
+                                   uint64_t index0, uint64_t stride, const float *x, float *y,
+                                   int64_t n);
 
 typedef void (*dfp_fpemu_ukernel_fn)(int64_t k, const float *a_panel, const float *b_panel,
                                      float *c_tile, int64_t i0, int64_t j0,
@@ -39,7 +50,8 @@ typedef void (*dfp_fpemu_ukernel_fn)(int64_t k, const float *a_panel, const floa
 typedef struct dfp_emu_kernels {
     dfp_fpemu_round_fn round;
     dfp_fpemu_ukernel_fn gemm_ukernel;
-    int mr, nr;            /* register block of gemm_ukernel */
+    dfp_fpemu_ukernel_fn gemm_ukernel_nearest; /* same mr x nr; see the contract above */
+    int mr, nr;            /* register block of both micro-kernels */
 } dfp_emu_kernels;
 
 void dfp_emu_kernels_init_scalar(dfp_emu_kernels *k);
@@ -50,6 +62,18 @@ void dfp_emu_kernels_init_avx512(dfp_emu_kernels *k);
 static inline uint32_t dfp_fpemu_rng(uint64_t key, uint64_t index)
 {
     return dfp_rng_bits((uint32_t)key, (uint32_t)(key >> 32), index);
+}
+
+/* Low and high 32-bit halves of the indices base + l * stride, l < lanes, for
+ * SIMD stochastic rounding of strided elements. */
+static inline void dfp_fpemu_index_halves(uint64_t base, uint64_t stride, int lanes, uint32_t *lo,
+                                          uint32_t *hi)
+{
+    for (int l = 0; l < lanes; l++) {
+        uint64_t idx = base + (uint64_t)l * stride;
+        lo[l] = (uint32_t)idx;
+        hi[l] = (uint32_t)(idx >> 32);
+    }
 }
 
 /* Chunk-rule helpers shared by the micro-kernels. */

@@ -2,14 +2,15 @@
  * into MR-row panels and op(B) into NR-column panels while rounding them to
  * their input formats, then run the ISA micro-kernel on every MR x NR tile.
  *
- * Packing quantises one row of op(A) (or op(B)) at a time through the
- * kernel table's round kernel, with element index i*k + t (t*n + j for B):
+ * Packing quantises op(A) (or op(B)) panel by panel through the kernel
+ * table's round kernel, with element index i*k + t (t*n + j for B):
  * the same indices as rounding op(A) as one row-major tensor, so seeded
  * stochastic input rounding is independent of blocking, ISA and threads.
  * Every output element is produced by exactly one micro-kernel lane with a
  * fixed add order, so results do not depend on the thread count either. */
 #include "kernel_table.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,25 +31,58 @@ typedef struct fpemu_pack {
     int b_layout;         /* index of element (r, t) is t*rows + r (op(B) row-major) instead of r*k + t */
 } fpemu_pack;
 
-static void pack_row(const fpemu_pack *p, int64_t r, float *row, float *dst,
-                     const dfp_fmt_consts *c)
+/* Stochastic index of element (r, t) of the operand as the unpacked tensor numbers it. */
+static inline uint64_t elem_index(const fpemu_pack *p, int64_t r, int64_t t)
 {
-    for (int64_t t = 0; t < p->k; t++)
-        row[t] = p->trans ? p->src[t * p->ld + r] : p->src[r * p->ld + t];
-    if (p->fmt->exp_bits != 0) {
-        const dfp_fpemu_round_fn round = dfp_kernels()->emu.round;
-        if (p->b_layout) /* indices t*rows + r are strided: round one element at a time */
-            for (int64_t t = 0; t < p->k; t++)
-                round(c, p->stochastic, p->key, (uint64_t)(t * p->rows + r), row + t, row + t, 1);
-        else
-            round(c, p->stochastic, p->key, (uint64_t)(r * p->k), row, row, p->k);
-    }
-    float *panel = dst + (r / p->width) * p->k * p->width;
-    for (int64_t t = 0; t < p->k; t++)
-        panel[t * p->width + r % p->width] = row[t];
+    return p->b_layout ? (uint64_t)(t * p->rows + r) : (uint64_t)(r * p->k + t);
 }
 
-static dfp_status pack_operand(const fpemu_pack *p, float **out)
+/* Largest |value| of a packed panel as FP32 bits (integer max: NaN bits exceed inf). */
+static uint32_t panel_absmax_bits(const float *panel, int64_t count)
+{
+    uint32_t mx = 0;
+    for (int64_t i = 0; i < count; i++) {
+        uint32_t u = dfp_f32_bits(panel[i]) & DFP_F32_ABS_MASK;
+        mx = u > mx ? u : mx;
+    }
+    return mx;
+}
+
+/* Panel of rows r0 .. r0+w-1 (w = width; rows past the edge stay zero). With a
+ * transposed source each panel row t is a contiguous run of src, copied as is;
+ * otherwise each operand row is contiguous and is scattered into the panel.
+ * Rounding uses the unpacked element indices (strided along the panel). */
+static void pack_panel(const fpemu_pack *p, int64_t r0, float *row, float *panel,
+                       const dfp_fmt_consts *c)
+{
+    const int w = p->width;
+    const int64_t nr = p->rows - r0 < w ? p->rows - r0 : w;
+    const dfp_fpemu_round_fn round = dfp_kernels()->emu.round;
+    const int quantise = p->fmt->exp_bits != 0;
+    if (p->trans) {
+        for (int64_t t = 0; t < p->k; t++) {
+            float *dst = panel + t * w;
+            memcpy(dst, p->src + t * p->ld + r0, (size_t)nr * sizeof(float));
+            if (quantise)
+                round(c, p->stochastic, p->key, elem_index(p, r0, t),
+                      p->b_layout ? 1u : (uint64_t)p->k, dst, dst, nr);
+        }
+        return;
+    }
+    for (int64_t i = 0; i < nr; i++) {
+        const float *src = p->src + (r0 + i) * p->ld;
+        if (quantise) {
+            round(c, p->stochastic, p->key, elem_index(p, r0 + i, 0),
+                  p->b_layout ? (uint64_t)p->rows : 1u, src, row, p->k);
+            src = row;
+        }
+        for (int64_t t = 0; t < p->k; t++)
+            panel[t * w + i] = src[t];
+    }
+}
+
+/* Packs all panels (threads over panels); *absmax = largest |packed value| bits. */
+static dfp_status pack_operand(const fpemu_pack *p, float **out, uint32_t *absmax)
 {
     int64_t panels = (p->rows + p->width - 1) / p->width;
     float *dst = calloc((size_t)(panels * p->width * p->k) + 1, sizeof(float));
@@ -58,16 +92,21 @@ static dfp_status pack_operand(const fpemu_pack *p, float **out)
     if (p->fmt->exp_bits != 0)
         c = dfp_fmt_consts_make(p->fmt);
     int failed = 0;
-#pragma omp parallel num_threads(dfp_threads_for_work(p->rows))
+    uint32_t mx = 0;
+#pragma omp parallel num_threads(dfp_threads_for_work(panels * p->width * p->k / 4096))
     {
         float *row = malloc((size_t)p->k * sizeof(float) + sizeof(float));
         if (!row) {
 #pragma omp atomic write
             failed = 1;
         } else {
-#pragma omp for schedule(static)
-            for (int64_t r = 0; r < p->rows; r++)
-                pack_row(p, r, row, dst, &c);
+#pragma omp for schedule(static) reduction(max : mx)
+            for (int64_t q = 0; q < panels; q++) {
+                float *panel = dst + q * p->k * p->width;
+                pack_panel(p, q * p->width, row, panel, &c);
+                uint32_t pm = panel_absmax_bits(panel, p->k * p->width);
+                mx = pm > mx ? pm : mx;
+            }
         }
         free(row);
     }
@@ -76,20 +115,47 @@ static dfp_status pack_operand(const fpemu_pack *p, float **out)
         return DFP_ERR_OUT_OF_MEMORY;
     }
     *out = dst;
+    *absmax = mx;
     return DFP_OK;
 }
 
+/* Whether gemm_ukernel_nearest gives the exact kernel's results (its contract
+ * in emu_kernels.h): nearest accumulation; both inputs on float grids whose
+ * products are exact FP32 values; C = 2^(emax + 23 - man) finite; and no
+ * partial sum can reach the accumulator's max. Bound on |partial sums|: each
+ * rounded add grows |s| + |p| by at most a factor (1 + 2^-man); a sum sees at
+ * most chunk + ceil(k / chunk) adds, so |s| <= k * max|a| * max|b| * (1 + 2^-man)^adds. */
+static int fast_nearest_ok(const dfp_fpemu_gemm_params *p, int64_t k, uint32_t amax_a,
+                           uint32_t amax_b)
+{
+    const dfp_float_format *fa = &p->in_a, *fb = &p->in_b, *fc = &p->acc;
+    if (p->acc_rounding != DFP_ROUND_NEAREST || fa->exp_bits == 0 || fb->exp_bits == 0)
+        return 0;
+    if (fa->man_bits + fb->man_bits + 2 > 24 ||
+        dfp_fmt_emin(fa) - fa->man_bits + dfp_fmt_emin(fb) - fb->man_bits < -149)
+        return 0;
+    if (dfp_fmt_emax(fc) + 24 - fc->man_bits > 127)
+        return 0;
+    if (amax_a >= DFP_F32_INF_BITS || amax_b >= DFP_F32_INF_BITS)
+        return 0;
+    int64_t adds = (k < p->chunk ? k : p->chunk) + (k + p->chunk - 1) / p->chunk;
+    double bound = (double)k * dfp_bits_f32(amax_a) * dfp_bits_f32(amax_b) *
+                   pow(1.0 + ldexp(1.0, -fc->man_bits), (double)adds);
+    return bound < 0.5 * dfp_bits_f32(dfp_fmt_consts_make(fc).max_bits);
+}
+
 static void run_tiles(int64_t m, int64_t n, int64_t k, const float *ap, const float *bp,
-                      float *c, int64_t ldc, const dfp_fpemu_acc *acc)
+                      float *c, int64_t ldc, const dfp_fpemu_acc *acc, int fast)
 {
     const dfp_emu_kernels *kern = &dfp_kernels()->emu;
+    const dfp_fpemu_ukernel_fn ukernel = fast ? kern->gemm_ukernel_nearest : kern->gemm_ukernel;
     const int mr = kern->mr, nr = kern->nr;
     const int64_t mb = (m + mr - 1) / mr, nb = (n + nr - 1) / nr;
 #pragma omp parallel for schedule(dynamic) num_threads(dfp_threads_for_work(mb * nb))
     for (int64_t tile = 0; tile < mb * nb; tile++) {
         int64_t i0 = (tile % mb) * mr, j0 = (tile / mb) * nr;
         float out[DFP_FPEMU_MAX_TILE];
-        kern->gemm_ukernel(k, ap + i0 * k, bp + j0 * k, out, i0, j0, acc);
+        ukernel(k, ap + i0 * k, bp + j0 * k, out, i0, j0, acc);
         for (int64_t j = 0; j < nr && j0 + j < n; j++)
             for (int64_t i = 0; i < mr && i0 + i < m; i++)
                 c[(i0 + i) * ldc + j0 + j] = out[j * mr + i];
@@ -130,14 +196,16 @@ dfp_status dfp_gemm_fpemu(int trans_a, int trans_b, int64_t m, int64_t n, int64_
     fpemu_pack pb = {b, ldb, !trans_b, n, k, kern->nr, &p->in_b, stoch_in,
                      dfp_rng_key(p->seed, p->stream + 1), 1};
     float *ap = NULL, *bp = NULL;
-    if ((st = pack_operand(&pa, &ap)) != DFP_OK || (st = pack_operand(&pb, &bp)) != DFP_OK) {
+    uint32_t amax_a = 0, amax_b = 0;
+    if ((st = pack_operand(&pa, &ap, &amax_a)) != DFP_OK ||
+        (st = pack_operand(&pb, &bp, &amax_b)) != DFP_OK) {
         free(ap);
         return st;
     }
     dfp_fpemu_acc acc = {dfp_fmt_consts_make(&p->acc), p->acc_rounding == DFP_ROUND_STOCHASTIC,
                          p->chunk, dfp_rng_key(p->seed, p->stream + 2),
                          dfp_rng_key(p->seed, p->stream + 3), m};
-    run_tiles(m, n, k, ap, bp, c, ldc, &acc);
+    run_tiles(m, n, k, ap, bp, c, ldc, &acc, fast_nearest_ok(p, k, amax_a, amax_b));
     free(ap);
     free(bp);
     return DFP_OK;
