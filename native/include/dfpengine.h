@@ -85,6 +85,13 @@ dfp_status dfp_conv2d_backward_data_f32(const dfp_conv2d_shape *shape, const flo
 /* dw[O,C,KH,KW] = gradient of the conv w.r.t. w, from x and dy (dw is overwritten). */
 dfp_status dfp_conv2d_backward_weight_f32(const dfp_conv2d_shape *shape, const float *x, const float *dy, float *dw);
 
+/* Whole-batch column matrix for convs run as one GEMM per pass (the emulated
+ * low-precision formats): cols (C*KH*KW x N*OH*OW, row-major) row (c, kh, kw),
+ * column n*OH*OW + oh*OW + ow; padding taps are 0. col2im adds the columns back
+ * into dx[N,C,H,W] (overwritten), overlapping taps summed in FP32. */
+dfp_status dfp_conv2d_im2col_f32(const dfp_conv2d_shape *shape, const float *x, float *cols);
+dfp_status dfp_conv2d_col2im_f32(const dfp_conv2d_shape *shape, const float *cols, float *dx);
+
 /* ReLU over n elements: y = max(x, 0) (NaN propagates), mask = (x > 0). */
 dfp_status dfp_relu_forward_f32(int64_t n, const float *x, float *y, uint8_t *mask);
 /* dx = mask ? dy : 0. */
