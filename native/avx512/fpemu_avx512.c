@@ -1,5 +1,5 @@
 /* AVX-512 float-emulation kernels: rounding to a narrow float grid and the
- * 16x4 emulated-GEMM micro-kernel (16 lanes = 16 rows of C, 4 columns).
+ * 16x8 emulated-GEMM micro-kernels (16 lanes = 16 rows of C, 8 columns).
  * Contracts: native/core/emu_kernels.h and float_round.h. Every step is the
  * scalar reference's integer step on 16 lanes (variable shifts give 0 for
  * counts >= 32, which is what the scalar code computes), so results are
@@ -9,7 +9,7 @@
 #include "emu_kernels.h"
 
 #define MR 16
-#define NR 4
+#define NR 8
 
 static inline __m512i rng_mix32_avx512(__m512i x)
 {
@@ -117,7 +117,7 @@ static inline __m512 acc_add_avx512(__m512 s, __m512 p, const dfp_fpemu_acc *acc
     return dfp_round_fp_ps_avx512(_mm512_add_ps(s, p), &acc->fmt, acc->stochastic, rnd);
 }
 
-static void dfp_gemm_fpemu_f32_avx512_16x4(int64_t k, const float *a_panel,
+static void dfp_gemm_fpemu_f32_avx512_16x8(int64_t k, const float *a_panel,
                                            const float *b_panel, float *c_tile, int64_t i0,
                                            int64_t j0, const dfp_fpemu_acc *acc)
 {
@@ -150,11 +150,18 @@ static void dfp_gemm_fpemu_f32_avx512_16x4(int64_t k, const float *a_panel,
 
 /* Nearest-even rounding onto the accumulator grid by (v + C) - C (contract of
  * gemm_ukernel_nearest in emu_kernels.h): C = 2^(max(e_v, emin) + 23 - man)
- * with v's sign, built from v's exponent bits; the final OR restores -0. */
-static inline __m512 round_nearest_fast_avx512(__m512 v, __m512i emin_bits, __m512i shift_bits)
+ * with v's sign, built from v's sign and exponent bits; the final OR restores
+ * -0. With on_grid the clamp and the sign fix are not needed (emu_kernels.h). */
+static inline __attribute__((always_inline)) __m512
+round_nearest_fast_avx512(__m512 v, __m512i emin_bits, __m512i shift_bits, const int on_grid)
 {
-    const __m512i sign = _mm512_set1_epi32((int)DFP_F32_SIGN_MASK);
     const __m512i u = _mm512_castps_si512(v);
+    if (on_grid) {
+        __m512i e = _mm512_and_si512(u, _mm512_set1_epi32((int)0xff800000u));
+        __m512 c = _mm512_castsi512_ps(_mm512_add_epi32(e, shift_bits));
+        return _mm512_sub_ps(_mm512_add_ps(v, c), c);
+    }
+    const __m512i sign = _mm512_set1_epi32((int)DFP_F32_SIGN_MASK);
     __m512i e = _mm512_max_epu32(_mm512_and_si512(u, _mm512_set1_epi32(0x7f800000)), emin_bits);
     /* 0xF8: A | (B & C) */
     __m512 c = _mm512_castsi512_ps(
@@ -163,10 +170,10 @@ static inline __m512 round_nearest_fast_avx512(__m512 v, __m512i emin_bits, __m5
     return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(r), u, sign, 0xF8));
 }
 
-static void dfp_gemm_fpemu_nearest_f32_avx512_16x4(int64_t k, const float *a_panel,
-                                                   const float *b_panel, float *c_tile,
-                                                   int64_t i0, int64_t j0,
-                                                   const dfp_fpemu_acc *acc)
+/* The 16 x NR tile; NR = 8 independent sums hide the FMA-add-sub latency. */
+static inline __attribute__((always_inline)) void
+fpemu_nearest_tile_avx512(int64_t k, const float *a_panel, const float *b_panel, float *c_tile,
+                          const dfp_fpemu_acc *acc, const int on_grid)
 {
     const __m512i emin_bits = _mm512_set1_epi32(acc->fmt.tb << 23);
     const __m512i shift_bits = _mm512_set1_epi32((23 - acc->fmt.man_bits) << 23);
@@ -182,22 +189,33 @@ static void dfp_gemm_fpemu_nearest_f32_avx512_16x4(int64_t k, const float *a_pan
             av = _mm512_loadu_ps(a_panel + t * MR);
             for (int j = 0; j < NR; j++) {
                 __m512 v = _mm512_fmadd_ps(av, _mm512_set1_ps(b_panel[t * NR + j]), s[j]);
-                s[j] = round_nearest_fast_avx512(v, emin_bits, shift_bits);
+                s[j] = round_nearest_fast_avx512(v, emin_bits, shift_bits, on_grid);
             }
         }
         for (int j = 0; j < NR; j++)
             total[j] = round_nearest_fast_avx512(_mm512_add_ps(total[j], s[j]), emin_bits,
-                                                 shift_bits);
+                                                 shift_bits, on_grid);
     }
     for (int j = 0; j < NR; j++)
         _mm512_storeu_ps(c_tile + j * MR, total[j]);
 }
 
+static void dfp_gemm_fpemu_nearest_f32_avx512_16x8(int64_t k, const float *a_panel,
+                                                   const float *b_panel, float *c_tile,
+                                                   int64_t i0, int64_t j0,
+                                                   const dfp_fpemu_acc *acc)
+{
+    if (acc->on_grid)
+        fpemu_nearest_tile_avx512(k, a_panel, b_panel, c_tile, acc, 1);
+    else
+        fpemu_nearest_tile_avx512(k, a_panel, b_panel, c_tile, acc, 0);
+}
+
 void dfp_emu_kernels_init_avx512(dfp_emu_kernels *k)
 {
     k->round = dfp_round_fp_avx512;
-    k->gemm_ukernel = dfp_gemm_fpemu_f32_avx512_16x4;
-    k->gemm_ukernel_nearest = dfp_gemm_fpemu_nearest_f32_avx512_16x4;
+    k->gemm_ukernel = dfp_gemm_fpemu_f32_avx512_16x8;
+    k->gemm_ukernel_nearest = dfp_gemm_fpemu_nearest_f32_avx512_16x8;
     k->mr = MR;
     k->nr = NR;
 }

@@ -19,7 +19,11 @@
  * inf/NaN). Then rounding v to nearest-even is (v + C) - C with
  * C = +-2^(max(e_v, emin) + 23 - man_bits) of v's sign (C's FP32 ulp is v's grid
  * step), sign restored for zeros: a few vector instructions instead of the
- * general integer rounding. The scalar reference uses its exact kernel. */
+ * general integer rounding. With acc->on_grid (FP8 inputs, FP16 accumulator)
+ * C = +-2^(e_v + 23 - man) needs neither the emin clamp nor the sign fix: sums
+ * below the smallest normal are already on the grid, and a -0 partial sum only
+ * ever meets +0 + -0 = +0 at the chunk total. The scalar reference uses its
+ * exact kernel. */
 #ifndef DFP_EMU_KERNELS_H
 #define DFP_EMU_KERNELS_H
 
@@ -35,6 +39,9 @@ typedef struct dfp_fpemu_acc {
     uint64_t key_add;
     uint64_t key_total;
     int64_t m;            /* rows of C, for element indices */
+    int on_grid;          /* gemm_ukernel_nearest only: every product is a multiple of the
+                           * accumulator's subnormal step (>= 2^-126), so sums below its
+                           * smallest normal are exact and zeros' signs never reach C */
 } dfp_fpemu_acc;
 
 /* y[i] = round(x[i]); stochastic bits from (key, index0 + i * stride): rows of

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #define DFP_FPEMU_MAX_TILE 1024 /* MR * NR upper bound for the tile buffer */
+#define PACK_TB 128             /* columns per packing block (buffer MR x PACK_TB floats) */
 
 dfp_status dfp_float_format_check(const dfp_float_format *f);
 
@@ -37,78 +38,89 @@ static inline uint64_t elem_index(const fpemu_pack *p, int64_t r, int64_t t)
     return p->b_layout ? (uint64_t)(t * p->rows + r) : (uint64_t)(r * p->k + t);
 }
 
-/* Largest |value| of a packed panel as FP32 bits (integer max: NaN bits exceed inf). */
-static uint32_t panel_absmax_bits(const float *panel, int64_t count)
+/* Transposed source: source row t holds element t of every operand row. It is
+ * rounded as one run (its indices are strided by k for A, contiguous for B)
+ * into `buf` and dealt out to the panels, so src is streamed once. */
+static void pack_source_row(const fpemu_pack *p, int64_t t, float *buf, float *dst,
+                            const dfp_fmt_consts *c)
 {
-    uint32_t mx = 0;
-    for (int64_t i = 0; i < count; i++) {
-        uint32_t u = dfp_f32_bits(panel[i]) & DFP_F32_ABS_MASK;
-        mx = u > mx ? u : mx;
+    const int w = p->width;
+    const float *src = p->src + t * p->ld;
+    if (p->fmt->exp_bits != 0) {
+        dfp_kernels()->emu.round(c, p->stochastic, p->key, elem_index(p, 0, t),
+                                 p->b_layout ? 1u : (uint64_t)p->k, src, buf, p->rows);
+        src = buf;
     }
-    return mx;
+    for (int64_t r0 = 0; r0 < p->rows; r0 += w) {
+        float *panel = dst + (r0 / w) * p->k * w + t * w;
+        const int64_t nr = p->rows - r0 < w ? p->rows - r0 : w;
+        for (int64_t i = 0; i < nr; i++)
+            panel[i] = src[r0 + i];
+    }
 }
 
-/* Panel of rows r0 .. r0+w-1 (w = width; rows past the edge stay zero). With a
- * transposed source each panel row t is a contiguous run of src, copied as is;
- * otherwise each operand row is contiguous and is scattered into the panel.
- * Rounding uses the unpacked element indices (strided along the panel). */
-static void pack_panel(const fpemu_pack *p, int64_t r0, float *row, float *panel,
+/* Panel of rows r0 .. r0+w-1 of a source whose rows are contiguous (rows past
+ * the edge stay zero): blocks of PACK_TB columns go through an L1-sized buffer
+ * (w x PACK_TB), rounded with the unpacked element indices, so the panel is
+ * written sequentially. */
+static void pack_panel(const fpemu_pack *p, int64_t r0, float *buf, float *panel,
                        const dfp_fmt_consts *c)
 {
     const int w = p->width;
     const int64_t nr = p->rows - r0 < w ? p->rows - r0 : w;
     const dfp_fpemu_round_fn round = dfp_kernels()->emu.round;
-    const int quantise = p->fmt->exp_bits != 0;
-    if (p->trans) {
-        for (int64_t t = 0; t < p->k; t++) {
-            float *dst = panel + t * w;
-            memcpy(dst, p->src + t * p->ld + r0, (size_t)nr * sizeof(float));
-            if (quantise)
-                round(c, p->stochastic, p->key, elem_index(p, r0, t),
-                      p->b_layout ? 1u : (uint64_t)p->k, dst, dst, nr);
+    for (int64_t t0 = 0; t0 < p->k; t0 += PACK_TB) {
+        const int64_t tb = p->k - t0 < PACK_TB ? p->k - t0 : PACK_TB;
+        for (int64_t i = 0; i < nr; i++) {
+            const float *src = p->src + (r0 + i) * p->ld + t0;
+            if (p->fmt->exp_bits != 0)
+                round(c, p->stochastic, p->key, elem_index(p, r0 + i, t0),
+                      p->b_layout ? (uint64_t)p->rows : 1u, src, buf + i * PACK_TB, tb);
+            else
+                memcpy(buf + i * PACK_TB, src, (size_t)tb * sizeof(float));
         }
-        return;
-    }
-    for (int64_t i = 0; i < nr; i++) {
-        const float *src = p->src + (r0 + i) * p->ld;
-        if (quantise) {
-            round(c, p->stochastic, p->key, elem_index(p, r0 + i, 0),
-                  p->b_layout ? (uint64_t)p->rows : 1u, src, row, p->k);
-            src = row;
-        }
-        for (int64_t t = 0; t < p->k; t++)
-            panel[t * w + i] = src[t];
+        for (int64_t t = 0; t < tb; t++)
+            for (int64_t i = 0; i < nr; i++)
+                panel[(t0 + t) * w + i] = buf[i * PACK_TB + t];
     }
 }
 
-/* Packs all panels (threads over panels); *absmax = largest |packed value| bits. */
+/* Packs op(A) or op(B) (threads over source rows or over panels); *absmax =
+ * largest |packed value| as FP32 bits (integer max: NaN bits exceed inf). */
 static dfp_status pack_operand(const fpemu_pack *p, float **out, uint32_t *absmax)
 {
-    int64_t panels = (p->rows + p->width - 1) / p->width;
-    float *dst = calloc((size_t)(panels * p->width * p->k) + 1, sizeof(float));
+    const int64_t panels = (p->rows + p->width - 1) / p->width;
+    const int64_t total = panels * p->width * p->k;
+    float *dst = calloc((size_t)total + 1, sizeof(float));
     if (!dst)
         return DFP_ERR_OUT_OF_MEMORY;
     dfp_fmt_consts c = {0};
     if (p->fmt->exp_bits != 0)
         c = dfp_fmt_consts_make(p->fmt);
+    const size_t buf_len = p->trans ? (size_t)p->rows : (size_t)p->width * PACK_TB;
     int failed = 0;
     uint32_t mx = 0;
-#pragma omp parallel num_threads(dfp_threads_for_work(panels * p->width * p->k / 4096))
+#pragma omp parallel num_threads(dfp_threads_for_work(total / 4096))
     {
-        float *row = malloc((size_t)p->k * sizeof(float) + sizeof(float));
-        if (!row) {
+        float *buf = malloc(buf_len * sizeof(float) + sizeof(float));
+        if (!buf) {
 #pragma omp atomic write
             failed = 1;
+        } else if (p->trans) {
+#pragma omp for schedule(static)
+            for (int64_t t = 0; t < p->k; t++)
+                pack_source_row(p, t, buf, dst, &c);
         } else {
-#pragma omp for schedule(static) reduction(max : mx)
-            for (int64_t q = 0; q < panels; q++) {
-                float *panel = dst + q * p->k * p->width;
-                pack_panel(p, q * p->width, row, panel, &c);
-                uint32_t pm = panel_absmax_bits(panel, p->k * p->width);
-                mx = pm > mx ? pm : mx;
-            }
+#pragma omp for schedule(static)
+            for (int64_t q = 0; q < panels; q++)
+                pack_panel(p, q * p->width, buf, dst + q * p->k * p->width, &c);
         }
-        free(row);
+        free(buf);
+#pragma omp for schedule(static) reduction(max : mx)
+        for (int64_t i = 0; i < total; i++) {
+            uint32_t u = dfp_f32_bits(dst[i]) & DFP_F32_ABS_MASK;
+            mx = u > mx ? u : mx;
+        }
     }
     if (failed) {
         free(dst);
@@ -142,6 +154,18 @@ static int fast_nearest_ok(const dfp_fpemu_gemm_params *p, int64_t k, uint32_t a
     double bound = (double)k * dfp_bits_f32(amax_a) * dfp_bits_f32(amax_b) *
                    pow(1.0 + ldexp(1.0, -fc->man_bits), (double)adds);
     return bound < 0.5 * dfp_bits_f32(dfp_fmt_consts_make(fc).max_bits);
+}
+
+/* Products of in_a and in_b values are multiples of the accumulator's
+ * subnormal step (acc->on_grid in emu_kernels.h), and that step is an FP32 normal. */
+static int products_on_grid(const dfp_fpemu_gemm_params *p)
+{
+    const dfp_float_format *fa = &p->in_a, *fb = &p->in_b, *fc = &p->acc;
+    if (fa->exp_bits == 0 || fb->exp_bits == 0)
+        return 0;
+    int32_t step = dfp_fmt_emin(fc) - fc->man_bits;
+    return step >= -126 &&
+           dfp_fmt_emin(fa) - fa->man_bits + dfp_fmt_emin(fb) - fb->man_bits >= step;
 }
 
 static void run_tiles(int64_t m, int64_t n, int64_t k, const float *ap, const float *bp,
@@ -204,7 +228,7 @@ dfp_status dfp_gemm_fpemu(int trans_a, int trans_b, int64_t m, int64_t n, int64_
     }
     dfp_fpemu_acc acc = {dfp_fmt_consts_make(&p->acc), p->acc_rounding == DFP_ROUND_STOCHASTIC,
                          p->chunk, dfp_rng_key(p->seed, p->stream + 2),
-                         dfp_rng_key(p->seed, p->stream + 3), m};
+                         dfp_rng_key(p->seed, p->stream + 3), m, products_on_grid(p)};
     run_tiles(m, n, k, ap, bp, c, ldc, &acc, fast_nearest_ok(p, k, amax_a, amax_b));
     free(ap);
     free(bp);
