@@ -124,7 +124,7 @@ def gemm_fpemu(a, b, bint trans_a=False, bint trans_b=False, in_a=None, in_b=Non
     p.chunk = chunk
     p.seed = seed
     p.stream = stream
-    cdef cnp.ndarray C = np.zeros((m, n), dtype=np.float32)
+    cdef cnp.ndarray C = np.empty((m, n), dtype=np.float32)   # every element is written
     cdef int64_t lda = max(A.shape[1], 1), ldb = max(B.shape[1], 1), ldc = max(n, 1)
     cdef dfp_status st
     with nogil:

@@ -85,15 +85,29 @@ static void pack_panel(const fpemu_pack *p, int64_t r0, float *buf, float *panel
     }
 }
 
+/* Zero the rows of the last panel past the operand's edge (packing writes only
+ * real rows; the micro-kernels read whole panels). */
+static void zero_edge_rows(const fpemu_pack *p, float *dst)
+{
+    const int w = p->width;
+    const int64_t last = (p->rows - 1) / w, nr = p->rows - last * w;
+    if (p->rows == 0 || nr == w)
+        return;
+    float *panel = dst + last * p->k * w;
+    for (int64_t t = 0; t < p->k; t++)
+        memset(panel + t * w + nr, 0, (size_t)(w - nr) * sizeof(float));
+}
+
 /* Packs op(A) or op(B) (threads over source rows or over panels); *absmax =
  * largest |packed value| as FP32 bits (integer max: NaN bits exceed inf). */
 static dfp_status pack_operand(const fpemu_pack *p, float **out, uint32_t *absmax)
 {
     const int64_t panels = (p->rows + p->width - 1) / p->width;
     const int64_t total = panels * p->width * p->k;
-    float *dst = calloc((size_t)total + 1, sizeof(float));
+    float *dst = malloc((size_t)total * sizeof(float) + sizeof(float));
     if (!dst)
         return DFP_ERR_OUT_OF_MEMORY;
+    zero_edge_rows(p, dst);
     dfp_fmt_consts c = {0};
     if (p->fmt->exp_bits != 0)
         c = dfp_fmt_consts_make(p->fmt);
@@ -180,8 +194,8 @@ static void run_tiles(int64_t m, int64_t n, int64_t k, const float *ap, const fl
         int64_t i0 = (tile % mb) * mr, j0 = (tile / mb) * nr;
         float out[DFP_FPEMU_MAX_TILE];
         ukernel(k, ap + i0 * k, bp + j0 * k, out, i0, j0, acc);
-        for (int64_t j = 0; j < nr && j0 + j < n; j++)
-            for (int64_t i = 0; i < mr && i0 + i < m; i++)
+        for (int64_t i = 0; i < mr && i0 + i < m; i++)
+            for (int64_t j = 0; j < nr && j0 + j < n; j++)
                 c[(i0 + i) * ldc + j0 + j] = out[j * mr + i];
     }
 }
