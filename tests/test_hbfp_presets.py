@@ -122,3 +122,44 @@ def test_boosters_schedule():
     assert names(steps) == ["hbfp4"] * 3
     steps.set_progress(step=990, total_steps=1000)
     assert names(steps) == ["hbfp6"] * 3
+
+
+@pytest.mark.parametrize("name", ["hbfp8", "hbfp4", "mx"])
+@pytest.mark.parametrize("rounding", ["nearest", "stochastic"])
+def test_quantiser_bit_identical_across_isas_and_threads(name, rounding):
+    """The SIMD block kernels equal the scalar reference (mantissas, scales, values),
+    including blocks whose scale 2^-s is not a normal float (ldexpf fallback),
+    ties, negative zeros and a ragged last block."""
+    from dfpengine import _native
+    rng = np.random.default_rng(9)
+    x = sample((9, 333), 4)
+    x[0, :64] *= np.float32(2.0 ** -140)               # scale exponent below -126
+    x[1, :64] *= np.float32(2.0 ** 100)
+    x[2, :40] = np.arange(40, dtype=np.float32) / 2.0  # exact ties at HBFP8 resolution
+    x[3, 5:9] = -0.0
+    x[4] = rng.integers(-3, 4, 333).astype(np.float32) * np.float32(0.125)
+    before, threads = _native.isa_selected(), _native.get_num_threads()
+    results = []
+    try:
+        for level in _native.isa_supported():
+            _native.select_isa(level)
+            for n in (1, 2):
+                _native.set_num_threads(n)
+                k, s = hbfp.encode(x, name, rounding, seed=5)
+                results.append((level, k, s, hbfp.quantize(x, name, rounding, seed=5)))
+    finally:
+        _native.select_isa(before)
+        _native.set_num_threads(threads)
+    _, k0, s0, y0 = results[0]
+    for level, k, s, y in results[1:]:
+        assert np.array_equal(k, k0) and np.array_equal(s, s0), level
+        assert np.array_equal(y.view(np.uint32), y0.view(np.uint32)), level
+
+
+def test_quantiser_rejects_non_finite():
+    x = sample((3, 100))
+    for bad in (np.nan, np.inf, -np.inf):
+        x2 = x.copy()
+        x2[2, 77] = bad
+        with pytest.raises(ValueError, match="NaN or infinity"):
+            hbfp.quantize(x2, "hbfp8")

@@ -211,11 +211,61 @@ static void dfp_gemm_fpemu_nearest_f32_avx512_16x8(int64_t k, const float *a_pan
         fpemu_nearest_tile_avx512(k, a_panel, b_panel, c_tile, acc, 0);
 }
 
+static uint32_t dfp_absmax_bits_avx512(const float *x, int64_t n)
+{
+    __m512i mx = _mm512_setzero_si512();
+    const __m512i abs = _mm512_set1_epi32((int)DFP_F32_ABS_MASK);
+    int64_t i = 0;
+    for (; i + MR <= n; i += MR)
+        mx = _mm512_max_epu32(mx, _mm512_and_si512(_mm512_loadu_si512(x + i), abs));
+    return dfp_absmax_bits_span(x, i, n, (uint32_t)_mm512_reduce_max_epu32(mx));
+}
+
+/* dfp_bfp_block_span on 16 lanes: the power-of-two scaling, roundscale
+ * (nearest-even or floor) and compares are exact, so lanes equal the scalar
+ * steps. Stochastic: rnd < frac * 2^32 (exact in double there) is
+ * rnd < ceil(frac * 2^32), an integer below 2^32 since frac <= 1 - 2^-24. */
+static void dfp_bfp_block_avx512(const dfp_bfp_block *b, const float *x, int64_t n, int16_t *mant,
+                                 float *y)
+{
+    const float down = dfp_pow2_or_zero(-b->scale_exp), up = dfp_pow2_or_zero(b->scale_exp);
+    int64_t i = 0;
+    if (down != 0.0f && up != 0.0f) {
+        const __m512 vdown = _mm512_set1_ps(down), vup = _mm512_set1_ps(up);
+        const __m512 kmax = _mm512_set1_ps(b->kmax), kmin = _mm512_set1_ps(-b->kmax);
+        const __m512 two32 = _mm512_set1_ps(4294967296.0f);
+        for (; i + MR <= n; i += MR) {
+            __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + i), vdown), k;
+            if (b->stochastic) {
+                __m512i lo, hi;
+                index_halves_avx512(b->index0 + (uint64_t)i, &lo, &hi);
+                __m512i rnd = rng_u32_avx512(b->key, lo, hi);
+                __m512 fl = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+                __m512 f = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_sub_ps(v, fl), two32),
+                                                _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC);
+                __mmask16 upm = _mm512_cmplt_epu32_mask(rnd, _mm512_cvttps_epu32(f));
+                /* fl + 0 or 1 for every lane, as the scalar code (-0 + 0 = +0) */
+                k = _mm512_add_ps(fl, _mm512_maskz_mov_ps(upm, _mm512_set1_ps(1.0f)));
+            } else {
+                k = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            }
+            k = _mm512_max_ps(_mm512_min_ps(k, kmax), kmin);
+            if (mant)
+                _mm256_storeu_si256((__m256i *)(mant + i), _mm512_cvtsepi32_epi16(_mm512_cvttps_epi32(k)));
+            if (y)
+                _mm512_storeu_ps(y + i, _mm512_mul_ps(k, vup));
+        }
+    }
+    dfp_bfp_block_span(b, x, i, n, mant, y);
+}
+
 void dfp_emu_kernels_init_avx512(dfp_emu_kernels *k)
 {
     k->round = dfp_round_fp_avx512;
     k->gemm_ukernel = dfp_gemm_fpemu_f32_avx512_16x8;
     k->gemm_ukernel_nearest = dfp_gemm_fpemu_nearest_f32_avx512_16x8;
+    k->absmax_bits = dfp_absmax_bits_avx512;
+    k->bfp_block = dfp_bfp_block_avx512;
     k->mr = MR;
     k->nr = NR;
 }

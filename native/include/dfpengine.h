@@ -271,7 +271,7 @@ dfp_status dfp_gemm_fpemu(int trans_a, int trans_b, int64_t m, int64_t n, int64_
  * nearest-even or stochastically, then clamped. An all-zero block has E = 0. Outputs (each may be NULL, not all):
  * mant rows x cols int16 (dense), scale_exp rows x ceil(cols/block) int32,
  * y rows x cols float (k * 2^scale_exp, dense). Stochastic index: r*cols + c.
- * DFP_ERR_NOT_FINITE on NaN/inf input. */
+ * DFP_ERR_NOT_FINITE on NaN/inf input (outputs then undefined). */
 dfp_status dfp_bfp_quantize(const float *x, int64_t rows, int64_t cols, int64_t ldx, int block, int mag_bits, int floor_exponent, dfp_rounding rounding, uint64_t seed, uint64_t stream, int16_t *mant, int32_t *scale_exp, float *y);
 
 /* Block floating point GEMM: c (m x n, ldc) = A @ B^T for A (m x k) and B
