@@ -30,6 +30,8 @@ def dfpengine_step(model_name, precision_name, batch):
     model.train()
     opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     policy = precision.preset(precision_name)
+    policy.set_progress(epoch=0, total_epochs=10)   # a mid-run step (boosters: HBFP4 phase)
+    scaler = policy.loss_scaler()                   # fp8: loss scaling, as the trainer does
     x_np, y_np = _batch(model_name, batch)
     x, y = dfpengine.from_numpy(x_np), dfpengine.from_numpy(y_np)
 
@@ -37,8 +39,13 @@ def dfpengine_step(model_name, precision_name, batch):
         with precision.use(policy):
             opt.zero_grad()
             loss = nn.functional.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
+            if scaler is None:
+                loss.backward()
+                opt.step()
+            else:
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
     return step
 
 

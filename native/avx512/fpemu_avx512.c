@@ -95,10 +95,48 @@ static inline void strided_halves_avx512(uint64_t base, uint64_t stride, __m512i
     *hi = _mm512_loadu_si512(h);
 }
 
+/* Nearest rounding of finite and non-finite x by (v + C) - C: C =
+ * 2^(clamp(e_v, emin, emax) + 23 - man) with v's sign has v's grid step as its
+ * FP32 ulp (the emin clamp gives the subnormal step, the emax clamp keeps C
+ * finite for huge v, which then saturate); results above max saturate (or
+ * become inf), inf stays, NaN becomes the quiet NaN: float_round.h's rules.
+ * Needs emax + 24 - man <= 127 (see round_fast_ok). */
+static inline __m512 round_nearest_ps_avx512(__m512 x, const dfp_fmt_consts *c)
+{
+    const __m512i sign = _mm512_set1_epi32((int)DFP_F32_SIGN_MASK);
+    const __m512i u = _mm512_castps_si512(x);
+    const __m512i a = _mm512_andnot_si512(sign, u);
+    __m512i e = _mm512_and_si512(u, _mm512_set1_epi32(0x7f800000));
+    e = _mm512_max_epu32(e, _mm512_set1_epi32(c->tb << 23));
+    e = _mm512_min_epu32(e, _mm512_set1_epi32((int)(c->max_bits & 0x7f800000u)));
+    __m512 cv = _mm512_castsi512_ps(_mm512_ternarylogic_epi32(
+        _mm512_add_epi32(e, _mm512_set1_epi32((23 - c->man_bits) << 23)), u, sign, 0xF8));
+    __m512i out = _mm512_andnot_si512(sign, _mm512_castps_si512(_mm512_sub_ps(_mm512_add_ps(x, cv), cv)));
+    __mmask16 over = _mm512_cmpgt_epu32_mask(out, _mm512_set1_epi32((int)c->max_bits));
+    out = _mm512_mask_mov_epi32(out, over, _mm512_set1_epi32((int)c->overflow_bits));
+    __mmask16 nonfinite = _mm512_cmpge_epu32_mask(a, _mm512_set1_epi32((int)DFP_F32_INF_BITS));
+    __mmask16 nan = _mm512_cmpgt_epu32_mask(a, _mm512_set1_epi32((int)DFP_F32_INF_BITS));
+    out = _mm512_mask_mov_epi32(out, nonfinite, a);
+    out = _mm512_mask_mov_epi32(out, nan, _mm512_set1_epi32((int)DFP_F32_QNAN_BITS));
+    return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(out, u, sign, 0xF8));
+}
+
+static inline int round_fast_ok(const dfp_fmt_consts *c)
+{
+    return (int32_t)(c->max_bits >> 23) - 127 + 24 - c->man_bits <= 127;
+}
+
 static void dfp_round_fp_avx512(const dfp_fmt_consts *c, int stochastic, uint64_t key,
                                 uint64_t index0, uint64_t stride, const float *x, float *y,
                                 int64_t n)
 {
+    if (!stochastic && round_fast_ok(c)) {
+        for (int64_t i = 0; i < n; i += MR) {
+            __mmask16 m = n - i >= MR ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
+            _mm512_mask_storeu_ps(y + i, m, round_nearest_ps_avx512(_mm512_maskz_loadu_ps(m, x + i), c));
+        }
+        return;
+    }
     __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
     for (int64_t i = 0; i < n; i += MR) {
         __mmask16 m = n - i >= MR ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);

@@ -41,8 +41,8 @@ static inline uint64_t elem_index(const fpemu_pack *p, int64_t r, int64_t t)
 /* Transposed source: source row t holds element t of every operand row. It is
  * rounded as one run (its indices are strided by k for A, contiguous for B)
  * into `buf` and dealt out to the panels, so src is streamed once. */
-static void pack_source_row(const fpemu_pack *p, int64_t t, float *buf, float *dst,
-                            const dfp_fmt_consts *c)
+static uint32_t pack_source_row(const fpemu_pack *p, int64_t t, float *buf, float *dst,
+                                const dfp_fmt_consts *c)
 {
     const int w = p->width;
     const float *src = p->src + t * p->ld;
@@ -57,6 +57,7 @@ static void pack_source_row(const fpemu_pack *p, int64_t t, float *buf, float *d
         for (int64_t i = 0; i < nr; i++)
             panel[i] = src[r0 + i];
     }
+    return dfp_kernels()->emu.absmax_bits(src, p->rows);
 }
 
 /* Panel of rows r0 .. r0+w-1 of a source whose rows are contiguous (rows past
@@ -121,20 +122,21 @@ static dfp_status pack_operand(const fpemu_pack *p, float **out, uint32_t *absma
 #pragma omp atomic write
             failed = 1;
         } else if (p->trans) {
-#pragma omp for schedule(static)
-            for (int64_t t = 0; t < p->k; t++)
-                pack_source_row(p, t, buf, dst, &c);
+#pragma omp for schedule(static) reduction(max : mx)
+            for (int64_t t = 0; t < p->k; t++) {
+                uint32_t rm = pack_source_row(p, t, buf, dst, &c);
+                mx = rm > mx ? rm : mx;
+            }
         } else {
-#pragma omp for schedule(static)
-            for (int64_t q = 0; q < panels; q++)
-                pack_panel(p, q * p->width, buf, dst + q * p->k * p->width, &c);
+#pragma omp for schedule(static) reduction(max : mx)
+            for (int64_t q = 0; q < panels; q++) {
+                float *panel = dst + q * p->k * p->width;
+                pack_panel(p, q * p->width, buf, panel, &c);
+                uint32_t pm = dfp_kernels()->emu.absmax_bits(panel, p->k * p->width);
+                mx = pm > mx ? pm : mx;
+            }
         }
         free(buf);
-#pragma omp for schedule(static) reduction(max : mx)
-        for (int64_t i = 0; i < total; i++) {
-            uint32_t u = dfp_f32_bits(dst[i]) & DFP_F32_ABS_MASK;
-            mx = u > mx ? u : mx;
-        }
     }
     if (failed) {
         free(dst);
