@@ -163,3 +163,24 @@ def test_quantiser_rejects_non_finite():
         x2[2, 77] = bad
         with pytest.raises(ValueError, match="NaN or infinity"):
             hbfp.quantize(x2, "hbfp8")
+
+
+def test_formats_quantize_entry_point():
+    """formats.quantize(x, tag, rounding=, seed=) for every float and block tag:
+    .codes (uint8 for fp8) and .dequantize() equal to the per-family functions."""
+    from dfpengine import formats
+    from dfpengine.formats import floats
+    x = sample((4, 100), 8)
+    q = formats.quantize(x, "fp8")
+    assert q.codes.dtype == np.uint8 and np.array_equal(q.dequantize(), floats.quantize(x, "fp8"))
+    for tag in ("fp16", "binary16", "bf16"):
+        assert formats.quantize(x, tag).codes.dtype == np.uint16
+        assert np.array_equal(formats.quantize(x, tag, seed=2, rounding="stochastic").dequantize(),
+                              floats.quantize(x, tag, "stochastic", seed=2))
+    for tag in ("hbfp8", "hbfp6", "hbfp4", "mx"):
+        q = formats.quantize(x, tag, rounding="nearest", block=16)
+        assert q.scale_exp.shape == (4, 7) and q.block == 16
+        spec = hbfp.spec(tag, "nearest", block=16)
+        assert np.array_equal(q.dequantize(), hbfp.quantize(x, spec, "nearest"))
+    with pytest.raises(ValueError):
+        formats.quantize(x, "dfp16")
