@@ -135,7 +135,8 @@ def run(models=("resnet20", "lenet5"), precisions=("fp32", "dfp16"), threads=(1,
 
 
 def ratios(results):
-    """dfpengine throughput over PyTorch's best FP32 and best bf16, per model and threads."""
+    """dfpengine throughput over PyTorch's best FP32 and best bf16, and step time over
+    dfpengine's FP32 step, per model and threads."""
     out = []
     keys = {(r["model"], r["threads"]) for r in results}
     for model, threads in sorted(keys):
@@ -146,10 +147,13 @@ def ratios(results):
                      if r["engine"] == "pytorch" and r["precision"] == dtype]
             if peers:
                 torch_best[dtype] = max(peers)
+        fp32 = [r["images_per_s"] for r in same if r["engine"] == "dfpengine" and r["precision"] == "fp32"]
         for r in same:
             if r["engine"] != "dfpengine":
                 continue
             entry = dict(kind="ratio", model=model, threads=threads, precision=r["precision"])
+            if fp32:   # step time over the dfpengine FP32 step of the same run
+                entry["step_time_vs_fp32"] = round(fp32[0] / r["images_per_s"], 3)
             for dtype, best in torch_best.items():
                 entry[f"vs_pytorch_best_{dtype}"] = round(r["images_per_s"] / best, 3)
             out.append(entry)

@@ -38,26 +38,43 @@ static inline uint64_t elem_index(const fpemu_pack *p, int64_t r, int64_t t)
     return p->b_layout ? (uint64_t)(t * p->rows + r) : (uint64_t)(r * p->k + t);
 }
 
-/* Transposed source: source row t holds element t of every operand row. It is
- * rounded as one run (its indices are strided by k for A, contiguous for B)
- * into `buf` and dealt out to the panels, so src is streamed once. */
-static uint32_t pack_source_row(const fpemu_pack *p, int64_t t, float *buf, float *dst,
-                                const dfp_fmt_consts *c)
+/* Transposed source: source row t holds element t of every operand row.
+ * Source rows t0 .. t0+nt-1 are rounded (indices strided by k for A,
+ * contiguous for B; with nearest rounding and dense rows, as one run) into
+ * `buf` and dealt out to the panels, so src is streamed once and short rows
+ * (few output channels) do not pay a kernel call each. Returns their max. */
+static uint32_t pack_source_rows(const fpemu_pack *p, int64_t t0, int64_t nt, float *buf,
+                                 float *dst, const dfp_fmt_consts *c)
 {
     const int w = p->width;
-    const float *src = p->src + t * p->ld;
+    const dfp_emu_kernels *kern = &dfp_kernels()->emu;
+    const int64_t rows = p->rows;
+    const float *src = p->src + t0 * p->ld;
+    int64_t ld = p->ld;
     if (p->fmt->exp_bits != 0) {
-        dfp_kernels()->emu.round(c, p->stochastic, p->key, elem_index(p, 0, t),
-                                 p->b_layout ? 1u : (uint64_t)p->k, src, buf, p->rows);
+        if (!p->stochastic && p->ld == rows) {
+            kern->round(c, 0, 0, 0, 1, src, buf, nt * rows);
+        } else {
+            for (int64_t t = 0; t < nt; t++)
+                kern->round(c, p->stochastic, p->key, elem_index(p, 0, t0 + t),
+                            p->b_layout ? 1u : (uint64_t)p->k, src + t * p->ld, buf + t * rows, rows);
+        }
         src = buf;
+        ld = rows;
     }
-    for (int64_t r0 = 0; r0 < p->rows; r0 += w) {
-        float *panel = dst + (r0 / w) * p->k * w + t * w;
-        const int64_t nr = p->rows - r0 < w ? p->rows - r0 : w;
-        for (int64_t i = 0; i < nr; i++)
-            panel[i] = src[r0 + i];
+    uint32_t mx = 0;
+    for (int64_t t = 0; t < nt; t++) {
+        const float *row = src + t * ld;
+        for (int64_t r0 = 0; r0 < rows; r0 += w) {
+            float *panel = dst + (r0 / w) * p->k * w + (t0 + t) * w;
+            const int64_t nr = rows - r0 < w ? rows - r0 : w;
+            for (int64_t i = 0; i < nr; i++)
+                panel[i] = row[r0 + i];
+        }
+        uint32_t rm = kern->absmax_bits(row, rows);
+        mx = rm > mx ? rm : mx;
     }
-    return dfp_kernels()->emu.absmax_bits(src, p->rows);
+    return mx;
 }
 
 /* Panel of rows r0 .. r0+w-1 of a source whose rows are contiguous (rows past
@@ -112,7 +129,9 @@ static dfp_status pack_operand(const fpemu_pack *p, float **out, uint32_t *absma
     dfp_fmt_consts c = {0};
     if (p->fmt->exp_bits != 0)
         c = dfp_fmt_consts_make(p->fmt);
-    const size_t buf_len = p->trans ? (size_t)p->rows : (size_t)p->width * PACK_TB;
+    /* transposed sources: source rows per block, about PACK_TB * MR elements */
+    const int64_t nt_block = p->rows >= PACK_TB * 16 ? 1 : PACK_TB * 16 / (p->rows > 0 ? p->rows : 1);
+    const size_t buf_len = p->trans ? (size_t)(nt_block * p->rows) : (size_t)p->width * PACK_TB;
     int failed = 0;
     uint32_t mx = 0;
 #pragma omp parallel num_threads(dfp_threads_for_work(total / 4096))
@@ -123,8 +142,9 @@ static dfp_status pack_operand(const fpemu_pack *p, float **out, uint32_t *absma
             failed = 1;
         } else if (p->trans) {
 #pragma omp for schedule(static) reduction(max : mx)
-            for (int64_t t = 0; t < p->k; t++) {
-                uint32_t rm = pack_source_row(p, t, buf, dst, &c);
+            for (int64_t t0 = 0; t0 < p->k; t0 += nt_block) {
+                int64_t nt = p->k - t0 < nt_block ? p->k - t0 : nt_block;
+                uint32_t rm = pack_source_rows(p, t0, nt, buf, dst, &c);
                 mx = rm > mx ? rm : mx;
             }
         } else {
