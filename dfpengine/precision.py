@@ -2,7 +2,8 @@
 
 Layers carry `role` ("first", "last", "other") and `name`; ops ask
 `current().gemm_format(layer, pass_)` and get a GemmFormat or None (FP32).
-Presets (`PRESETS`): fp32; fp8 (FP16 first/last layers); hbfp8/6/4; boosters
+Presets (`PRESETS`): fp32; fp8 (FP16 first/last layers, dynamic loss scaling:
+`policy.loss_scaler()`); hbfp8/6/4; boosters
 (HBFP4, HBFP6 for first/last layers and the last epoch). `SchedulePolicy` and
 `Rule` build others by layer role and training progress.
 """
@@ -27,6 +28,17 @@ class Policy:
     def set_progress(self, epoch=0, total_epochs=1, step=0, total_steps=1):
         """Training progress, for policies with schedules; `step` also keys stochastic rounding."""
         self.step = step
+
+    loss_scale = None   # None, "dynamic" or a float (static): see loss_scaler()
+
+    def loss_scaler(self):
+        """A fresh `optim.GradScaler` for this policy's loss scaling, or None."""
+        if self.loss_scale is None:
+            return None
+        from dfpengine.optim import GradScaler
+        if self.loss_scale == "dynamic":
+            return GradScaler(init_scale=FP8_INIT_LOSS_SCALE)
+        return GradScaler(init_scale=float(self.loss_scale), dynamic=False)
 
 
 class DFP16Policy(Policy):
@@ -77,8 +89,9 @@ class SchedulePolicy(Policy):
     Schedules by layer role and training progress (set_progress, called by the
     training loop at each epoch/step)."""
 
-    def __init__(self, name, default, rules=()):
+    def __init__(self, name, default, rules=(), loss_scale=None):
         self.name, self.default, self.rules = name, default, tuple(rules)
+        self.loss_scale = loss_scale
         self.epoch, self.total_epochs, self.step, self.total_steps = 0, 1, 0, 1
 
     def set_progress(self, epoch=0, total_epochs=1, step=0, total_steps=1):
@@ -147,11 +160,15 @@ def gemm_format_for(name):
 
 
 _EDGE = ("first", "last")
+# Dynamic loss scaling starts here for FP8: cross-entropy gradients of a batch
+# mean (~1e-3 .. 1e-6) land above FP8's smallest subnormal 2^-16 and well below
+# its max 57344; the scaler grows it after clean steps and backs off on inf/NaN.
+FP8_INIT_LOSS_SCALE = 2.0 ** 10
 PRESETS = {
     "fp32": Policy,
     "dfp16": DFP16Policy,
-    # Wang et al.: FP8 GEMM inputs, first and last layers 16-bit
-    "fp8": lambda: SchedulePolicy("fp8", "fp8", [Rule("fp16", _EDGE)]),
+    # Wang et al.: FP8 GEMM inputs, first and last layers 16-bit, loss scaling
+    "fp8": lambda: SchedulePolicy("fp8", "fp8", [Rule("fp16", _EDGE)], loss_scale="dynamic"),
     "hbfp8": lambda: SchedulePolicy("hbfp8", "hbfp8"),
     "hbfp6": lambda: SchedulePolicy("hbfp6", "hbfp6"),
     "hbfp4": lambda: SchedulePolicy("hbfp4", "hbfp4"),

@@ -108,3 +108,51 @@ def test_swamping_numerics_5_1():
     for n in (1024, 4096, 16384, 65536):
         assert swamping_error(n, 64) < 0.005
     assert swamping_error(65536, 1, "stochastic") < 0.05
+
+
+def _fast_path_cases():
+    rng = np.random.default_rng(11)
+    a = rng.standard_normal((40, 200)).astype(np.float32)
+    b = rng.standard_normal((200, 9)).astype(np.float32)
+    fp8 = floats.fp8_gemm_format(chunk=64)
+    fp16_in = floats.fp8_gemm_format(chunk=64, name="fp16")
+    cancel = np.repeat(a[:, :100], 2, axis=1) * np.tile([1, -1], 100).astype(np.float32)
+    huge = np.full((40, 200), 30000, np.float32)
+    with_inf = a.copy()
+    with_inf[3, 7], with_inf[5, 0] = np.inf, np.nan
+    return {
+        "normal": (a, b, fp8),
+        # partial sums in the accumulator's subnormal range (below 2^-30)
+        "tiny": (a * np.float32(2 ** -14), b * np.float32(2 ** -14), fp8),
+        # FP16 (1,6,9) inputs (first/last layers): products far below the accumulator grid
+        "fp16_inputs": (a * np.float32(2 ** -25), b * np.float32(2 ** -10), fp16_in),
+        "fp16_inputs_normal": (a, b, fp16_in),
+        # exact cancellation: -0 / +0 partial sums
+        "cancel": (cancel, np.ones((200, 9), np.float32), fp8),
+        "negative_tiny_to_zero": (-a * np.float32(2 ** -24), b * np.float32(2 ** -24), fp16_in),
+        # single products rounding to -0 in the accumulator (k = 1: total = acc(0 + p))
+        "negative_zero": (-np.abs(a[:, :1]) * np.float32(2 ** -22), np.abs(b[:1]) * np.float32(2 ** -22),
+                          fp16_in),
+        # the bound fails: saturating sums take the general kernel
+        "saturating": (huge, np.full((200, 9), 30000, np.float32), fp8),
+        "inf_nan": (with_inf, b, fp8),
+        "chunk_1": (a, b, floats.fp8_gemm_format(chunk=1)),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_fast_path_cases()))
+def test_nearest_fast_kernel_equals_scalar_reference(case):
+    """The (v + C) - C rounding kernel (AVX2/AVX-512, nearest accumulation) gives the
+    scalar reference's bits, zeros' signs, subnormal sums, saturation and NaN included."""
+    a, b, fmt = _fast_path_cases()[case]
+    with np.errstate(all="ignore"):
+        got = run_all_isas(lambda: floats.gemm_fp8(a, b, fmt=fmt))
+    ref = got["scalar"].view(np.uint32)
+    for level, r in got.items():
+        assert np.array_equal(r.view(np.uint32), ref), level
+    if case == "saturating":
+        assert (got["scalar"] == floats.FP16.max).all()
+    if case == "negative_zero":
+        assert np.signbit(got["scalar"]).all() and (got["scalar"] == 0).any()
+    if case == "cancel":
+        assert (got["scalar"] == 0).all()

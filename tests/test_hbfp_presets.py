@@ -25,12 +25,36 @@ def test_values_on_block_grid(name, rounding):
     assert np.array_equal(y.astype(np.float64), k * scale)
     for b in range(nb):
         blk = np.abs(x[:, b * f.block:(b + 1) * f.block]).max(axis=1)
-        e = np.floor(np.log2(blk)) if f.floor_exponent else np.ceil(np.log2(blk))
-        assert np.array_equal(s[:, b], e - f.mag_bits)
+        if f.floor_exponent:                          # MX: k * 2^(E - (m - 1))
+            assert np.array_equal(s[:, b], np.floor(np.log2(blk)) - (f.mag_bits - 1))
+        else:
+            assert np.array_equal(s[:, b], np.ceil(np.log2(blk)) - f.mag_bits)
     # error bound: one grid step (half for nearest)
     bound = scale * (0.5 if rounding == "nearest" else 1.0)
     clamp = np.abs(k) == 2 ** f.mag_bits - 1
     assert (np.abs(y - x)[~clamp] <= bound[~clamp]).all()
+
+
+def test_mxint8_block_maximum_is_representable():
+    """OCP MXINT8: shared E = floor(log2 max|x|), element k * 2^(E-6), |k| <= 127.
+    The largest element of a block has k in [64, 128) and must not be clipped."""
+    rng = np.random.default_rng(5)
+    scale = np.exp2(rng.integers(-6, 6, (64, 1)))
+    x = (rng.uniform(-1.98, 1.98, (64, 32)) * scale).astype(np.float32)   # below 127.5/64 * 2^E
+    x[np.arange(64), rng.integers(0, 32, 64)] = (rng.uniform(1.0, 1.98, 64) * scale[:, 0]).astype(np.float32)
+    k, s = hbfp.encode(x, "mx", "nearest")
+    y = hbfp.quantize(x, "mx", "nearest")
+    e = np.floor(np.log2(np.abs(x).max(axis=1)))
+    assert np.array_equal(s[:, 0], e - 6)
+    assert np.abs(k).max() <= 127
+    # every element, the maximum included, within half a step 2^(E-6)
+    assert (np.abs(y - x) <= np.exp2(e - 7)[:, None]).all()
+    row = np.arange(64)
+    assert (np.abs(k[row, np.abs(x).argmax(axis=1)]) >= 64).all()
+    # exactly representable maxima come back unchanged: 1.5 * 2^E is k = 96
+    z = np.zeros((1, 32), np.float32)
+    z[0, 3], z[0, 7] = 1.5, -0.25
+    assert np.array_equal(hbfp.quantize(z, "mx", "nearest"), z)
 
 
 def test_blocks_are_independent():
@@ -98,3 +122,65 @@ def test_boosters_schedule():
     assert names(steps) == ["hbfp4"] * 3
     steps.set_progress(step=990, total_steps=1000)
     assert names(steps) == ["hbfp6"] * 3
+
+
+@pytest.mark.parametrize("name", ["hbfp8", "hbfp4", "mx"])
+@pytest.mark.parametrize("rounding", ["nearest", "stochastic"])
+def test_quantiser_bit_identical_across_isas_and_threads(name, rounding):
+    """The SIMD block kernels equal the scalar reference (mantissas, scales, values),
+    including blocks whose scale 2^-s is not a normal float (ldexpf fallback),
+    ties, negative zeros and a ragged last block."""
+    from dfpengine import _native
+    rng = np.random.default_rng(9)
+    x = sample((9, 333), 4)
+    x[0, :64] *= np.float32(2.0 ** -140)               # scale exponent below -126
+    x[1, :64] *= np.float32(2.0 ** 100)
+    x[2, :40] = np.arange(40, dtype=np.float32) / 2.0  # exact ties at HBFP8 resolution
+    x[3, 5:9] = -0.0
+    x[4] = rng.integers(-3, 4, 333).astype(np.float32) * np.float32(0.125)
+    before, threads = _native.isa_selected(), _native.get_num_threads()
+    results = []
+    try:
+        for level in _native.isa_supported():
+            _native.select_isa(level)
+            for n in (1, 2):
+                _native.set_num_threads(n)
+                k, s = hbfp.encode(x, name, rounding, seed=5)
+                results.append((level, k, s, hbfp.quantize(x, name, rounding, seed=5)))
+    finally:
+        _native.select_isa(before)
+        _native.set_num_threads(threads)
+    _, k0, s0, y0 = results[0]
+    for level, k, s, y in results[1:]:
+        assert np.array_equal(k, k0) and np.array_equal(s, s0), level
+        assert np.array_equal(y.view(np.uint32), y0.view(np.uint32)), level
+
+
+def test_quantiser_rejects_non_finite():
+    x = sample((3, 100))
+    for bad in (np.nan, np.inf, -np.inf):
+        x2 = x.copy()
+        x2[2, 77] = bad
+        with pytest.raises(ValueError, match="NaN or infinity"):
+            hbfp.quantize(x2, "hbfp8")
+
+
+def test_formats_quantize_entry_point():
+    """formats.quantize(x, tag, rounding=, seed=) for every float and block tag:
+    .codes (uint8 for fp8) and .dequantize() equal to the per-family functions."""
+    from dfpengine import formats
+    from dfpengine.formats import floats
+    x = sample((4, 100), 8)
+    q = formats.quantize(x, "fp8")
+    assert q.codes.dtype == np.uint8 and np.array_equal(q.dequantize(), floats.quantize(x, "fp8"))
+    for tag in ("fp16", "binary16", "bf16"):
+        assert formats.quantize(x, tag).codes.dtype == np.uint16
+        assert np.array_equal(formats.quantize(x, tag, seed=2, rounding="stochastic").dequantize(),
+                              floats.quantize(x, tag, "stochastic", seed=2))
+    for tag in ("hbfp8", "hbfp6", "hbfp4", "mx"):
+        q = formats.quantize(x, tag, rounding="nearest", block=16)
+        assert q.scale_exp.shape == (4, 7) and q.block == 16
+        spec = hbfp.spec(tag, "nearest", block=16)
+        assert np.array_equal(q.dequantize(), hbfp.quantize(x, spec, "nearest"))
+    with pytest.raises(ValueError):
+        formats.quantize(x, "dfp16")

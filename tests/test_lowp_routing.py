@@ -7,7 +7,7 @@ import pytest
 import dfpengine
 from dfpengine import _native, nn, precision
 from dfpengine._native import _lowp_streams, reference as ref
-from dfpengine.formats import floats, hbfp
+from dfpengine.formats import FormatSpec, GemmFormat, floats, hbfp
 from dfpengine.nn import functional as F
 
 FLOAT_TAGS = ("fp8", "fp16", "binary16", "bf16")
@@ -86,9 +86,37 @@ def test_conv_passes_are_the_gemm_oracle_on_im2col(tag):
     dw = _native.conv2d_backward_weight(x, dy, w.shape, *geom, fmt=fmt)
     dy_t, cols_t = dy_rows.T.copy(), cols.T.copy()
     same(dw.reshape(o, -1), oracle(dy_t, cols_t, fmt))
+    _lowp_streams.reset()
     dx = _native.conv2d_backward_data(dy, w, x.shape, *geom, fmt=fmt)
+    # bprop: dcols^T = W^T @ dY^T, operands swapped (a = weight, b = dy), then col2im
+    swapped = GemmFormat(FormatSpec(fmt.b.name, fmt.b.rounding, fmt.a.params), fmt.a)
+    dcols = oracle(w2.T.copy(), dy_rows, swapped).T.reshape(n, oh, ow, -1)
+    same(dx, col2im(dcols, x.shape, 3, 3, *geom))
     assert dx.shape == x.shape and np.isfinite(dx).all()
     assert not np.allclose(dx, ref.conv2d_backward_data(dy, w, x.shape, *geom), rtol=0, atol=1e-6)
+
+
+def col2im(dcols, x_shape, kh, kw, stride, padding, dilation):
+    """numpy col2im of dcols (n, oh, ow, c*kh*kw): overlapping taps added in FP32."""
+    n, c, h, wd = x_shape
+    oh, ow = dcols.shape[1:3]
+    dcols = dcols.reshape(n, oh, ow, c, kh, kw)
+    dxp = np.zeros((n, c, h + 2 * padding[0], wd + 2 * padding[1]), np.float32)
+    for (i, j), rows, columns in ref._tap_slices(kh, kw, stride, padding, dilation, oh, ow):
+        dxp[:, :, rows, columns] += dcols[:, :, :, :, i, j].transpose(0, 3, 1, 2)
+    return dxp[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + wd]
+
+
+@pytest.mark.parametrize("geom", [((1, 1), (1, 1), (1, 1)), ((2, 1), (0, 2), (1, 2)), ((1, 1), (0, 0), (1, 1))])
+def test_batch_im2col_col2im_match_numpy(geom):
+    from dfpengine._native import _emu
+    x = rand((3, 5, 9, 8), 10)
+    _, _, _, (n, o, oh, ow) = ref._conv_geometry(x.shape, (4, 5, 3, 3), *geom)
+    cols_t = _emu.im2col(x, 3, 3, *geom, oh, ow)
+    np.testing.assert_array_equal(cols_t.T, ref._im2col(x, 3, 3, *geom, oh, ow))
+    dcols = rand((n * oh * ow, 5 * 9), 11)
+    dx = _emu.col2im(dcols.T.copy(), x.shape, 3, 3, *geom)
+    np.testing.assert_allclose(dx, col2im(dcols.reshape(n, oh, ow, -1), x.shape, 3, 3, *geom), rtol=1e-6, atol=1e-6)
 
 
 def tiny_net():

@@ -9,6 +9,7 @@ cimport numpy as cnp
 from libc.stdint cimport int16_t, int32_t, int64_t, uint64_t
 from dfpengine._native.libdfp_core cimport dfp_status
 from dfpengine._native.libdfp_emu cimport *
+from dfpengine._native.libdfp_fp32 cimport dfp_conv2d_shape
 from dfpengine._native._dispatch import check
 
 cnp.import_array()
@@ -123,7 +124,7 @@ def gemm_fpemu(a, b, bint trans_a=False, bint trans_b=False, in_a=None, in_b=Non
     p.chunk = chunk
     p.seed = seed
     p.stream = stream
-    cdef cnp.ndarray C = np.zeros((m, n), dtype=np.float32)
+    cdef cnp.ndarray C = np.empty((m, n), dtype=np.float32)   # every element is written
     cdef int64_t lda = max(A.shape[1], 1), ldb = max(B.shape[1], 1), ldc = max(n, 1)
     cdef dfp_status st
     with nogil:
@@ -194,3 +195,38 @@ def gemm_bfp(ka, sa, kb, sb, int block):
                           <const int32_t *>cnp.PyArray_DATA(SB), <float *>cnp.PyArray_DATA(C), ldc)
     check(st, "gemm_bfp")
     return C
+
+
+cdef dfp_conv2d_shape conv_shape(x_shape, int64_t kh, int64_t kw, stride, padding, dilation):
+    cdef dfp_conv2d_shape s
+    s.batch, s.in_channels, s.in_h, s.in_w = (int(v) for v in x_shape)
+    s.out_channels = 1
+    s.kernel_h, s.kernel_w = kh, kw
+    s.stride_h, s.stride_w = stride
+    s.pad_h, s.pad_w = padding
+    s.dilation_h, s.dilation_w = dilation
+    return s
+
+
+def im2col(x, int64_t kh, int64_t kw, stride, padding, dilation, int64_t oh, int64_t ow):
+    """Column matrix of the batch, (C*KH*KW) x (N*OH*OW) (dfp_conv2d_im2col_f32)."""
+    cdef cnp.ndarray X = _as_f32(x, "im2col x")
+    cdef dfp_conv2d_shape s = conv_shape(np.shape(X), kh, kw, stride, padding, dilation)
+    cdef cnp.ndarray cols = np.empty((s.in_channels * kh * kw, s.batch * oh * ow), np.float32)
+    cdef dfp_status st
+    with nogil:
+        st = dfp_conv2d_im2col_f32(&s, <const float *>cnp.PyArray_DATA(X), <float *>cnp.PyArray_DATA(cols))
+    check(st, "im2col")
+    return cols
+
+
+def col2im(cols, x_shape, int64_t kh, int64_t kw, stride, padding, dilation):
+    """dx (x_shape) from a column-matrix gradient laid out as im2col's (dfp_conv2d_col2im_f32)."""
+    cdef cnp.ndarray C = _as_f32(cols, "col2im cols")
+    cdef dfp_conv2d_shape s = conv_shape(x_shape, kh, kw, stride, padding, dilation)
+    cdef cnp.ndarray dx = np.empty(tuple(x_shape), np.float32)
+    cdef dfp_status st
+    with nogil:
+        st = dfp_conv2d_col2im_f32(&s, <const float *>cnp.PyArray_DATA(C), <float *>cnp.PyArray_DATA(dx))
+    check(st, "col2im")
+    return dx

@@ -5,7 +5,7 @@ GEMM: bit-faithful FP8 emulation, i.e. `dfp_gemm_fpemu` (C): inputs rounded to
 fmt.a / fmt.b, products exact, chunk-based accumulation in the accumulator
 format of fmt.a (default FP16 1-6-9, chunks of 64); identical to
 `formats.floats.gemm_fp8`.
-Conv: im2col in numpy feeding that same GEMM (see _im2col_conv), so fprop and
+Conv: C batch im2col feeding that same GEMM (see _im2col_conv), so fprop and
 wtgrad are bit-faithful GEMMs on the im2col matrices; bprop's col2im adds
 overlapping taps in FP32.
 Stochastic input rounding: seed = fmt.a param "seed" (default 0), stream = the

@@ -30,6 +30,8 @@ def dfpengine_step(model_name, precision_name, batch):
     model.train()
     opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     policy = precision.preset(precision_name)
+    policy.set_progress(epoch=0, total_epochs=10)   # a mid-run step (boosters: HBFP4 phase)
+    scaler = policy.loss_scaler()                   # fp8: loss scaling, as the trainer does
     x_np, y_np = _batch(model_name, batch)
     x, y = dfpengine.from_numpy(x_np), dfpengine.from_numpy(y_np)
 
@@ -37,8 +39,13 @@ def dfpengine_step(model_name, precision_name, batch):
         with precision.use(policy):
             opt.zero_grad()
             loss = nn.functional.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
+            if scaler is None:
+                loss.backward()
+                opt.step()
+            else:
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
     return step
 
 
@@ -128,7 +135,8 @@ def run(models=("resnet20", "lenet5"), precisions=("fp32", "dfp16"), threads=(1,
 
 
 def ratios(results):
-    """dfpengine throughput over PyTorch's best FP32 and best bf16, per model and threads."""
+    """dfpengine throughput over PyTorch's best FP32 and best bf16, and step time over
+    dfpengine's FP32 step, per model and threads."""
     out = []
     keys = {(r["model"], r["threads"]) for r in results}
     for model, threads in sorted(keys):
@@ -139,10 +147,13 @@ def ratios(results):
                      if r["engine"] == "pytorch" and r["precision"] == dtype]
             if peers:
                 torch_best[dtype] = max(peers)
+        fp32 = [r["images_per_s"] for r in same if r["engine"] == "dfpengine" and r["precision"] == "fp32"]
         for r in same:
             if r["engine"] != "dfpengine":
                 continue
             entry = dict(kind="ratio", model=model, threads=threads, precision=r["precision"])
+            if fp32:   # step time over the dfpengine FP32 step of the same run
+                entry["step_time_vs_fp32"] = round(fp32[0] / r["images_per_s"], 3)
             for dtype, best in torch_best.items():
                 entry[f"vs_pytorch_best_{dtype}"] = round(r["images_per_s"] / best, 3)
             out.append(entry)

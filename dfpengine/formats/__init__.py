@@ -74,3 +74,4 @@ def register(name, factory):
 
 
 from . import floats, hbfp  # noqa: E402,F401  (register fp8, fp16, binary16, bf16; hbfp*, mx)
+from .quantized import Quantized, quantize  # noqa: E402,F401  (every float / block tag)

@@ -5,8 +5,9 @@ one exponent; each element is an integer mantissa k, |k| <= 2^m - 1 (m
 magnitude bits, sign excluded), value k * 2^(E - m):
   - HBFP: E = ceil(log2(max|x|)) over the block, stochastic rounding by default;
     hbfp8 / hbfp6 / hbfp4 have m = 7 / 5 / 3, blocks of 64.
-  - MX (MXINT8, OCP): blocks of 32, E = floor(log2(max|x|)), m = 6, so the
-    value is k/64 times the E8M0 scale 2^E, |k| <= 127; nearest rounding.
+  - MX (MXINT8, OCP): blocks of 32, E = floor(log2(max|x|)), m = 7 magnitude
+    bits but value k * 2^(E - 6) = k/64 times the E8M0 scale 2^E, |k| <= 127, so
+    the block maximum (k in [64, 128)) is representable; nearest rounding.
 Mantissas and per-block exponents (`encode`) are what the integer GEMM with
 per-chunk scales consumes: within a block INT32 sums are exact
 (64 * (2^7)^2 < 2^21); across blocks each block sum is scaled and accumulated
@@ -24,7 +25,7 @@ class BlockFormat:
     name: str
     mag_bits: int
     block: int = 64
-    floor_exponent: bool = False
+    floor_exponent: bool = False     # MX: E = floor(log2 max), scale 2^(E - (mag_bits - 1))
     rounding: str = "stochastic"
 
 
@@ -32,7 +33,7 @@ HBFP8 = BlockFormat("hbfp8", 7)
 HBFP6 = BlockFormat("hbfp6", 5)
 HBFP4 = BlockFormat("hbfp4", 3)
 HBFP = HBFP8                                          # "hbfp" without a width
-MX = BlockFormat("mx", 6, block=32, floor_exponent=True, rounding="nearest")  # MXINT8
+MX = BlockFormat("mx", 7, block=32, floor_exponent=True, rounding="nearest")  # MXINT8
 
 BLOCK_FORMATS = {f.name: f for f in (HBFP8, HBFP6, HBFP4, MX)}
 BLOCK_FORMATS["hbfp"] = HBFP

@@ -56,6 +56,7 @@ class Trainer:
         self.optimizer = build.optimizer(cfg, self.model)
         self.scheduler = build.scheduler(cfg, self.optimizer)
         self.policy = precision.preset(cfg.precision)
+        self.scaler = self.policy.loss_scaler()     # fp8: dynamic loss scaling; else None
         self.epoch, self.batch, self.step = 0, 0, 0
         self.epoch_stats = {"loss_sum": 0.0, "correct": 0, "seen": 0}
         self.totals = {"images": 0, "seconds": 0.0}
@@ -127,8 +128,13 @@ class Trainer:
         logits = self.model(dfpengine.from_numpy(x))
         loss = F.cross_entropy(logits, dfpengine.from_numpy(y))
         self.optimizer.zero_grad()
-        loss.backward()
-        self.optimizer.step()
+        if self.scaler is None:
+            loss.backward()
+            self.optimizer.step()
+        else:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
         loss_value = loss.item()
         stats = self.epoch_stats
         stats["loss_sum"] += loss_value * len(y)

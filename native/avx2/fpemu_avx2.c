@@ -82,8 +82,22 @@ static inline __m256 dfp_round_fp_ps_avx2(__m256 x, const dfp_fmt_consts *c, int
     return _mm256_castsi256_ps(_mm256_or_si256(sign, out));
 }
 
+/* Index halves of base + lane * stride for 8 lanes. */
+static inline void strided_halves_avx2(uint64_t base, uint64_t stride, __m256i *lo, __m256i *hi)
+{
+    if (stride == 1) {
+        index_halves_avx2(base, lo, hi);
+        return;
+    }
+    uint32_t l[MR], h[MR];
+    dfp_fpemu_index_halves(base, stride, MR, l, h);
+    *lo = _mm256_loadu_si256((const __m256i *)l);
+    *hi = _mm256_loadu_si256((const __m256i *)h);
+}
+
 static void dfp_round_fp_avx2(const dfp_fmt_consts *c, int stochastic, uint64_t key,
-                              uint64_t index0, const float *x, float *y, int64_t n)
+                              uint64_t index0, uint64_t stride, const float *x, float *y,
+                              int64_t n)
 {
     __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
     for (int64_t i = 0; i < n; i += MR) {
@@ -92,7 +106,7 @@ static void dfp_round_fp_avx2(const dfp_fmt_consts *c, int stochastic, uint64_t 
         for (int l = 0; l < len; l++)
             in[l] = x[i + l];
         if (stochastic)
-            index_halves_avx2(index0 + (uint64_t)i, &lo, &hi);
+            strided_halves_avx2(index0 + (uint64_t)i * stride, stride, &lo, &hi);
         __m256i rnd = stochastic ? rng_u32_avx2(key, lo, hi) : lo;
         _mm256_storeu_ps(out, dfp_round_fp_ps_avx2(_mm256_loadu_ps(in), c, stochastic, rnd));
         for (int l = 0; l < len; l++)
@@ -138,10 +152,51 @@ static void dfp_gemm_fpemu_f32_avx2_8x4(int64_t k, const float *a_panel, const f
         _mm256_storeu_ps(c_tile + j * MR, total[j]);
 }
 
+/* Nearest-even rounding onto the accumulator grid by (v + C) - C (contract of
+ * gemm_ukernel_nearest in emu_kernels.h); the final OR restores -0. */
+static inline __m256 round_nearest_fast_avx2(__m256 v, __m256i emin_bits, __m256i shift_bits)
+{
+    const __m256i u = _mm256_castps_si256(v);
+    const __m256i sign = _mm256_and_si256(u, set1_u32(DFP_F32_SIGN_MASK));
+    __m256i e = _mm256_max_epu32(_mm256_and_si256(u, set1_u32(0x7f800000u)), emin_bits);
+    __m256 c = _mm256_castsi256_ps(_mm256_or_si256(_mm256_add_epi32(e, shift_bits), sign));
+    __m256 r = _mm256_sub_ps(_mm256_add_ps(v, c), c);
+    return _mm256_castsi256_ps(_mm256_or_si256(_mm256_castps_si256(r), sign));
+}
+
+static void dfp_gemm_fpemu_nearest_f32_avx2_8x4(int64_t k, const float *a_panel,
+                                                const float *b_panel, float *c_tile, int64_t i0,
+                                                int64_t j0, const dfp_fpemu_acc *acc)
+{
+    const __m256i emin_bits = _mm256_set1_epi32(acc->fmt.tb << 23);
+    const __m256i shift_bits = _mm256_set1_epi32((23 - acc->fmt.man_bits) << 23);
+    __m256 total[NR], s[NR];
+    for (int j = 0; j < NR; j++)
+        total[j] = _mm256_setzero_ps();
+    for (int64_t c0 = 0; c0 < k; c0 += acc->chunk) {
+        int64_t end = dfp_fpemu_chunk_end(c0, acc->chunk, k);
+        __m256 av = _mm256_loadu_ps(a_panel + c0 * MR);
+        for (int j = 0; j < NR; j++)
+            s[j] = _mm256_mul_ps(av, _mm256_set1_ps(b_panel[c0 * NR + j]));
+        for (int64_t t = c0 + 1; t < end; t++) {
+            av = _mm256_loadu_ps(a_panel + t * MR);
+            for (int j = 0; j < NR; j++) {
+                __m256 v = _mm256_fmadd_ps(av, _mm256_set1_ps(b_panel[t * NR + j]), s[j]);
+                s[j] = round_nearest_fast_avx2(v, emin_bits, shift_bits);
+            }
+        }
+        for (int j = 0; j < NR; j++)
+            total[j] = round_nearest_fast_avx2(_mm256_add_ps(total[j], s[j]), emin_bits, shift_bits);
+    }
+    for (int j = 0; j < NR; j++)
+        _mm256_storeu_ps(c_tile + j * MR, total[j]);
+}
+
 void dfp_emu_kernels_init_avx2(dfp_emu_kernels *k)
 {
     k->round = dfp_round_fp_avx2;
     k->gemm_ukernel = dfp_gemm_fpemu_f32_avx2_8x4;
+    k->gemm_ukernel_nearest = dfp_gemm_fpemu_nearest_f32_avx2_8x4;
     k->mr = MR;
     k->nr = NR;
 }

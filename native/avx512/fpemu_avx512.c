@@ -1,5 +1,5 @@
 /* AVX-512 float-emulation kernels: rounding to a narrow float grid and the
- * 16x4 emulated-GEMM micro-kernel (16 lanes = 16 rows of C, 4 columns).
+ * 16x8 emulated-GEMM micro-kernels (16 lanes = 16 rows of C, 8 columns).
  * Contracts: native/core/emu_kernels.h and float_round.h. Every step is the
  * scalar reference's integer step on 16 lanes (variable shifts give 0 for
  * counts >= 32, which is what the scalar code computes), so results are
@@ -9,7 +9,7 @@
 #include "emu_kernels.h"
 
 #define MR 16
-#define NR 4
+#define NR 8
 
 static inline __m512i rng_mix32_avx512(__m512i x)
 {
@@ -82,15 +82,67 @@ static inline __m512 dfp_round_fp_ps_avx512(__m512 x, const dfp_fmt_consts *c, i
     return _mm512_castsi512_ps(_mm512_or_si512(sign, out));
 }
 
-static void dfp_round_fp_avx512(const dfp_fmt_consts *c, int stochastic, uint64_t key,
-                                uint64_t index0, const float *x, float *y, int64_t n)
+/* Index halves of base + lane * stride for 16 lanes. */
+static inline void strided_halves_avx512(uint64_t base, uint64_t stride, __m512i *lo, __m512i *hi)
 {
+    if (stride == 1) {
+        index_halves_avx512(base, lo, hi);
+        return;
+    }
+    uint32_t l[MR], h[MR];
+    dfp_fpemu_index_halves(base, stride, MR, l, h);
+    *lo = _mm512_loadu_si512(l);
+    *hi = _mm512_loadu_si512(h);
+}
+
+/* Nearest rounding of finite and non-finite x by (v + C) - C: C =
+ * 2^(clamp(e_v, emin, emax) + 23 - man) with v's sign has v's grid step as its
+ * FP32 ulp (the emin clamp gives the subnormal step, the emax clamp keeps C
+ * finite for huge v, which then saturate); results above max saturate (or
+ * become inf), inf stays, NaN becomes the quiet NaN: float_round.h's rules.
+ * Needs emax + 24 - man <= 127 (see round_fast_ok). */
+static inline __m512 round_nearest_ps_avx512(__m512 x, const dfp_fmt_consts *c)
+{
+    const __m512i sign = _mm512_set1_epi32((int)DFP_F32_SIGN_MASK);
+    const __m512i u = _mm512_castps_si512(x);
+    const __m512i a = _mm512_andnot_si512(sign, u);
+    __m512i e = _mm512_and_si512(u, _mm512_set1_epi32(0x7f800000));
+    e = _mm512_max_epu32(e, _mm512_set1_epi32(c->tb << 23));
+    e = _mm512_min_epu32(e, _mm512_set1_epi32((int)(c->max_bits & 0x7f800000u)));
+    __m512 cv = _mm512_castsi512_ps(_mm512_ternarylogic_epi32(
+        _mm512_add_epi32(e, _mm512_set1_epi32((23 - c->man_bits) << 23)), u, sign, 0xF8));
+    __m512i out = _mm512_andnot_si512(sign, _mm512_castps_si512(_mm512_sub_ps(_mm512_add_ps(x, cv), cv)));
+    __mmask16 over = _mm512_cmpgt_epu32_mask(out, _mm512_set1_epi32((int)c->max_bits));
+    out = _mm512_mask_mov_epi32(out, over, _mm512_set1_epi32((int)c->overflow_bits));
+    __mmask16 nonfinite = _mm512_cmpge_epu32_mask(a, _mm512_set1_epi32((int)DFP_F32_INF_BITS));
+    __mmask16 nan = _mm512_cmpgt_epu32_mask(a, _mm512_set1_epi32((int)DFP_F32_INF_BITS));
+    out = _mm512_mask_mov_epi32(out, nonfinite, a);
+    out = _mm512_mask_mov_epi32(out, nan, _mm512_set1_epi32((int)DFP_F32_QNAN_BITS));
+    return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(out, u, sign, 0xF8));
+}
+
+static inline int round_fast_ok(const dfp_fmt_consts *c)
+{
+    return (int32_t)(c->max_bits >> 23) - 127 + 24 - c->man_bits <= 127;
+}
+
+static void dfp_round_fp_avx512(const dfp_fmt_consts *c, int stochastic, uint64_t key,
+                                uint64_t index0, uint64_t stride, const float *x, float *y,
+                                int64_t n)
+{
+    if (!stochastic && round_fast_ok(c)) {
+        for (int64_t i = 0; i < n; i += MR) {
+            __mmask16 m = n - i >= MR ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
+            _mm512_mask_storeu_ps(y + i, m, round_nearest_ps_avx512(_mm512_maskz_loadu_ps(m, x + i), c));
+        }
+        return;
+    }
     __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
     for (int64_t i = 0; i < n; i += MR) {
         __mmask16 m = n - i >= MR ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
         __m512 v = _mm512_maskz_loadu_ps(m, x + i);
         if (stochastic)
-            index_halves_avx512(index0 + (uint64_t)i, &lo, &hi);
+            strided_halves_avx512(index0 + (uint64_t)i * stride, stride, &lo, &hi);
         __m512i rnd = stochastic ? rng_u32_avx512(key, lo, hi) : lo;
         _mm512_mask_storeu_ps(y + i, m, dfp_round_fp_ps_avx512(v, c, stochastic, rnd));
     }
@@ -103,7 +155,7 @@ static inline __m512 acc_add_avx512(__m512 s, __m512 p, const dfp_fpemu_acc *acc
     return dfp_round_fp_ps_avx512(_mm512_add_ps(s, p), &acc->fmt, acc->stochastic, rnd);
 }
 
-static void dfp_gemm_fpemu_f32_avx512_16x4(int64_t k, const float *a_panel,
+static void dfp_gemm_fpemu_f32_avx512_16x8(int64_t k, const float *a_panel,
                                            const float *b_panel, float *c_tile, int64_t i0,
                                            int64_t j0, const dfp_fpemu_acc *acc)
 {
@@ -134,10 +186,124 @@ static void dfp_gemm_fpemu_f32_avx512_16x4(int64_t k, const float *a_panel,
         _mm512_storeu_ps(c_tile + j * MR, total[j]);
 }
 
+/* Nearest-even rounding onto the accumulator grid by (v + C) - C (contract of
+ * gemm_ukernel_nearest in emu_kernels.h): C = 2^(max(e_v, emin) + 23 - man)
+ * with v's sign, built from v's sign and exponent bits; the final OR restores
+ * -0. With on_grid the clamp and the sign fix are not needed (emu_kernels.h). */
+static inline __attribute__((always_inline)) __m512
+round_nearest_fast_avx512(__m512 v, __m512i emin_bits, __m512i shift_bits, const int on_grid)
+{
+    const __m512i u = _mm512_castps_si512(v);
+    if (on_grid) {
+        __m512i e = _mm512_and_si512(u, _mm512_set1_epi32((int)0xff800000u));
+        __m512 c = _mm512_castsi512_ps(_mm512_add_epi32(e, shift_bits));
+        return _mm512_sub_ps(_mm512_add_ps(v, c), c);
+    }
+    const __m512i sign = _mm512_set1_epi32((int)DFP_F32_SIGN_MASK);
+    __m512i e = _mm512_max_epu32(_mm512_and_si512(u, _mm512_set1_epi32(0x7f800000)), emin_bits);
+    /* 0xF8: A | (B & C) */
+    __m512 c = _mm512_castsi512_ps(
+        _mm512_ternarylogic_epi32(_mm512_add_epi32(e, shift_bits), u, sign, 0xF8));
+    __m512 r = _mm512_sub_ps(_mm512_add_ps(v, c), c);
+    return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(r), u, sign, 0xF8));
+}
+
+/* The 16 x NR tile; NR = 8 independent sums hide the FMA-add-sub latency. */
+static inline __attribute__((always_inline)) void
+fpemu_nearest_tile_avx512(int64_t k, const float *a_panel, const float *b_panel, float *c_tile,
+                          const dfp_fpemu_acc *acc, const int on_grid)
+{
+    const __m512i emin_bits = _mm512_set1_epi32(acc->fmt.tb << 23);
+    const __m512i shift_bits = _mm512_set1_epi32((23 - acc->fmt.man_bits) << 23);
+    __m512 total[NR], s[NR];
+    for (int j = 0; j < NR; j++)
+        total[j] = _mm512_setzero_ps();
+    for (int64_t c0 = 0; c0 < k; c0 += acc->chunk) {
+        int64_t end = dfp_fpemu_chunk_end(c0, acc->chunk, k);
+        __m512 av = _mm512_loadu_ps(a_panel + c0 * MR);
+        for (int j = 0; j < NR; j++)
+            s[j] = _mm512_mul_ps(av, _mm512_set1_ps(b_panel[c0 * NR + j]));
+        for (int64_t t = c0 + 1; t < end; t++) {
+            av = _mm512_loadu_ps(a_panel + t * MR);
+            for (int j = 0; j < NR; j++) {
+                __m512 v = _mm512_fmadd_ps(av, _mm512_set1_ps(b_panel[t * NR + j]), s[j]);
+                s[j] = round_nearest_fast_avx512(v, emin_bits, shift_bits, on_grid);
+            }
+        }
+        for (int j = 0; j < NR; j++)
+            total[j] = round_nearest_fast_avx512(_mm512_add_ps(total[j], s[j]), emin_bits,
+                                                 shift_bits, on_grid);
+    }
+    for (int j = 0; j < NR; j++)
+        _mm512_storeu_ps(c_tile + j * MR, total[j]);
+}
+
+static void dfp_gemm_fpemu_nearest_f32_avx512_16x8(int64_t k, const float *a_panel,
+                                                   const float *b_panel, float *c_tile,
+                                                   int64_t i0, int64_t j0,
+                                                   const dfp_fpemu_acc *acc)
+{
+    if (acc->on_grid)
+        fpemu_nearest_tile_avx512(k, a_panel, b_panel, c_tile, acc, 1);
+    else
+        fpemu_nearest_tile_avx512(k, a_panel, b_panel, c_tile, acc, 0);
+}
+
+static uint32_t dfp_absmax_bits_avx512(const float *x, int64_t n)
+{
+    __m512i mx = _mm512_setzero_si512();
+    const __m512i abs = _mm512_set1_epi32((int)DFP_F32_ABS_MASK);
+    int64_t i = 0;
+    for (; i + MR <= n; i += MR)
+        mx = _mm512_max_epu32(mx, _mm512_and_si512(_mm512_loadu_si512(x + i), abs));
+    return dfp_absmax_bits_span(x, i, n, (uint32_t)_mm512_reduce_max_epu32(mx));
+}
+
+/* dfp_bfp_block_span on 16 lanes: the power-of-two scaling, roundscale
+ * (nearest-even or floor) and compares are exact, so lanes equal the scalar
+ * steps. Stochastic: rnd < frac * 2^32 (exact in double there) is
+ * rnd < ceil(frac * 2^32), an integer below 2^32 since frac <= 1 - 2^-24. */
+static void dfp_bfp_block_avx512(const dfp_bfp_block *b, const float *x, int64_t n, int16_t *mant,
+                                 float *y)
+{
+    const float down = dfp_pow2_or_zero(-b->scale_exp), up = dfp_pow2_or_zero(b->scale_exp);
+    int64_t i = 0;
+    if (down != 0.0f && up != 0.0f) {
+        const __m512 vdown = _mm512_set1_ps(down), vup = _mm512_set1_ps(up);
+        const __m512 kmax = _mm512_set1_ps(b->kmax), kmin = _mm512_set1_ps(-b->kmax);
+        const __m512 two32 = _mm512_set1_ps(4294967296.0f);
+        for (; i + MR <= n; i += MR) {
+            __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + i), vdown), k;
+            if (b->stochastic) {
+                __m512i lo, hi;
+                index_halves_avx512(b->index0 + (uint64_t)i, &lo, &hi);
+                __m512i rnd = rng_u32_avx512(b->key, lo, hi);
+                __m512 fl = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+                __m512 f = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_sub_ps(v, fl), two32),
+                                                _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC);
+                __mmask16 upm = _mm512_cmplt_epu32_mask(rnd, _mm512_cvttps_epu32(f));
+                /* fl + 0 or 1 for every lane, as the scalar code (-0 + 0 = +0) */
+                k = _mm512_add_ps(fl, _mm512_maskz_mov_ps(upm, _mm512_set1_ps(1.0f)));
+            } else {
+                k = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            }
+            k = _mm512_max_ps(_mm512_min_ps(k, kmax), kmin);
+            if (mant)
+                _mm256_storeu_si256((__m256i *)(mant + i), _mm512_cvtsepi32_epi16(_mm512_cvttps_epi32(k)));
+            if (y)
+                _mm512_storeu_ps(y + i, _mm512_mul_ps(k, vup));
+        }
+    }
+    dfp_bfp_block_span(b, x, i, n, mant, y);
+}
+
 void dfp_emu_kernels_init_avx512(dfp_emu_kernels *k)
 {
     k->round = dfp_round_fp_avx512;
-    k->gemm_ukernel = dfp_gemm_fpemu_f32_avx512_16x4;
+    k->gemm_ukernel = dfp_gemm_fpemu_f32_avx512_16x8;
+    k->gemm_ukernel_nearest = dfp_gemm_fpemu_nearest_f32_avx512_16x8;
+    k->absmax_bits = dfp_absmax_bits_avx512;
+    k->bfp_block = dfp_bfp_block_avx512;
     k->mr = MR;
     k->nr = NR;
 }

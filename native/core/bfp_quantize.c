@@ -1,7 +1,10 @@
-/* Block floating point quantiser (HBFP, MXINT), portable: the quantiser
+/* Block floating point quantiser (HBFP, MXINT), portable driver: the quantiser
  * feeds the integer GEMM's packed panels (mantissas + per-block scales).
  * Contract: dfpengine.h, dfp_bfp_quantize. Exact: scaling by a power of two
- * and rounding to an integer are exact FP32 steps for |k| < 2^24. */
+ * and rounding to an integer are exact FP32 steps for |k| < 2^24. Per block:
+ * the kernel table's absmax_bits (which also finds NaN/inf), the exponent here,
+ * then its bfp_block kernel; stochastic bits are keyed by element index
+ * r*cols + c, so results do not depend on ISA or thread count. */
 #include "kernel_table.h"
 #include "emu_kernels.h"
 
@@ -23,49 +26,30 @@ static int block_exponent(float amax, int floor_exponent)
     return f == 0.5f ? e - 1 : e;
 }
 
-static float round_to_int(float v, int stochastic, uint32_t rnd)
+/* One block; returns 0, or 1 when it holds a NaN or inf. */
+static int quantize_block(const float *x, int64_t r, int64_t c0, int64_t len, const bfp_args *a,
+                          int16_t *mant, int32_t *scale_exp, float *y)
 {
-    if (!stochastic)
-        return nearbyintf(v); /* default FP environment: ties to even */
-    float fl = floorf(v);
-    return fl + (float)((double)rnd < (double)(v - fl) * 4294967296.0);
-}
-
-/* 2^p when it is a normal float, else 0 (callers then use ldexpf). Multiplying
- * by an exact power of two rounds exactly as ldexpf does (both are the correctly
- * rounded x * 2^p), and a per-element libm ldexpf call dominated HBFP step time. */
-static float pow2_or_zero(int p)
-{
-    return p >= -126 && p <= 127 ? ldexpf(1.0f, p) : 0.0f;
-}
-
-static void quantize_block(const float *x, int64_t r, int64_t c0, int64_t len, const bfp_args *a,
-                           int16_t *mant, int32_t *scale_exp, float *y)
-{
-    float amax = 0.0f;
-    for (int64_t c = 0; c < len; c++)
-        amax = fabsf(x[c]) > amax ? fabsf(x[c]) : amax;
+    const dfp_emu_kernels *kern = &dfp_kernels()->emu;
+    uint32_t amax_bits = kern->absmax_bits(x, len);
+    if (amax_bits >= DFP_F32_INF_BITS)
+        return 1;
+    float amax = dfp_bits_f32(amax_bits);
     int e = amax > 0.0f ? block_exponent(amax, a->floor_exponent) : 0;
-    int s = e - a->mag_bits;
-    float kmax = (float)((1 << a->mag_bits) - 1);
-    const float down = pow2_or_zero(-s), up = pow2_or_zero(s);
-    for (int64_t c = 0; c < len; c++) {
-        uint64_t idx = (uint64_t)(r * a->cols + c0 + c);
-        uint32_t rnd = a->stochastic ? dfp_fpemu_rng(a->key, idx) : 0u;
-        float k = round_to_int(down != 0.0f ? x[c] * down : ldexpf(x[c], -s), a->stochastic, rnd);
-        k = k > kmax ? kmax : (k < -kmax ? -kmax : k);
-        if (mant)
-            mant[c] = (int16_t)k;
-        if (y)
-            y[c] = up != 0.0f ? k * up : ldexpf(k, s);
-    }
+    /* MX (floor E): the largest element has k in [2^(m-1), 2^m), so it stays
+     * representable (OCP MXINT8: k * 2^(E-6), |k| <= 127). HBFP (ceil E):
+     * k * 2^(E-m) as in the Accuracy Boosters code. */
+    dfp_bfp_block b = {a->floor_exponent ? e - (a->mag_bits - 1) : e - a->mag_bits,
+                       (float)((1 << a->mag_bits) - 1), a->stochastic, a->key,
+                       (uint64_t)(r * a->cols + c0)};
+    kern->bfp_block(&b, x, len, mant, y);
     if (scale_exp)
-        *scale_exp = s;
+        *scale_exp = b.scale_exp;
+    return 0;
 }
 
 static dfp_status check_bfp_args(const float *x, int64_t rows, int64_t cols, int64_t ldx, int block,
-                                 int mag_bits, dfp_rounding rounding, const void *mant,
-                                 const void *y)
+                                 int mag_bits, dfp_rounding rounding)
 {
     if (rows < 0 || cols < 0 || ldx < (cols > 1 ? cols : 1) || block < 1)
         return DFP_ERR_INVALID_SHAPE;
@@ -75,10 +59,6 @@ static dfp_status check_bfp_args(const float *x, int64_t rows, int64_t cols, int
         return DFP_ERR_INVALID_ARGUMENT;
     if (rows * cols > 0 && !x)
         return DFP_ERR_NULL_POINTER;
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t c = 0; c < cols; c++)
-            if (!isfinite(x[r * ldx + c]))
-                return DFP_ERR_NOT_FINITE;
     return DFP_OK;
 }
 
@@ -89,19 +69,22 @@ dfp_status dfp_bfp_quantize(const float *x, int64_t rows, int64_t cols, int64_t 
 {
     if (!mant && !scale_exp && !y)
         return DFP_ERR_NULL_POINTER;
-    dfp_status st = check_bfp_args(x, rows, cols, ldx, block, mag_bits, rounding, mant, y);
+    dfp_status st = check_bfp_args(x, rows, cols, ldx, block, mag_bits, rounding);
     if (st != DFP_OK)
         return st;
     const bfp_args a = {block, mag_bits, floor_exponent != 0, rounding == DFP_ROUND_STOCHASTIC,
                         dfp_rng_key(seed, stream), cols};
     const int64_t nblocks = (cols + block - 1) / block;
-#pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(rows * cols / 65536))
+    int not_finite = 0;
+#pragma omp parallel for schedule(static) reduction(| : not_finite) \
+    num_threads(dfp_threads_for_work(rows * cols / 16384))
     for (int64_t r = 0; r < rows; r++)
         for (int64_t b = 0; b < nblocks; b++) {
             int64_t c0 = b * block, len = cols - c0 < block ? cols - c0 : block;
             int64_t o = r * cols + c0;
-            quantize_block(x + r * ldx + c0, r, c0, len, &a, mant ? mant + o : NULL,
-                           scale_exp ? scale_exp + r * nblocks + b : NULL, y ? y + o : NULL);
+            not_finite |= quantize_block(x + r * ldx + c0, r, c0, len, &a, mant ? mant + o : NULL,
+                                         scale_exp ? scale_exp + r * nblocks + b : NULL,
+                                         y ? y + o : NULL);
         }
-    return DFP_OK;
+    return not_finite ? DFP_ERR_NOT_FINITE : DFP_OK;
 }

@@ -10,10 +10,24 @@
  *   acc(total + s). Products and sums are single FP32 operations (no FMA), then
  *   the exact integer rounding of float_round.h, so SIMD lanes equal scalar.
  * - Stochastic adds draw from key dfp_rng_key(key_add, t) (rng_counter.h) (t = K index) or
- *   dfp_rng_key(key_total, chunk number), at element index (j0+j)*m + i0+i. */
+ *   dfp_rng_key(key_total, chunk number), at element index (j0+j)*m + i0+i.
+ * gemm_ukernel_nearest: the same results for nearest accumulation rounding,
+ * under preconditions the driver checks (fpemu_gemm.c, fast_nearest_ok): every
+ * product is exact in FP32 (so a fused multiply-add equals mul then add), the
+ * accumulator format's grid step times 2^23 is a finite FP32 value, and no
+ * partial sum can reach the accumulator's largest value (no saturation, no
+ * inf/NaN). Then rounding v to nearest-even is (v + C) - C with
+ * C = +-2^(max(e_v, emin) + 23 - man_bits) of v's sign (C's FP32 ulp is v's grid
+ * step), sign restored for zeros: a few vector instructions instead of the
+ * general integer rounding. With acc->on_grid (FP8 inputs, FP16 accumulator)
+ * C = +-2^(e_v + 23 - man) needs neither the emin clamp nor the sign fix: sums
+ * below the smallest normal are already on the grid, and a -0 partial sum only
+ * ever meets +0 + -0 = +0 at the chunk total. The scalar reference uses its
+ * exact kernel. */
 #ifndef DFP_EMU_KERNELS_H
 #define DFP_EMU_KERNELS_H
 
+#include <math.h>
 #include <stdint.h>
 
 #include "float_round.h"
@@ -26,20 +40,44 @@ typedef struct dfp_fpemu_acc {
     uint64_t key_add;
     uint64_t key_total;
     int64_t m;            /* rows of C, for element indices */
+    int on_grid;          /* gemm_ukernel_nearest only: every product is a multiple of the
+                           * accumulator's subnormal step (>= 2^-126), so sums below its
+                           * smallest normal are exact and zeros' signs never reach C */
 } dfp_fpemu_acc;
 
-/* y[i] = round(x[i]); stochastic bits from (key, index0 + i). */
+/* y[i] = round(x[i]); stochastic bits from (key, index0 + i * stride): rows of
+ * packed panels round with the element indices of the unpacked operand. */
 typedef void (*dfp_fpemu_round_fn)(const dfp_fmt_consts *c, int stochastic, uint64_t key,
-                                   uint64_t index0, const float *x, float *y, int64_t n);
+                                   uint64_t index0, uint64_t stride, const float *x, float *y,
+                                   int64_t n);
 
 typedef void (*dfp_fpemu_ukernel_fn)(int64_t k, const float *a_panel, const float *b_panel,
                                      float *c_tile, int64_t i0, int64_t j0,
                                      const dfp_fpemu_acc *acc);
 
+/* One block of the block-floating-point quantiser (bfp_quantize.c): k =
+ * round(x * 2^-scale_exp) (nearest-even, or stochastic: up if rnd < frac with
+ * rnd from (key, index0 + i)), clamped to +-kmax; mant[i] = k and/or
+ * y[i] = k * 2^scale_exp (either may be NULL). */
+typedef struct dfp_bfp_block {
+    int32_t scale_exp;
+    float kmax;
+    int stochastic;
+    uint64_t key, index0;
+} dfp_bfp_block;
+
+/* Largest |x[i]| as FP32 bits (integer max: any NaN gives more than inf bits). */
+typedef uint32_t (*dfp_absmax_bits_fn)(const float *x, int64_t n);
+typedef void (*dfp_bfp_block_fn)(const dfp_bfp_block *b, const float *x, int64_t n,
+                                 int16_t *mant, float *y);
+
 typedef struct dfp_emu_kernels {
     dfp_fpemu_round_fn round;
     dfp_fpemu_ukernel_fn gemm_ukernel;
-    int mr, nr;            /* register block of gemm_ukernel */
+    dfp_fpemu_ukernel_fn gemm_ukernel_nearest; /* same mr x nr; see the contract above */
+    int mr, nr;            /* register block of both micro-kernels */
+    dfp_absmax_bits_fn absmax_bits;
+    dfp_bfp_block_fn bfp_block;
 } dfp_emu_kernels;
 
 void dfp_emu_kernels_init_scalar(dfp_emu_kernels *k);
@@ -50,6 +88,57 @@ void dfp_emu_kernels_init_avx512(dfp_emu_kernels *k);
 static inline uint32_t dfp_fpemu_rng(uint64_t key, uint64_t index)
 {
     return dfp_rng_bits((uint32_t)key, (uint32_t)(key >> 32), index);
+}
+
+/* Low and high 32-bit halves of the indices base + l * stride, l < lanes, for
+ * SIMD stochastic rounding of strided elements. */
+static inline void dfp_fpemu_index_halves(uint64_t base, uint64_t stride, int lanes, uint32_t *lo,
+                                          uint32_t *hi)
+{
+    for (int l = 0; l < lanes; l++) {
+        uint64_t idx = base + (uint64_t)l * stride;
+        lo[l] = (uint32_t)idx;
+        hi[l] = (uint32_t)(idx >> 32);
+    }
+}
+
+/* 2^p when it is a normal float, else 0 (callers then use ldexpf). Multiplying
+ * by an exact power of two rounds exactly as ldexpf does. */
+static inline float dfp_pow2_or_zero(int32_t p)
+{
+    return p >= -126 && p <= 127 ? dfp_bits_f32((uint32_t)(p + 127) << 23) : 0.0f;
+}
+
+/* dfp_bfp_block_fn on elements [i0, n): the scalar reference, also the tail
+ * and out-of-range fallback of the SIMD kernels. */
+static inline void dfp_bfp_block_span(const dfp_bfp_block *b, const float *x, int64_t i0,
+                                      int64_t n, int16_t *mant, float *y)
+{
+    const float down = dfp_pow2_or_zero(-b->scale_exp), up = dfp_pow2_or_zero(b->scale_exp);
+    for (int64_t i = i0; i < n; i++) {
+        float v = down != 0.0f ? x[i] * down : ldexpf(x[i], -b->scale_exp), k;
+        if (b->stochastic) {
+            uint32_t rnd = dfp_fpemu_rng(b->key, b->index0 + (uint64_t)i);
+            float fl = floorf(v);
+            k = fl + (float)((double)rnd < (double)(v - fl) * 4294967296.0);
+        } else {
+            k = nearbyintf(v); /* default FP environment: ties to even */
+        }
+        k = k > b->kmax ? b->kmax : (k < -b->kmax ? -b->kmax : k);
+        if (mant)
+            mant[i] = (int16_t)k;
+        if (y)
+            y[i] = up != 0.0f ? k * up : ldexpf(k, b->scale_exp);
+    }
+}
+
+static inline uint32_t dfp_absmax_bits_span(const float *x, int64_t i0, int64_t n, uint32_t mx)
+{
+    for (int64_t i = i0; i < n; i++) {
+        uint32_t u = dfp_f32_bits(x[i]) & DFP_F32_ABS_MASK;
+        mx = u > mx ? u : mx;
+    }
+    return mx;
 }
 
 /* Chunk-rule helpers shared by the micro-kernels. */

@@ -81,7 +81,7 @@ dfp_status dfp_float_round(const dfp_float_format *fmt, dfp_rounding rounding, u
     for (int64_t bi = 0; bi < blocks; bi++) {
         int64_t i = bi * DFP_FLOAT_ROUND_BLOCK;
         int64_t len = n - i < DFP_FLOAT_ROUND_BLOCK ? n - i : DFP_FLOAT_ROUND_BLOCK;
-        round(&c, stochastic, key, index0 + (uint64_t)i, x + i, y + i, len);
+        round(&c, stochastic, key, index0 + (uint64_t)i, 1, x + i, y + i, len);
     }
     return DFP_OK;
 }

@@ -2,18 +2,20 @@
  * into MR-row panels and op(B) into NR-column panels while rounding them to
  * their input formats, then run the ISA micro-kernel on every MR x NR tile.
  *
- * Packing quantises one row of op(A) (or op(B)) at a time through the
- * kernel table's round kernel, with element index i*k + t (t*n + j for B):
+ * Packing quantises op(A) (or op(B)) panel by panel through the kernel
+ * table's round kernel, with element index i*k + t (t*n + j for B):
  * the same indices as rounding op(A) as one row-major tensor, so seeded
  * stochastic input rounding is independent of blocking, ISA and threads.
  * Every output element is produced by exactly one micro-kernel lane with a
  * fixed add order, so results do not depend on the thread count either. */
 #include "kernel_table.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define DFP_FPEMU_MAX_TILE 1024 /* MR * NR upper bound for the tile buffer */
+#define PACK_TB 128             /* columns per packing block (buffer MR x PACK_TB floats) */
 
 dfp_status dfp_float_format_check(const dfp_float_format *f);
 
@@ -30,68 +32,192 @@ typedef struct fpemu_pack {
     int b_layout;         /* index of element (r, t) is t*rows + r (op(B) row-major) instead of r*k + t */
 } fpemu_pack;
 
-static void pack_row(const fpemu_pack *p, int64_t r, float *row, float *dst,
-                     const dfp_fmt_consts *c)
+/* Stochastic index of element (r, t) of the operand as the unpacked tensor numbers it. */
+static inline uint64_t elem_index(const fpemu_pack *p, int64_t r, int64_t t)
 {
-    for (int64_t t = 0; t < p->k; t++)
-        row[t] = p->trans ? p->src[t * p->ld + r] : p->src[r * p->ld + t];
-    if (p->fmt->exp_bits != 0) {
-        const dfp_fpemu_round_fn round = dfp_kernels()->emu.round;
-        if (p->b_layout) /* indices t*rows + r are strided: round one element at a time */
-            for (int64_t t = 0; t < p->k; t++)
-                round(c, p->stochastic, p->key, (uint64_t)(t * p->rows + r), row + t, row + t, 1);
-        else
-            round(c, p->stochastic, p->key, (uint64_t)(r * p->k), row, row, p->k);
-    }
-    float *panel = dst + (r / p->width) * p->k * p->width;
-    for (int64_t t = 0; t < p->k; t++)
-        panel[t * p->width + r % p->width] = row[t];
+    return p->b_layout ? (uint64_t)(t * p->rows + r) : (uint64_t)(r * p->k + t);
 }
 
-static dfp_status pack_operand(const fpemu_pack *p, float **out)
+/* Transposed source: source row t holds element t of every operand row.
+ * Source rows t0 .. t0+nt-1 are rounded (indices strided by k for A,
+ * contiguous for B; with nearest rounding and dense rows, as one run) into
+ * `buf` and dealt out to the panels, so src is streamed once and short rows
+ * (few output channels) do not pay a kernel call each. Returns their max. */
+static uint32_t pack_source_rows(const fpemu_pack *p, int64_t t0, int64_t nt, float *buf,
+                                 float *dst, const dfp_fmt_consts *c)
 {
-    int64_t panels = (p->rows + p->width - 1) / p->width;
-    float *dst = calloc((size_t)(panels * p->width * p->k) + 1, sizeof(float));
+    const int w = p->width;
+    const dfp_emu_kernels *kern = &dfp_kernels()->emu;
+    const int64_t rows = p->rows;
+    const float *src = p->src + t0 * p->ld;
+    int64_t ld = p->ld;
+    if (p->fmt->exp_bits != 0) {
+        if (!p->stochastic && p->ld == rows) {
+            kern->round(c, 0, 0, 0, 1, src, buf, nt * rows);
+        } else {
+            for (int64_t t = 0; t < nt; t++)
+                kern->round(c, p->stochastic, p->key, elem_index(p, 0, t0 + t),
+                            p->b_layout ? 1u : (uint64_t)p->k, src + t * p->ld, buf + t * rows, rows);
+        }
+        src = buf;
+        ld = rows;
+    }
+    uint32_t mx = 0;
+    for (int64_t t = 0; t < nt; t++) {
+        const float *row = src + t * ld;
+        for (int64_t r0 = 0; r0 < rows; r0 += w) {
+            float *panel = dst + (r0 / w) * p->k * w + (t0 + t) * w;
+            const int64_t nr = rows - r0 < w ? rows - r0 : w;
+            for (int64_t i = 0; i < nr; i++)
+                panel[i] = row[r0 + i];
+        }
+        uint32_t rm = kern->absmax_bits(row, rows);
+        mx = rm > mx ? rm : mx;
+    }
+    return mx;
+}
+
+/* Panel of rows r0 .. r0+w-1 of a source whose rows are contiguous (rows past
+ * the edge stay zero): blocks of PACK_TB columns go through an L1-sized buffer
+ * (w x PACK_TB), rounded with the unpacked element indices, so the panel is
+ * written sequentially. */
+static void pack_panel(const fpemu_pack *p, int64_t r0, float *buf, float *panel,
+                       const dfp_fmt_consts *c)
+{
+    const int w = p->width;
+    const int64_t nr = p->rows - r0 < w ? p->rows - r0 : w;
+    const dfp_fpemu_round_fn round = dfp_kernels()->emu.round;
+    for (int64_t t0 = 0; t0 < p->k; t0 += PACK_TB) {
+        const int64_t tb = p->k - t0 < PACK_TB ? p->k - t0 : PACK_TB;
+        for (int64_t i = 0; i < nr; i++) {
+            const float *src = p->src + (r0 + i) * p->ld + t0;
+            if (p->fmt->exp_bits != 0)
+                round(c, p->stochastic, p->key, elem_index(p, r0 + i, t0),
+                      p->b_layout ? (uint64_t)p->rows : 1u, src, buf + i * PACK_TB, tb);
+            else
+                memcpy(buf + i * PACK_TB, src, (size_t)tb * sizeof(float));
+        }
+        for (int64_t t = 0; t < tb; t++)
+            for (int64_t i = 0; i < nr; i++)
+                panel[(t0 + t) * w + i] = buf[i * PACK_TB + t];
+    }
+}
+
+/* Zero the rows of the last panel past the operand's edge (packing writes only
+ * real rows; the micro-kernels read whole panels). */
+static void zero_edge_rows(const fpemu_pack *p, float *dst)
+{
+    const int w = p->width;
+    const int64_t last = (p->rows - 1) / w, nr = p->rows - last * w;
+    if (p->rows == 0 || nr == w)
+        return;
+    float *panel = dst + last * p->k * w;
+    for (int64_t t = 0; t < p->k; t++)
+        memset(panel + t * w + nr, 0, (size_t)(w - nr) * sizeof(float));
+}
+
+/* Packs op(A) or op(B) (threads over source rows or over panels); *absmax =
+ * largest |packed value| as FP32 bits (integer max: NaN bits exceed inf). */
+static dfp_status pack_operand(const fpemu_pack *p, float **out, uint32_t *absmax)
+{
+    const int64_t panels = (p->rows + p->width - 1) / p->width;
+    const int64_t total = panels * p->width * p->k;
+    float *dst = malloc((size_t)total * sizeof(float) + sizeof(float));
     if (!dst)
         return DFP_ERR_OUT_OF_MEMORY;
+    zero_edge_rows(p, dst);
     dfp_fmt_consts c = {0};
     if (p->fmt->exp_bits != 0)
         c = dfp_fmt_consts_make(p->fmt);
+    /* transposed sources: source rows per block, about PACK_TB * MR elements */
+    const int64_t nt_block = p->rows >= PACK_TB * 16 ? 1 : PACK_TB * 16 / (p->rows > 0 ? p->rows : 1);
+    const size_t buf_len = p->trans ? (size_t)(nt_block * p->rows) : (size_t)p->width * PACK_TB;
     int failed = 0;
-#pragma omp parallel num_threads(dfp_threads_for_work(p->rows))
+    uint32_t mx = 0;
+#pragma omp parallel num_threads(dfp_threads_for_work(total / 4096))
     {
-        float *row = malloc((size_t)p->k * sizeof(float) + sizeof(float));
-        if (!row) {
+        float *buf = malloc(buf_len * sizeof(float) + sizeof(float));
+        if (!buf) {
 #pragma omp atomic write
             failed = 1;
+        } else if (p->trans) {
+#pragma omp for schedule(static) reduction(max : mx)
+            for (int64_t t0 = 0; t0 < p->k; t0 += nt_block) {
+                int64_t nt = p->k - t0 < nt_block ? p->k - t0 : nt_block;
+                uint32_t rm = pack_source_rows(p, t0, nt, buf, dst, &c);
+                mx = rm > mx ? rm : mx;
+            }
         } else {
-#pragma omp for schedule(static)
-            for (int64_t r = 0; r < p->rows; r++)
-                pack_row(p, r, row, dst, &c);
+#pragma omp for schedule(static) reduction(max : mx)
+            for (int64_t q = 0; q < panels; q++) {
+                float *panel = dst + q * p->k * p->width;
+                pack_panel(p, q * p->width, buf, panel, &c);
+                uint32_t pm = dfp_kernels()->emu.absmax_bits(panel, p->k * p->width);
+                mx = pm > mx ? pm : mx;
+            }
         }
-        free(row);
+        free(buf);
     }
     if (failed) {
         free(dst);
         return DFP_ERR_OUT_OF_MEMORY;
     }
     *out = dst;
+    *absmax = mx;
     return DFP_OK;
 }
 
+/* Whether gemm_ukernel_nearest gives the exact kernel's results (its contract
+ * in emu_kernels.h): nearest accumulation; both inputs on float grids whose
+ * products are exact FP32 values; C = 2^(emax + 23 - man) finite; and no
+ * partial sum can reach the accumulator's max. Bound on |partial sums|: each
+ * rounded add grows |s| + |p| by at most a factor (1 + 2^-man); a sum sees at
+ * most chunk + ceil(k / chunk) adds, so |s| <= k * max|a| * max|b| * (1 + 2^-man)^adds. */
+static int fast_nearest_ok(const dfp_fpemu_gemm_params *p, int64_t k, uint32_t amax_a,
+                           uint32_t amax_b)
+{
+    const dfp_float_format *fa = &p->in_a, *fb = &p->in_b, *fc = &p->acc;
+    if (p->acc_rounding != DFP_ROUND_NEAREST || fa->exp_bits == 0 || fb->exp_bits == 0)
+        return 0;
+    if (fa->man_bits + fb->man_bits + 2 > 24 ||
+        dfp_fmt_emin(fa) - fa->man_bits + dfp_fmt_emin(fb) - fb->man_bits < -149)
+        return 0;
+    if (dfp_fmt_emax(fc) + 24 - fc->man_bits > 127)
+        return 0;
+    if (amax_a >= DFP_F32_INF_BITS || amax_b >= DFP_F32_INF_BITS)
+        return 0;
+    int64_t adds = (k < p->chunk ? k : p->chunk) + (k + p->chunk - 1) / p->chunk;
+    double bound = (double)k * dfp_bits_f32(amax_a) * dfp_bits_f32(amax_b) *
+                   pow(1.0 + ldexp(1.0, -fc->man_bits), (double)adds);
+    return bound < 0.5 * dfp_bits_f32(dfp_fmt_consts_make(fc).max_bits);
+}
+
+/* Products of in_a and in_b values are multiples of the accumulator's
+ * subnormal step (acc->on_grid in emu_kernels.h), and that step is an FP32 normal. */
+static int products_on_grid(const dfp_fpemu_gemm_params *p)
+{
+    const dfp_float_format *fa = &p->in_a, *fb = &p->in_b, *fc = &p->acc;
+    if (fa->exp_bits == 0 || fb->exp_bits == 0)
+        return 0;
+    int32_t step = dfp_fmt_emin(fc) - fc->man_bits;
+    return step >= -126 &&
+           dfp_fmt_emin(fa) - fa->man_bits + dfp_fmt_emin(fb) - fb->man_bits >= step;
+}
+
 static void run_tiles(int64_t m, int64_t n, int64_t k, const float *ap, const float *bp,
-                      float *c, int64_t ldc, const dfp_fpemu_acc *acc)
+                      float *c, int64_t ldc, const dfp_fpemu_acc *acc, int fast)
 {
     const dfp_emu_kernels *kern = &dfp_kernels()->emu;
+    const dfp_fpemu_ukernel_fn ukernel = fast ? kern->gemm_ukernel_nearest : kern->gemm_ukernel;
     const int mr = kern->mr, nr = kern->nr;
     const int64_t mb = (m + mr - 1) / mr, nb = (n + nr - 1) / nr;
 #pragma omp parallel for schedule(dynamic) num_threads(dfp_threads_for_work(mb * nb))
     for (int64_t tile = 0; tile < mb * nb; tile++) {
         int64_t i0 = (tile % mb) * mr, j0 = (tile / mb) * nr;
         float out[DFP_FPEMU_MAX_TILE];
-        kern->gemm_ukernel(k, ap + i0 * k, bp + j0 * k, out, i0, j0, acc);
-        for (int64_t j = 0; j < nr && j0 + j < n; j++)
-            for (int64_t i = 0; i < mr && i0 + i < m; i++)
+        ukernel(k, ap + i0 * k, bp + j0 * k, out, i0, j0, acc);
+        for (int64_t i = 0; i < mr && i0 + i < m; i++)
+            for (int64_t j = 0; j < nr && j0 + j < n; j++)
                 c[(i0 + i) * ldc + j0 + j] = out[j * mr + i];
     }
 }
@@ -130,14 +256,16 @@ dfp_status dfp_gemm_fpemu(int trans_a, int trans_b, int64_t m, int64_t n, int64_
     fpemu_pack pb = {b, ldb, !trans_b, n, k, kern->nr, &p->in_b, stoch_in,
                      dfp_rng_key(p->seed, p->stream + 1), 1};
     float *ap = NULL, *bp = NULL;
-    if ((st = pack_operand(&pa, &ap)) != DFP_OK || (st = pack_operand(&pb, &bp)) != DFP_OK) {
+    uint32_t amax_a = 0, amax_b = 0;
+    if ((st = pack_operand(&pa, &ap, &amax_a)) != DFP_OK ||
+        (st = pack_operand(&pb, &bp, &amax_b)) != DFP_OK) {
         free(ap);
         return st;
     }
     dfp_fpemu_acc acc = {dfp_fmt_consts_make(&p->acc), p->acc_rounding == DFP_ROUND_STOCHASTIC,
                          p->chunk, dfp_rng_key(p->seed, p->stream + 2),
-                         dfp_rng_key(p->seed, p->stream + 3), m};
-    run_tiles(m, n, k, ap, bp, c, ldc, &acc);
+                         dfp_rng_key(p->seed, p->stream + 3), m, products_on_grid(p)};
+    run_tiles(m, n, k, ap, bp, c, ldc, &acc, fast_nearest_ok(p, k, amax_a, amax_b));
     free(ap);
     free(bp);
     return DFP_OK;

@@ -96,6 +96,13 @@ dfp_status dfp_conv2d_backward_data_f32(const dfp_conv2d_shape *shape, const flo
 /* dw[O,C,KH,KW] = gradient of the conv w.r.t. w, from x and dy (dw is overwritten). */
 dfp_status dfp_conv2d_backward_weight_f32(const dfp_conv2d_shape *shape, const float *x, const float *dy, float *dw);
 
+/* Whole-batch column matrix for convs run as one GEMM per pass (the emulated
+ * low-precision formats): cols (C*KH*KW x N*OH*OW, row-major) row (c, kh, kw),
+ * column n*OH*OW + oh*OW + ow; padding taps are 0. col2im adds the columns back
+ * into dx[N,C,H,W] (overwritten), overlapping taps summed in FP32. */
+dfp_status dfp_conv2d_im2col_f32(const dfp_conv2d_shape *shape, const float *x, float *cols);
+dfp_status dfp_conv2d_col2im_f32(const dfp_conv2d_shape *shape, const float *cols, float *dx);
+
 /* ReLU over n elements: y = max(x, 0) (NaN propagates), mask = (x > 0). */
 dfp_status dfp_relu_forward_f32(int64_t n, const float *x, float *y, uint8_t *mask);
 /* dx = mask ? dy : 0. */
@@ -268,13 +275,14 @@ dfp_status dfp_gemm_fpemu(int trans_a, int trans_b, int64_t m, int64_t n, int64_
 /* Block floating point (HBFP, MXINT): each block of `block` contiguous
  * elements along a row of x (rows x cols, leading dimension ldx) shares one
  * exponent; element value = k * 2^scale_exp, |k| <= 2^mag_bits - 1.
- * scale_exp = E - mag_bits with E = ceil(log2(max|x|)) over the block
- * (HBFP, floor_exponent = 0) or E = floor(log2(max|x|)) (MX, floor_exponent
- * = 1); k rounded nearest-even or stochastically, then clamped. An all-zero
- * block has scale_exp = 0 - mag_bits. Outputs (each may be NULL, not all):
+ * HBFP (floor_exponent = 0): scale_exp = E - mag_bits, E = ceil(log2(max|x|))
+ * over the block. MX (floor_exponent = 1): scale_exp = E - (mag_bits - 1),
+ * E = floor(log2(max|x|)), so the block maximum keeps |k| in [2^(mag_bits-1),
+ * 2^mag_bits) (MXINT8: mag_bits 7, k * 2^(E-6), |k| <= 127). k rounded
+ * nearest-even or stochastically, then clamped. An all-zero block has E = 0. Outputs (each may be NULL, not all):
  * mant rows x cols int16 (dense), scale_exp rows x ceil(cols/block) int32,
  * y rows x cols float (k * 2^scale_exp, dense). Stochastic index: r*cols + c.
- * DFP_ERR_NOT_FINITE on NaN/inf input. */
+ * DFP_ERR_NOT_FINITE on NaN/inf input (outputs then undefined). */
 dfp_status dfp_bfp_quantize(const float *x, int64_t rows, int64_t cols, int64_t ldx, int block, int mag_bits, int floor_exponent, dfp_rounding rounding, uint64_t seed, uint64_t stream, int16_t *mant, int32_t *scale_exp, float *y);
 
 /* Block floating point GEMM: c (m x n, ldc) = A @ B^T for A (m x k) and B

@@ -7,10 +7,11 @@
 #define DFP_FPEMU_SCALAR_NR 4
 
 static void dfp_round_fp_scalar(const dfp_fmt_consts *c, int stochastic, uint64_t key,
-                                uint64_t index0, const float *x, float *y, int64_t n)
+                                uint64_t index0, uint64_t stride, const float *x, float *y,
+                                int64_t n)
 {
     for (int64_t i = 0; i < n; i++) {
-        uint32_t rnd = stochastic ? dfp_fpemu_rng(key, index0 + (uint64_t)i) : 0u;
+        uint32_t rnd = stochastic ? dfp_fpemu_rng(key, index0 + (uint64_t)i * stride) : 0u;
         y[i] = dfp_round_f32_scalar(x[i], c, stochastic, rnd);
     }
 }
@@ -53,10 +54,24 @@ static void dfp_gemm_fpemu_f32_scalar_16x4(int64_t k, const float *a_panel,
         }
 }
 
+static uint32_t dfp_absmax_bits_scalar(const float *x, int64_t n)
+{
+    return dfp_absmax_bits_span(x, 0, n, 0u);
+}
+
+static void dfp_bfp_block_scalar(const dfp_bfp_block *b, const float *x, int64_t n, int16_t *mant,
+                                 float *y)
+{
+    dfp_bfp_block_span(b, x, 0, n, mant, y);
+}
+
 void dfp_emu_kernels_init_scalar(dfp_emu_kernels *k)
 {
     k->round = dfp_round_fp_scalar;
     k->gemm_ukernel = dfp_gemm_fpemu_f32_scalar_16x4;
+    k->gemm_ukernel_nearest = dfp_gemm_fpemu_f32_scalar_16x4;
+    k->absmax_bits = dfp_absmax_bits_scalar;
+    k->bfp_block = dfp_bfp_block_scalar;
     k->mr = DFP_FPEMU_SCALAR_MR;
     k->nr = DFP_FPEMU_SCALAR_NR;
 }
