@@ -215,20 +215,24 @@ dfp_status dfp_conv2d_backward_data_f32(const dfp_conv2d_shape *shape, const flo
 
 /* ---- WTGRAD --------------------------------------------------------------- */
 
+/* Computed transposed, dW^T (CKK x O) += col (CKK x P) * dy^T (P x O): the
+ * long CKK side is M and the few output channels are N, which fit one narrow
+ * register panel (O = 16) or the direct-A kernel (O <= 64) that reads the
+ * column tile in place; only the small dy tile is packed. */
 static int wtgrad_item(const conv_plan *pl, int64_t item, float *col, float *ws, float *acc, int threaded)
 {
     int64_t n = item / pl->tiles, p0 = item % pl->tiles * pl->tile, np = tile_len(pl, item % pl->tiles);
     const float *x = pl->x + n * pl->g.channels * pl->in_pixels;
     const float *dy = pl->dy + n * pl->out_ch * pl->pixels + p0;
-    const float *b = x + p0;
-    int64_t ldb = pl->in_pixels;
+    const float *a = x + p0;
+    int64_t lda = pl->in_pixels;
     if (!pl->direct) {
         dfp_im2col_tile(&pl->g, x, sizeof(float), p0, np, col, np);
-        b = col;
-        ldb = np;
+        a = col;
+        lda = np;
     }
-    return gemm_run(dfp_sgemm_make_args(0, 1, pl->out_ch, pl->ckk, np, 1.0f, dy, pl->pixels, b, ldb, 1.0f,
-                                        acc, pl->ckk), ws, threaded);
+    return gemm_run(dfp_sgemm_make_args(0, 1, pl->ckk, pl->out_ch, np, 1.0f, a, lda, dy, pl->pixels, 1.0f,
+                                        acc, pl->out_ch), ws, threaded);
 }
 
 dfp_status dfp_conv2d_backward_weight_f32(const dfp_conv2d_shape *shape, const float *x, const float *dy,
@@ -245,14 +249,17 @@ dfp_status dfp_conv2d_backward_weight_f32(const dfp_conv2d_shape *shape, const f
     size_t wsize = (size_t)(pl.out_ch * pl.ckk);
     float **accs;
     int nacc;
-    st = conv_run(&pl, pl.batch * pl.tiles, macs, dfp_sgemm_workspace_floats(pl.out_ch, pl.ckk, pl.tile),
+    st = conv_run(&pl, pl.batch * pl.tiles, macs, dfp_sgemm_workspace_floats(pl.ckk, pl.out_ch, pl.tile),
                   wsize, wtgrad_item, &accs, &nacc);
     if (st == DFP_OK) {
-        /* fixed-order reduction of the per-thread partial sums */
-        memcpy(dw, accs[0], wsize * sizeof(float));
-        for (int t = 1; t < nacc; t++)
-            for (size_t i = 0; i < wsize; i++)
-                dw[i] += accs[t][i];
+        /* fixed-order reduction of the per-thread partial sums, transposed back to O x CKK */
+        for (int64_t o = 0; o < pl.out_ch; o++)
+            for (int64_t r = 0; r < pl.ckk; r++) {
+                float v = accs[0][r * pl.out_ch + o];
+                for (int t = 1; t < nacc; t++)
+                    v += accs[t][r * pl.out_ch + o];
+                dw[o * pl.ckk + r] = v;
+            }
     }
     free_accs(accs, nacc);
     return st;

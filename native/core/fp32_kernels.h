@@ -46,6 +46,7 @@ typedef double (*dfp_sum_f64_fn)(const float *x, const float *y, int64_t n, doub
 typedef struct dfp_fp32_kernels {
     dfp_sgemm_ukernel sgemm;        /* main kernel */
     dfp_sgemm_ukernel sgemm_narrow; /* used when n <= its nr (tall-skinny GEMMs) */
+    dfp_sgemm_ukernel sgemm_short;  /* fewer rows: used when it pads m much less than sgemm */
     dfp_sgemm_ukernel_da sgemm_direct;        /* row-major A, n <= DFP_SGEMM_DIRECT_MAX_N */
     dfp_sgemm_ukernel_da sgemm_direct_narrow; /* the same for n <= its nr */
     dfp_sum_f64_fn sum_f64;                   /* batch-norm statistics and gradients */

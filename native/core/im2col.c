@@ -55,9 +55,58 @@ static inline void gather_segment(const dfp_conv_geom *g, const char *plane, siz
     memset(dst + (size_t)(last - ow0) * elem, 0, (size_t)(ow0 + count - last) * elem);
 }
 
+/* Stride 1 with out_w == in_w ("same" width): pixel p of tap (kh, kw) reads
+ * input element p + shift, shift = (kh*dh - ph)*W + (kw*dw - pw), wherever its
+ * column ow + (kw*dw - pw) lies in [0, W); given a valid column, that index is
+ * inside the plane exactly when the input row is. So a tap row of a tile is
+ * one contiguous copy clipped to the plane, then the invalid columns zeroed:
+ * a few large copies instead of a libc call per output-row segment. */
+static inline int same_width(const dfp_conv_geom *g)
+{
+    return g->stride_h == 1 && g->stride_w == 1 && g->out_w == g->in_w;
+}
+
+static void im2col_same_width(const dfp_conv_geom *g, const char *x, size_t elem, int64_t p0,
+                              int64_t np, char *col, int64_t ldcol)
+{
+    int64_t taps = g->kernel_h * g->kernel_w, plane_len = g->in_h * g->in_w, w = g->in_w;
+    for (int64_t r = 0; r < g->channels * taps; r++) {
+        int64_t c = r / taps, kh = r % taps / g->kernel_w, kw = r % g->kernel_w;
+        int64_t offw = kw * g->dilation_w - g->pad_w;
+        int64_t shift = (kh * g->dilation_h - g->pad_h) * w + offw;
+        const char *plane = x + (size_t)(c * plane_len) * elem;
+        char *dst = col + (size_t)(r * ldcol) * elem;
+        /* source range [p0 + shift, p0 + np + shift) clipped to [0, plane_len) */
+        int64_t lo = p0 + shift < 0 ? -shift - p0 : 0;
+        int64_t hi = p0 + np + shift > plane_len ? plane_len - shift - p0 : np;
+        lo = lo < np ? lo : np;
+        hi = hi < lo ? lo : hi;
+        memset(dst, 0, (size_t)lo * elem);
+        memcpy(dst + (size_t)lo * elem, plane + (size_t)(p0 + lo + shift) * elem, (size_t)(hi - lo) * elem);
+        memset(dst + (size_t)hi * elem, 0, (size_t)(np - hi) * elem);
+        if (offw == 0)
+            continue;
+        /* zero the columns whose input column ow + offw falls outside [0, W) */
+        int64_t bad_lo = offw < 0 ? 0 : w - offw, bad_hi = offw < 0 ? -offw : w;
+        if (bad_lo < 0)
+            bad_lo = 0;
+        if (bad_hi > w)
+            bad_hi = w;
+        for (int64_t rs = p0 - p0 % w; rs < p0 + np; rs += w) {
+            int64_t a = rs + bad_lo > p0 ? rs + bad_lo : p0, b = rs + bad_hi < p0 + np ? rs + bad_hi : p0 + np;
+            if (b > a)
+                memset(dst + (size_t)(a - p0) * elem, 0, (size_t)(b - a) * elem);
+        }
+    }
+}
+
 void dfp_im2col_tile(const dfp_conv_geom *g, const void *x, size_t elem, int64_t p0, int64_t np,
                      void *col, int64_t ldcol)
 {
+    if (same_width(g)) {
+        im2col_same_width(g, (const char *)x, elem, p0, np, (char *)col, ldcol);
+        return;
+    }
     int64_t taps = g->kernel_h * g->kernel_w;
     for (int64_t r = 0; r < g->channels * taps; r++) {
         int64_t c = r / taps, kh = r % taps / g->kernel_w, kw = r % g->kernel_w;
@@ -82,8 +131,12 @@ static inline void scatter_segment(const dfp_conv_geom *g, float *plane, int64_t
     int64_t off = kw * g->dilation_w - g->pad_w, first, last;
     valid_outputs(off, g->stride_w, g->in_w, ow0, ow0 + count, &first, &last);
     float *row = plane + ih * g->in_w + off;
-    for (int64_t o = first; o < last; o++)
-        row[o * g->stride_w] += src[o - ow0];
+    if (g->stride_w == 1) /* contiguous: lets the compiler vectorise */
+        for (int64_t o = first; o < last; o++)
+            row[o] += src[o - ow0];
+    else
+        for (int64_t o = first; o < last; o++)
+            row[o * g->stride_w] += src[o - ow0];
 }
 
 void dfp_col2im_tile_f32(const dfp_conv_geom *g, const float *dcol, int64_t ldcol, int64_t p0,

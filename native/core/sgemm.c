@@ -20,11 +20,16 @@ static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
 static inline float *align64(float *p) { return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
 
-/* The narrow kernel wins when the whole N fits one of its panels. */
-static inline const dfp_sgemm_ukernel *pick_kernel(int64_t n)
+/* The narrow kernel wins when the whole N fits one of its panels; the short
+ * one when rounding m up to its MR wastes clearly less than the main MR does
+ * (m = 16, 32, 64 channels against MR = 14). */
+static inline const dfp_sgemm_ukernel *pick_kernel(int64_t m, int64_t n)
 {
     const dfp_fp32_kernels *k = &dfp_kernels()->fp32;
-    return n <= k->sgemm_narrow.nr ? &k->sgemm_narrow : &k->sgemm;
+    if (n <= k->sgemm_narrow.nr)
+        return &k->sgemm_narrow;
+    int64_t main_rows = round_up(m, k->sgemm.mr), short_rows = round_up(m, k->sgemm_short.mr);
+    return 10 * short_rows < 9 * main_rows ? &k->sgemm_short : &k->sgemm;
 }
 
 dfp_sgemm_args dfp_sgemm_make_args(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
@@ -190,7 +195,7 @@ void dfp_sgemm_f32_serial(const dfp_sgemm_args *g, float *workspace)
         serial_direct(g, direct, ap, bp, align64(bp + kc * nc));
         return;
     }
-    const dfp_sgemm_ukernel *uk = pick_kernel(g->n);
+    const dfp_sgemm_ukernel *uk = pick_kernel(g->m, g->n);
     int64_t kc_max = min64(DFP_SGEMM_KC, g->k);
     int64_t mc_max = min64(DFP_SGEMM_MC, round_up(g->m, uk->mr));
     int64_t nc_max = min64(DFP_SGEMM_NC, round_up(g->n, uk->nr));
@@ -241,7 +246,7 @@ static dfp_sgemm_args sub_problem(const dfp_sgemm_args *g, int split_m, int64_t 
 
 int dfp_sgemm_f32_threaded(const dfp_sgemm_args *g)
 {
-    const dfp_sgemm_ukernel *uk = pick_kernel(g->n);
+    const dfp_sgemm_ukernel *uk = pick_kernel(g->m, g->n);
     int64_t m_tiles = (g->m + uk->mr - 1) / uk->mr, n_tiles = (g->n + uk->nr - 1) / uk->nr;
     int64_t macs = g->m * g->n * (g->k > 0 ? g->k : 1);
     int nt = dfp_threads_for_work(min64(macs / DFP_SGEMM_MIN_MACS_PER_THREAD,

@@ -12,7 +12,7 @@
 
 /* Cache blocking (floats). KC keeps a KC x NR micro-panel of B in L1 (32 KiB
  * at NR=32); MC x KC of A stays in L2; KC x NC of B in L2/L3. MC is a
- * multiple of every MR in use (4, 6, 14, 28) and NC of every NR (8, 16, 32). */
+ * multiple of every MR in use (4, 6, 8, 14, 28) and NC of every NR (8, 16, 32). */
 #ifndef DFP_SGEMM_KC
 #define DFP_SGEMM_KC 256
 #endif

@@ -53,6 +53,7 @@ void dfp_fp32_kernels_init_scalar(dfp_fp32_kernels *k)
 {
     k->sgemm = (dfp_sgemm_ukernel){dfp_sgemm_f32_scalar_4x8, MR, NR};
     k->sgemm_narrow = k->sgemm;
+    k->sgemm_short = k->sgemm;
     k->sgemm_direct = (dfp_sgemm_ukernel_da){NULL, 0, 0}; /* packing only */
     k->sgemm_direct_narrow = k->sgemm_direct;
     k->sum_f64 = dfp_sum_f64_scalar;
