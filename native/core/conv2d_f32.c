@@ -1,7 +1,8 @@
 /* FP32 convolution as three GEMM shapes over tiles of output pixels:
  *   FPROP  y[n][:, tile]   = W (O x CKK) * col (CKK x P)
  *   BPROP  dcol (CKK x P)  = W^T * dy[n][:, tile], then col2im into dx[n]
- *   WTGRAD dW (O x CKK)   += dy[n][:, tile] * col^T
+ *          (stride 1: a forward conv of dy with transposed, flipped weights)
+ *   WTGRAD dW^T (CKK x O) += col * dy[n][:, tile]^T
  * (CKK = C*KH*KW, P = pixels in the tile). A 1x1 stride-1 unpadded conv
  * uses x / dx directly as the column matrix (no im2col).
  *
@@ -194,6 +195,37 @@ static int bprop_item(const conv_plan *pl, int64_t n, float *col, float *ws, flo
     return failed;
 }
 
+/* Stride 1: dx is the forward convolution of dy with the weights transposed
+ * (O <-> C) and flipped, padded by dilation*(k-1) - pad. That runs the FPROP
+ * path (M = C channels, tiled over pixels, no overlapping writes) instead of
+ * a column GEMM plus a scatter-add into dx. */
+static int transposed_conv_applies(const dfp_conv2d_shape *s)
+{
+    return s->stride_h == 1 && s->stride_w == 1 && s->pad_h <= s->dilation_h * (s->kernel_h - 1) &&
+           s->pad_w <= s->dilation_w * (s->kernel_w - 1) && s->kernel_h * s->kernel_w > 1;
+}
+
+static dfp_status backward_data_transposed(const dfp_conv2d_shape *s, const conv_plan *pl, const float *dy,
+                                           const float *w, float *dx)
+{
+    int64_t o = s->out_channels, c = s->in_channels, kh = s->kernel_h, kw = s->kernel_w;
+    float *wt = malloc((size_t)(o * c * kh * kw) * sizeof(float));
+    if (!wt)
+        return DFP_ERR_OUT_OF_MEMORY;
+    for (int64_t i = 0; i < o; i++)
+        for (int64_t j = 0; j < c; j++)
+            for (int64_t u = 0; u < kh; u++)
+                for (int64_t v = 0; v < kw; v++)
+                    wt[((j * o + i) * kh + u) * kw + v] = w[((i * c + j) * kh + kh - 1 - u) * kw + kw - 1 - v];
+    dfp_conv2d_shape t = *s;
+    t.in_channels = o, t.out_channels = c, t.in_h = pl->g.out_h, t.in_w = pl->g.out_w;
+    t.pad_h = s->dilation_h * (kh - 1) - s->pad_h;
+    t.pad_w = s->dilation_w * (kw - 1) - s->pad_w;
+    dfp_status st = dfp_conv2d_forward_f32(&t, dy, wt, NULL, dx);
+    free(wt);
+    return st;
+}
+
 dfp_status dfp_conv2d_backward_data_f32(const dfp_conv2d_shape *shape, const float *dy, const float *w,
                                         float *dx)
 {
@@ -203,6 +235,8 @@ dfp_status dfp_conv2d_backward_data_f32(const dfp_conv2d_shape *shape, const flo
         return st;
     if (!dy || !w || !dx)
         return DFP_ERR_NULL_POINTER;
+    if (transposed_conv_applies(shape))
+        return backward_data_transposed(shape, &pl, dy, w, dx);
     pl.dy = dy, pl.w = w, pl.dx = dx;
     double macs = (double)pl.batch * pl.pixels * pl.out_ch * pl.ckk;
     float **accs;
