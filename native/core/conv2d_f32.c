@@ -12,6 +12,7 @@
 #include "dfpengine.h"
 #include "im2col.h"
 #include "kernel_table.h"
+#include "pack_f32.h"
 #include "sgemm.h"
 
 #include <omp.h>
@@ -28,6 +29,8 @@ typedef struct conv_plan {
     int direct; /* 1x1, stride 1, no padding: x is its own column matrix */
     const float *x, *w, *dy, *bias;
     float *y, *dx, *dw;
+    const float *wpack;          /* FPROP: weights packed once as A panels for `uk` (NULL: per tile) */
+    const dfp_sgemm_ukernel *uk; /* the kernel wpack is packed for */
 } conv_plan;
 
 /* One work item; `col` holds ckk*tile floats, `ws` the GEMM workspace, `acc`
@@ -94,7 +97,8 @@ static dfp_status conv_run(const conv_plan *pl, int64_t items, double macs, size
     int threaded = nt < 2 || items < nt;
     if (threaded)
         nt = 1;
-    size_t col_floats = (size_t)(pl->ckk * pl->tile) + 16;
+    /* a column tile, or B panels (tile padded to NR) plus one row of scratch */
+    size_t col_floats = (size_t)(pl->ckk * (pl->tile + DFP_SGEMM_MAX_NR) + pl->tile) + 32;
     float **accs = calloc((size_t)nt, sizeof(float *));
     int failed = accs == NULL;
 #pragma omp parallel num_threads(nt) reduction(| : failed) if (nt > 1)
@@ -134,11 +138,30 @@ static inline int64_t tile_len(const conv_plan *pl, int64_t t)
 
 /* ---- FPROP ---------------------------------------------------------------- */
 
+static inline float *align64(float *p) { return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
+
+static void add_bias(const conv_plan *pl, float *y, int64_t np)
+{
+    for (int64_t o = 0; o < pl->out_ch; o++)
+        for (int64_t q = 0; q < np; q++)
+            y[o * pl->pixels + q] += pl->bias[o];
+}
+
 static int fprop_item(const conv_plan *pl, int64_t item, float *col, float *ws, float *acc, int threaded)
 {
     int64_t n = item / pl->tiles, p0 = item % pl->tiles * pl->tile, np = tile_len(pl, item % pl->tiles);
     const float *x = pl->x + n * pl->g.channels * pl->in_pixels;
     float *y = pl->y + n * pl->out_ch * pl->pixels + p0;
+    if (pl->wpack && !threaded) { /* im2col straight into B panels, weights packed once */
+        const dfp_sgemm_ukernel *uk = pl->uk;
+        float *bp = align64(col);
+        float *row = bp + pl->ckk * ((np + uk->nr - 1) / uk->nr * uk->nr);
+        dfp_im2col_panels_f32(&pl->g, x, p0, np, uk->nr, row, bp);
+        dfp_sgemm_f32_packed(uk, pl->out_ch, np, pl->ckk, pl->wpack, bp, y, pl->pixels, ws);
+        if (pl->bias)
+            add_bias(pl, y, np);
+        return 0;
+    }
     const float *b = x + p0;
     int64_t ldb = pl->in_pixels;
     if (!pl->direct) {
@@ -149,9 +172,7 @@ static int fprop_item(const conv_plan *pl, int64_t item, float *col, float *ws, 
     int failed = gemm_run(dfp_sgemm_make_args(0, 0, pl->out_ch, np, pl->ckk, 1.0f, pl->w, pl->ckk, b, ldb,
                                               0.0f, y, pl->pixels), ws, threaded);
     if (pl->bias)
-        for (int64_t o = 0; o < pl->out_ch; o++)
-            for (int64_t q = 0; q < np; q++)
-                y[o * pl->pixels + q] += pl->bias[o];
+        add_bias(pl, y, np);
     return failed;
 }
 
@@ -165,12 +186,22 @@ dfp_status dfp_conv2d_forward_f32(const dfp_conv2d_shape *shape, const float *x,
     if (!x || !w || !y)
         return DFP_ERR_NULL_POINTER;
     pl.x = x, pl.w = w, pl.bias = bias, pl.y = y;
+    float *wpack = NULL;
+    if (!pl.direct) { /* pack the weights once for every tile (NULL: each tile packs its own) */
+        pl.uk = dfp_sgemm_kernel_for(pl.out_ch, pl.tile);
+        int64_t rows = (pl.out_ch + pl.uk->mr - 1) / pl.uk->mr * pl.uk->mr;
+        wpack = malloc((size_t)(rows * pl.ckk) * sizeof(float));
+        if (wpack)
+            dfp_pack_a_f32(pl.uk->mr, pl.out_ch, pl.ckk, w, pl.ckk, 1, wpack);
+        pl.wpack = wpack;
+    }
     double macs = (double)pl.batch * pl.pixels * pl.out_ch * pl.ckk;
     float **accs;
     int nacc;
     st = conv_run(&pl, pl.batch * pl.tiles, macs, dfp_sgemm_workspace_floats(pl.out_ch, pl.tile, pl.ckk),
                   0, fprop_item, &accs, &nacc);
     free_accs(accs, nacc);
+    free(wpack);
     return st;
 }
 

@@ -87,18 +87,19 @@ static inline void edge_tile(const dfp_sgemm_ukernel *uk, int64_t kc, const floa
     }
 }
 
-/* Macro-kernel: every MR x NR tile of an mc x nc block of C from packed panels. */
+/* Macro-kernel: every MR x NR tile of an mc x nc block of C from packed
+ * panels, consecutive A panels a_step floats apart and B panels b_step. */
 static void macro_kernel(const dfp_sgemm_ukernel *uk, int64_t mc, int64_t nc, int64_t kc,
-                         const float *ap, const float *bp, float *c, int64_t ldc,
-                         float alpha, float beta, float *scratch)
+                         const float *ap, int64_t a_step, const float *bp, int64_t b_step, float *c,
+                         int64_t ldc, float alpha, float beta, float *scratch)
 {
     const int mr = uk->mr, nr = uk->nr;
     for (int64_t jr = 0; jr < nc; jr += nr) {
         int cols = (int)min64(nr, nc - jr);
-        const float *b_panel = bp + jr * kc;
+        const float *b_panel = bp + jr / nr * b_step;
         for (int64_t ir = 0; ir < mc; ir += mr) {
             int rows = (int)min64(mr, mc - ir);
-            const float *a_panel = ap + ir * kc;
+            const float *a_panel = ap + ir / mr * a_step;
             float *cij = c + ir * ldc + jr;
             if (rows == mr && cols == nr)
                 uk->fn(kc, a_panel, b_panel, cij, ldc, alpha, beta);
@@ -211,10 +212,22 @@ void dfp_sgemm_f32_serial(const dfp_sgemm_args *g, float *workspace)
             for (int64_t ic = 0; ic < g->m; ic += DFP_SGEMM_MC) {
                 int64_t mc = min64(DFP_SGEMM_MC, g->m - ic);
                 dfp_pack_a_f32(uk->mr, mc, kc, g->a + ic * g->rsa + pc * g->csa, g->rsa, g->csa, ap);
-                macro_kernel(uk, mc, nc, kc, ap, bp, g->c + ic * g->ldc + jc, g->ldc,
-                             g->alpha, beta, scratch);
+                macro_kernel(uk, mc, nc, kc, ap, uk->mr * kc, bp, uk->nr * kc, g->c + ic * g->ldc + jc,
+                             g->ldc, g->alpha, beta, scratch);
             }
         }
+    }
+}
+
+const dfp_sgemm_ukernel *dfp_sgemm_kernel_for(int64_t m, int64_t n) { return pick_kernel(m, n); }
+
+void dfp_sgemm_f32_packed(const dfp_sgemm_ukernel *uk, int64_t m, int64_t n, int64_t k, const float *ap,
+                          const float *bp, float *c, int64_t ldc, float *scratch)
+{
+    for (int64_t pc = 0; pc < k; pc += DFP_SGEMM_KC) {
+        int64_t kc = min64(DFP_SGEMM_KC, k - pc);
+        macro_kernel(uk, m, n, kc, ap + pc * uk->mr, k * uk->mr, bp + pc * uk->nr, k * uk->nr, c, ldc, 1.0f,
+                     pc == 0 ? 0.0f : 1.0f, align64(scratch));
     }
 }
 
