@@ -93,8 +93,8 @@ static void row_same_width(const dfp_conv_geom *g, const char *x, size_t elem, i
         bad_hi = w;
     for (int64_t rs = p0 - p0 % w; rs < p0 + np; rs += w) {
         int64_t a = rs + bad_lo > p0 ? rs + bad_lo : p0, b = rs + bad_hi < p0 + np ? rs + bad_hi : p0 + np;
-        for (char *z = dst + (size_t)(a - p0) * elem; z < dst + (size_t)(b - p0) * elem; z++)
-            *z = 0; /* usually one element: a loop, not a libc call per image row */
+        if (b > a)
+            memset(dst + (size_t)(a - p0) * elem, 0, (size_t)(b - a) * elem);
     }
 }
 
@@ -141,10 +141,49 @@ static inline void panel_row(float *dst, const float *src, int64_t cols, int nr)
             dst[j] = j < cols ? src[j] : 0.0f;
 }
 
+/* One B panel row of the same-width case: pixels pix0 .. pix0+cols-1 (first
+ * one in column ow0) of tap (kh, kw) of `plane`, see row_same_width. Loops
+ * stay loops (no memset calls for the one or two edge columns of a row). */
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) static inline void
+panel_row_same_width(const dfp_conv_geom *g, const float *plane, int64_t pix0, int64_t ow0, int64_t cols,
+                     int nr, int64_t kh, int64_t kw, float *d)
+{
+    int64_t w = g->in_w, plane_len = g->in_h * w;
+    int64_t offw = kw * g->dilation_w - g->pad_w;
+    int64_t s0 = pix0 + (kh * g->dilation_h - g->pad_h) * w + offw;
+    if (s0 >= 0 && s0 + cols <= plane_len) {
+        panel_row(d, plane + s0, cols, nr);
+    } else {
+        for (int j = 0; j < nr; j++)
+            d[j] = j < cols && s0 + j >= 0 && s0 + j < plane_len ? plane[s0 + j] : 0.0f;
+    }
+    if (offw == 0)
+        return;
+    int64_t bad_lo = offw < 0 ? 0 : w - offw, bad_hi = offw < 0 ? -offw : w;
+    bad_lo = bad_lo < 0 ? 0 : bad_lo;
+    bad_hi = bad_hi > w ? w : bad_hi;
+    for (int64_t rs = -ow0; rs < cols; rs += w) { /* image-row starts, relative to pix0 */
+        int64_t a = rs + bad_lo > 0 ? rs + bad_lo : 0, b = rs + bad_hi < cols ? rs + bad_hi : cols;
+        for (int64_t k = a; k < b; k++)
+            d[k] = 0.0f;
+    }
+}
+
 void dfp_im2col_panels_f32(const dfp_conv_geom *g, const float *x, int64_t p0, int64_t np, int nr,
                            float *row, float *dst)
 {
     int64_t ckk = g->channels * g->kernel_h * g->kernel_w;
+    if (same_width(g)) { /* panel by panel: each written sequentially, no row buffer */
+        for (int64_t q0 = 0; q0 < np; q0 += nr) {
+            int64_t cols = np - q0 < nr ? np - q0 : nr, ow0 = (p0 + q0) % g->in_w;
+            float *d = dst + q0 / nr * ckk * nr;
+            for (int64_t c = 0; c < g->channels; c++)
+                for (int64_t kh = 0; kh < g->kernel_h; kh++)
+                    for (int64_t kw = 0; kw < g->kernel_w; kw++, d += nr)
+                        panel_row_same_width(g, x + c * g->in_h * g->in_w, p0 + q0, ow0, cols, nr, kh, kw, d);
+        }
+        return;
+    }
     for (int64_t r = 0; r < ckk; r++) {
         im2col_row(g, (const char *)x, sizeof(float), r, p0, np, (char *)row);
         for (int64_t j0 = 0; j0 < np; j0 += nr)
