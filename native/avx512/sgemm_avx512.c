@@ -90,7 +90,7 @@ void dfp_sgemm_f32_avx512_14x16_da(int64_t k, const float *a, int64_t lda, const
     sgemm_body(14, 1, k, a, lda, 1, b, c, ldc, alpha, beta);
 }
 
-double dfp_sum_f64_avx512(const float *x, const float *y, int64_t n, double shift, int square);
+void dfp_sum2_f64_avx512(const float *x, const float *y, int64_t n, double shift, double out[2]);
 
 void dfp_fp32_kernels_init_avx512(dfp_fp32_kernels *k)
 {
@@ -99,5 +99,5 @@ void dfp_fp32_kernels_init_avx512(dfp_fp32_kernels *k)
     k->sgemm_short = (dfp_sgemm_ukernel){dfp_sgemm_f32_avx512_8x32, 8, 32};
     k->sgemm_direct = (dfp_sgemm_ukernel_da){dfp_sgemm_f32_avx512_14x32_da, 14, 32};
     k->sgemm_direct_narrow = (dfp_sgemm_ukernel_da){dfp_sgemm_f32_avx512_14x16_da, 14, 16};
-    k->sum_f64 = dfp_sum_f64_avx512; /* norm_avx512.c */
+    k->sum2_f64 = dfp_sum2_f64_avx512; /* norm_avx512.c */
 }
