@@ -226,14 +226,16 @@ static int bprop_item(const conv_plan *pl, int64_t n, float *col, float *ws, flo
     return failed;
 }
 
-/* Stride 1: dx is the forward convolution of dy with the weights transposed
- * (O <-> C) and flipped, padded by dilation*(k-1) - pad. That runs the FPROP
- * path (M = C channels, tiled over pixels, no overlapping writes) instead of
- * a column GEMM plus a scatter-add into dx. */
+/* Stride 1, "same" padding: dx is the forward convolution of dy with the
+ * weights transposed (O <-> C) and flipped, padded by dilation*(k-1) - pad
+ * (= pad). That runs the FPROP path (M = C channels, tiled over pixels, no
+ * overlapping writes) instead of a column GEMM plus a scatter-add into dx.
+ * With less padding the transposed conv would multiply mostly zero padding
+ * (LeNet's 5x5 unpadded conv: twice the work), so those keep the scatter. */
 static int transposed_conv_applies(const dfp_conv2d_shape *s)
 {
-    return s->stride_h == 1 && s->stride_w == 1 && s->pad_h <= s->dilation_h * (s->kernel_h - 1) &&
-           s->pad_w <= s->dilation_w * (s->kernel_w - 1) && s->kernel_h * s->kernel_w > 1;
+    return s->stride_h == 1 && s->stride_w == 1 && 2 * s->pad_h == s->dilation_h * (s->kernel_h - 1) &&
+           2 * s->pad_w == s->dilation_w * (s->kernel_w - 1) && s->kernel_h * s->kernel_w > 1;
 }
 
 static dfp_status backward_data_transposed(const dfp_conv2d_shape *s, const conv_plan *pl, const float *dy,
