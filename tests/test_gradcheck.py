@@ -96,6 +96,7 @@ CASES = {
     "max_pool2d_pad_overlap": (lambda a: ops.pool.max_pool2d(a, 3, 2, 1), [distinct(1, 2, 5, 5)]),
     "avg_pool2d": (lambda a: ops.pool.avg_pool2d(a, 3, 2, 1), [randn(1, 2, 5, 5)]),
     "adaptive_avg_pool2d": (lambda a: ops.pool.adaptive_avg_pool2d(a, (3, 2)), [randn(1, 2, 5, 5)]),
+    "adaptive_avg_pool2d_global": (lambda a: ops.pool.adaptive_avg_pool2d(a, 1), [randn(2, 3, 4, 5)]),
     "batch_norm_train_4d": (lambda x, g, b: ops.norm.batch_norm(x, None, None, g, b, training=True),
                             [randn(3, 2, 2, 2), randn(2), randn(2)]),
     "batch_norm_train_2d": (lambda x, g, b: ops.norm.batch_norm(x, None, None, g, b, training=True),

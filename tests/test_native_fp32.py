@@ -70,6 +70,9 @@ CONV_CASES = [  # x shape, w shape, stride, padding, dilation
     ((2, 6, 7, 8), (4, 6, 1, 1), (2, 2), (0, 0), (1, 1)),
     ((1, 1, 1, 1), (1, 1, 1, 1), (1, 1), (0, 0), (1, 1)),
     ((2, 16, 40, 40), (8, 16, 3, 3), (1, 1), (1, 1), (1, 1)),  # several pixel tiles per image
+    ((2, 3, 6, 5), (4, 3, 3, 5), (1, 1), (0, 2), (1, 1)),    # same width, not height: shifted copies
+    ((1, 2, 9, 2), (3, 2, 5, 5), (1, 1), (2, 2), (1, 1)),    # taps reaching past both image edges
+    ((2, 3, 8, 9), (4, 3, 3, 3), (1, 1), (2, 2), (2, 2)),    # dilated same-width
 ]
 
 

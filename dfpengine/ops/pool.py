@@ -49,7 +49,16 @@ def adaptive_avg_pool2d(x, output_size):
     if x.ndim != 4 or min(oh, ow) < 1:
         raise ValueError(f"adaptive_avg_pool2d: expected NCHW input and positive output size, "
                          f"received input {x.shape} and output_size {output_size}")
+    if (oh, ow) == (1, 1):  # global average: a plain mean (einsum would call threaded BLAS,
+        return _global_avg_pool2d(x)  # whose spinning workers then compete with the native kernels)
     rows, cols = _bins(x.shape[2], oh), _bins(x.shape[3], ow)
     y = np.einsum("ih,nchw,jw->ncij", rows, x.numpy(), cols, optimize=True)
     return record(Tensor(y.astype(np.float32)), (x,), lambda g: (
         np.einsum("ih,ncij,jw->nchw", rows, g, cols, optimize=True).astype(np.float32),))
+
+
+def _global_avg_pool2d(x):
+    n, c, h, w = x.shape
+    y = x.numpy().reshape(n, c, h * w).mean(axis=2, dtype=np.float32).reshape(n, c, 1, 1)
+    scale = np.float32(1.0 / (h * w))
+    return record(Tensor(y), (x,), lambda g: (np.broadcast_to(g * scale, (n, c, h, w)).copy(),))

@@ -41,13 +41,24 @@ def flatten(a, start_dim=0, end_dim=-1):
     return reshape(a, a.shape[:start] + (merged,) + a.shape[end + 1:])
 
 
+def _is_basic(index):
+    """Basic indexing (ints, slices, None, ...) selects each element at most once."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(p is None or p is Ellipsis or isinstance(p, (int, np.integer, slice)) and not isinstance(p, bool)
+               for p in parts)
+
+
 def getitem(a, index):
     if isinstance(index, Tensor):
         index = index.numpy()
     x = a.numpy()
+    basic = _is_basic(index)
 
     def backward(g):
         dx = np.zeros(x.shape, dtype=np.float32)
-        np.add.at(dx, index, g)  # add.at: repeated indices each contribute
+        if basic:  # a view, no repeats: plain assignment (add.at is an element-wise Python-speed loop)
+            dx[index] = g
+        else:
+            np.add.at(dx, index, g)  # advanced indices may repeat: each contributes
         return (dx,)
     return record(Tensor(x[index]), (a,), backward)

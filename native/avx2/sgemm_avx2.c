@@ -58,4 +58,5 @@ void dfp_fp32_kernels_init_avx2(dfp_fp32_kernels *k)
 {
     k->sgemm = (dfp_sgemm_ukernel){dfp_sgemm_f32_avx2_6x16, MR, NR};
     k->sgemm_narrow = k->sgemm;
+    k->sgemm_short = k->sgemm;
 }

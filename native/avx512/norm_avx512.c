@@ -1,33 +1,34 @@
-/* AVX-512 batch-norm plane sum (contract in fp32_kernels.h): 8 floats widened
- * to double per step, two independent accumulators of 8 doubles; the tail
- * goes through a masked load (masked-off lanes contribute 0). */
+/* AVX-512 batch-norm plane sums (contract in fp32_kernels.h): 8 floats
+ * widened to double per step; two independent accumulator pairs of 8 doubles
+ * per sum; the tail goes through a masked load (masked-off lanes contribute 0). */
 #include "fp32_kernels.h"
 
 #include <immintrin.h>
 
-static inline __m512d term(__m512d d, const float *y, int64_t i, __mmask8 m, int square)
+/* v = y (given) or d; s += v; q += d * v */
+static inline void step(__m512d d, const float *y, int64_t i, __mmask8 m, __m512d *s, __m512d *q)
 {
-    if (square)
-        return _mm512_mul_pd(d, d);
-    if (y)
-        return _mm512_mul_pd(d, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, y + i)));
-    return d;
+    __m512d v = y ? _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, y + i)) : d;
+    *s = _mm512_add_pd(*s, v);
+    *q = _mm512_add_pd(*q, _mm512_mul_pd(d, v));
 }
 
-double dfp_sum_f64_avx512(const float *x, const float *y, int64_t n, double shift, int square)
+void dfp_sum2_f64_avx512(const float *x, const float *y, int64_t n, double shift, double out[2])
 {
     __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd(), vs = _mm512_set1_pd(shift);
+    __m512d q0 = _mm512_setzero_pd(), q1 = _mm512_setzero_pd();
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
         __m512d d0 = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + i)), vs);
         __m512d d1 = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + i + 8)), vs);
-        s0 = _mm512_add_pd(s0, term(d0, y, i, 0xff, square));
-        s1 = _mm512_add_pd(s1, term(d1, y, i + 8, 0xff, square));
+        step(d0, y, i, 0xff, &s0, &q0);
+        step(d1, y, i + 8, 0xff, &s1, &q1);
     }
     for (; i < n; i += 8) {
         __mmask8 m = n - i >= 8 ? 0xff : (__mmask8)((1u << (n - i)) - 1);
         __m512d d = _mm512_maskz_sub_pd(m, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, x + i)), vs);
-        s0 = _mm512_add_pd(s0, _mm512_maskz_mov_pd(m, term(d, y, i, m, square)));
+        step(d, y, i, m, &s0, &q0);
     }
-    return _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+    out[0] = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+    out[1] = _mm512_reduce_add_pd(_mm512_add_pd(q0, q1));
 }

@@ -1,5 +1,5 @@
 /* AVX-512 SGEMM micro-kernels: 14x32 (main) and 28x16 (narrow, for n <= 16),
- * plus direct-A variants 14x32_da and 14x16_da that read a row-major A in place.
+ * 8x32 (short, for m that 14 rows would pad badly), plus direct-A variants 14x32_da and 14x16_da that read a row-major A in place.
  *
  * Contract (see fp32_kernels.h): C[0:MR, 0:NR] = alpha * A_panel * B_panel + beta * C.
  * - a: packed A, k columns of MR floats; each is broadcast ({1to16} memory operand).
@@ -69,6 +69,14 @@ void dfp_sgemm_f32_avx512_28x16(int64_t k, const float *a, const float *b,
     sgemm_body(28, 1, k, a, 1, 28, b, c, ldc, alpha, beta);
 }
 
+/* Short: 8 rows pad the 16/32/64-channel GEMMs of small convolutions exactly
+ * (14 rows waste 43% at m = 16); 16 accumulators still cover the FMA latency. */
+void dfp_sgemm_f32_avx512_8x32(int64_t k, const float *a, const float *b,
+                               float *c, int64_t ldc, float alpha, float beta)
+{
+    sgemm_body(8, 2, k, a, 1, 8, b, c, ldc, alpha, beta);
+}
+
 /* Direct-A variants: A read in place, row-major with row stride lda (no packing). */
 void dfp_sgemm_f32_avx512_14x32_da(int64_t k, const float *a, int64_t lda, const float *b,
                                    float *c, int64_t ldc, float alpha, float beta)
@@ -82,13 +90,14 @@ void dfp_sgemm_f32_avx512_14x16_da(int64_t k, const float *a, int64_t lda, const
     sgemm_body(14, 1, k, a, lda, 1, b, c, ldc, alpha, beta);
 }
 
-double dfp_sum_f64_avx512(const float *x, const float *y, int64_t n, double shift, int square);
+void dfp_sum2_f64_avx512(const float *x, const float *y, int64_t n, double shift, double out[2]);
 
 void dfp_fp32_kernels_init_avx512(dfp_fp32_kernels *k)
 {
     k->sgemm = (dfp_sgemm_ukernel){dfp_sgemm_f32_avx512_14x32, 14, 32};
     k->sgemm_narrow = (dfp_sgemm_ukernel){dfp_sgemm_f32_avx512_28x16, 28, 16};
+    k->sgemm_short = (dfp_sgemm_ukernel){dfp_sgemm_f32_avx512_8x32, 8, 32};
     k->sgemm_direct = (dfp_sgemm_ukernel_da){dfp_sgemm_f32_avx512_14x32_da, 14, 32};
     k->sgemm_direct_narrow = (dfp_sgemm_ukernel_da){dfp_sgemm_f32_avx512_14x16_da, 14, 16};
-    k->sum_f64 = dfp_sum_f64_avx512; /* norm_avx512.c */
+    k->sum2_f64 = dfp_sum2_f64_avx512; /* norm_avx512.c */
 }

@@ -1,7 +1,8 @@
 /* FP32 convolution as three GEMM shapes over tiles of output pixels:
  *   FPROP  y[n][:, tile]   = W (O x CKK) * col (CKK x P)
  *   BPROP  dcol (CKK x P)  = W^T * dy[n][:, tile], then col2im into dx[n]
- *   WTGRAD dW (O x CKK)   += dy[n][:, tile] * col^T
+ *          (stride 1: a forward conv of dy with transposed, flipped weights)
+ *   WTGRAD dW^T (CKK x O) += col * dy[n][:, tile]^T
  * (CKK = C*KH*KW, P = pixels in the tile). A 1x1 stride-1 unpadded conv
  * uses x / dx directly as the column matrix (no im2col).
  *
@@ -11,6 +12,7 @@
 #include "dfpengine.h"
 #include "im2col.h"
 #include "kernel_table.h"
+#include "pack_f32.h"
 #include "sgemm.h"
 
 #include <omp.h>
@@ -27,6 +29,8 @@ typedef struct conv_plan {
     int direct; /* 1x1, stride 1, no padding: x is its own column matrix */
     const float *x, *w, *dy, *bias;
     float *y, *dx, *dw;
+    const float *wpack;          /* FPROP: weights packed once as A panels for `uk` (NULL: per tile) */
+    const dfp_sgemm_ukernel *uk; /* the kernel wpack is packed for */
 } conv_plan;
 
 /* One work item; `col` holds ckk*tile floats, `ws` the GEMM workspace, `acc`
@@ -93,7 +97,8 @@ static dfp_status conv_run(const conv_plan *pl, int64_t items, double macs, size
     int threaded = nt < 2 || items < nt;
     if (threaded)
         nt = 1;
-    size_t col_floats = (size_t)(pl->ckk * pl->tile) + 16;
+    /* a column tile, or B panels (tile padded to NR) plus one row of scratch */
+    size_t col_floats = (size_t)(pl->ckk * (pl->tile + DFP_SGEMM_MAX_NR) + pl->tile) + 32;
     float **accs = calloc((size_t)nt, sizeof(float *));
     int failed = accs == NULL;
 #pragma omp parallel num_threads(nt) reduction(| : failed) if (nt > 1)
@@ -133,11 +138,30 @@ static inline int64_t tile_len(const conv_plan *pl, int64_t t)
 
 /* ---- FPROP ---------------------------------------------------------------- */
 
+static inline float *align64(float *p) { return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
+
+static void add_bias(const conv_plan *pl, float *y, int64_t np)
+{
+    for (int64_t o = 0; o < pl->out_ch; o++)
+        for (int64_t q = 0; q < np; q++)
+            y[o * pl->pixels + q] += pl->bias[o];
+}
+
 static int fprop_item(const conv_plan *pl, int64_t item, float *col, float *ws, float *acc, int threaded)
 {
     int64_t n = item / pl->tiles, p0 = item % pl->tiles * pl->tile, np = tile_len(pl, item % pl->tiles);
     const float *x = pl->x + n * pl->g.channels * pl->in_pixels;
     float *y = pl->y + n * pl->out_ch * pl->pixels + p0;
+    if (pl->wpack && !threaded) { /* im2col straight into B panels, weights packed once */
+        const dfp_sgemm_ukernel *uk = pl->uk;
+        float *bp = align64(col);
+        float *row = bp + pl->ckk * ((np + uk->nr - 1) / uk->nr * uk->nr);
+        dfp_im2col_panels_f32(&pl->g, x, p0, np, uk->nr, row, bp);
+        dfp_sgemm_f32_packed(uk, pl->out_ch, np, pl->ckk, pl->wpack, bp, y, pl->pixels, ws);
+        if (pl->bias)
+            add_bias(pl, y, np);
+        return 0;
+    }
     const float *b = x + p0;
     int64_t ldb = pl->in_pixels;
     if (!pl->direct) {
@@ -148,9 +172,7 @@ static int fprop_item(const conv_plan *pl, int64_t item, float *col, float *ws, 
     int failed = gemm_run(dfp_sgemm_make_args(0, 0, pl->out_ch, np, pl->ckk, 1.0f, pl->w, pl->ckk, b, ldb,
                                               0.0f, y, pl->pixels), ws, threaded);
     if (pl->bias)
-        for (int64_t o = 0; o < pl->out_ch; o++)
-            for (int64_t q = 0; q < np; q++)
-                y[o * pl->pixels + q] += pl->bias[o];
+        add_bias(pl, y, np);
     return failed;
 }
 
@@ -164,12 +186,22 @@ dfp_status dfp_conv2d_forward_f32(const dfp_conv2d_shape *shape, const float *x,
     if (!x || !w || !y)
         return DFP_ERR_NULL_POINTER;
     pl.x = x, pl.w = w, pl.bias = bias, pl.y = y;
+    float *wpack = NULL;
+    if (!pl.direct) { /* pack the weights once for every tile (NULL: each tile packs its own) */
+        pl.uk = dfp_sgemm_kernel_for(pl.out_ch, pl.tile);
+        int64_t rows = (pl.out_ch + pl.uk->mr - 1) / pl.uk->mr * pl.uk->mr;
+        wpack = malloc((size_t)(rows * pl.ckk) * sizeof(float));
+        if (wpack)
+            dfp_pack_a_f32(pl.uk->mr, pl.out_ch, pl.ckk, w, pl.ckk, 1, wpack);
+        pl.wpack = wpack;
+    }
     double macs = (double)pl.batch * pl.pixels * pl.out_ch * pl.ckk;
     float **accs;
     int nacc;
     st = conv_run(&pl, pl.batch * pl.tiles, macs, dfp_sgemm_workspace_floats(pl.out_ch, pl.tile, pl.ckk),
                   0, fprop_item, &accs, &nacc);
     free_accs(accs, nacc);
+    free(wpack);
     return st;
 }
 
@@ -194,6 +226,39 @@ static int bprop_item(const conv_plan *pl, int64_t n, float *col, float *ws, flo
     return failed;
 }
 
+/* Stride 1, "same" padding: dx is the forward convolution of dy with the
+ * weights transposed (O <-> C) and flipped, padded by dilation*(k-1) - pad
+ * (= pad). That runs the FPROP path (M = C channels, tiled over pixels, no
+ * overlapping writes) instead of a column GEMM plus a scatter-add into dx.
+ * With less padding the transposed conv would multiply mostly zero padding
+ * (LeNet's 5x5 unpadded conv: twice the work), so those keep the scatter. */
+static int transposed_conv_applies(const dfp_conv2d_shape *s)
+{
+    return s->stride_h == 1 && s->stride_w == 1 && 2 * s->pad_h == s->dilation_h * (s->kernel_h - 1) &&
+           2 * s->pad_w == s->dilation_w * (s->kernel_w - 1) && s->kernel_h * s->kernel_w > 1;
+}
+
+static dfp_status backward_data_transposed(const dfp_conv2d_shape *s, const conv_plan *pl, const float *dy,
+                                           const float *w, float *dx)
+{
+    int64_t o = s->out_channels, c = s->in_channels, kh = s->kernel_h, kw = s->kernel_w;
+    float *wt = malloc((size_t)(o * c * kh * kw) * sizeof(float));
+    if (!wt)
+        return DFP_ERR_OUT_OF_MEMORY;
+    for (int64_t i = 0; i < o; i++)
+        for (int64_t j = 0; j < c; j++)
+            for (int64_t u = 0; u < kh; u++)
+                for (int64_t v = 0; v < kw; v++)
+                    wt[((j * o + i) * kh + u) * kw + v] = w[((i * c + j) * kh + kh - 1 - u) * kw + kw - 1 - v];
+    dfp_conv2d_shape t = *s;
+    t.in_channels = o, t.out_channels = c, t.in_h = pl->g.out_h, t.in_w = pl->g.out_w;
+    t.pad_h = s->dilation_h * (kh - 1) - s->pad_h;
+    t.pad_w = s->dilation_w * (kw - 1) - s->pad_w;
+    dfp_status st = dfp_conv2d_forward_f32(&t, dy, wt, NULL, dx);
+    free(wt);
+    return st;
+}
+
 dfp_status dfp_conv2d_backward_data_f32(const dfp_conv2d_shape *shape, const float *dy, const float *w,
                                         float *dx)
 {
@@ -203,6 +268,8 @@ dfp_status dfp_conv2d_backward_data_f32(const dfp_conv2d_shape *shape, const flo
         return st;
     if (!dy || !w || !dx)
         return DFP_ERR_NULL_POINTER;
+    if (transposed_conv_applies(shape))
+        return backward_data_transposed(shape, &pl, dy, w, dx);
     pl.dy = dy, pl.w = w, pl.dx = dx;
     double macs = (double)pl.batch * pl.pixels * pl.out_ch * pl.ckk;
     float **accs;
@@ -215,20 +282,24 @@ dfp_status dfp_conv2d_backward_data_f32(const dfp_conv2d_shape *shape, const flo
 
 /* ---- WTGRAD --------------------------------------------------------------- */
 
+/* Computed transposed, dW^T (CKK x O) += col (CKK x P) * dy^T (P x O): the
+ * long CKK side is M and the few output channels are N, which fit one narrow
+ * register panel (O = 16) or the direct-A kernel (O <= 64) that reads the
+ * column tile in place; only the small dy tile is packed. */
 static int wtgrad_item(const conv_plan *pl, int64_t item, float *col, float *ws, float *acc, int threaded)
 {
     int64_t n = item / pl->tiles, p0 = item % pl->tiles * pl->tile, np = tile_len(pl, item % pl->tiles);
     const float *x = pl->x + n * pl->g.channels * pl->in_pixels;
     const float *dy = pl->dy + n * pl->out_ch * pl->pixels + p0;
-    const float *b = x + p0;
-    int64_t ldb = pl->in_pixels;
+    const float *a = x + p0;
+    int64_t lda = pl->in_pixels;
     if (!pl->direct) {
         dfp_im2col_tile(&pl->g, x, sizeof(float), p0, np, col, np);
-        b = col;
-        ldb = np;
+        a = col;
+        lda = np;
     }
-    return gemm_run(dfp_sgemm_make_args(0, 1, pl->out_ch, pl->ckk, np, 1.0f, dy, pl->pixels, b, ldb, 1.0f,
-                                        acc, pl->ckk), ws, threaded);
+    return gemm_run(dfp_sgemm_make_args(0, 1, pl->ckk, pl->out_ch, np, 1.0f, a, lda, dy, pl->pixels, 1.0f,
+                                        acc, pl->out_ch), ws, threaded);
 }
 
 dfp_status dfp_conv2d_backward_weight_f32(const dfp_conv2d_shape *shape, const float *x, const float *dy,
@@ -245,14 +316,17 @@ dfp_status dfp_conv2d_backward_weight_f32(const dfp_conv2d_shape *shape, const f
     size_t wsize = (size_t)(pl.out_ch * pl.ckk);
     float **accs;
     int nacc;
-    st = conv_run(&pl, pl.batch * pl.tiles, macs, dfp_sgemm_workspace_floats(pl.out_ch, pl.ckk, pl.tile),
+    st = conv_run(&pl, pl.batch * pl.tiles, macs, dfp_sgemm_workspace_floats(pl.ckk, pl.out_ch, pl.tile),
                   wsize, wtgrad_item, &accs, &nacc);
     if (st == DFP_OK) {
-        /* fixed-order reduction of the per-thread partial sums */
-        memcpy(dw, accs[0], wsize * sizeof(float));
-        for (int t = 1; t < nacc; t++)
-            for (size_t i = 0; i < wsize; i++)
-                dw[i] += accs[t][i];
+        /* fixed-order reduction of the per-thread partial sums, transposed back to O x CKK */
+        for (int64_t o = 0; o < pl.out_ch; o++)
+            for (int64_t r = 0; r < pl.ckk; r++) {
+                float v = accs[0][r * pl.out_ch + o];
+                for (int t = 1; t < nacc; t++)
+                    v += accs[t][r * pl.out_ch + o];
+                dw[o * pl.ckk + r] = v;
+            }
     }
     free_accs(accs, nacc);
     return st;

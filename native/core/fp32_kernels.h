@@ -38,17 +38,21 @@ typedef struct dfp_sgemm_ukernel {
 #define DFP_SGEMM_MAX_MR 32
 #define DFP_SGEMM_MAX_NR 64
 
-/* Batch-norm reduction over one plane, in double:
- *   sum_i d_i * w_i,  d_i = x[i] - shift,  w_i = d_i (square), y[i] (y given) or 1.
- * Any summation order (ISAs may differ in the last bits of the double sum). */
-typedef double (*dfp_sum_f64_fn)(const float *x, const float *y, int64_t n, double shift, int square);
+/* Batch-norm reduction over one plane, in double, both sums in one pass:
+ *   out[0] = sum_i v_i,  out[1] = sum_i d_i * v_i,
+ *   d_i = x[i] - shift,  v_i = y[i] (y given) or d_i.
+ * Statistics use y = NULL (sum and sum of squares around a shift near the
+ * mean); gradients use y = dy, shift = mean. Any summation order (ISAs may
+ * differ in the last bits of the double sums). */
+typedef void (*dfp_sum2_f64_fn)(const float *x, const float *y, int64_t n, double shift, double out[2]);
 
 typedef struct dfp_fp32_kernels {
     dfp_sgemm_ukernel sgemm;        /* main kernel */
     dfp_sgemm_ukernel sgemm_narrow; /* used when n <= its nr (tall-skinny GEMMs) */
+    dfp_sgemm_ukernel sgemm_short;  /* fewer rows: used when it pads m much less than sgemm */
     dfp_sgemm_ukernel_da sgemm_direct;        /* row-major A, n <= DFP_SGEMM_DIRECT_MAX_N */
     dfp_sgemm_ukernel_da sgemm_direct_narrow; /* the same for n <= its nr */
-    dfp_sum_f64_fn sum_f64;                   /* batch-norm statistics and gradients */
+    dfp_sum2_f64_fn sum2_f64;                 /* batch-norm statistics and gradients */
 } dfp_fp32_kernels;
 
 void dfp_fp32_kernels_init_scalar(dfp_fp32_kernels *k);

@@ -55,20 +55,139 @@ static inline void gather_segment(const dfp_conv_geom *g, const char *plane, siz
     memset(dst + (size_t)(last - ow0) * elem, 0, (size_t)(ow0 + count - last) * elem);
 }
 
+/* Stride 1 with out_w == in_w ("same" width): pixel p of tap (kh, kw) reads
+ * input element p + shift, shift = (kh*dh - ph)*W + (kw*dw - pw), wherever its
+ * column ow + (kw*dw - pw) lies in [0, W); given a valid column, that index is
+ * inside the plane exactly when the input row is. So a tap row of a tile is
+ * one contiguous copy clipped to the plane, then the invalid columns zeroed:
+ * a few large copies instead of a libc call per output-row segment. */
+static inline int same_width(const dfp_conv_geom *g)
+{
+    return g->stride_h == 1 && g->stride_w == 1 && g->out_w == g->in_w;
+}
+
+/* Tap row r of a tile, same-width case. */
+static void row_same_width(const dfp_conv_geom *g, const char *x, size_t elem, int64_t r, int64_t p0,
+                           int64_t np, char *dst)
+{
+    int64_t taps = g->kernel_h * g->kernel_w, plane_len = g->in_h * g->in_w, w = g->in_w;
+    int64_t c = r / taps, kh = r % taps / g->kernel_w, kw = r % g->kernel_w;
+    int64_t offw = kw * g->dilation_w - g->pad_w;
+    int64_t shift = (kh * g->dilation_h - g->pad_h) * w + offw;
+    const char *plane = x + (size_t)(c * plane_len) * elem;
+    /* source range [p0 + shift, p0 + np + shift) clipped to [0, plane_len) */
+    int64_t lo = p0 + shift < 0 ? -shift - p0 : 0;
+    int64_t hi = p0 + np + shift > plane_len ? plane_len - shift - p0 : np;
+    lo = lo < np ? lo : np;
+    hi = hi < lo ? lo : hi;
+    memset(dst, 0, (size_t)lo * elem);
+    memcpy(dst + (size_t)lo * elem, plane + (size_t)(p0 + lo + shift) * elem, (size_t)(hi - lo) * elem);
+    memset(dst + (size_t)hi * elem, 0, (size_t)(np - hi) * elem);
+    if (offw == 0)
+        return;
+    /* zero the columns whose input column ow + offw falls outside [0, W) */
+    int64_t bad_lo = offw < 0 ? 0 : w - offw, bad_hi = offw < 0 ? -offw : w;
+    if (bad_lo < 0)
+        bad_lo = 0;
+    if (bad_hi > w)
+        bad_hi = w;
+    for (int64_t rs = p0 - p0 % w; rs < p0 + np; rs += w) {
+        int64_t a = rs + bad_lo > p0 ? rs + bad_lo : p0, b = rs + bad_hi < p0 + np ? rs + bad_hi : p0 + np;
+        if (b > a)
+            memset(dst + (size_t)(a - p0) * elem, 0, (size_t)(b - a) * elem);
+    }
+}
+
+/* Tap row r of a tile, any geometry: one output-row segment at a time. */
+static void row_general(const dfp_conv_geom *g, const char *x, size_t elem, int64_t r, int64_t p0,
+                        int64_t np, char *dst)
+{
+    int64_t taps = g->kernel_h * g->kernel_w;
+    int64_t c = r / taps, kh = r % taps / g->kernel_w, kw = r % g->kernel_w;
+    const char *plane = x + (size_t)(c * g->in_h * g->in_w) * elem;
+    for (int64_t p = p0; p < p0 + np;) {
+        int64_t oh = p / g->out_w, ow0 = p % g->out_w;
+        int64_t count = g->out_w - ow0 < p0 + np - p ? g->out_w - ow0 : p0 + np - p;
+        gather_segment(g, plane, elem, oh, ow0, count, kh, kw, dst + (size_t)(p - p0) * elem);
+        p += count;
+    }
+}
+
+static inline void im2col_row(const dfp_conv_geom *g, const char *x, size_t elem, int64_t r, int64_t p0,
+                              int64_t np, char *dst)
+{
+    if (same_width(g))
+        row_same_width(g, x, elem, r, p0, np, dst);
+    else
+        row_general(g, x, elem, r, p0, np, dst);
+}
+
 void dfp_im2col_tile(const dfp_conv_geom *g, const void *x, size_t elem, int64_t p0, int64_t np,
                      void *col, int64_t ldcol)
 {
-    int64_t taps = g->kernel_h * g->kernel_w;
-    for (int64_t r = 0; r < g->channels * taps; r++) {
-        int64_t c = r / taps, kh = r % taps / g->kernel_w, kw = r % g->kernel_w;
-        const char *plane = (const char *)x + (size_t)(c * g->in_h * g->in_w) * elem;
-        char *dst = (char *)col + (size_t)(r * ldcol) * elem;
-        for (int64_t p = p0; p < p0 + np;) {
-            int64_t oh = p / g->out_w, ow0 = p % g->out_w;
-            int64_t count = g->out_w - ow0 < p0 + np - p ? g->out_w - ow0 : p0 + np - p;
-            gather_segment(g, plane, elem, oh, ow0, count, kh, kw, dst + (size_t)(p - p0) * elem);
-            p += count;
+    for (int64_t r = 0; r < g->channels * g->kernel_h * g->kernel_w; r++)
+        im2col_row(g, (const char *)x, elem, r, p0, np, (char *)col + (size_t)(r * ldcol) * elem);
+}
+
+/* nr floats (fewer, zero-padded, at the tile's end); fixed-size copies inline. */
+static inline void panel_row(float *dst, const float *src, int64_t cols, int nr)
+{
+    if (cols == nr && nr == 32)
+        memcpy(dst, src, 32 * sizeof(float));
+    else if (cols == nr && nr == 16)
+        memcpy(dst, src, 16 * sizeof(float));
+    else
+        for (int j = 0; j < nr; j++)
+            dst[j] = j < cols ? src[j] : 0.0f;
+}
+
+/* One B panel row of the same-width case: pixels pix0 .. pix0+cols-1 (first
+ * one in column ow0) of tap (kh, kw) of `plane`, see row_same_width. Loops
+ * stay loops (no memset calls for the one or two edge columns of a row). */
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) static inline void
+panel_row_same_width(const dfp_conv_geom *g, const float *plane, int64_t pix0, int64_t ow0, int64_t cols,
+                     int nr, int64_t kh, int64_t kw, float *d)
+{
+    int64_t w = g->in_w, plane_len = g->in_h * w;
+    int64_t offw = kw * g->dilation_w - g->pad_w;
+    int64_t s0 = pix0 + (kh * g->dilation_h - g->pad_h) * w + offw;
+    if (s0 >= 0 && s0 + cols <= plane_len) {
+        panel_row(d, plane + s0, cols, nr);
+    } else {
+        for (int j = 0; j < nr; j++)
+            d[j] = j < cols && s0 + j >= 0 && s0 + j < plane_len ? plane[s0 + j] : 0.0f;
+    }
+    if (offw == 0)
+        return;
+    int64_t bad_lo = offw < 0 ? 0 : w - offw, bad_hi = offw < 0 ? -offw : w;
+    bad_lo = bad_lo < 0 ? 0 : bad_lo;
+    bad_hi = bad_hi > w ? w : bad_hi;
+    for (int64_t rs = -ow0; rs < cols; rs += w) { /* image-row starts, relative to pix0 */
+        int64_t a = rs + bad_lo > 0 ? rs + bad_lo : 0, b = rs + bad_hi < cols ? rs + bad_hi : cols;
+        for (int64_t k = a; k < b; k++)
+            d[k] = 0.0f;
+    }
+}
+
+void dfp_im2col_panels_f32(const dfp_conv_geom *g, const float *x, int64_t p0, int64_t np, int nr,
+                           float *row, float *dst)
+{
+    int64_t ckk = g->channels * g->kernel_h * g->kernel_w;
+    if (same_width(g)) { /* panel by panel: each written sequentially, no row buffer */
+        for (int64_t q0 = 0; q0 < np; q0 += nr) {
+            int64_t cols = np - q0 < nr ? np - q0 : nr, ow0 = (p0 + q0) % g->in_w;
+            float *d = dst + q0 / nr * ckk * nr;
+            for (int64_t c = 0; c < g->channels; c++)
+                for (int64_t kh = 0; kh < g->kernel_h; kh++)
+                    for (int64_t kw = 0; kw < g->kernel_w; kw++, d += nr)
+                        panel_row_same_width(g, x + c * g->in_h * g->in_w, p0 + q0, ow0, cols, nr, kh, kw, d);
         }
+        return;
+    }
+    for (int64_t r = 0; r < ckk; r++) {
+        im2col_row(g, (const char *)x, sizeof(float), r, p0, np, (char *)row);
+        for (int64_t j0 = 0; j0 < np; j0 += nr)
+            panel_row(dst + (j0 / nr) * ckk * nr + r * nr, row + j0, np - j0 < nr ? np - j0 : nr, nr);
     }
 }
 
@@ -82,8 +201,12 @@ static inline void scatter_segment(const dfp_conv_geom *g, float *plane, int64_t
     int64_t off = kw * g->dilation_w - g->pad_w, first, last;
     valid_outputs(off, g->stride_w, g->in_w, ow0, ow0 + count, &first, &last);
     float *row = plane + ih * g->in_w + off;
-    for (int64_t o = first; o < last; o++)
-        row[o * g->stride_w] += src[o - ow0];
+    if (g->stride_w == 1) /* contiguous: lets the compiler vectorise */
+        for (int64_t o = first; o < last; o++)
+            row[o] += src[o - ow0];
+    else
+        for (int64_t o = first; o < last; o++)
+            row[o * g->stride_w] += src[o - ow0];
 }
 
 void dfp_col2im_tile_f32(const dfp_conv_geom *g, const float *dcol, int64_t ldcol, int64_t p0,

@@ -19,6 +19,14 @@ typedef struct dfp_conv_geom {
 void dfp_im2col_tile(const dfp_conv_geom *g, const void *x, size_t elem, int64_t p0, int64_t np,
                      void *col, int64_t ldcol);
 
+/* The same tile of an FP32 image written as SGEMM B panels (see
+ * fp32_kernels.h) over the full K = C*KH*KW: element (r, q) at
+ * dst[(q / nr) * K * nr + r * nr + q % nr], the last panel zero-padded to nr
+ * columns. `row` is scratch for np floats. Saves the GEMM's separate pass
+ * packing the column matrix. */
+void dfp_im2col_panels_f32(const dfp_conv_geom *g, const float *x, int64_t p0, int64_t np, int nr,
+                           float *row, float *dst);
+
 /* Scatter-add one tile's column gradient into dx[C][H][W] (FP32 only:
  * overlapping taps accumulate). */
 void dfp_col2im_tile_f32(const dfp_conv_geom *g, const float *dcol, int64_t ldcol, int64_t p0,

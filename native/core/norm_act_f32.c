@@ -1,6 +1,6 @@
 /* ReLU and batch norm in FP32 (portable C; the loops are simple enough for the
  * compiler to vectorise, and they are memory-bound). Batch-norm sums run in
- * double with four independent accumulators, per channel, in a fixed order:
+ * double (both sums of a channel in one pass), per channel, in a fixed order:
  * results do not depend on the thread count. */
 #include "dfpengine.h"
 #include "kernel_table.h"
@@ -41,8 +41,10 @@ dfp_status dfp_relu_backward_f32(int64_t n, const float *dy, const uint8_t *mask
     if (!dy || !mask || !dx)
         return DFP_ERR_NULL_POINTER;
 #pragma omp parallel for num_threads(eltwise_threads(n)) schedule(static)
-    for (int64_t i = 0; i < n; i++)
-        dx[i] = mask[i] ? dy[i] : 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        float g = dy[i]; /* read unconditionally: a select, not a branch, so it vectorises */
+        dx[i] = mask[i] ? g : 0.0f;
+    }
     return DFP_OK;
 }
 
@@ -51,10 +53,10 @@ static inline dfp_status bn_check(int64_t n, int64_t c, int64_t hw)
     return n < 1 || c < 1 || hw < 1 ? DFP_ERR_INVALID_SHAPE : DFP_OK;
 }
 
-/* sum over one plane of d*d or d*y or d, d = x - shift, in double (kernel table) */
-static inline double plane_sum(const float *x, const float *y, int64_t len, double shift, int square)
+/* Both sums of one plane in one pass, in double (kernel table; see fp32_kernels.h) */
+static inline void plane_sums(const float *x, const float *y, int64_t len, double shift, double out[2])
 {
-    return dfp_kernels()->fp32.sum_f64(x, y, len, shift, square);
+    dfp_kernels()->fp32.sum2_f64(x, y, len, shift, out);
 }
 
 dfp_status dfp_batch_norm_stats_f32(int64_t n, int64_t c, int64_t hw, const float *x, float *mean,
@@ -68,14 +70,17 @@ dfp_status dfp_batch_norm_stats_f32(int64_t n, int64_t c, int64_t hw, const floa
     double count = (double)n * hw;
 #pragma omp parallel for num_threads(channel_threads(c, n * c * hw)) schedule(static)
     for (int64_t ch = 0; ch < c; ch++) {
-        double s = 0, q = 0;
-        for (int64_t b = 0; b < n; b++)
-            s += plane_sum(x + (b * c + ch) * hw, NULL, hw, 0.0, 0);
-        double m = s / count;
-        for (int64_t b = 0; b < n; b++)
-            q += plane_sum(x + (b * c + ch) * hw, NULL, hw, m, 1);
-        mean[ch] = (float)m;
-        var[ch] = (float)(q / count);
+        /* one pass: sums around a sample of the channel, so the double
+         * E[d^2] - E[d]^2 loses nothing that matters when mean >> std */
+        double shift = x[ch * hw], s = 0, q = 0, part[2];
+        for (int64_t b = 0; b < n; b++) {
+            plane_sums(x + (b * c + ch) * hw, NULL, hw, shift, part);
+            s += part[0];
+            q += part[1];
+        }
+        double dm = s / count, v = q / count - dm * dm;
+        mean[ch] = (float)(shift + dm);
+        var[ch] = (float)(v > 0 ? v : 0);
     }
     return DFP_OK;
 }
@@ -109,11 +114,11 @@ dfp_status dfp_batch_norm_apply_f32(int64_t n, int64_t c, int64_t hw, const floa
 static inline void bn_channel_sums(int64_t n, int64_t c, int64_t hw, int64_t ch, const float *dy,
                                    const float *x, float mean, float invstd, double *dbeta, double *dgamma)
 {
-    double sb = 0, sg = 0;
+    double sb = 0, sg = 0, part[2];
     for (int64_t b = 0; b < n; b++) {
-        const float *dyp = dy + (b * c + ch) * hw, *xp = x + (b * c + ch) * hw;
-        sb += plane_sum(dyp, NULL, hw, 0.0, 0);
-        sg += plane_sum(xp, dyp, hw, mean, 0);
+        plane_sums(x + (b * c + ch) * hw, dy + (b * c + ch) * hw, hw, mean, part);
+        sb += part[0];
+        sg += part[1];
     }
     *dbeta = sb;
     *dgamma = sg * invstd; /* sum dy * (x - mean) * invstd */

@@ -38,6 +38,7 @@ static inline void pack_a_dispatch(int mr, int rows, int64_t kc, const float *a,
     switch (mr) {
     case 4: pack_a_panel(4, rows, kc, a, rsa, csa, dst); break;
     case 6: pack_a_panel(6, rows, kc, a, rsa, csa, dst); break;
+    case 8: pack_a_panel(8, rows, kc, a, rsa, csa, dst); break;
     case 14: pack_a_panel(14, rows, kc, a, rsa, csa, dst); break;
     case 28: pack_a_panel(28, rows, kc, a, rsa, csa, dst); break;
     default: pack_a_any(mr, rows, kc, a, rsa, csa, dst); break;

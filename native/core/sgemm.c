@@ -20,11 +20,16 @@ static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
 static inline float *align64(float *p) { return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
 
-/* The narrow kernel wins when the whole N fits one of its panels. */
-static inline const dfp_sgemm_ukernel *pick_kernel(int64_t n)
+/* The narrow kernel wins when the whole N fits one of its panels; the short
+ * one when rounding m up to its MR wastes clearly less than the main MR does
+ * (m = 16, 32, 64 channels against MR = 14). */
+static inline const dfp_sgemm_ukernel *pick_kernel(int64_t m, int64_t n)
 {
     const dfp_fp32_kernels *k = &dfp_kernels()->fp32;
-    return n <= k->sgemm_narrow.nr ? &k->sgemm_narrow : &k->sgemm;
+    if (n <= k->sgemm_narrow.nr)
+        return &k->sgemm_narrow;
+    int64_t main_rows = round_up(m, k->sgemm.mr), short_rows = round_up(m, k->sgemm_short.mr);
+    return 10 * short_rows < 9 * main_rows ? &k->sgemm_short : &k->sgemm;
 }
 
 dfp_sgemm_args dfp_sgemm_make_args(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
@@ -82,18 +87,19 @@ static inline void edge_tile(const dfp_sgemm_ukernel *uk, int64_t kc, const floa
     }
 }
 
-/* Macro-kernel: every MR x NR tile of an mc x nc block of C from packed panels. */
+/* Macro-kernel: every MR x NR tile of an mc x nc block of C from packed
+ * panels, consecutive A panels a_step floats apart and B panels b_step. */
 static void macro_kernel(const dfp_sgemm_ukernel *uk, int64_t mc, int64_t nc, int64_t kc,
-                         const float *ap, const float *bp, float *c, int64_t ldc,
-                         float alpha, float beta, float *scratch)
+                         const float *ap, int64_t a_step, const float *bp, int64_t b_step, float *c,
+                         int64_t ldc, float alpha, float beta, float *scratch)
 {
     const int mr = uk->mr, nr = uk->nr;
     for (int64_t jr = 0; jr < nc; jr += nr) {
         int cols = (int)min64(nr, nc - jr);
-        const float *b_panel = bp + jr * kc;
+        const float *b_panel = bp + jr / nr * b_step;
         for (int64_t ir = 0; ir < mc; ir += mr) {
             int rows = (int)min64(mr, mc - ir);
-            const float *a_panel = ap + ir * kc;
+            const float *a_panel = ap + ir / mr * a_step;
             float *cij = c + ir * ldc + jr;
             if (rows == mr && cols == nr)
                 uk->fn(kc, a_panel, b_panel, cij, ldc, alpha, beta);
@@ -190,7 +196,7 @@ void dfp_sgemm_f32_serial(const dfp_sgemm_args *g, float *workspace)
         serial_direct(g, direct, ap, bp, align64(bp + kc * nc));
         return;
     }
-    const dfp_sgemm_ukernel *uk = pick_kernel(g->n);
+    const dfp_sgemm_ukernel *uk = pick_kernel(g->m, g->n);
     int64_t kc_max = min64(DFP_SGEMM_KC, g->k);
     int64_t mc_max = min64(DFP_SGEMM_MC, round_up(g->m, uk->mr));
     int64_t nc_max = min64(DFP_SGEMM_NC, round_up(g->n, uk->nr));
@@ -206,10 +212,22 @@ void dfp_sgemm_f32_serial(const dfp_sgemm_args *g, float *workspace)
             for (int64_t ic = 0; ic < g->m; ic += DFP_SGEMM_MC) {
                 int64_t mc = min64(DFP_SGEMM_MC, g->m - ic);
                 dfp_pack_a_f32(uk->mr, mc, kc, g->a + ic * g->rsa + pc * g->csa, g->rsa, g->csa, ap);
-                macro_kernel(uk, mc, nc, kc, ap, bp, g->c + ic * g->ldc + jc, g->ldc,
-                             g->alpha, beta, scratch);
+                macro_kernel(uk, mc, nc, kc, ap, uk->mr * kc, bp, uk->nr * kc, g->c + ic * g->ldc + jc,
+                             g->ldc, g->alpha, beta, scratch);
             }
         }
+    }
+}
+
+const dfp_sgemm_ukernel *dfp_sgemm_kernel_for(int64_t m, int64_t n) { return pick_kernel(m, n); }
+
+void dfp_sgemm_f32_packed(const dfp_sgemm_ukernel *uk, int64_t m, int64_t n, int64_t k, const float *ap,
+                          const float *bp, float *c, int64_t ldc, float *scratch)
+{
+    for (int64_t pc = 0; pc < k; pc += DFP_SGEMM_KC) {
+        int64_t kc = min64(DFP_SGEMM_KC, k - pc);
+        macro_kernel(uk, m, n, kc, ap + pc * uk->mr, k * uk->mr, bp + pc * uk->nr, k * uk->nr, c, ldc, 1.0f,
+                     pc == 0 ? 0.0f : 1.0f, align64(scratch));
     }
 }
 
@@ -241,7 +259,7 @@ static dfp_sgemm_args sub_problem(const dfp_sgemm_args *g, int split_m, int64_t 
 
 int dfp_sgemm_f32_threaded(const dfp_sgemm_args *g)
 {
-    const dfp_sgemm_ukernel *uk = pick_kernel(g->n);
+    const dfp_sgemm_ukernel *uk = pick_kernel(g->m, g->n);
     int64_t m_tiles = (g->m + uk->mr - 1) / uk->mr, n_tiles = (g->n + uk->nr - 1) / uk->nr;
     int64_t macs = g->m * g->n * (g->k > 0 ? g->k : 1);
     int nt = dfp_threads_for_work(min64(macs / DFP_SGEMM_MIN_MACS_PER_THREAD,

@@ -12,7 +12,7 @@
 
 /* Cache blocking (floats). KC keeps a KC x NR micro-panel of B in L1 (32 KiB
  * at NR=32); MC x KC of A stays in L2; KC x NC of B in L2/L3. MC is a
- * multiple of every MR in use (4, 6, 14, 28) and NC of every NR (8, 16, 32). */
+ * multiple of every MR in use (4, 6, 8, 14, 28) and NC of every NR (8, 16, 32). */
 #ifndef DFP_SGEMM_KC
 #define DFP_SGEMM_KC 256
 #endif
@@ -49,6 +49,19 @@ size_t dfp_sgemm_workspace_floats(int64_t m, int64_t n, int64_t k);
  * holds dfp_sgemm_workspace_floats(m, n, k) floats, 64-byte aligned. Used by
  * convolution inside its own parallel region. */
 void dfp_sgemm_f32_serial(const dfp_sgemm_args *g, float *workspace);
+
+/* The micro-kernel the driver uses for an m x n product (its MR and NR give
+ * the panel layouts dfp_sgemm_f32_packed expects). */
+const dfp_sgemm_ukernel *dfp_sgemm_kernel_for(int64_t m, int64_t n);
+
+/* Single-threaded C (m x n, row stride ldc) = A * B from operands packed over
+ * the full k by the caller for kernel `uk`: A as dfp_pack_a_f32(uk->mr, m, k)
+ * writes it (MR-row panels, k*MR floats apart), B as NR-column panels k*NR
+ * floats apart (b[p*NR + j] within a panel, 64-byte aligned, zero-padded).
+ * Lets convolution pack the weights once per call and write im2col tiles
+ * straight into B panels. `scratch`: MR*NR + 16 floats. */
+void dfp_sgemm_f32_packed(const dfp_sgemm_ukernel *uk, int64_t m, int64_t n, int64_t k, const float *ap,
+                          const float *bp, float *c, int64_t ldc, float *scratch);
 
 /* Threaded GEMM on valid arguments; allocates its own workspace. */
 int dfp_sgemm_f32_threaded(const dfp_sgemm_args *g); /* 0 ok, -1 out of memory */

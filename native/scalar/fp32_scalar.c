@@ -32,28 +32,32 @@ void dfp_sgemm_f32_scalar_4x8(int64_t k, const float *a, const float *b,
     }
 }
 
-/* Batch-norm plane sum (see fp32_kernels.h): four double accumulators. */
-double dfp_sum_f64_scalar(const float *x, const float *y, int64_t n, double shift, int square)
+/* Batch-norm plane sums (see fp32_kernels.h): four double accumulators each. */
+void dfp_sum2_f64_scalar(const float *x, const float *y, int64_t n, double shift, double out[2])
 {
-    double s[4] = {0, 0, 0, 0};
+    double s[4] = {0, 0, 0, 0}, q[4] = {0, 0, 0, 0};
     int64_t i = 0;
     for (; i + 4 <= n; i += 4)
         for (int j = 0; j < 4; j++) {
-            double d = x[i + j] - shift;
-            s[j] += d * (square ? d : (y ? y[i + j] : 1.0));
+            double d = x[i + j] - shift, v = y ? y[i + j] : d;
+            s[j] += v;
+            q[j] += d * v;
         }
     for (; i < n; i++) {
-        double d = x[i] - shift;
-        s[0] += d * (square ? d : (y ? y[i] : 1.0));
+        double d = x[i] - shift, v = y ? y[i] : d;
+        s[0] += v;
+        q[0] += d * v;
     }
-    return (s[0] + s[1]) + (s[2] + s[3]);
+    out[0] = (s[0] + s[1]) + (s[2] + s[3]);
+    out[1] = (q[0] + q[1]) + (q[2] + q[3]);
 }
 
 void dfp_fp32_kernels_init_scalar(dfp_fp32_kernels *k)
 {
     k->sgemm = (dfp_sgemm_ukernel){dfp_sgemm_f32_scalar_4x8, MR, NR};
     k->sgemm_narrow = k->sgemm;
+    k->sgemm_short = k->sgemm;
     k->sgemm_direct = (dfp_sgemm_ukernel_da){NULL, 0, 0}; /* packing only */
     k->sgemm_direct_narrow = k->sgemm_direct;
-    k->sum_f64 = dfp_sum_f64_scalar;
+    k->sum2_f64 = dfp_sum2_f64_scalar;
 }
