@@ -41,14 +41,15 @@ typedef struct conv_job {
 static dfp_status quantize_tensor(const float *x, int64_t n, const dfp_dfp16_params *p,
                                   qtensor *t, int64_t *sat)
 {
+    if (p->shift < 0 || p->shift > 3 || p->rounding < DFP_ROUND_NEAREST ||
+        p->rounding > DFP_ROUND_BIASED)
+        return DFP_ERR_INVALID_ARGUMENT;
     t->q = malloc((size_t)(n > 0 ? n : 1) * sizeof(int16_t));
     if (!t->q)
         return DFP_ERR_OUT_OF_MEMORY;
-    int64_t s = 0;
-    dfp_status st = dfp_dfp16_quantize(x, 1, n, DFP_GRAN_TENSOR, 0, p, t->q, &t->e, &s);
-    *sat += s;
-    t->max_abs = st == DFP_OK ? dfp_absmax_s16(t->q, n) : 0;
-    return st;
+    int bad = 0;
+    *sat += dfp_dfp16_quantize_tensor_par(x, n, p, t->q, &t->e, &bad, &t->max_abs);
+    return bad ? DFP_ERR_NOT_FINITE : DFP_OK;
 }
 
 static dfp_status make_job(const dfp_conv2d_shape *s, conv_job *j)

@@ -65,6 +65,17 @@ int32_t dfp_pack_conv_weights(const dfp_conv_geom *g, int64_t out_ch, const int1
     return m;
 }
 
+/* Copy n 32-bit pairs; the usual row lengths get constant-size (inlined) copies. */
+static inline void copy_pairs(int32_t *d, const int32_t *s, int64_t n)
+{
+    switch (n) {
+    case 8: memcpy(d, s, 32); break;
+    case 16: memcpy(d, s, 64); break;
+    case 32: memcpy(d, s, 128); break;
+    default: memcpy(d, s, (size_t)n * 4);
+    }
+}
+
 void dfp_pack_conv_pixels(const dfp_conv_geom *g, const int16_t *xp_img, int64_t p0, int64_t np,
                           int nr, int16_t *panels)
 {
@@ -93,7 +104,7 @@ void dfp_pack_conv_pixels(const dfp_conv_geom *g, const int16_t *xp_img, int64_t
                 const int32_t *sp = src + seg_src[s];
                 int32_t *dp = dst + seg_dst[s];
                 if (g->stride_w == 1)
-                    memcpy(dp, sp, (size_t)seg_len[s] * 4);
+                    copy_pairs(dp, sp, seg_len[s]);
                 else
                     for (int64_t i = 0; i < seg_len[s]; i++)
                         dp[i] = sp[i * g->stride_w];

@@ -73,8 +73,9 @@ int32_t dfp_dfp16_exponent(uint32_t absmax_bits, int shift);
 dfp_quant_run dfp_dfp16_run(int32_t e, const dfp_dfp16_params *p, uint64_t index0);
 
 /* Per-tensor quantisation of n floats, threaded over fixed blocks (bit-identical
- * for every thread count); returns saturations, sets *e, ORs non-finite into *bad. */
+ * for every thread count); returns saturations, sets *e, ORs non-finite into
+ * *bad and, when qmax is not NULL, stores the largest |q|. Params are trusted. */
 int64_t dfp_dfp16_quantize_tensor_par(const float *x, int64_t n, const dfp_dfp16_params *params,
-                                      int16_t *q, int32_t *e, int *bad);
+                                      int16_t *q, int32_t *e, int *bad, int32_t *qmax);
 
 #endif
