@@ -260,45 +260,54 @@ dfp_status dfp_conv2d_backward_data_dfp16(const dfp_conv2d_shape *shape, const f
     return st;
 }
 
-/* WTGRAD as one reduction over K = images x pixels (pixel pairs per image),
- * cut into fixed slices of whole images; each slice's FP32 partial dW is one
- * blocked GEMM on panels packed from dyq (rows o) and taps of xq (rows c,kh,kw). */
+/* WTGRAD as one reduction over K = image pairs x output pixels (a K pair
+ * holds two images at one pixel, see conv_s16_pack.h), cut into fixed slices of
+ * whole image pairs; each slice's FP32 partial dW is one blocked GEMM on panels
+ * packed from dyi (rows o) and the taps of xi (rows c,kh,kw); the partials are
+ * then added in slice order. */
 static dfp_status wtgrad(const conv_job *j, float *dw, dfp_gemm_stats *stats)
 {
     const dfp_int_kernels *ik = &dfp_kernels()->integer;
+    const dfp_conv_geom *g = &j->g;
     const int mr = ik->mr, nr = ik->nr;
-    int64_t o = j->out_ch, ckk = j->ckk, ppi = (j->pixels + 1) / 2;
+    int64_t o = j->out_ch, ckk = j->ckk, pixels = j->pixels, pairs = (j->batch + 1) / 2;
     int64_t mpan = (o + mr - 1) / mr, npan = (ckk + nr - 1) / nr, ldb = npan * nr;
-    int64_t imgs = WG_SLICE_PAIRS / ppi > 1 ? WG_SLICE_PAIRS / ppi : 1;
-    int64_t nslices = (j->batch + imgs - 1) / imgs, part_len = mpan * mr * ldb;
+    int64_t per = WG_SLICE_PAIRS / pixels > 1 ? WG_SLICE_PAIRS / pixels : 1;
+    int64_t nslices = (pairs + per - 1) / per, part_len = mpan * mr * ldb;
+    int64_t hp = g->in_h + 2 * g->pad_h, wp = g->in_w + 2 * g->pad_w;
     int64_t chunk, kc, flushes = 0;
     dfp_igemm_chunking(j->dy.max_abs, j->x.max_abs, &chunk, &kc);
     float *part = aligned_alloc(64, (size_t)((nslices * part_len * 4 + 63) / 64 * 64 + 64));
-    if (!part)
-        return DFP_ERR_OUT_OF_MEMORY;
-    int failed = 0;
+    int16_t *xi = malloc((size_t)(pairs * g->channels * hp * wp * 2 + 1) * sizeof(int16_t));
+    int16_t *dyi = malloc((size_t)(pairs * o * pixels * 2 + 1) * sizeof(int16_t));
+    int failed = !part || !xi || !dyi;
+    if (!failed) {
+        dfp_imgpairs_from_nchw(j->batch, g->channels, g->in_h, g->in_w, g->pad_h, g->pad_w,
+                               j->x.q, xi);
+        dfp_imgpairs_from_nchw(j->batch, o, g->out_h, g->out_w, 0, 0, j->dy.q, dyi);
+    }
 #pragma omp parallel num_threads(dfp_threads_for_work(nslices)) reduction(| : failed) \
-    reduction(+ : flushes)
+    reduction(+ : flushes) if (!failed)
     {
         int16_t *ap = aligned_alloc(64, (size_t)((mpan * kc * mr * 4 + 63) / 64 * 64));
         int16_t *bp = aligned_alloc(64, (size_t)((npan * kc * nr * 4 + 63) / 64 * 64));
         failed |= !ap || !bp;
 #pragma omp for schedule(static)
         for (int64_t s = 0; s < nslices; s++) {
-            if (!ap || !bp)
+            if (failed)
                 continue;
-            int64_t n0 = s * imgs, kps = min64(imgs, j->batch - n0) * ppi;
-            const int16_t *dyq = j->dy.q + n0 * o * j->pixels;
-            const int16_t *xq = j->x.q + n0 * j->g.channels * j->in_pixels;
+            int64_t m0 = s * per, kps = min64(per, pairs - m0) * pixels;
+            const int16_t *dys = dyi + m0 * o * pixels * 2;
+            const int16_t *xs = xi + m0 * g->channels * hp * wp * 2;
             float *ps = part + s * part_len;
             for (int64_t q0 = 0; q0 < kps; q0 += kc) {
                 int64_t kpb = min64(kc, kps - q0);
                 for (int64_t ip = 0; ip < mpan; ip++)
-                    dfp_pack_pixelk_dy(dyq, o, j->pixels, ip * mr, min64(mr, o - ip * mr), mr, q0,
-                                       kpb, ap + ip * kpb * mr * 2);
+                    dfp_pack_imgpairs_dy(dys, o, pixels, ip * mr, min64(mr, o - ip * mr), mr, q0,
+                                         kpb, ap + ip * kpb * mr * 2);
                 for (int64_t jp = 0; jp < npan; jp++)
-                    dfp_pack_pixelk_taps(&j->g, xq, jp * nr, min64(nr, ckk - jp * nr), nr, q0, kpb,
-                                         bp + jp * kpb * nr * 2);
+                    dfp_pack_imgpairs_taps(g, xs, jp * nr, min64(nr, ckk - jp * nr), nr, q0, kpb,
+                                           bp + jp * kpb * nr * 2);
                 dfp_igemm_panels(mpan, npan, kpb, chunk, kc, ap, bp, ps, ldb, q0 > 0);
                 flushes += (kpb + chunk - 1) / chunk;
             }
@@ -317,10 +326,10 @@ static dfp_status wtgrad(const conv_job *j, float *dw, dfp_gemm_stats *stats)
             }
         if (stats) {
             stats->flushes += o * ckk * flushes;
-            stats->chunk_len = 2 * min64(chunk, j->batch * ppi);
+            stats->chunk_len = 2 * min64(chunk, pairs * pixels);
         }
     }
-    free(part);
+    free(part), free(xi), free(dyi);
     return failed ? DFP_ERR_OUT_OF_MEMORY : DFP_OK;
 }
 

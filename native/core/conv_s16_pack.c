@@ -115,116 +115,79 @@ void dfp_pack_conv_pixels(const dfp_conv_geom *g, const int16_t *xp_img, int64_t
     }
 }
 
-/* n elements of im2col tap r (c, kh, kw) from output pixel p on of one image. */
-static void tap_run(const dfp_conv_geom *g, const int16_t *x, int64_t r, int64_t p, int64_t n,
-                    int16_t *dst)
+void dfp_imgpairs_from_nchw(int64_t batch, int64_t channels, int64_t h, int64_t w, int64_t pad_h,
+                            int64_t pad_w, const int16_t *x, int16_t *xi)
 {
-    int64_t kk = g->kernel_h * g->kernel_w, c = r / kk, kh = (r % kk) / g->kernel_w,
-            kw = r % g->kernel_w;
-    int64_t oh = p / g->out_w, ow = p % g->out_w;
-    const int16_t *xc = x + c * g->in_h * g->in_w;
-    while (n > 0) {
-        int64_t seg = g->out_w - ow < n ? g->out_w - ow : n;
-        int64_t ih = oh * g->stride_h - g->pad_h + kh * g->dilation_h;
-        if (ih < 0 || ih >= g->in_h) {
-            memset(dst, 0, (size_t)seg * sizeof(int16_t));
-        } else {
-            const int16_t *row = xc + ih * g->in_w;
-            int64_t iw0 = ow * g->stride_w - g->pad_w + kw * g->dilation_w;
-            if (g->stride_w == 1) {
-                int64_t lo = -iw0 > 0 ? -iw0 : 0, hi = g->in_w - iw0;
-                lo = lo < seg ? lo : seg;
-                hi = hi < lo ? lo : hi > seg ? seg : hi;
-                memset(dst, 0, (size_t)lo * sizeof(int16_t));
-                memcpy(dst + lo, row + iw0 + lo, (size_t)(hi - lo) * sizeof(int16_t));
-                memset(dst + hi, 0, (size_t)(seg - hi) * sizeof(int16_t));
+    int64_t hp = h + 2 * pad_h, wp = w + 2 * pad_w, hw = h * w, plane = hp * wp * 2;
+    int64_t planes = (batch + 1) / 2 * channels;
+#pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(planes / 8))
+    for (int64_t pl = 0; pl < planes; pl++) {
+        int64_t m = pl / channels, c = pl % channels;
+        int16_t *dst = xi + pl * plane;
+        const int16_t *even = x + (2 * m * channels + c) * hw;
+        const int16_t *odd = 2 * m + 1 < batch ? even + channels * hw : NULL;
+        if (pad_h || pad_w || !odd)
+            memset(dst, 0, (size_t)plane * sizeof(int16_t));
+        for (int64_t ih = 0; ih < h; ih++) {
+            int16_t *d = dst + ((ih + pad_h) * wp + pad_w) * 2;
+            const int16_t *e = even + ih * w;
+            if (odd) {
+                const int16_t *o = odd + ih * w;
+                for (int64_t iw = 0; iw < w; iw++)
+                    d[2 * iw] = e[iw], d[2 * iw + 1] = o[iw];
             } else {
-                for (int64_t i = 0; i < seg; i++) {
-                    int64_t iw = iw0 + i * g->stride_w;
-                    dst[i] = iw >= 0 && iw < g->in_w ? row[iw] : 0;
-                }
+                for (int64_t iw = 0; iw < w; iw++)
+                    d[2 * iw] = e[iw];
             }
         }
-        dst += seg, n -= seg, ow = 0, oh++;
     }
 }
 
-/* Scatter a run of n int16 (pairs along K) into panel row i at pair offset q. */
-static inline void scatter_pairs(const int16_t *run, int64_t n, int64_t q, int i, int w,
-                                 int16_t *panel)
+void dfp_pack_imgpairs_dy(const int16_t *dyi, int64_t out_ch, int64_t pixels, int64_t r0,
+                          int64_t rows, int w, int64_t q0, int64_t kpb, int16_t *panel)
 {
-    int32_t *dst = (int32_t *)(void *)panel + q * w + i;
-    int64_t np = n >> 1;
-    for (int64_t k = 0; k < np; k++) {
-        int32_t v;
-        memcpy(&v, run + 2 * k, 4);
-        dst[k * w] = v;
+    const int32_t *src = (const int32_t *)(const void *)dyi;
+    int32_t *dst = (int32_t *)(void *)panel;
+    for (int64_t q = q0; q < q0 + kpb; q++, dst += w) {
+        int64_t m = q / pixels, p = q % pixels;
+        const int32_t *s = src + (m * out_ch + r0) * pixels + p;
+        int i = 0;
+        for (; i < rows; i++)
+            dst[i] = s[i * pixels];
+        for (; i < w; i++)
+            dst[i] = 0;
     }
-    if (n & 1)
-        panel[(q + np) * w * 2 + i * 2] = run[n - 1];
 }
 
-#define RUN_MAX 1024
+#define MAX_W 64
 
-/* Shared walk of the pixel-pair K space; fetch(row, image, pixel, n, dst). */
-typedef void (*row_fetch)(const void *ctx, int64_t r, int64_t img, int64_t p, int64_t n,
-                          int16_t *dst);
-
-static void pack_pixelk(row_fetch fetch, const void *ctx, int64_t pixels, int64_t r0, int64_t rows,
-                        int w, int64_t q0, int64_t kpb, int16_t *panel)
+void dfp_pack_imgpairs_taps(const dfp_conv_geom *g, const int16_t *xi, int64_t r0, int64_t rows,
+                            int w, int64_t q0, int64_t kpb, int16_t *panel)
 {
-    int64_t ppi = (pixels + 1) / 2;
-    int16_t run[RUN_MAX];
-    memset(panel, 0, (size_t)(kpb * w * 2) * sizeof(int16_t));
-    for (int64_t q = q0; q < q0 + kpb;) {
-        int64_t img = q / ppi, lq = q % ppi;
-        int64_t npairs = ppi - lq < q0 + kpb - q ? ppi - lq : q0 + kpb - q;
-        if (npairs > RUN_MAX / 2)
-            npairs = RUN_MAX / 2;
-        int64_t p = 2 * lq, n = pixels - p < 2 * npairs ? pixels - p : 2 * npairs;
-        for (int i = 0; i < rows; i++) {
-            fetch(ctx, r0 + i, img, p, n, run);
-            scatter_pairs(run, n, q - q0, i, w, panel);
+    int64_t kk = g->kernel_h * g->kernel_w, hp = g->in_h + 2 * g->pad_h,
+            wp = g->in_w + 2 * g->pad_w, pixels = g->out_h * g->out_w;
+    int64_t off[MAX_W];
+    for (int i = 0; i < rows; i++) {
+        int64_t r = r0 + i, c = r / kk, kh = (r % kk) / g->kernel_w, kw = r % g->kernel_w;
+        off[i] = (c * hp + kh * g->dilation_h) * wp + kw * g->dilation_w;
+    }
+    const int32_t *src = (const int32_t *)(const void *)xi;
+    int32_t *dst = (int32_t *)(void *)panel;
+    int64_t m = q0 / pixels, p = q0 % pixels, oh = p / g->out_w, ow = p % g->out_w;
+    for (int64_t q = 0; q < kpb; q++, dst += w) {
+        const int32_t *base = src + m * g->channels * hp * wp + oh * g->stride_h * wp +
+                              ow * g->stride_w;
+        int i = 0;
+        for (; i < rows; i++)
+            dst[i] = base[off[i]];
+        for (; i < w; i++)
+            dst[i] = 0;
+        if (++ow == g->out_w) {
+            ow = 0;
+            if (++oh == g->out_h)
+                oh = 0, m++;
         }
-        q += npairs;
     }
-}
-
-typedef struct dy_ctx {
-    const int16_t *dy;
-    int64_t out_ch, pixels;
-} dy_ctx;
-
-static void fetch_dy(const void *ctx, int64_t r, int64_t img, int64_t p, int64_t n, int16_t *dst)
-{
-    const dy_ctx *c = ctx;
-    memcpy(dst, c->dy + (img * c->out_ch + r) * c->pixels + p, (size_t)n * sizeof(int16_t));
-}
-
-typedef struct taps_ctx {
-    const dfp_conv_geom *g;
-    const int16_t *x;
-} taps_ctx;
-
-static void fetch_taps(const void *ctx, int64_t r, int64_t img, int64_t p, int64_t n, int16_t *dst)
-{
-    const taps_ctx *c = ctx;
-    const dfp_conv_geom *g = c->g;
-    tap_run(g, c->x + img * g->channels * g->in_h * g->in_w, r, p, n, dst);
-}
-
-void dfp_pack_pixelk_dy(const int16_t *dy, int64_t out_ch, int64_t pixels, int64_t r0,
-                        int64_t rows, int w, int64_t q0, int64_t kpb, int16_t *panel)
-{
-    dy_ctx c = {dy, out_ch, pixels};
-    pack_pixelk(fetch_dy, &c, pixels, r0, rows, w, q0, kpb, panel);
-}
-
-void dfp_pack_pixelk_taps(const dfp_conv_geom *g, const int16_t *x, int64_t r0, int64_t rows,
-                          int w, int64_t q0, int64_t kpb, int16_t *panel)
-{
-    taps_ctx c = {g, x};
-    pack_pixelk(fetch_taps, &c, g->out_h * g->out_w, r0, rows, w, q0, kpb, panel);
 }
 
 #define ABS_BLOCK 65536

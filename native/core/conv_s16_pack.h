@@ -6,7 +6,7 @@
  * so the K pair q = (cp, kh, kw) of NR consecutive output pixels is a run of
  * 32-bit pairs in xp (contiguous for stride 1): packing a B panel is a copy.
  *
- * WTGRAD: K runs over output pixels; panels pair two consecutive pixels. */
+ * WTGRAD: K runs over images x output pixels; panels pair two images. */
 #ifndef DFP_CONV_S16_PACK_H
 #define DFP_CONV_S16_PACK_H
 
@@ -35,15 +35,21 @@ int32_t dfp_pack_conv_weights(const dfp_conv_geom *g, int64_t out_ch, const int1
 void dfp_pack_conv_pixels(const dfp_conv_geom *g, const int16_t *xp_img, int64_t p0, int64_t np,
                           int nr, int16_t *panels);
 
-/* Panel rows [r0, r0 + rows) (width w) over K pairs [q0, q0 + kpb) of a
- * pixel-pair K space over images of ppi = ceil(pixels / 2) pairs each (image i
- * owns pairs [i*ppi, (i+1)*ppi); an odd last pixel pairs with 0). Row r of
- * image i is dy[i][r][:] (dy is N x out_ch x pixels) or im2col tap r = (c, kh,
- * kw) of x[i] (x is N x C x H x W). */
-void dfp_pack_pixelk_dy(const int16_t *dy, int64_t out_ch, int64_t pixels, int64_t r0,
-                        int64_t rows, int w, int64_t q0, int64_t kpb, int16_t *panel);
-void dfp_pack_pixelk_taps(const dfp_conv_geom *g, const int16_t *x, int64_t r0, int64_t rows,
-                          int w, int64_t q0, int64_t kpb, int16_t *panel);
+/* WTGRAD operands pair two images at the same pixel (K pair = (image pair m,
+ * output pixel)): xi[m][c][Hp][Wp][2] = x[2m + t][c][ih - pad_h][iw - pad_w]
+ * (0 outside, and for the missing image of an odd batch), so the taps of one
+ * pixel are 32-bit loads at fixed offsets from one base: no im2col, no bounds
+ * checks. Same for dy with no padding: dyi[m][o][pixel][2]. */
+void dfp_imgpairs_from_nchw(int64_t batch, int64_t channels, int64_t h, int64_t w, int64_t pad_h,
+                            int64_t pad_w, const int16_t *x, int16_t *xi);
+
+/* Panels over K pairs [q0, q0 + kpb) of q = m * pixels + p (m counted from the
+ * image pair xi / dyi point at). A: rows o in [r0, r0 + rows), width w, from
+ * dyi (out_ch rows). B: rows = taps r = (c, kh, kw) in [r0, r0 + rows) from xi. */
+void dfp_pack_imgpairs_dy(const int16_t *dyi, int64_t out_ch, int64_t pixels, int64_t r0,
+                          int64_t rows, int w, int64_t q0, int64_t kpb, int16_t *panel);
+void dfp_pack_imgpairs_taps(const dfp_conv_geom *g, const int16_t *xi, int64_t r0, int64_t rows,
+                            int w, int64_t q0, int64_t kpb, int16_t *panel);
 
 /* Largest |v| over n int16 values (threaded; order-free). */
 int32_t dfp_absmax_s16(const int16_t *v, int64_t n);
