@@ -161,6 +161,42 @@ void dfp_pack_imgpairs_dy(const int16_t *dyi, int64_t out_ch, int64_t pixels, in
 
 #define MAX_W 64
 
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+/* AVX-512 path of the tap packer (a copy, so trivially bit-identical to the
+ * portable loop): one pixel's taps are 16-lane gathers at the fixed offsets. */
+__attribute__((target("avx512f"))) static void
+taps_gather_avx512(const dfp_conv_geom *g, const int32_t *src, const int64_t *off, int64_t rows,
+                   int w, int64_t q0, int64_t kpb, int64_t hp, int64_t wp, int32_t *dst)
+{
+    int64_t pixels = g->out_h * g->out_w;
+    __m512i idx[64 / 16];
+    __mmask16 mask[64 / 16];
+    for (int v = 0; v < w / 16; v++) {
+        int32_t o[16];
+        for (int t = 0; t < 16; t++)
+            o[t] = v * 16 + t < rows ? (int32_t)off[v * 16 + t] : 0;
+        idx[v] = _mm512_loadu_si512((const void *)o);
+        int64_t live = rows - v * 16;
+        mask[v] = live >= 16 ? (__mmask16)0xffff : live <= 0 ? 0 : (__mmask16)((1u << live) - 1);
+    }
+    for (int64_t q = 0; q < kpb;) {
+        int64_t p = (q0 + q) % pixels, m = (q0 + q) / pixels;
+        int64_t oh = p / g->out_w, ow = p % g->out_w;
+        int64_t len = g->out_w - ow < kpb - q ? g->out_w - ow : kpb - q;
+        const int32_t *row = src + m * g->channels * hp * wp + oh * g->stride_h * wp +
+                             ow * g->stride_w;
+        for (int64_t t = 0; t < len; t++, q++) {
+            const int32_t *base = row + t * g->stride_w;
+            for (int v = 0; v < w / 16; v++)
+                _mm512_storeu_si512((void *)(dst + q * w + v * 16),
+                                    _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), mask[v],
+                                                                idx[v], base, 4));
+        }
+    }
+}
+#endif
+
 void dfp_pack_imgpairs_taps(const dfp_conv_geom *g, const int16_t *xi, int64_t r0, int64_t rows,
                             int w, int64_t q0, int64_t kpb, int16_t *panel)
 {
@@ -173,20 +209,34 @@ void dfp_pack_imgpairs_taps(const dfp_conv_geom *g, const int16_t *xi, int64_t r
     }
     const int32_t *src = (const int32_t *)(const void *)xi;
     int32_t *dst = (int32_t *)(void *)panel;
-    int64_t m = q0 / pixels, p = q0 % pixels, oh = p / g->out_w, ow = p % g->out_w;
-    for (int64_t q = 0; q < kpb; q++, dst += w) {
-        const int32_t *base = src + m * g->channels * hp * wp + oh * g->stride_h * wp +
-                              ow * g->stride_w;
-        int i = 0;
-        for (; i < rows; i++)
-            dst[i] = base[off[i]];
-        for (; i < w; i++)
-            dst[i] = 0;
-        if (++ow == g->out_w) {
-            ow = 0;
-            if (++oh == g->out_h)
-                oh = 0, m++;
+#if defined(__GNUC__) && defined(__x86_64__)
+    if (dfp_kernels()->isa >= DFP_ISA_AVX512 && w % 16 == 0) {
+        taps_gather_avx512(g, src, off, rows, w, q0, kpb, hp, wp, dst);
+        return;
+    }
+#endif
+    if (rows < w)
+        for (int64_t q = 0; q < kpb; q++)
+            memset(dst + q * w + rows, 0, (size_t)(w - rows) * 4);
+    /* Segments of K along one output row: per tap a contiguous (stride 1) read
+     * and a store every w pairs, no index loads in the inner loop. */
+    for (int64_t q = 0; q < kpb;) {
+        int64_t p = (q0 + q) % pixels, m = (q0 + q) / pixels;
+        int64_t oh = p / g->out_w, ow = p % g->out_w;
+        int64_t len = g->out_w - ow < kpb - q ? g->out_w - ow : kpb - q;
+        const int32_t *row = src + m * g->channels * hp * wp + oh * g->stride_h * wp +
+                             ow * g->stride_w;
+        int32_t *d = dst + q * w;
+        for (int i = 0; i < rows; i++) {
+            const int32_t *sp = row + off[i];
+            if (g->stride_w == 1)
+                for (int64_t t = 0; t < len; t++)
+                    d[t * w + i] = sp[t];
+            else
+                for (int64_t t = 0; t < len; t++)
+                    d[t * w + i] = sp[t * g->stride_w];
         }
+        q += len;
     }
 }
 
