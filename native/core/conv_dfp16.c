@@ -21,9 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TILE_ELEMS (128 * 1024) /* int16 column tile budget (256 KiB) */
 
 #define TILE_PANELS 8       /* B panels (of NR output pixels) per direct-conv tile */
+#define COL2IM_TILE 256     /* strided BPROP: output pixels per col2im tile */
 #define WG_SLICE_PAIRS 1024 /* WTGRAD: K pairs per slice, at least one image */
 
 typedef struct qtensor {
@@ -34,7 +34,7 @@ typedef struct qtensor {
 
 typedef struct conv_job {
     dfp_conv_geom g;
-    int64_t batch, out_ch, ckk, pixels, in_pixels, tile;
+    int64_t batch, out_ch, ckk, pixels, in_pixels;
     qtensor x, w, dy;
 } conv_job;
 
@@ -66,8 +66,6 @@ static dfp_status make_job(const dfp_conv2d_shape *s, conv_job *j)
     j->ckk = s->in_channels * s->kernel_h * s->kernel_w;
     j->pixels = oh * ow;
     j->in_pixels = s->in_h * s->in_w;
-    j->tile = TILE_ELEMS / j->ckk > 16 ? TILE_ELEMS / j->ckk : 16;
-    j->tile = j->tile < j->pixels ? j->tile : j->pixels;
     return DFP_OK;
 }
 
@@ -86,12 +84,6 @@ static dfp_s16_source s16(const int16_t *data, int64_t ld, int k_contig, int64_t
 /* 2^e for a DFP16 exponent (always a normal float: e in [-126, 127]). */
 static inline float pow2(int32_t e) { return ldexpf(1.0f, e); }
 
-static inline void add_stats(dfp_gemm_stats *to, const dfp_gemm_stats *from)
-{
-    to->flushes += from->flushes;
-    to->saturations += from->saturations;
-    to->chunk_len = from->chunk_len;
-}
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
@@ -149,46 +141,57 @@ static dfp_status direct_conv(const dfp_conv_geom *g, int64_t batch, int64_t out
     return DFP_OK;
 }
 
-/* BPROP of image n: dcol per tile, scattered into dx[n]. */
-static dfp_status bprop_image(const conv_job *j, int64_t n, float *dcol, float *dx,
-                              dfp_gemm_stats *st)
+/* BPROP for other strides: dcol = Wq^T . dyq[n][:, tile] on weight panels packed
+ * once (rows c,kh,kw; K = o), then col2im into dx[n]; threads take images. */
+static dfp_status bprop_col2im(const conv_job *j, float *dx, dfp_gemm_stats *stats)
 {
-    const int16_t *dyn = j->dy.q + n * j->out_ch * j->pixels;
-    float *dxn = dx + n * j->g.channels * j->in_pixels;
-    memset(dxn, 0, sizeof(float) * (size_t)(j->g.channels * j->in_pixels));
-    dfp_s16_source a = s16(j->w.q, j->ckk, 0, j->ckk, j->out_ch);
-    for (int64_t p0 = 0; p0 < j->pixels; p0 += j->tile) {
-        int64_t np = j->pixels - p0 < j->tile ? j->pixels - p0 : j->tile;
-        dfp_s16_source b = s16(dyn + p0, j->pixels, 0, np, j->out_ch);
-        dfp_status s = dfp_igemm_run(&a, &b, pow2(j->w.e), pow2(j->dy.e), dcol, np, 0, st);
-        if (s != DFP_OK)
-            return s;
-        dfp_col2im_tile_f32(&j->g, dcol, np, p0, np, dxn);
-    }
-    return DFP_OK;
-}
-
-/* Images spread over threads; each GEMM inside runs on its thread. */
-static dfp_status per_image(const conv_job *j, size_t ws_bytes, float *out, dfp_gemm_stats *stats)
-{
+    const dfp_int_kernels *ik = &dfp_kernels()->integer;
+    const int mr = ik->mr, nr = ik->nr;
+    int64_t o = j->out_ch, kp = (o + 1) / 2, pixels = j->pixels;
+    dfp_s16_source a = s16(j->w.q, j->ckk, 0, j->ckk, o);
+    dfp_s16_packed pa;
+    dfp_status st = dfp_s16_pack_operand(&a, mr, kp, &pa);
+    if (st != DFP_OK)
+        return st;
+    int64_t chunk, kc;
+    dfp_igemm_chunking(pa.max_abs, j->dy.max_abs, &chunk, &kc);
+    /* col2im adds tiles into dx in tile order: the tile must not depend on the ISA */
+    int64_t tile = min64(pixels, COL2IM_TILE), npan = (tile + nr - 1) / nr;
+    int64_t ldb = npan * nr, mpan = pa.npanels;
+    float sa = pow2(j->w.e), sb = pow2(j->dy.e);
     int failed = 0;
-    dfp_gemm_stats total = {0};
 #pragma omp parallel num_threads(dfp_threads_for_work(j->batch)) reduction(| : failed)
     {
-        void *ws = malloc(ws_bytes);
-        dfp_gemm_stats st = {0};
-        failed |= !ws;
+        float *buf = aligned_alloc(64, (size_t)((mpan * mr * ldb * 4 + 63) / 64 * 64));
+        int16_t *bp = aligned_alloc(64, (size_t)((npan * kp * nr * 4 + 63) / 64 * 64));
+        failed |= !buf || !bp;
 #pragma omp for schedule(static)
-        for (int64_t n = 0; n < j->batch; n++)
-            if (ws)
-                failed |= bprop_image(j, n, ws, out, &st) != DFP_OK;
-        free(ws);
-#pragma omp critical
-        add_stats(&total, &st);
+        for (int64_t n = 0; n < j->batch; n++) {
+            if (!buf || !bp)
+                continue;
+            const int16_t *dyn = j->dy.q + n * o * pixels;
+            float *dxn = dx + n * j->g.channels * j->in_pixels;
+            memset(dxn, 0, sizeof(float) * (size_t)(j->g.channels * j->in_pixels));
+            for (int64_t p0 = 0; p0 < pixels; p0 += tile) {
+                int64_t np = min64(tile, pixels - p0), nb = (np + nr - 1) / nr, sat = 0;
+                dfp_s16_source b = s16(dyn + p0, pixels, 0, np, o);
+                for (int64_t jp = 0; jp < nb; jp++)
+                    b.pack(&b, jp * nr, min64(nr, np - jp * nr), nr, kp, bp + jp * kp * nr * 2, &sat);
+                dfp_igemm_panels(mpan, nb, kp, chunk, kc, pa.panels, bp, buf, ldb, 0);
+                dfp_igemm_epilogue(j->ckk, np, buf, ldb, sa, sb, buf, ldb, 0);
+                dfp_col2im_tile_f32(&j->g, buf, ldb, p0, np, dxn);
+            }
+        }
+        free(buf), free(bp);
     }
-    if (stats)
-        add_stats(stats, &total), stats->chunk_len = total.chunk_len;
-    return failed ? DFP_ERR_OUT_OF_MEMORY : DFP_OK;
+    free(pa.panels);
+    if (failed)
+        return DFP_ERR_OUT_OF_MEMORY;
+    if (stats) {
+        stats->flushes += j->batch * j->ckk * pixels * dfp_igemm_flushes_per_element(kp, kc, chunk);
+        stats->chunk_len = 2 * min64(chunk, kp);
+    }
+    return DFP_OK;
 }
 
 dfp_status dfp_conv2d_forward_dfp16(const dfp_conv2d_shape *shape, const float *x, const float *w,
@@ -222,7 +225,7 @@ static dfp_status bprop(const conv_job *j, float *dx, dfp_gemm_stats *stats)
     int64_t ph = g->dilation_h * (g->kernel_h - 1) - g->pad_h;
     int64_t pw = g->dilation_w * (g->kernel_w - 1) - g->pad_w;
     if (g->stride_h != 1 || g->stride_w != 1 || ph < 0 || pw < 0)
-        return per_image(j, sizeof(float) * (size_t)(j->ckk * j->tile), dx, stats);
+        return bprop_col2im(j, dx, stats);
     dfp_conv_geom gt = {j->out_ch, g->out_h, g->out_w, g->kernel_h, g->kernel_w, 1, 1, ph, pw,
                         g->dilation_h, g->dilation_w, g->in_h, g->in_w};
     int64_t kk = g->kernel_h * g->kernel_w, c = g->channels, o = j->out_ch;
