@@ -1,21 +1,21 @@
-/* AVX-512 VNNI integer GEMM micro-kernel: igemm_s16 6x32 with vpdpwssd.
+/* AVX-512 VNNI integer GEMM micro-kernel: igemm_s16 8x32 with vpdpwssd.
  *
- * Contract (see int_kernels.h): a = kp pairs x 6 rows x 2 int16, b = kp pairs x
+ * Contract (see int_kernels.h): a = kp pairs x 8 rows x 2 int16, b = kp pairs x
  * 32 cols x 2 int16 (64 bytes per pair: two zmm of 16 column pairs). For each
  * pair p and row i, the 32-bit pair (a[p][i][0], a[p][i][1]) is broadcast and
  * vpdpwssd adds a0*b0 + a1*b1 into each INT32 lane, exactly as the scalar
  * reference does (no saturation; the driver's chunk makes overflow impossible;
- * operands never hold -32768). After each chunk of `chunk` pairs the 12 INT32
- * accumulators are converted (round to nearest) and added to 12 FP32
- * accumulators held in registers; c is read (accumulate) and written once.
- * Registers: 12 INT32 + 12 FP32 accumulators + 2 B vectors. Only the
- * quantisers differ from the AVX-512BW overlay, which this one extends. */
+ * operands never hold -32768). After each chunk of `chunk` pairs the 16 INT32
+ * accumulators are converted (round to nearest) and added into the FP32 tile c.
+ * 8 rows (not 12): channel counts of CNNs (16, 32, 64, ...) are multiples of 8
+ * and not of 12, where padded rows would waste up to a third of the work.
+ * Only the quantisers differ from the AVX-512BW overlay, which this one extends. */
 #include "int_kernels.h"
 
 #include <immintrin.h>
 #include <string.h>
 
-#define MR 12
+#define MR 8
 #define NR 32
 
 /* Flush one INT32 chunk sum into the FP32 tile: c += (float)s. */
@@ -33,8 +33,8 @@ static inline __m512i dpwssd_bcast(__m512i acc, __m512i b, const int16_t *p)
     return acc;
 }
 
-static void igemm_s16_avx512_vnni_12x32(int64_t kp, int64_t chunk, const int16_t *a,
-                                        const int16_t *b, float *c, int64_t ldc, int accumulate)
+static void igemm_s16_avx512_vnni_8x32(int64_t kp, int64_t chunk, const int16_t *a,
+                                       const int16_t *b, float *c, int64_t ldc, int accumulate)
 {
     if (!accumulate)
         for (int i = 0; i < MR; i++)
@@ -48,9 +48,7 @@ static void igemm_s16_avx512_vnni_12x32(int64_t kp, int64_t chunk, const int16_t
                 s30 = _mm512_setzero_si512(), s31 = _mm512_setzero_si512(), s40 = _mm512_setzero_si512(),
                 s41 = _mm512_setzero_si512(), s50 = _mm512_setzero_si512(), s51 = _mm512_setzero_si512(),
                 s60 = _mm512_setzero_si512(), s61 = _mm512_setzero_si512(), s70 = _mm512_setzero_si512(),
-                s71 = _mm512_setzero_si512(), s80 = _mm512_setzero_si512(), s81 = _mm512_setzero_si512(),
-                s90 = _mm512_setzero_si512(), s91 = _mm512_setzero_si512(), s100 = _mm512_setzero_si512(),
-                s101 = _mm512_setzero_si512(), s110 = _mm512_setzero_si512(), s111 = _mm512_setzero_si512();
+                s71 = _mm512_setzero_si512();
         for (int64_t p = 0; p < n; p++, ap += MR * 2, bp += NR * 2) {
             __m512i b0 = _mm512_load_si512((const void *)bp);
             __m512i b1 = _mm512_load_si512((const void *)(bp + 32));
@@ -70,14 +68,6 @@ static void igemm_s16_avx512_vnni_12x32(int64_t kp, int64_t chunk, const int16_t
             s61 = dpwssd_bcast(s61, b1, ap + 12);
             s70 = dpwssd_bcast(s70, b0, ap + 14);
             s71 = dpwssd_bcast(s71, b1, ap + 14);
-            s80 = dpwssd_bcast(s80, b0, ap + 16);
-            s81 = dpwssd_bcast(s81, b1, ap + 16);
-            s90 = dpwssd_bcast(s90, b0, ap + 18);
-            s91 = dpwssd_bcast(s91, b1, ap + 18);
-            s100 = dpwssd_bcast(s100, b0, ap + 20);
-            s101 = dpwssd_bcast(s101, b1, ap + 20);
-            s110 = dpwssd_bcast(s110, b0, ap + 22);
-            s111 = dpwssd_bcast(s111, b1, ap + 22);
         }
         flush(c + 0 * ldc + 0, s00);
         flush(c + 0 * ldc + 16, s01);
@@ -95,14 +85,6 @@ static void igemm_s16_avx512_vnni_12x32(int64_t kp, int64_t chunk, const int16_t
         flush(c + 6 * ldc + 16, s61);
         flush(c + 7 * ldc + 0, s70);
         flush(c + 7 * ldc + 16, s71);
-        flush(c + 8 * ldc + 0, s80);
-        flush(c + 8 * ldc + 16, s81);
-        flush(c + 9 * ldc + 0, s90);
-        flush(c + 9 * ldc + 16, s91);
-        flush(c + 10 * ldc + 0, s100);
-        flush(c + 10 * ldc + 16, s101);
-        flush(c + 11 * ldc + 0, s110);
-        flush(c + 11 * ldc + 16, s111);
     }
 }
 
@@ -110,5 +92,5 @@ void dfp_int_kernels_init_avx512_vnni(dfp_int_kernels *k)
 {
     k->mr = MR;
     k->nr = NR;
-    k->igemm_s16 = igemm_s16_avx512_vnni_12x32;
+    k->igemm_s16 = igemm_s16_avx512_vnni_8x32;
 }

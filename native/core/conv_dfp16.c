@@ -1,44 +1,55 @@
 /* DFP16 convolution: the operands are quantised once per tensor (per-tensor
- * exponent, chosen rounding), then blocked im2col over tiles of output pixels
- * runs on the INT16 data and every product goes through the integer GEMM:
- *   FPROP  y[n][:, tile]  = 2^(ew+ex)  Wq (O x CKK) . colq (CKK x P)
- *   BPROP  dcol           = 2^(ew+edy) Wq^T . dyq[n][:, tile], col2im into dx[n]
- *   WTGRAD dW            += 2^(edy+ex) dyq[n] (O x P) . colq^T   (images in order)
- * Threads: FPROP and BPROP spread images over threads (each GEMM then runs on
- * one); WTGRAD runs images in order on a threaded GEMM, so dW's summation order
- * is fixed. Results do not depend on the thread count. */
+ * exponent, chosen rounding; threaded over fixed blocks), then every product
+ * goes through the integer micro-kernels on VNNI panels packed straight from
+ * the INT16 tensors (im2col fused into packing, see conv_s16_pack.h):
+ *   FPROP  y[n][:, tile]  = 2^(ew+ex)  Wq (O x K) . panels of xp[n]   (direct)
+ *   BPROP  stride 1: the direct conv of dyq with the flipped, transposed Wq;
+ *          other strides: dcol = 2^(ew+edy) Wq^T . dyq[n][:, tile], col2im
+ *   WTGRAD dW = 2^(edy+ex) sum over slices of dyq . taps^T, K = images*pixels
+ * The weight panels are packed once per call. Chunk lengths come from the
+ * whole quantised tensors' maxima. Threads take (image, tile) items or WTGRAD
+ * K slices; slices are a fixed split of K (by shape only) whose FP32 partials
+ * are added in slice order, so results do not depend on the thread count, and
+ * the INT32 sums being exact, not on the ISA either. */
 #include "dfpengine.h"
 #include "igemm.h"
 #include "im2col.h"
 #include "kernel_table.h"
+#include "conv_s16_pack.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define TILE_ELEMS (128 * 1024) /* int16 column tile budget (256 KiB) */
+
+#define TILE_PANELS 8       /* B panels (of NR output pixels) per direct-conv tile */
+#define COL2IM_TILE 256     /* strided BPROP: output pixels per col2im tile */
+#define WG_SLICE_PAIRS 1024 /* WTGRAD: K pairs per slice, at least one image */
 
 typedef struct qtensor {
     int16_t *q;
     int32_t e;
+    int32_t max_abs; /* largest |q|: sets the chunk length */
 } qtensor;
 
 typedef struct conv_job {
     dfp_conv_geom g;
-    int64_t batch, out_ch, ckk, pixels, in_pixels, tile;
+    int64_t batch, out_ch, ckk, pixels, in_pixels;
     qtensor x, w, dy;
 } conv_job;
 
 static dfp_status quantize_tensor(const float *x, int64_t n, const dfp_dfp16_params *p,
                                   qtensor *t, int64_t *sat)
 {
+    if (p->shift < 0 || p->shift > 3 || p->rounding < DFP_ROUND_NEAREST ||
+        p->rounding > DFP_ROUND_BIASED)
+        return DFP_ERR_INVALID_ARGUMENT;
     t->q = malloc((size_t)(n > 0 ? n : 1) * sizeof(int16_t));
     if (!t->q)
         return DFP_ERR_OUT_OF_MEMORY;
-    int64_t s = 0;
-    dfp_status st = dfp_dfp16_quantize(x, 1, n, DFP_GRAN_TENSOR, 0, p, t->q, &t->e, &s);
-    *sat += s;
-    return st;
+    int bad = 0;
+    *sat += dfp_dfp16_quantize_tensor_par(x, n, p, t->q, &t->e, &bad, &t->max_abs);
+    return bad ? DFP_ERR_NOT_FINITE : DFP_OK;
 }
 
 static dfp_status make_job(const dfp_conv2d_shape *s, conv_job *j)
@@ -55,8 +66,6 @@ static dfp_status make_job(const dfp_conv2d_shape *s, conv_job *j)
     j->ckk = s->in_channels * s->kernel_h * s->kernel_w;
     j->pixels = oh * ow;
     j->in_pixels = s->in_h * s->in_w;
-    j->tile = TILE_ELEMS / j->ckk > 16 ? TILE_ELEMS / j->ckk : 16;
-    j->tile = j->tile < j->pixels ? j->tile : j->pixels;
     return DFP_OK;
 }
 
@@ -75,76 +84,114 @@ static dfp_s16_source s16(const int16_t *data, int64_t ld, int k_contig, int64_t
 /* 2^e for a DFP16 exponent (always a normal float: e in [-126, 127]). */
 static inline float pow2(int32_t e) { return ldexpf(1.0f, e); }
 
-static inline void add_stats(dfp_gemm_stats *to, const dfp_gemm_stats *from)
-{
-    to->flushes += from->flushes;
-    to->saturations += from->saturations;
-    to->chunk_len = from->chunk_len;
-}
 
-/* FPROP of image n: tiles of output pixels. */
-static dfp_status fprop_image(const conv_job *j, int64_t n, int16_t *col, const float *bias,
-                              float *y, dfp_gemm_stats *st)
+static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* Direct conv on INT16 data: y[n][o][p] = scale * sum_q Wp[o][q] * xp-panels[q][p]
+ * (+ bias[o]); g describes x (C x H x W) -> y (out_ch x OH x OW), w is OIHW. */
+static dfp_status direct_conv(const dfp_conv_geom *g, int64_t batch, int64_t out_ch,
+                              const qtensor *x, const int16_t *w, float sw, float sx,
+                              const float *bias, float *y, dfp_gemm_stats *stats)
 {
-    const int16_t *xn = j->x.q + n * j->g.channels * j->in_pixels;
-    float *yn = y + n * j->out_ch * j->pixels;
-    dfp_s16_source a = s16(j->w.q, j->ckk, 1, j->out_ch, j->ckk);
-    for (int64_t p0 = 0; p0 < j->pixels; p0 += j->tile) {
-        int64_t np = j->pixels - p0 < j->tile ? j->pixels - p0 : j->tile;
-        dfp_im2col_tile(&j->g, xn, sizeof(int16_t), p0, np, col, np);
-        dfp_s16_source b = s16(col, np, 0, np, j->ckk);
-        dfp_status s = dfp_igemm_run(&a, &b, pow2(j->w.e), pow2(j->x.e), yn + p0, j->pixels, 0, st);
-        if (s != DFP_OK)
-            return s;
+    const dfp_int_kernels *ik = &dfp_kernels()->integer;
+    const int mr = ik->mr, nr = ik->nr;
+    dfp_pairs_layout l = dfp_pairs_layout_of(g);
+    int64_t kp = l.cp * g->kernel_h * g->kernel_w, pixels = g->out_h * g->out_w;
+    int64_t mpan = (out_ch + mr - 1) / mr;
+    int64_t tile = min64(pixels, (int64_t)TILE_PANELS * nr), tiles = (pixels + tile - 1) / tile;
+    int64_t npan = (tile + nr - 1) / nr, ldb = npan * nr, items = batch * tiles;
+    int16_t *xp = malloc((size_t)(batch * l.cp * l.hp * l.wp * 2 + 1) * sizeof(int16_t));
+    int16_t *wp = aligned_alloc(64, (size_t)((mpan * kp * mr * 4 + 63) / 64 * 64));
+    if (!xp || !wp) {
+        free(xp), free(wp);
+        return DFP_ERR_OUT_OF_MEMORY;
     }
-    for (int64_t o = 0; bias && o < j->out_ch; o++)
-        for (int64_t p = 0; p < j->pixels; p++)
-            yn[o * j->pixels + p] += bias[o];
-    return DFP_OK;
-}
-
-/* BPROP of image n: dcol per tile, scattered into dx[n]. */
-static dfp_status bprop_image(const conv_job *j, int64_t n, float *dcol, float *dx,
-                              dfp_gemm_stats *st)
-{
-    const int16_t *dyn = j->dy.q + n * j->out_ch * j->pixels;
-    float *dxn = dx + n * j->g.channels * j->in_pixels;
-    memset(dxn, 0, sizeof(float) * (size_t)(j->g.channels * j->in_pixels));
-    dfp_s16_source a = s16(j->w.q, j->ckk, 0, j->ckk, j->out_ch);
-    for (int64_t p0 = 0; p0 < j->pixels; p0 += j->tile) {
-        int64_t np = j->pixels - p0 < j->tile ? j->pixels - p0 : j->tile;
-        dfp_s16_source b = s16(dyn + p0, j->pixels, 0, np, j->out_ch);
-        dfp_status s = dfp_igemm_run(&a, &b, pow2(j->w.e), pow2(j->dy.e), dcol, np, 0, st);
-        if (s != DFP_OK)
-            return s;
-        dfp_col2im_tile_f32(&j->g, dcol, np, p0, np, dxn);
-    }
-    return DFP_OK;
-}
-
-/* Images spread over threads; each GEMM inside runs on its thread. */
-static dfp_status per_image(const conv_job *j, size_t ws_bytes, int fprop, const float *bias,
-                            float *out, dfp_gemm_stats *stats)
-{
+    dfp_pairs_from_nchw(g, batch, x->q, xp);
+    int32_t wmax = dfp_pack_conv_weights(g, out_ch, w, mr, wp);
+    int64_t chunk, kc;
+    dfp_igemm_chunking(wmax, x->max_abs, &chunk, &kc);
     int failed = 0;
-    dfp_gemm_stats total = {0};
+#pragma omp parallel num_threads(dfp_threads_for_work(items)) reduction(| : failed)
+    {
+        float *buf = aligned_alloc(64, (size_t)((mpan * mr * ldb * 4 + 63) / 64 * 64));
+        int16_t *bp = aligned_alloc(64, (size_t)((npan * kp * nr * 4 + 63) / 64 * 64));
+        failed |= !buf || !bp;
+#pragma omp for schedule(static)
+        for (int64_t it = 0; it < items; it++) {
+            if (!buf || !bp)
+                continue;
+            int64_t n = it / tiles, p0 = (it % tiles) * tile, np = min64(tile, pixels - p0);
+            dfp_pack_conv_pixels(g, xp + n * l.cp * l.hp * l.wp * 2, p0, np, nr, bp);
+            dfp_igemm_panels(mpan, (np + nr - 1) / nr, kp, chunk, kc, wp, bp, buf, ldb, 0);
+            float *yt = y + n * out_ch * pixels + p0;
+            dfp_igemm_epilogue(out_ch, np, buf, ldb, sw, sx, yt, pixels, 0);
+            for (int64_t o = 0; bias && o < out_ch; o++)
+                for (int64_t p = 0; p < np; p++)
+                    yt[o * pixels + p] += bias[o];
+        }
+        free(buf), free(bp);
+    }
+    free(xp), free(wp);
+    if (failed)
+        return DFP_ERR_OUT_OF_MEMORY;
+    if (stats) {
+        stats->flushes += batch * out_ch * pixels * dfp_igemm_flushes_per_element(kp, kc, chunk);
+        stats->chunk_len = 2 * min64(chunk, kp);
+    }
+    return DFP_OK;
+}
+
+/* BPROP for other strides: dcol = Wq^T . dyq[n][:, tile] on weight panels packed
+ * once (rows c,kh,kw; K = o), then col2im into dx[n]; threads take images. */
+static dfp_status bprop_col2im(const conv_job *j, float *dx, dfp_gemm_stats *stats)
+{
+    const dfp_int_kernels *ik = &dfp_kernels()->integer;
+    const int mr = ik->mr, nr = ik->nr;
+    int64_t o = j->out_ch, kp = (o + 1) / 2, pixels = j->pixels;
+    dfp_s16_source a = s16(j->w.q, j->ckk, 0, j->ckk, o);
+    dfp_s16_packed pa;
+    dfp_status st = dfp_s16_pack_operand(&a, mr, kp, &pa);
+    if (st != DFP_OK)
+        return st;
+    int64_t chunk, kc;
+    dfp_igemm_chunking(pa.max_abs, j->dy.max_abs, &chunk, &kc);
+    /* col2im adds tiles into dx in tile order: the tile must not depend on the ISA */
+    int64_t tile = min64(pixels, COL2IM_TILE), npan = (tile + nr - 1) / nr;
+    int64_t ldb = npan * nr, mpan = pa.npanels;
+    float sa = pow2(j->w.e), sb = pow2(j->dy.e);
+    int failed = 0;
 #pragma omp parallel num_threads(dfp_threads_for_work(j->batch)) reduction(| : failed)
     {
-        void *ws = malloc(ws_bytes);
-        dfp_gemm_stats st = {0};
-        failed |= !ws;
+        float *buf = aligned_alloc(64, (size_t)((mpan * mr * ldb * 4 + 63) / 64 * 64));
+        int16_t *bp = aligned_alloc(64, (size_t)((npan * kp * nr * 4 + 63) / 64 * 64));
+        failed |= !buf || !bp;
 #pragma omp for schedule(static)
-        for (int64_t n = 0; n < j->batch; n++)
-            if (ws)
-                failed |= (fprop ? fprop_image(j, n, ws, bias, out, &st)
-                                 : bprop_image(j, n, ws, out, &st)) != DFP_OK;
-        free(ws);
-#pragma omp critical
-        add_stats(&total, &st);
+        for (int64_t n = 0; n < j->batch; n++) {
+            if (!buf || !bp)
+                continue;
+            const int16_t *dyn = j->dy.q + n * o * pixels;
+            float *dxn = dx + n * j->g.channels * j->in_pixels;
+            memset(dxn, 0, sizeof(float) * (size_t)(j->g.channels * j->in_pixels));
+            for (int64_t p0 = 0; p0 < pixels; p0 += tile) {
+                int64_t np = min64(tile, pixels - p0), nb = (np + nr - 1) / nr, sat = 0;
+                dfp_s16_source b = s16(dyn + p0, pixels, 0, np, o);
+                for (int64_t jp = 0; jp < nb; jp++)
+                    b.pack(&b, jp * nr, min64(nr, np - jp * nr), nr, kp, bp + jp * kp * nr * 2, &sat);
+                dfp_igemm_panels(mpan, nb, kp, chunk, kc, pa.panels, bp, buf, ldb, 0);
+                dfp_igemm_epilogue(j->ckk, np, buf, ldb, sa, sb, buf, ldb, 0);
+                dfp_col2im_tile_f32(&j->g, buf, ldb, p0, np, dxn);
+            }
+        }
+        free(buf), free(bp);
     }
-    if (stats)
-        add_stats(stats, &total), stats->chunk_len = total.chunk_len;
-    return failed ? DFP_ERR_OUT_OF_MEMORY : DFP_OK;
+    free(pa.panels);
+    if (failed)
+        return DFP_ERR_OUT_OF_MEMORY;
+    if (stats) {
+        stats->flushes += j->batch * j->ckk * pixels * dfp_igemm_flushes_per_element(kp, kc, chunk);
+        stats->chunk_len = 2 * min64(chunk, kp);
+    }
+    return DFP_OK;
 }
 
 dfp_status dfp_conv2d_forward_dfp16(const dfp_conv2d_shape *shape, const float *x, const float *w,
@@ -161,10 +208,37 @@ dfp_status dfp_conv2d_forward_dfp16(const dfp_conv2d_shape *shape, const float *
     if (st == DFP_OK)
         st = quantize_tensor(w, j.out_ch * j.ckk, pw, &j.w, &sat);
     if (st == DFP_OK)
-        st = per_image(&j, sizeof(int16_t) * (size_t)(j.ckk * j.tile), 1, bias, y, stats);
+        st = direct_conv(&j.g, j.batch, j.out_ch, &j.x, j.w.q, pow2(j.w.e), pow2(j.x.e), bias, y,
+                         stats);
     if (st == DFP_OK && stats)
         stats->saturations += sat;
     free_job(&j);
+    return st;
+}
+
+/* BPROP: for stride 1 (and pad <= dilation * (kernel - 1)) dx is the direct
+ * conv of dy with w[o][c][kh][kw] -> wt[c][o][KH-1-kh][KW-1-kw] and padding
+ * dilation * (kernel - 1) - pad; otherwise GEMM + col2im per image. */
+static dfp_status bprop(const conv_job *j, float *dx, dfp_gemm_stats *stats)
+{
+    const dfp_conv_geom *g = &j->g;
+    int64_t ph = g->dilation_h * (g->kernel_h - 1) - g->pad_h;
+    int64_t pw = g->dilation_w * (g->kernel_w - 1) - g->pad_w;
+    if (g->stride_h != 1 || g->stride_w != 1 || ph < 0 || pw < 0)
+        return bprop_col2im(j, dx, stats);
+    dfp_conv_geom gt = {j->out_ch, g->out_h, g->out_w, g->kernel_h, g->kernel_w, 1, 1, ph, pw,
+                        g->dilation_h, g->dilation_w, g->in_h, g->in_w};
+    int64_t kk = g->kernel_h * g->kernel_w, c = g->channels, o = j->out_ch;
+    int16_t *wt = malloc((size_t)(c * o * kk + 1) * sizeof(int16_t));
+    if (!wt)
+        return DFP_ERR_OUT_OF_MEMORY;
+    for (int64_t oo = 0; oo < o; oo++)
+        for (int64_t cc = 0; cc < c; cc++)
+            for (int64_t t = 0; t < kk; t++)
+                wt[(cc * o + oo) * kk + (kk - 1 - t)] = j->w.q[(oo * c + cc) * kk + t];
+    dfp_status st = direct_conv(&gt, j->batch, c, &j->dy, wt, pow2(j->w.e), pow2(j->dy.e), NULL,
+                                dx, stats);
+    free(wt);
     return st;
 }
 
@@ -182,33 +256,84 @@ dfp_status dfp_conv2d_backward_data_dfp16(const dfp_conv2d_shape *shape, const f
     if (st == DFP_OK)
         st = quantize_tensor(w, j.out_ch * j.ckk, pw, &j.w, &sat);
     if (st == DFP_OK)
-        st = per_image(&j, sizeof(float) * (size_t)(j.ckk * j.tile), 0, NULL, dx, stats);
+        st = bprop(&j, dx, stats);
     if (st == DFP_OK && stats)
         stats->saturations += sat;
     free_job(&j);
     return st;
 }
 
-static dfp_status wtgrad_images(const conv_job *j, float *dw, dfp_gemm_stats *stats)
+/* WTGRAD as one reduction over K = image pairs x output pixels (a K pair
+ * holds two images at one pixel, see conv_s16_pack.h), cut into fixed slices of
+ * whole image pairs; each slice's FP32 partial dW is one blocked GEMM on panels
+ * packed from dyi (rows o) and the taps of xi (rows c,kh,kw); the partials are
+ * then added in slice order. */
+static dfp_status wtgrad(const conv_job *j, float *dw, dfp_gemm_stats *stats)
 {
-    int16_t *col = malloc(sizeof(int16_t) * (size_t)(j->ckk * j->tile));
-    if (!col)
-        return DFP_ERR_OUT_OF_MEMORY;
-    dfp_status st = DFP_OK;
-    int first = 1;
-    for (int64_t n = 0; n < j->batch && st == DFP_OK; n++) {
-        const int16_t *xn = j->x.q + n * j->g.channels * j->in_pixels;
-        const int16_t *dyn = j->dy.q + n * j->out_ch * j->pixels;
-        for (int64_t p0 = 0; p0 < j->pixels && st == DFP_OK; p0 += j->tile, first = 0) {
-            int64_t np = j->pixels - p0 < j->tile ? j->pixels - p0 : j->tile;
-            dfp_im2col_tile(&j->g, xn, sizeof(int16_t), p0, np, col, np);
-            dfp_s16_source a = s16(dyn + p0, j->pixels, 1, j->out_ch, np);
-            dfp_s16_source b = s16(col, np, 1, j->ckk, np);
-            st = dfp_igemm_run(&a, &b, pow2(j->dy.e), pow2(j->x.e), dw, j->ckk, !first, stats);
+    const dfp_int_kernels *ik = &dfp_kernels()->integer;
+    const dfp_conv_geom *g = &j->g;
+    const int mr = ik->mr, nr = ik->nr;
+    int64_t o = j->out_ch, ckk = j->ckk, pixels = j->pixels, pairs = (j->batch + 1) / 2;
+    int64_t mpan = (o + mr - 1) / mr, npan = (ckk + nr - 1) / nr, ldb = npan * nr;
+    int64_t per = WG_SLICE_PAIRS / pixels > 1 ? WG_SLICE_PAIRS / pixels : 1;
+    int64_t nslices = (pairs + per - 1) / per, part_len = mpan * mr * ldb;
+    int64_t hp = g->in_h + 2 * g->pad_h, wp = g->in_w + 2 * g->pad_w;
+    int64_t chunk, kc, flushes = 0;
+    dfp_igemm_chunking(j->dy.max_abs, j->x.max_abs, &chunk, &kc);
+    float *part = aligned_alloc(64, (size_t)((nslices * part_len * 4 + 63) / 64 * 64 + 64));
+    int16_t *xi = malloc((size_t)(pairs * g->channels * hp * wp * 2 + 1) * sizeof(int16_t));
+    int16_t *dyi = malloc((size_t)(pairs * o * pixels * 2 + 1) * sizeof(int16_t));
+    int failed = !part || !xi || !dyi;
+    if (!failed) {
+        dfp_imgpairs_from_nchw(j->batch, g->channels, g->in_h, g->in_w, g->pad_h, g->pad_w,
+                               j->x.q, xi);
+        dfp_imgpairs_from_nchw(j->batch, o, g->out_h, g->out_w, 0, 0, j->dy.q, dyi);
+    }
+#pragma omp parallel num_threads(dfp_threads_for_work(nslices)) reduction(| : failed) \
+    reduction(+ : flushes) if (!failed)
+    {
+        int16_t *ap = aligned_alloc(64, (size_t)((mpan * kc * mr * 4 + 63) / 64 * 64));
+        int16_t *bp = aligned_alloc(64, (size_t)((npan * kc * nr * 4 + 63) / 64 * 64));
+        failed |= !ap || !bp;
+#pragma omp for schedule(static)
+        for (int64_t s = 0; s < nslices; s++) {
+            if (failed)
+                continue;
+            int64_t m0 = s * per, kps = min64(per, pairs - m0) * pixels;
+            const int16_t *dys = dyi + m0 * o * pixels * 2;
+            const int16_t *xs = xi + m0 * g->channels * hp * wp * 2;
+            float *ps = part + s * part_len;
+            for (int64_t q0 = 0; q0 < kps; q0 += kc) {
+                int64_t kpb = min64(kc, kps - q0);
+                for (int64_t ip = 0; ip < mpan; ip++)
+                    dfp_pack_imgpairs_dy(dys, o, pixels, ip * mr, min64(mr, o - ip * mr), mr, q0,
+                                         kpb, ap + ip * kpb * mr * 2);
+                for (int64_t jp = 0; jp < npan; jp++)
+                    dfp_pack_imgpairs_taps(g, xs, jp * nr, min64(nr, ckk - jp * nr), nr, q0, kpb,
+                                           bp + jp * kpb * nr * 2);
+                dfp_igemm_panels(mpan, npan, kpb, chunk, kc, ap, bp, ps, ldb, q0 > 0);
+                flushes += (kpb + chunk - 1) / chunk;
+            }
+        }
+        free(ap), free(bp);
+    }
+    if (!failed) {
+        float sa = pow2(j->dy.e), sb = pow2(j->x.e);
+#pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(o))
+        for (int64_t r = 0; r < o; r++)
+            for (int64_t c = 0; c < ckk; c++) {
+                float acc = nslices ? part[r * ldb + c] : 0.0f;
+                for (int64_t s = 1; s < nslices; s++)
+                    acc += part[s * part_len + r * ldb + c];
+                dw[r * ckk + c] = acc * sa * sb;
+            }
+        if (stats) {
+            stats->flushes += o * ckk * flushes;
+            stats->chunk_len = 2 * min64(chunk, pairs * pixels);
         }
     }
-    free(col);
-    return st;
+    free(part), free(xi), free(dyi);
+    return failed ? DFP_ERR_OUT_OF_MEMORY : DFP_OK;
 }
 
 dfp_status dfp_conv2d_backward_weight_dfp16(const dfp_conv2d_shape *shape, const float *x,
@@ -224,10 +349,8 @@ dfp_status dfp_conv2d_backward_weight_dfp16(const dfp_conv2d_shape *shape, const
         st = quantize_tensor(x, j.batch * j.g.channels * j.in_pixels, px, &j.x, &sat);
     if (st == DFP_OK)
         st = quantize_tensor(dy, j.batch * j.out_ch * j.pixels, pdy, &j.dy, &sat);
-    if (st == DFP_OK && j.batch == 0)
-        memset(dw, 0, sizeof(float) * (size_t)(j.out_ch * j.ckk));
     if (st == DFP_OK)
-        st = wtgrad_images(&j, dw, stats);
+        st = wtgrad(&j, dw, stats);
     if (st == DFP_OK && stats)
         stats->saturations += sat;
     free_job(&j);

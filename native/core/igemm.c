@@ -25,17 +25,10 @@ int64_t dfp_igemm_safe_chunk_pairs(int32_t max_a, int32_t max_b)
     return (int64_t)INT32_MAX / per_pair; /* >= 1: |values| <= 32767 */
 }
 
-typedef struct packed_operand {
-    int16_t *panels;   /* npanels x kp x w x 2 */
-    int64_t npanels;
-    int w;
-    int32_t max_abs;
-    int64_t sat;
-} packed_operand;
-
-static dfp_status pack_operand(const dfp_s16_source *src, int w, int64_t kp, packed_operand *out)
+dfp_status dfp_s16_pack_operand(const dfp_s16_source *src, int w, int64_t kp, dfp_s16_packed *out)
 {
     out->w = w;
+    out->kp = kp;
     out->npanels = (src->rows + w - 1) / w;
     out->panels = aligned_alloc(64, (size_t)((out->npanels * kp * w * 2 * 2 + 63) / 64 * 64));
     if (!out->panels)
@@ -54,6 +47,8 @@ static dfp_status pack_operand(const dfp_s16_source *src, int w, int64_t kp, pac
     return DFP_OK;
 }
 
+typedef dfp_s16_packed packed_operand;
+
 typedef struct gemm_plan {
     int64_t m, n, kp, chunk, kc;
     int mr, nr, mc, nc;
@@ -61,37 +56,57 @@ typedef struct gemm_plan {
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
+void dfp_igemm_panels(int64_t mpan, int64_t npan, int64_t kp, int64_t chunk, int64_t kc,
+                      const int16_t *a, const int16_t *b, float *sums, int64_t ldb, int accumulate)
+{
+    const dfp_int_kernels *ik = &dfp_kernels()->integer;
+    const dfp_igemm_s16_fn ukr = ik->igemm_s16;
+    const int mr = ik->mr, nr = ik->nr;
+    if (kp == 0) {
+        if (!accumulate)
+            for (int64_t i = 0; i < mpan * mr; i++)
+                memset(sums + i * ldb, 0, (size_t)(npan * nr) * sizeof(float));
+        return;
+    }
+    for (int64_t p0 = 0; p0 < kp; p0 += kc) {
+        int64_t kcb = min64(kc, kp - p0);
+        for (int64_t jp = 0; jp < npan; jp++) {
+            const int16_t *bp = b + (jp * kp + p0) * nr * 2;
+            for (int64_t ip = 0; ip < mpan; ip++) {
+                const int16_t *ap = a + (ip * kp + p0) * mr * 2;
+                ukr(kcb, chunk, ap, bp, sums + ip * mr * ldb + jp * nr, ldb, accumulate || p0 > 0);
+            }
+        }
+    }
+}
+
+void dfp_igemm_epilogue(int64_t m, int64_t n, const float *sums, int64_t ldb, float sa, float sb,
+                        float *c, int64_t ldc, int accumulate)
+{
+    for (int64_t i = 0; i < m; i++) {
+        float *ci = c + i * ldc;
+        const float *bi = sums + i * ldb;
+        if (accumulate)
+            for (int64_t j = 0; j < n; j++)
+                ci[j] += bi[j] * sa * sb;
+        else
+            for (int64_t j = 0; j < n; j++)
+                ci[j] = bi[j] * sa * sb;
+    }
+}
+
 /* One output tile [i0, i0+mc) x [j0, j0+nc): unscaled sums in buf, then epilogue. */
 static void compute_tile(const gemm_plan *pl, const packed_operand *pa, const packed_operand *pb,
                          int64_t i0, int64_t j0, float *buf, float sa, float sb, float *c,
                          int64_t ldc, int accumulate)
 {
-    const dfp_igemm_s16_fn ukr = dfp_kernels()->integer.igemm_s16;
     int64_t mc = min64(pl->mc, pl->m - i0), nc = min64(pl->nc, pl->n - j0);
     int64_t mpan = (mc + pl->mr - 1) / pl->mr, npan = (nc + pl->nr - 1) / pl->nr;
     int64_t ldb = npan * pl->nr;
-    if (pl->kp == 0)
-        memset(buf, 0, (size_t)(mpan * pl->mr * ldb) * sizeof(float));
-    for (int64_t p0 = 0; p0 < pl->kp; p0 += pl->kc) {
-        int64_t kcb = min64(pl->kc, pl->kp - p0);
-        for (int64_t jp = 0; jp < npan; jp++) {
-            const int16_t *bp = pb->panels + ((j0 / pl->nr + jp) * pl->kp + p0) * pl->nr * 2;
-            for (int64_t ip = 0; ip < mpan; ip++) {
-                const int16_t *ap = pa->panels + ((i0 / pl->mr + ip) * pl->kp + p0) * pl->mr * 2;
-                ukr(kcb, pl->chunk, ap, bp, buf + ip * pl->mr * ldb + jp * pl->nr, ldb, p0 > 0);
-            }
-        }
-    }
-    for (int64_t i = 0; i < mc; i++) {
-        float *ci = c + (i0 + i) * ldc + j0;
-        const float *bi = buf + i * ldb;
-        if (accumulate)
-            for (int64_t j = 0; j < nc; j++)
-                ci[j] += bi[j] * sa * sb;
-        else
-            for (int64_t j = 0; j < nc; j++)
-                ci[j] = bi[j] * sa * sb;
-    }
+    dfp_igemm_panels(mpan, npan, pl->kp, pl->chunk, pl->kc,
+                     pa->panels + (i0 / pl->mr) * pl->kp * pl->mr * 2,
+                     pb->panels + (j0 / pl->nr) * pl->kp * pl->nr * 2, buf, ldb, 0);
+    dfp_igemm_epilogue(mc, nc, buf, ldb, sa, sb, c + i0 * ldc + j0, ldc, accumulate);
 }
 
 static dfp_status run_tiles(const gemm_plan *pl, const packed_operand *pa, const packed_operand *pb,
@@ -116,17 +131,19 @@ static dfp_status run_tiles(const gemm_plan *pl, const packed_operand *pa, const
     return failed ? DFP_ERR_OUT_OF_MEMORY : DFP_OK;
 }
 
-static int64_t flushes_per_element(int64_t kp, int64_t kc, int64_t chunk)
+int64_t dfp_igemm_flushes_per_element(int64_t kp, int64_t kc, int64_t chunk)
 {
+    if (kp == 0)
+        return 0;
     int64_t full = kp / kc, rest = kp % kc;
     return full * ((kc + chunk - 1) / chunk) + (rest + chunk - 1) / chunk;
 }
 
-static void plan_chunks(gemm_plan *pl, int32_t max_a, int32_t max_b)
+void dfp_igemm_chunking(int32_t max_a, int32_t max_b, int64_t *chunk, int64_t *kc)
 {
     int64_t safe = dfp_igemm_safe_chunk_pairs(max_a, max_b);
-    pl->chunk = min64(safe, KC_MAX_PAIRS);
-    pl->kc = pl->chunk * (KC_MAX_PAIRS / pl->chunk);
+    *chunk = min64(safe, KC_MAX_PAIRS);
+    *kc = *chunk * (KC_MAX_PAIRS / *chunk);
 }
 
 dfp_status dfp_igemm_run(const dfp_s16_source *a, const dfp_s16_source *b, float scale_a,
@@ -138,17 +155,17 @@ dfp_status dfp_igemm_run(const dfp_s16_source *a, const dfp_s16_source *b, float
     pl.mc = MC_MAX / pl.mr * pl.mr;
     pl.nc = NC_MAX / pl.nr * pl.nr;
     packed_operand pa = {0}, pb = {0};
-    dfp_status st = pack_operand(a, pl.mr, pl.kp, &pa);
+    dfp_status st = dfp_s16_pack_operand(a, pl.mr, pl.kp, &pa);
     if (st == DFP_OK)
-        st = pack_operand(b, pl.nr, pl.kp, &pb);
+        st = dfp_s16_pack_operand(b, pl.nr, pl.kp, &pb);
     if (st == DFP_OK) {
-        plan_chunks(&pl, pa.max_abs, pb.max_abs);
+        dfp_igemm_chunking(pa.max_abs, pb.max_abs, &pl.chunk, &pl.kc);
         if (pl.kp == 0)
             pl.kc = 1;
         st = run_tiles(&pl, &pa, &pb, scale_a, scale_b, c, ldc, accumulate);
     }
     if (st == DFP_OK && stats) {
-        stats->flushes += pl.m * pl.n * (pl.kp ? flushes_per_element(pl.kp, pl.kc, pl.chunk) : 0);
+        stats->flushes += pl.m * pl.n * (pl.kp ? dfp_igemm_flushes_per_element(pl.kp, pl.kc, pl.chunk) : 0);
         stats->chunk_len = 2 * min64(pl.chunk, pl.kp);
         stats->saturations += pa.sat + pb.sat;
     }

@@ -35,6 +35,33 @@ int32_t dfp_pack_s16_from_s16(const dfp_s16_source *src, int64_t r0, int64_t row
  * every |a| <= max_a and |b| <= max_b: chunk * 2 * max_a * max_b <= 2^31 - 1. */
 int64_t dfp_igemm_safe_chunk_pairs(int32_t max_a, int32_t max_b);
 
+/* A whole operand packed: npanels panels of width w, each kp pairs (panel p at
+ * panels + p * kp * w * 2); max_abs = largest |value|, sat = saturations. */
+typedef struct dfp_s16_packed {
+    int16_t *panels;
+    int64_t npanels, kp;
+    int w;
+    int32_t max_abs;
+    int64_t sat;
+} dfp_s16_packed;
+
+/* Pack all rows of src (threaded over panels); free out->panels afterwards. */
+dfp_status dfp_s16_pack_operand(const dfp_s16_source *src, int w, int64_t kp, dfp_s16_packed *out);
+
+/* Chunk (pairs summed in INT32) and K block (a multiple of it) for operands with
+ * these maxima; both depend on the data only, never on ISA or threads. */
+void dfp_igemm_chunking(int32_t max_a, int32_t max_b, int64_t *chunk, int64_t *kc);
+int64_t dfp_igemm_flushes_per_element(int64_t kp, int64_t kc, int64_t chunk);
+
+/* Single-threaded block on packed panels of the current ISA (mr x nr kernel):
+ * sums (mpan*mr x npan*nr, row stride ldb) (+)= A . B^T over kp pairs, in K
+ * blocks of kc pairs. a: mpan panels at stride kp*mr*2, b: npan at kp*nr*2. */
+void dfp_igemm_panels(int64_t mpan, int64_t npan, int64_t kp, int64_t chunk, int64_t kc,
+                      const int16_t *a, const int16_t *b, float *sums, int64_t ldb, int accumulate);
+/* c[i][j] (+)= sums[i][j] * sa * sb for i < m, j < n. */
+void dfp_igemm_epilogue(int64_t m, int64_t n, const float *sums, int64_t ldb, float sa, float sb,
+                        float *c, int64_t ldc, int accumulate);
+
 /* Run the GEMM; c (m x n, ldc) = scale_a * scale_b * (P_a @ P_b^T) (+ c). */
 dfp_status dfp_igemm_run(const dfp_s16_source *a, const dfp_s16_source *b, float scale_a,
                          float scale_b, float *c, int64_t ldc, int accumulate,
@@ -44,5 +71,11 @@ dfp_status dfp_igemm_run(const dfp_s16_source *a, const dfp_s16_source *b, float
 int32_t dfp_dfp16_exponent(uint32_t absmax_bits, int shift);
 /* Quantiser parameters of a run for exponent e. */
 dfp_quant_run dfp_dfp16_run(int32_t e, const dfp_dfp16_params *p, uint64_t index0);
+
+/* Per-tensor quantisation of n floats, threaded over fixed blocks (bit-identical
+ * for every thread count); returns saturations, sets *e, ORs non-finite into
+ * *bad and, when qmax is not NULL, stores the largest |q|. Params are trusted. */
+int64_t dfp_dfp16_quantize_tensor_par(const float *x, int64_t n, const dfp_dfp16_params *params,
+                                      int16_t *q, int32_t *e, int *bad, int32_t *qmax);
 
 #endif

@@ -79,6 +79,46 @@ static inline void group_span(int64_t g, int64_t cols, dfp_granularity gran, int
     *n = cols - b * len < len ? cols - b * len : len;
 }
 
+/* One exponent for n floats, both passes split into fixed blocks over threads:
+ * the max is order-free and every element keeps its flat index (stochastic
+ * rounding), so q is bit-identical for every thread count. */
+#define QBLOCK 16384
+int64_t dfp_dfp16_quantize_tensor_par(const float *x, int64_t n, const dfp_dfp16_params *params,
+                                      int16_t *q, int32_t *e, int *bad, int32_t *qmax)
+{
+    int32_t qm = 0;
+    const dfp_int_kernels *ik = &dfp_kernels()->integer;
+    int64_t nb = (n + QBLOCK - 1) / QBLOCK, sat = 0;
+    uint32_t mb = 0;
+#pragma omp parallel for schedule(static) reduction(max : mb) num_threads(dfp_threads_for_work(nb))
+    for (int64_t b = 0; b < nb; b++) {
+        int64_t off = b * QBLOCK, len = n - off < QBLOCK ? n - off : QBLOCK;
+        uint32_t m = ik->absmax_bits(x + off, len);
+        mb = m > mb ? m : mb;
+    }
+    *bad |= mb >= 0x7f800000U;
+    *e = dfp_dfp16_exponent(mb >= 0x7f800000U ? 0 : mb, params->shift);
+    const int32_t ee = *e;
+#pragma omp parallel for schedule(static) reduction(+ : sat) reduction(max : qm) \
+    num_threads(dfp_threads_for_work(nb))
+    for (int64_t b = 0; b < nb; b++) {
+        int64_t off = b * QBLOCK, len = n - off < QBLOCK ? n - off : QBLOCK;
+        dfp_quant_run run = dfp_dfp16_run(ee, params, (uint64_t)off);
+        sat += ik->quantize_s16(x + off, len, &run, q + off);
+        if (qmax) { /* while the block is in cache */
+            int32_t bm = 0;
+            for (int64_t i = 0; i < len; i++) {
+                int32_t a = q[off + i] < 0 ? -(int32_t)q[off + i] : q[off + i];
+                bm = a > bm ? a : bm;
+            }
+            qm = bm > qm ? bm : qm;
+        }
+    }
+    if (qmax)
+        *qmax = qm;
+    return sat;
+}
+
 dfp_status dfp_dfp16_quantize(const float *x, int64_t rows, int64_t cols, dfp_granularity gran,
                               int64_t block, const dfp_dfp16_params *params, int16_t *q,
                               int32_t *exps, int64_t *saturations)
@@ -99,16 +139,22 @@ dfp_status dfp_dfp16_quantize(const float *x, int64_t rows, int64_t cols, dfp_gr
             exps[g] = DFP16_EMIN;
         return DFP_OK;
     }
+    if (gran == DFP_GRAN_TENSOR) {
+        int32_t e;
+        sat = dfp_dfp16_quantize_tensor_par(x, rows * cols, params, q, &e, &bad, NULL);
+        exps[0] = e;
+    } else {
 #pragma omp parallel for schedule(static) reduction(+ : sat) reduction(| : bad) \
     num_threads(dfp_threads_for_work(ngroups))
-    for (int64_t g = 0; g < ngroups; g++) {
-        int64_t off, n;
-        group_span(g, cols, gran, len, &off, &n);
-        uint32_t mb = ik->absmax_bits(x + off, n);
-        bad |= mb >= 0x7f800000U;
-        exps[g] = dfp_dfp16_exponent(mb >= 0x7f800000U ? 0 : mb, params->shift);
-        dfp_quant_run run = dfp_dfp16_run(exps[g], params, (uint64_t)off);
-        sat += ik->quantize_s16(x + off, n, &run, q + off);
+        for (int64_t g = 0; g < ngroups; g++) {
+            int64_t off, n;
+            group_span(g, cols, gran, len, &off, &n);
+            uint32_t mb = ik->absmax_bits(x + off, n);
+            bad |= mb >= 0x7f800000U;
+            exps[g] = dfp_dfp16_exponent(mb >= 0x7f800000U ? 0 : mb, params->shift);
+            dfp_quant_run run = dfp_dfp16_run(exps[g], params, (uint64_t)off);
+            sat += ik->quantize_s16(x + off, n, &run, q + off);
+        }
     }
     if (saturations)
         *saturations = sat;

@@ -1,0 +1,260 @@
+/* Packers of the DFP16 convolution (see conv_s16_pack.h): im2col fused into
+ * VNNI panel packing, so no column matrix is ever materialised. */
+#include "conv_s16_pack.h"
+#include "kernel_table.h"
+
+#include <string.h>
+
+dfp_pairs_layout dfp_pairs_layout_of(const dfp_conv_geom *g)
+{
+    dfp_pairs_layout l = {(g->channels + 1) / 2, g->in_h + 2 * g->pad_h, g->in_w + 2 * g->pad_w};
+    return l;
+}
+
+void dfp_pairs_from_nchw(const dfp_conv_geom *g, int64_t batch, const int16_t *x, int16_t *xp)
+{
+    dfp_pairs_layout l = dfp_pairs_layout_of(g);
+    int64_t hw = g->in_h * g->in_w, plane = l.hp * l.wp * 2, planes = batch * l.cp;
+#pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(planes / 8))
+    for (int64_t pl = 0; pl < planes; pl++) {
+        int64_t n = pl / l.cp, cp = pl % l.cp;
+        int16_t *dst = xp + pl * plane;
+        const int16_t *even = x + (n * g->channels + 2 * cp) * hw;
+        const int16_t *odd = 2 * cp + 1 < g->channels ? even + hw : NULL;
+        memset(dst, 0, (size_t)plane * sizeof(int16_t));
+        for (int64_t ih = 0; ih < g->in_h; ih++) {
+            int16_t *d = dst + ((ih + g->pad_h) * l.wp + g->pad_w) * 2;
+            const int16_t *e = even + ih * g->in_w;
+            if (odd) {
+                const int16_t *o = odd + ih * g->in_w;
+                for (int64_t iw = 0; iw < g->in_w; iw++)
+                    d[2 * iw] = e[iw], d[2 * iw + 1] = o[iw];
+            } else {
+                for (int64_t iw = 0; iw < g->in_w; iw++)
+                    d[2 * iw] = e[iw];
+            }
+        }
+    }
+}
+
+static inline int32_t abs16(int16_t v) { return v < 0 ? -(int32_t)v : v; }
+
+int32_t dfp_pack_conv_weights(const dfp_conv_geom *g, int64_t out_ch, const int16_t *w, int mr,
+                              int16_t *panels)
+{
+    dfp_pairs_layout l = dfp_pairs_layout_of(g);
+    int64_t kk = g->kernel_h * g->kernel_w, kp = l.cp * kk, ckk = g->channels * kk;
+    int64_t npan = (out_ch + mr - 1) / mr;
+    int32_t m = 0;
+    for (int64_t ip = 0; ip < npan; ip++)
+        for (int64_t q = 0; q < kp; q++) {
+            int64_t cp = q / kk, tap = q % kk;
+            int16_t *d = panels + (ip * kp + q) * mr * 2;
+            for (int i = 0; i < mr; i++) {
+                int64_t o = ip * mr + i;
+                int16_t e = 0, od = 0;
+                if (o < out_ch) {
+                    e = w[o * ckk + 2 * cp * kk + tap];
+                    od = 2 * cp + 1 < g->channels ? w[o * ckk + (2 * cp + 1) * kk + tap] : 0;
+                }
+                d[2 * i] = e, d[2 * i + 1] = od;
+                m = abs16(e) > m ? abs16(e) : m;
+                m = abs16(od) > m ? abs16(od) : m;
+            }
+        }
+    return m;
+}
+
+/* Copy n 32-bit pairs; the usual row lengths get constant-size (inlined) copies. */
+static inline void copy_pairs(int32_t *d, const int32_t *s, int64_t n)
+{
+    switch (n) {
+    case 8: memcpy(d, s, 32); break;
+    case 16: memcpy(d, s, 64); break;
+    case 32: memcpy(d, s, 128); break;
+    default: memcpy(d, s, (size_t)n * 4);
+    }
+}
+
+void dfp_pack_conv_pixels(const dfp_conv_geom *g, const int16_t *xp_img, int64_t p0, int64_t np,
+                          int nr, int16_t *panels)
+{
+    dfp_pairs_layout l = dfp_pairs_layout_of(g);
+    int64_t kk = g->kernel_h * g->kernel_w, kp = l.cp * kk, plane = l.hp * l.wp;
+    int64_t npan = (np + nr - 1) / nr;
+    const int32_t *x32 = (const int32_t *)(const void *)xp_img;
+    int64_t seg_src[64], seg_len[64], seg_dst[64]; /* nr <= 64 */
+    for (int64_t jp = 0; jp < npan; jp++) {
+        int64_t j0 = jp * nr, cnt = np - j0 < nr ? np - j0 : nr, nseg = 0;
+        /* Row segments of this panel's pixels: source offset at tap (0, 0). */
+        for (int64_t j = 0; j < cnt;) {
+            int64_t p = p0 + j0 + j, oh = p / g->out_w, ow = p % g->out_w;
+            int64_t len = g->out_w - ow < cnt - j ? g->out_w - ow : cnt - j;
+            seg_src[nseg] = oh * g->stride_h * l.wp + ow * g->stride_w;
+            seg_len[nseg] = len;
+            seg_dst[nseg++] = j;
+            j += len;
+        }
+        int32_t *pan = (int32_t *)(void *)(panels + jp * kp * nr * 2);
+        for (int64_t q = 0; q < kp; q++) {
+            int64_t cp = q / kk, kh = (q % kk) / g->kernel_w, kw = q % g->kernel_w;
+            const int32_t *src = x32 + cp * plane + kh * g->dilation_h * l.wp + kw * g->dilation_w;
+            int32_t *dst = pan + q * nr;
+            for (int64_t s = 0; s < nseg; s++) {
+                const int32_t *sp = src + seg_src[s];
+                int32_t *dp = dst + seg_dst[s];
+                if (g->stride_w == 1)
+                    copy_pairs(dp, sp, seg_len[s]);
+                else
+                    for (int64_t i = 0; i < seg_len[s]; i++)
+                        dp[i] = sp[i * g->stride_w];
+            }
+            if (cnt < nr)
+                memset(dst + (cnt > 0 ? cnt : 0), 0, (size_t)(nr - (cnt > 0 ? cnt : 0)) * 4);
+        }
+    }
+}
+
+void dfp_imgpairs_from_nchw(int64_t batch, int64_t channels, int64_t h, int64_t w, int64_t pad_h,
+                            int64_t pad_w, const int16_t *x, int16_t *xi)
+{
+    int64_t hp = h + 2 * pad_h, wp = w + 2 * pad_w, hw = h * w, plane = hp * wp * 2;
+    int64_t planes = (batch + 1) / 2 * channels;
+#pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(planes / 8))
+    for (int64_t pl = 0; pl < planes; pl++) {
+        int64_t m = pl / channels, c = pl % channels;
+        int16_t *dst = xi + pl * plane;
+        const int16_t *even = x + (2 * m * channels + c) * hw;
+        const int16_t *odd = 2 * m + 1 < batch ? even + channels * hw : NULL;
+        if (pad_h || pad_w || !odd)
+            memset(dst, 0, (size_t)plane * sizeof(int16_t));
+        for (int64_t ih = 0; ih < h; ih++) {
+            int16_t *d = dst + ((ih + pad_h) * wp + pad_w) * 2;
+            const int16_t *e = even + ih * w;
+            if (odd) {
+                const int16_t *o = odd + ih * w;
+                for (int64_t iw = 0; iw < w; iw++)
+                    d[2 * iw] = e[iw], d[2 * iw + 1] = o[iw];
+            } else {
+                for (int64_t iw = 0; iw < w; iw++)
+                    d[2 * iw] = e[iw];
+            }
+        }
+    }
+}
+
+void dfp_pack_imgpairs_dy(const int16_t *dyi, int64_t out_ch, int64_t pixels, int64_t r0,
+                          int64_t rows, int w, int64_t q0, int64_t kpb, int16_t *panel)
+{
+    const int32_t *src = (const int32_t *)(const void *)dyi;
+    int32_t *dst = (int32_t *)(void *)panel;
+    for (int64_t q = q0; q < q0 + kpb; q++, dst += w) {
+        int64_t m = q / pixels, p = q % pixels;
+        const int32_t *s = src + (m * out_ch + r0) * pixels + p;
+        int i = 0;
+        for (; i < rows; i++)
+            dst[i] = s[i * pixels];
+        for (; i < w; i++)
+            dst[i] = 0;
+    }
+}
+
+#define MAX_W 64
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+/* AVX-512 path of the tap packer (a copy, so trivially bit-identical to the
+ * portable loop): one pixel's taps are 16-lane gathers at the fixed offsets. */
+__attribute__((target("avx512f"))) static void
+taps_gather_avx512(const dfp_conv_geom *g, const int32_t *src, const int64_t *off, int64_t rows,
+                   int w, int64_t q0, int64_t kpb, int64_t hp, int64_t wp, int32_t *dst)
+{
+    int64_t pixels = g->out_h * g->out_w;
+    __m512i idx[64 / 16];
+    __mmask16 mask[64 / 16];
+    for (int v = 0; v < w / 16; v++) {
+        int32_t o[16];
+        for (int t = 0; t < 16; t++)
+            o[t] = v * 16 + t < rows ? (int32_t)off[v * 16 + t] : 0;
+        idx[v] = _mm512_loadu_si512((const void *)o);
+        int64_t live = rows - v * 16;
+        mask[v] = live >= 16 ? (__mmask16)0xffff : live <= 0 ? 0 : (__mmask16)((1u << live) - 1);
+    }
+    for (int64_t q = 0; q < kpb;) {
+        int64_t p = (q0 + q) % pixels, m = (q0 + q) / pixels;
+        int64_t oh = p / g->out_w, ow = p % g->out_w;
+        int64_t len = g->out_w - ow < kpb - q ? g->out_w - ow : kpb - q;
+        const int32_t *row = src + m * g->channels * hp * wp + oh * g->stride_h * wp +
+                             ow * g->stride_w;
+        for (int64_t t = 0; t < len; t++, q++) {
+            const int32_t *base = row + t * g->stride_w;
+            for (int v = 0; v < w / 16; v++)
+                _mm512_storeu_si512((void *)(dst + q * w + v * 16),
+                                    _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), mask[v],
+                                                                idx[v], base, 4));
+        }
+    }
+}
+#endif
+
+void dfp_pack_imgpairs_taps(const dfp_conv_geom *g, const int16_t *xi, int64_t r0, int64_t rows,
+                            int w, int64_t q0, int64_t kpb, int16_t *panel)
+{
+    int64_t kk = g->kernel_h * g->kernel_w, hp = g->in_h + 2 * g->pad_h,
+            wp = g->in_w + 2 * g->pad_w, pixels = g->out_h * g->out_w;
+    int64_t off[MAX_W];
+    for (int i = 0; i < rows; i++) {
+        int64_t r = r0 + i, c = r / kk, kh = (r % kk) / g->kernel_w, kw = r % g->kernel_w;
+        off[i] = (c * hp + kh * g->dilation_h) * wp + kw * g->dilation_w;
+    }
+    const int32_t *src = (const int32_t *)(const void *)xi;
+    int32_t *dst = (int32_t *)(void *)panel;
+#if defined(__GNUC__) && defined(__x86_64__)
+    if (dfp_kernels()->isa >= DFP_ISA_AVX512 && w % 16 == 0) {
+        taps_gather_avx512(g, src, off, rows, w, q0, kpb, hp, wp, dst);
+        return;
+    }
+#endif
+    if (rows < w)
+        for (int64_t q = 0; q < kpb; q++)
+            memset(dst + q * w + rows, 0, (size_t)(w - rows) * 4);
+    /* Segments of K along one output row: per tap a contiguous (stride 1) read
+     * and a store every w pairs, no index loads in the inner loop. */
+    for (int64_t q = 0; q < kpb;) {
+        int64_t p = (q0 + q) % pixels, m = (q0 + q) / pixels;
+        int64_t oh = p / g->out_w, ow = p % g->out_w;
+        int64_t len = g->out_w - ow < kpb - q ? g->out_w - ow : kpb - q;
+        const int32_t *row = src + m * g->channels * hp * wp + oh * g->stride_h * wp +
+                             ow * g->stride_w;
+        int32_t *d = dst + q * w;
+        for (int i = 0; i < rows; i++) {
+            const int32_t *sp = row + off[i];
+            if (g->stride_w == 1)
+                for (int64_t t = 0; t < len; t++)
+                    d[t * w + i] = sp[t];
+            else
+                for (int64_t t = 0; t < len; t++)
+                    d[t * w + i] = sp[t * g->stride_w];
+        }
+        q += len;
+    }
+}
+
+#define ABS_BLOCK 65536
+
+int32_t dfp_absmax_s16(const int16_t *v, int64_t n)
+{
+    int64_t nb = (n + ABS_BLOCK - 1) / ABS_BLOCK;
+    int32_t m = 0;
+#pragma omp parallel for schedule(static) reduction(max : m) num_threads(dfp_threads_for_work(nb))
+    for (int64_t b = 0; b < nb; b++) {
+        int64_t off = b * ABS_BLOCK, len = n - off < ABS_BLOCK ? n - off : ABS_BLOCK;
+        int32_t bm = 0;
+        for (int64_t i = 0; i < len; i++) {
+            int32_t a = abs16(v[off + i]);
+            bm = a > bm ? a : bm;
+        }
+        m = bm > m ? bm : m;
+    }
+    return m;
+}

@@ -1,0 +1,57 @@
+/* Packers of the DFP16 convolution: im2col fused into VNNI panel packing.
+ *
+ * Direct (FPROP, stride-1 BPROP): the int16 input is first laid out as
+ * channel pairs interleaved per pixel with a zero border,
+ *   xp[n][cp][Hp][Wp][2] = x[n][2cp + t][ih - pad_h][iw - pad_w] (0 outside),
+ * so the K pair q = (cp, kh, kw) of NR consecutive output pixels is a run of
+ * 32-bit pairs in xp (contiguous for stride 1): packing a B panel is a copy.
+ *
+ * WTGRAD: K runs over images x output pixels; panels pair two images. */
+#ifndef DFP_CONV_S16_PACK_H
+#define DFP_CONV_S16_PACK_H
+
+#include "im2col.h"
+
+#include <stdint.h>
+
+typedef struct dfp_pairs_layout {
+    int64_t cp, hp, wp; /* channel pairs, padded height and width */
+} dfp_pairs_layout;
+
+dfp_pairs_layout dfp_pairs_layout_of(const dfp_conv_geom *g);
+
+/* xp for `batch` images of x[n][C][H][W] (threaded over images and pairs). */
+void dfp_pairs_from_nchw(const dfp_conv_geom *g, int64_t batch, const int16_t *x, int16_t *xp);
+
+/* Weight panels for the direct conv: rows o (MR per panel), K pairs
+ * q = (cp*KH + kh)*KW + kw holding (w[o][2cp][kh][kw], w[o][2cp+1][kh][kw]);
+ * w is OIHW int16 with C = g->channels. Returns max |w|. panels must hold
+ * ceil(o/mr) * kp * mr * 2 int16, kp = cp * KH * KW. */
+int32_t dfp_pack_conv_weights(const dfp_conv_geom *g, int64_t out_ch, const int16_t *w, int mr,
+                              int16_t *panels);
+
+/* npan B panels (width nr, kp pairs each) for output pixels [p0, p0 + np) of
+ * one image's xp (np <= npan * nr; columns past np are zero). */
+void dfp_pack_conv_pixels(const dfp_conv_geom *g, const int16_t *xp_img, int64_t p0, int64_t np,
+                          int nr, int16_t *panels);
+
+/* WTGRAD operands pair two images at the same pixel (K pair = (image pair m,
+ * output pixel)): xi[m][c][Hp][Wp][2] = x[2m + t][c][ih - pad_h][iw - pad_w]
+ * (0 outside, and for the missing image of an odd batch), so the taps of one
+ * pixel are 32-bit loads at fixed offsets from one base: no im2col, no bounds
+ * checks. Same for dy with no padding: dyi[m][o][pixel][2]. */
+void dfp_imgpairs_from_nchw(int64_t batch, int64_t channels, int64_t h, int64_t w, int64_t pad_h,
+                            int64_t pad_w, const int16_t *x, int16_t *xi);
+
+/* Panels over K pairs [q0, q0 + kpb) of q = m * pixels + p (m counted from the
+ * image pair xi / dyi point at). A: rows o in [r0, r0 + rows), width w, from
+ * dyi (out_ch rows). B: rows = taps r = (c, kh, kw) in [r0, r0 + rows) from xi. */
+void dfp_pack_imgpairs_dy(const int16_t *dyi, int64_t out_ch, int64_t pixels, int64_t r0,
+                          int64_t rows, int w, int64_t q0, int64_t kpb, int16_t *panel);
+void dfp_pack_imgpairs_taps(const dfp_conv_geom *g, const int16_t *xi, int64_t r0, int64_t rows,
+                            int w, int64_t q0, int64_t kpb, int16_t *panel);
+
+/* Largest |v| over n int16 values (threaded; order-free). */
+int32_t dfp_absmax_s16(const int16_t *v, int64_t n);
+
+#endif

@@ -1,0 +1,150 @@
+"""DFP16 convolution kernel paths (direct FPROP, direct stride-1 BPROP, GEMM +
+col2im BPROP for other strides, image-pair WTGRAD in fixed K slices): each pass
+equals the exact (float64) conv of the quantised operands within the error of an
+FP32 sum of its INT32 chunk flushes, and is bit-identical across every compiled
+ISA and thread counts 1 and 2. The geometries reach odd batches (a WTGRAD image
+pair with one missing image), odd channel counts (a zero channel in the pair
+layout), several WTGRAD slices, padding larger or smaller than the kernel's
+reach (the direct BPROP's own padding), strides and dilation."""
+import numpy as np
+import pytest
+
+from dfpengine import _native, formats, precision
+from dfpengine._native import _int
+from dfpengine._native import reference as ref
+
+NEAREST = formats.GemmFormat(formats.dfp16(), formats.dfp16())
+
+GEOMS = [  # x shape, w shape, stride, padding, dilation
+    ((3, 16, 8, 8), (16, 16, 3, 3), (1, 1), (1, 1), (1, 1)),      # odd batch
+    ((6, 2, 40, 40), (4, 2, 3, 3), (1, 1), (1, 1), (1, 1)),       # 3 WTGRAD slices
+    ((5, 3, 33, 33), (8, 3, 3, 3), (1, 1), (1, 1), (1, 1)),       # odd everything
+    ((2, 4, 9, 9), (6, 4, 3, 3), (1, 1), (0, 0), (1, 1)),         # BPROP padding 2
+    ((2, 4, 9, 10), (5, 4, 3, 3), (1, 1), (2, 3), (2, 1)),        # dilation, wide pad
+    ((4, 16, 16, 16), (32, 16, 3, 3), (2, 2), (1, 1), (1, 1)),    # stride 2
+    ((2, 5, 7, 7), (40, 5, 1, 1), (1, 1), (0, 0), (1, 1)),        # 1x1, 40 outputs
+]
+
+
+@pytest.fixture(autouse=True)
+def _restore_dispatch():
+    isa, threads = _native.isa_selected(), _native.get_num_threads()
+    yield
+    _native.select_isa(isa)
+    _native.set_num_threads(threads)
+
+
+def _data(geom, seed=0):
+    xs, ws, st, pad, dil = geom
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal(ws).astype(np.float32)
+    ys = ref.conv2d_forward(x, w, None, st, pad, dil).shape
+    dy = rng.standard_normal(ys).astype(np.float32)
+    return x, w, dy
+
+
+def _out_size(xs, ws, st, pad, dil):
+    return tuple((xs[2 + i] + 2 * pad[i] - dil[i] * (ws[2 + i] - 1) - 1) // st[i] + 1 for i in (0, 1))
+
+
+def _taps(xs, ws, st, pad, dil):
+    """(kh, kw, row slice, col slice) into the padded input for each tap."""
+    oh, ow = _out_size(xs, ws, st, pad, dil)
+    for kh in range(ws[2]):
+        for kw in range(ws[3]):
+            h0, w0 = kh * dil[0], kw * dil[1]
+            yield kh, kw, slice(h0, h0 + st[0] * (oh - 1) + 1, st[0]), slice(w0, w0 + st[1] * (ow - 1) + 1, st[1])
+
+
+def _fwd64(x, w, st, pad, dil):
+    xp = np.pad(x, ((0, 0), (0, 0), (pad[0], pad[0]), (pad[1], pad[1])))
+    return sum(np.einsum("nchw,oc->nohw", xp[:, :, rs, cs], w[:, :, kh, kw])
+               for kh, kw, rs, cs in _taps(x.shape, w.shape, st, pad, dil))
+
+
+def _bdata64(dy, w, xs, st, pad, dil):
+    dxp = np.zeros((xs[0], xs[1], xs[2] + 2 * pad[0], xs[3] + 2 * pad[1]))
+    for kh, kw, rs, cs in _taps(xs, w.shape, st, pad, dil):
+        dxp[:, :, rs, cs] += np.einsum("nohw,oc->nchw", dy, w[:, :, kh, kw])
+    return dxp[:, :, pad[0]:pad[0] + xs[2], pad[1]:pad[1] + xs[3]]
+
+
+def _bw64(x, dy, ws, st, pad, dil):
+    xp = np.pad(x, ((0, 0), (0, 0), (pad[0], pad[0]), (pad[1], pad[1])))
+    dw = np.zeros(ws)
+    for kh, kw, rs, cs in _taps(x.shape, ws, st, pad, dil):
+        dw[:, :, kh, kw] = np.einsum("nchw,nohw->oc", xp[:, :, rs, cs], dy)
+    return dw
+
+
+def _dequantised(t):
+    q, e = _int.quantize_dfp16(t)
+    return q.astype(np.float64) * 2.0 ** e
+
+
+def _check_exact(out, f, u, v):
+    """|out - f(Q(u), Q(v))| within an FP32 sum of the flushed chunk sums."""
+    qu, qv = _dequantised(u), _dequantised(v)
+    exact = f(qu, qv)
+    absum = f(np.abs(qu), np.abs(qv))
+    stats = _int.gemm_stats()
+    terms = stats["flushes"] / out.size
+    assert terms >= 1
+    tol = (2 * terms + 2) * 2.0 ** -24 * absum + 1e-30
+    assert np.all(np.abs(out.astype(np.float64) - exact) <= tol)
+
+
+@pytest.mark.parametrize("geom", GEOMS)
+def test_passes_equal_exact_conv_of_quantised_operands(geom):
+    xs, ws, st, pad, dil = geom
+    x, w, dy = _data(geom)
+    _native.set_num_threads(2)
+    # float64 references checked against the FP32 reference first
+    assert np.allclose(_fwd64(x, w, st, pad, dil), ref.conv2d_forward(x, w, None, st, pad, dil), atol=1e-3)
+    assert np.allclose(_bdata64(dy, w, xs, st, pad, dil), ref.conv2d_backward_data(dy, w, xs, st, pad, dil), atol=1e-3)
+    assert np.allclose(_bw64(x, dy, ws, st, pad, dil), ref.conv2d_backward_weight(x, dy, ws, st, pad, dil), atol=1e-2)
+    fwd = lambda u, v: _fwd64(u, v, st, pad, dil)
+    _int.reset_gemm_stats()
+    y = _int.conv2d_forward_quantized(x, w, None, st, pad, dil, fmt=NEAREST)
+    _check_exact(y, fwd, x, w)
+
+    bdata = lambda g, v: _bdata64(g, v, xs, st, pad, dil)
+    _int.reset_gemm_stats()
+    dx = _int.conv2d_backward_data_quantized(dy, w, xs, st, pad, dil, fmt=NEAREST)
+    _check_exact(dx, bdata, dy, w)
+
+    bw = lambda g, u: _bw64(u, g, ws, st, pad, dil)
+    _int.reset_gemm_stats()
+    dw = _int.conv2d_backward_weight_quantized(x, dy, ws, st, pad, dil, fmt=NEAREST)
+    _check_exact(dw, bw, dy, x)
+
+
+@pytest.mark.parametrize("geom", GEOMS)
+def test_passes_bit_identical_across_isas_and_threads(geom):
+    xs, ws, st, pad, dil = geom
+    x, w, dy = _data(geom, seed=3)
+    fmt = precision.preset("dfp16").gemm_format(None, "wtgrad")  # stochastic dy
+    outs = []
+    for isa in _native.isa_supported():
+        for threads in (1, 2):
+            _native.select_isa(isa)
+            _native.set_num_threads(threads)
+            _int._stream[0] = 11
+            outs.append((_int.conv2d_forward_quantized(x, w, None, st, pad, dil, fmt=fmt),
+                         _int.conv2d_backward_data_quantized(dy, w, xs, st, pad, dil, fmt=fmt),
+                         _int.conv2d_backward_weight_quantized(x, dy, ws, st, pad, dil, fmt=fmt)))
+    assert len(outs) >= 2
+    for o in outs[1:]:
+        for a, b in zip(o, outs[0]):
+            assert np.array_equal(a.view(np.uint32), b.view(np.uint32))
+
+
+def test_tensor_quantiser_bit_identical_across_threads():
+    x = np.random.default_rng(4).standard_normal(300_001).astype(np.float32)
+    outs = []
+    for threads in (1, 2):
+        _native.set_num_threads(threads)
+        outs.append(_int.quantize_dfp16(x, rounding="stochastic", seed=5, stream=3))
+    assert outs[0][1] == outs[1][1]
+    assert np.array_equal(outs[0][0], outs[1][0])
