@@ -16,6 +16,8 @@ swapped with them (`_swap`). col2im adds the overlapping taps of dcols in
 FP32, outside the format's accumulator (the same overlap-add the FP32
 reference does); with stride >= kernel there is no overlap.
 """
+import dataclasses
+
 import numpy as np
 
 from . import _emu, reference as _ref
@@ -32,12 +34,14 @@ _GEMM_PARAMS = ("acc", "chunk", "acc_rounding", "seed")
 
 
 def _swap(fmt):
-    """GemmFormat with the operands exchanged; the GEMM's own params stay on `a`."""
+    """GemmFormat with the operands exchanged; the GEMM's own params stay on `a`, the
+    stochastic stream key (precision.gemm_formats) stays with the GEMM."""
     gemm = {k: v for k, v in fmt.a.params if k in _GEMM_PARAMS}
     a = {k: v for k, v in fmt.b.params if k not in _GEMM_PARAMS}
     b = {k: v for k, v in fmt.a.params if k not in _GEMM_PARAMS}
-    return GemmFormat(FormatSpec(fmt.b.name, fmt.b.rounding, tuple(sorted({**a, **gemm}.items()))),
-                      FormatSpec(fmt.a.name, fmt.a.rounding, tuple(sorted(b.items()))))
+    return dataclasses.replace(
+        fmt, a=FormatSpec(fmt.b.name, fmt.b.rounding, tuple(sorted({**a, **gemm}.items()))),
+        b=FormatSpec(fmt.a.name, fmt.a.rounding, tuple(sorted(b.items()))))
 
 
 def forward(gemm, x, w, bias, stride, padding, dilation, fmt):
