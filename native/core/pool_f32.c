@@ -65,6 +65,50 @@ static void max_plane(const dfp_pool2d_shape *s, int64_t oh_n, int64_t ow_n, con
         }
 }
 
+/* Unpadded windows lie inside the input (the output size rounds down), so no
+ * clipping is needed. Loops run window tap outer, output column inner: the
+ * inner loop is branch-free and vectorises, whereas the per-output loop above
+ * branches on `v > best`, which mispredicts on real activations (~30 ns per
+ * output). Each output still sees its taps in (h, w) order, so ties and NaNs
+ * resolve exactly as in max_plane. */
+#define DFP_POOL_COLS 64
+static inline __attribute__((always_inline)) void max_tap(const float *restrict xt, int32_t tap, int64_t sw,
+                                                          int64_t cols, float *restrict best,
+                                                          int32_t *restrict idx)
+{
+    for (int64_t c = 0; c < cols; c++) {
+        const float v = xt[c * sw];
+        const int take = (v > best[c]) | (v != v); /* NaN wins (the last one, as in PyTorch) */
+        best[c] = take ? v : best[c];
+        idx[c] = take ? tap + (int32_t)(c * sw) : idx[c];
+    }
+}
+
+static void max_plane_unpadded(const dfp_pool2d_shape *s, int64_t oh_n, int64_t ow_n, const float *restrict x,
+                               float *restrict y, int32_t *restrict arg)
+{
+    const int64_t kh = s->kernel_h, kw = s->kernel_w, in_w = s->in_w, sw = s->stride_w;
+    for (int64_t oh = 0; oh < oh_n; oh++)
+        for (int64_t c0 = 0; c0 < ow_n; c0 += DFP_POOL_COLS) {
+            const int64_t cols = ow_n - c0 < DFP_POOL_COLS ? ow_n - c0 : DFP_POOL_COLS;
+            const int32_t first = (int32_t)(oh * s->stride_h * in_w + c0 * sw);
+            float *best = y + oh * ow_n + c0;
+            int32_t *idx = arg + oh * ow_n + c0;
+            for (int64_t c = 0; c < cols; c++) {
+                best[c] = -INFINITY;
+                idx[c] = first + (int32_t)(c * sw);
+            }
+            for (int64_t h = 0; h < kh; h++)
+                for (int64_t w = 0; w < kw; w++) {
+                    const int32_t tap = first + (int32_t)(h * in_w + w);
+                    if (sw == 2) /* the common 2x2/2 pool: a constant stride the vectoriser handles */
+                        max_tap(x + tap, tap, 2, cols, best, idx);
+                    else
+                        max_tap(x + tap, tap, sw, cols, best, idx);
+                }
+        }
+}
+
 dfp_status dfp_max_pool2d_forward_f32(const dfp_pool2d_shape *shape, const float *x, float *y, int32_t *argmax)
 {
     int64_t oh, ow;
@@ -78,7 +122,10 @@ dfp_status dfp_max_pool2d_forward_f32(const dfp_pool2d_shape *shape, const float
     int64_t planes = shape->batch * shape->channels, in_plane = shape->in_h * shape->in_w;
 #pragma omp parallel for num_threads(pool_threads(shape)) schedule(static)
     for (int64_t p = 0; p < planes; p++)
-        max_plane(shape, oh, ow, x + p * in_plane, y + p * oh * ow, argmax + p * oh * ow);
+        if (shape->pad_h == 0 && shape->pad_w == 0)
+            max_plane_unpadded(shape, oh, ow, x + p * in_plane, y + p * oh * ow, argmax + p * oh * ow);
+        else
+            max_plane(shape, oh, ow, x + p * in_plane, y + p * oh * ow, argmax + p * oh * ow);
     return DFP_OK;
 }
 
