@@ -1,5 +1,6 @@
 """The library's arithmetic-peak micro-benchmark (dfp_measure_peak), used for
 "percent of peak" by `dfpengine profile` and by dfp_bench."""
+import json
 import math
 
 import pytest
@@ -39,3 +40,17 @@ def test_simd_peaks_exceed_the_scalar_level():
 def test_bad_arguments_raise(kind, threads):
     with pytest.raises(ValueError):
         _dispatch.measure_peak(kind, threads)
+
+
+def test_profile_peak_cache_keeps_the_largest_measurement(tmp_path):
+    """A peak measured while the cores were busy (too low) must not stick: the cache
+    keeps the maximum over runs, and a later lower measurement does not replace it."""
+    from dfpengine.cli.profile import measured_peaks
+    path = str(tmp_path / "peaks.json")
+    values = iter([1e9, 2e9, 5e9, 4e9, 3e9, 1e9])
+    measure = lambda kind: next(values)   # noqa: E731  (fp32 then int16 per call)
+    assert measured_peaks(path, measure) == {"fp32": 1e9, "dfp16": 2e9}
+    assert measured_peaks(path, measure) == {"fp32": 5e9, "dfp16": 4e9}
+    assert measured_peaks(path, measure) == {"fp32": 5e9, "dfp16": 4e9}
+    with open(path) as f:
+        assert list(json.load(f).values()) == [{"fp32": 5e9, "dfp16": 4e9}]
