@@ -142,8 +142,13 @@ def bfp_quantize(x, int block, int mag_bits, bint floor_exponent=False, rounding
     Returns y (float32, k * 2^scale_exp) or, with codes=True, (mant int16,
     scale_exp int32 of shape rows x ceil(cols/block)). See dfp_bfp_quantize."""
     cdef dfp_rounding r = to_c_rounding(rounding, "bfp_quantize")
-    cdef cnp.ndarray src = _as_f32(x, "bfp_quantize x")
-    shape = np.shape(src)  # (wraparound is off in this module: no negative indices)
+    arr = np.asarray(x)
+    # a transposed 2-D view (im2col's colsT read as cols) is quantised in place of
+    # the contiguous copy numpy would make: same codes, one pass fewer
+    cdef bint transposed = (arr.ndim == 2 and arr.dtype == np.float32 and not arr.flags.c_contiguous
+                            and arr.T.flags.c_contiguous and arr.size > 0)
+    cdef cnp.ndarray src = arr.T if transposed else _as_f32(x, "bfp_quantize x")
+    shape = np.shape(arr) if transposed else np.shape(src)  # (wraparound is off: no negative indices)
     cdef Py_ssize_t nd = len(shape)
     cdef int64_t cols = shape[nd - 1] if nd else 1
     cdef int64_t rows = src.size // cols if cols else 0
@@ -162,11 +167,15 @@ def bfp_quantize(x, int block, int mag_bits, bint floor_exponent=False, rounding
     else:
         y_p = <float *>cnp.PyArray_DATA(y)
     cdef const float *x_p = <const float *>cnp.PyArray_DATA(src)
-    cdef int64_t ldx = cols if cols > 1 else 1
+    cdef int64_t ldx = (rows if rows > 1 else 1) if transposed else (cols if cols > 1 else 1)
     cdef dfp_status st
     with nogil:
-        st = dfp_bfp_quantize(x_p, rows, cols, ldx, block, mag_bits, floor_exponent, r, seed,
-                              stream, mant_p, exps_p, y_p)
+        if transposed:
+            st = dfp_bfp_quantize_transposed(x_p, rows, cols, ldx, block, mag_bits, floor_exponent,
+                                             r, seed, stream, mant_p, exps_p, y_p)
+        else:
+            st = dfp_bfp_quantize(x_p, rows, cols, ldx, block, mag_bits, floor_exponent, r, seed,
+                                  stream, mant_p, exps_p, y_p)
     check(st, "bfp_quantize")
     return (mant, exps) if codes else y
 

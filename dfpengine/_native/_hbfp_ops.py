@@ -19,7 +19,7 @@ from . import _im2col_conv, _lowp_streams
 def _codes_along_k(op, fmt, seed, stream):
     """(mantissas, scale exponents) of op (rows x K, possibly a transposed view), blocks along K."""
     from dfpengine.formats import hbfp
-    return hbfp.encode(np.ascontiguousarray(op, np.float32), fmt, None, seed, stream)
+    return hbfp.encode(op, fmt, None, seed, stream)   # a transposed view is quantised in place
 
 
 def gemm_quantized(a, b, trans_a=False, trans_b=False, fmt=None):

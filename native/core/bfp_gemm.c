@@ -1,14 +1,26 @@
-/* Block floating point GEMM (HBFP, MXINT), portable: C = A @ B^T from the
- * quantiser's mantissas and per-(row, block) scale exponents of both operands
- * (blocks along K). Per output element and block, the integer dot product is
- * exact (INT32 when the mantissa bounds allow, else INT64); each block sum is
- * converted to FP32, scaled by 2^(sa + sb) and added into an FP32 total in
- * block order: the arithmetic of formats.hbfp.gemm_reference, bit for bit.
+/* Block floating point GEMM (HBFP, MXINT): C = A @ B^T from the quantiser's
+ * mantissas and per-(row, block) scale exponents of both operands (blocks along
+ * K). Per output element and block the integer dot product is exact; it is
+ * converted to FP32, scaled by 2^(sa + sb) and added into an FP32 total in block
+ * order: the arithmetic of formats.hbfp.gemm_reference, bit for bit.
+ *
+ * The block sums come from the integer GEMM's micro-kernels (int_kernels.h) on
+ * VNNI pair-interleaved panels, one K chunk per block, so HBFP runs on the same
+ * vpdpwssd / vpmaddwd code as DFP16; only the flush differs: each block's tile
+ * of INT32 sums is scaled per (row, column) before it joins the FP32 total.
+ * Operands whose block sums could leave INT32 (wide mantissas, huge blocks) or
+ * whose block is odd (a K pair would straddle two blocks) take the portable
+ * loop below, which sums in INT64 where needed.
  * Contract: dfpengine.h, dfp_gemm_bfp. */
+#include "igemm.h"
 #include "kernel_table.h"
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
+
+#define MC_MAX 192 /* output tile rows (a multiple of every MR) */
+#define NC_MAX 256 /* output tile columns */
 
 static int32_t absmax16(const int16_t *v, int64_t count)
 {
@@ -20,9 +32,19 @@ static int32_t absmax16(const int16_t *v, int64_t count)
     return mx;
 }
 
-/* INT32 dot; `omp simd` asks for the int16 x int16 -> int32 vector sums
- * (pmaddwd) that -O2 alone does not always emit. Integer sums are exact, so the
- * order the vector lanes add in does not matter. */
+/* v * 2^e, correctly rounded: an exact power-of-two multiply when 2^e is a
+ * normal float (built from its bits: a libm call per block sum was the cost),
+ * ldexpf otherwise. */
+static inline float scale_pow2(float v, int32_t e)
+{
+    if (e < -126 || e > 127)
+        return ldexpf(v, (int)e);
+    union { uint32_t u; float f; } p = {(uint32_t)(e + 127) << 23};
+    return v * p.f;
+}
+
+/* ---- portable path: any block, block sums in INT64 when INT32 could overflow ---- */
+
 static int32_t dot32(const int16_t *a, const int16_t *b, int64_t len)
 {
     int32_t s = 0;
@@ -40,28 +62,11 @@ static int64_t dot64(const int16_t *a, const int16_t *b, int64_t len)
     return s;
 }
 
-/* v * 2^e, correctly rounded: an exact power-of-two multiply when 2^e is a
- * normal float (built from its bits: a libm call per block sum was the cost),
- * ldexpf otherwise. */
-static float scale_pow2(float v, int32_t e)
+static void gemm_bfp_portable(int64_t m, int64_t n, int64_t k, int block, const int16_t *ka,
+                              const int32_t *sa, const int16_t *kb, const int32_t *sb, float *c,
+                              int64_t ldc, int wide)
 {
-    if (e < -126 || e > 127)
-        return ldexpf(v, (int)e);
-    union { uint32_t u; float f; } p = {(uint32_t)(e + 127) << 23};
-    return v * p.f;
-}
-
-dfp_status dfp_gemm_bfp(int64_t m, int64_t n, int64_t k, int block, const int16_t *ka,
-                        const int32_t *sa, const int16_t *kb, const int32_t *sb, float *c,
-                        int64_t ldc)
-{
-    if (m < 0 || n < 0 || k < 0 || block < 1 || ldc < (n > 1 ? n : 1))
-        return DFP_ERR_INVALID_SHAPE;
-    if (m * n > 0 && (!c || (k > 0 && (!ka || !sa || !kb || !sb))))
-        return DFP_ERR_NULL_POINTER;
     const int64_t nb = (k + block - 1) / block;
-    /* INT32 is exact when block * max|ka| * max|kb| < 2^31 (HBFP8, blocks of 64: < 2^20) */
-    const int wide = (double)block * absmax16(ka, m * k) * absmax16(kb, n * k) > 2147483647.0;
 #pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(m * n * k / 65536))
     for (int64_t i = 0; i < m; i++)
         for (int64_t j = 0; j < n; j++) {
@@ -74,5 +79,159 @@ dfp_status dfp_gemm_bfp(int64_t m, int64_t n, int64_t k, int block, const int16_
             }
             c[i * ldc + j] = acc;
         }
-    return DFP_OK;
+}
+
+/* ---- integer micro-kernel path ---- */
+
+typedef struct bfp_plan {
+    int64_t m, n, nb, kp, block_pairs;
+    int mr, nr, mc, nc;
+    int transposed;           /* operands swapped: the tile holds C^T */
+    const int32_t *sa, *sb;
+    dfp_s16_packed pa, pb;
+} bfp_plan;
+
+static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* tot[i][j] += blk[i][j] * 2^(ea + eb[j]) for one row of a tile. The power of two
+ * is built from its bits when every exponent of the row is a normal float's. */
+static void add_scaled_row(float *tot, const float *blk, int32_t ea, const int32_t *eb,
+                           int32_t eb_min, int32_t eb_max, int64_t cols)
+{
+    if (ea + eb_min >= -126 && ea + eb_max <= 127) {
+        for (int64_t j = 0; j < cols; j++) {
+            uint32_t bits = (uint32_t)(ea + eb[j] + 127) << 23;
+            float s;
+            memcpy(&s, &bits, sizeof s);
+            tot[j] += blk[j] * s;
+        }
+    } else {
+        for (int64_t j = 0; j < cols; j++)
+            tot[j] += scale_pow2(blk[j], ea + eb[j]);
+    }
+}
+
+/* Output tile [i0, i0 + mc) x [j0, j0 + nc): block by block, the micro-kernel
+ * writes each mr x nr sub-tile's exact block sums into blk, which is scaled and
+ * added into the tile's FP32 totals tot (ld ldt); finally tot is copied to c. */
+static void bfp_tile(const bfp_plan *pl, int64_t i0, int64_t j0, float *tot, float *blk,
+                     int32_t *eb, float *c, int64_t ldc)
+{
+    const dfp_igemm_s16_fn ukr = dfp_kernels()->integer.igemm_s16;
+    const int mr = pl->mr, nr = pl->nr;
+    const int64_t mc = min64(pl->mc, pl->m - i0), nc = min64(pl->nc, pl->n - j0);
+    const int64_t mpan = (mc + mr - 1) / mr, npan = (nc + nr - 1) / nr, ldt = npan * nr;
+    const int64_t kp = pl->kp;
+    for (int64_t i = 0; i < mc; i++)
+        memset(tot + i * ldt, 0, (size_t)nc * sizeof(float));
+    for (int64_t b = 0; b < pl->nb; b++) {
+        const int64_t p0 = b * pl->block_pairs, len = min64(pl->block_pairs, kp - p0);
+        int32_t eb_min = INT32_MAX, eb_max = INT32_MIN;
+        for (int64_t j = 0; j < nc; j++) {
+            eb[j] = pl->sb[(j0 + j) * pl->nb + b];
+            eb_min = eb[j] < eb_min ? eb[j] : eb_min;
+            eb_max = eb[j] > eb_max ? eb[j] : eb_max;
+        }
+        for (int64_t jp = 0; jp < npan; jp++) {
+            const int16_t *bp = pl->pb.panels + ((j0 / nr + jp) * kp + p0) * nr * 2;
+            const int64_t cols = min64(nr, nc - jp * nr);
+            for (int64_t ip = 0; ip < mpan; ip++) {
+                const int16_t *ap = pl->pa.panels + ((i0 / mr + ip) * kp + p0) * mr * 2;
+                ukr(len, len, ap, bp, blk, nr, 0);
+                const int64_t rows = min64(mr, mc - ip * mr);
+                for (int64_t r = 0; r < rows; r++) {
+                    const int64_t i = ip * mr + r;
+                    add_scaled_row(tot + i * ldt + jp * nr, blk + r * nr,
+                                   pl->sa[(i0 + i) * pl->nb + b], eb + jp * nr, eb_min, eb_max, cols);
+                }
+            }
+        }
+    }
+    if (pl->transposed) {
+        for (int64_t j = 0; j < nc; j++)
+            for (int64_t i = 0; i < mc; i++)
+                c[(j0 + j) * ldc + i0 + i] = tot[i * ldt + j];
+    } else {
+        for (int64_t i = 0; i < mc; i++)
+            memcpy(c + (i0 + i) * ldc + j0, tot + i * ldt, (size_t)nc * sizeof(float));
+    }
+}
+
+static dfp_status gemm_bfp_integer(bfp_plan *pl, float *c, int64_t ldc)
+{
+    const int64_t ti = (pl->m + pl->mc - 1) / pl->mc, tj = (pl->n + pl->nc - 1) / pl->nc;
+    const int64_t ntiles = ti * tj;
+    const size_t tot_floats = (size_t)pl->mc * (size_t)((pl->nc + pl->nr - 1) / pl->nr * pl->nr);
+    int failed = 0;
+#pragma omp parallel num_threads(dfp_threads_for_work(ntiles)) reduction(| : failed)
+    {
+        float *tot = aligned_alloc(64, (tot_floats * sizeof(float) + 63) / 64 * 64);
+        float *blk = aligned_alloc(64, ((size_t)pl->mr * pl->nr * sizeof(float) + 63) / 64 * 64);
+        int32_t *eb = malloc((size_t)(pl->nc + pl->nr) * sizeof(int32_t));
+        if (!tot || !blk || !eb)
+            failed = 1;
+#pragma omp for schedule(static)
+        for (int64_t t = 0; t < ntiles; t++)
+            if (!failed)
+                bfp_tile(pl, (t / tj) * pl->mc, (t % tj) * pl->nc, tot, blk, eb, c, ldc);
+        free(tot);
+        free(blk);
+        free(eb);
+    }
+    return failed ? DFP_ERR_OUT_OF_MEMORY : DFP_OK;
+}
+
+dfp_status dfp_gemm_bfp(int64_t m, int64_t n, int64_t k, int block, const int16_t *ka,
+                        const int32_t *sa, const int16_t *kb, const int32_t *sb, float *c,
+                        int64_t ldc)
+{
+    if (m < 0 || n < 0 || k < 0 || block < 1 || ldc < (n > 1 ? n : 1))
+        return DFP_ERR_INVALID_SHAPE;
+    if (m * n > 0 && (!c || (k > 0 && (!ka || !sa || !kb || !sb))))
+        return DFP_ERR_NULL_POINTER;
+    if (m * n == 0)
+        return DFP_OK;
+    if (k == 0) {
+        for (int64_t i = 0; i < m; i++)
+            memset(c + i * ldc, 0, (size_t)n * sizeof(float));
+        return DFP_OK;
+    }
+    const int32_t max_a = absmax16(ka, m * k), max_b = absmax16(kb, n * k);
+    /* the micro-kernels take |values| <= 32767 and sum one block in INT32 */
+    const int int32_blocks = (double)block * max_a * max_b <= 2147483647.0;
+    if (block % 2 || max_a > 32767 || max_b > 32767 || !int32_blocks) {
+        gemm_bfp_portable(m, n, k, block, ka, sa, kb, sb, c, ldc, !int32_blocks);
+        return DFP_OK;
+    }
+    const dfp_int_kernels *ik = &dfp_kernels()->integer;
+    const int mr = ik->mr, nr = ik->nr;
+    /* C^T = B A^T takes the same products, scales and additions (bit-identical);
+     * swap when the padding of m to MR and n to NR wastes less that way, as for
+     * conv GEMMs with 16 output channels against NR = 32 */
+    const int64_t pad_ab = (m + mr - 1) / mr * mr * ((n + nr - 1) / nr * nr);
+    const int64_t pad_ba = (n + mr - 1) / mr * mr * ((m + nr - 1) / nr * nr);
+    if (pad_ba < pad_ab) {
+        const int16_t *kt = ka;
+        const int32_t *st = sa;
+        int64_t t = m;
+        ka = kb, kb = kt, sa = sb, sb = st, m = n, n = t;
+    }
+    bfp_plan pl = {.m = m, .n = n, .nb = (k + block - 1) / block, .kp = (k + 1) / 2,
+                   .block_pairs = block / 2, .mr = mr, .nr = nr, .transposed = pad_ba < pad_ab,
+                   .sa = sa, .sb = sb};
+    pl.mc = MC_MAX / pl.mr * pl.mr;
+    pl.nc = NC_MAX / pl.nr * pl.nr;
+    dfp_s16_source src_a = {.pack = dfp_pack_s16_from_s16, .data = ka, .ld = k,
+                            .k_contiguous = 1, .rows = m, .k = k};
+    dfp_s16_source src_b = src_a;
+    src_b.data = kb;
+    src_b.rows = n;
+    dfp_status st = dfp_s16_pack_operand(&src_a, pl.mr, pl.kp, &pl.pa);
+    if (st == DFP_OK)
+        st = dfp_s16_pack_operand(&src_b, pl.nr, pl.kp, &pl.pb);
+    if (st == DFP_OK)
+        st = gemm_bfp_integer(&pl, c, ldc);
+    free(pl.pa.panels);
+    free(pl.pb.panels);
+    return st;
 }

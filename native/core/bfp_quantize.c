@@ -9,6 +9,7 @@
 #include "emu_kernels.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 typedef struct bfp_args {
     int block, mag_bits, floor_exponent, stochastic;
@@ -86,5 +87,61 @@ dfp_status dfp_bfp_quantize(const float *x, int64_t rows, int64_t cols, int64_t 
                                          scale_exp ? scale_exp + r * nblocks + b : NULL,
                                          y ? y + o : NULL);
         }
+    return not_finite ? DFP_ERR_NOT_FINITE : DFP_OK;
+}
+
+#define TILE_ROWS 16 /* rows of X gathered per tile: one 64-byte line of x per column */
+
+dfp_status dfp_bfp_quantize_transposed(const float *x, int64_t rows, int64_t cols, int64_t ldx,
+                                       int block, int mag_bits, int floor_exponent,
+                                       dfp_rounding rounding, uint64_t seed, uint64_t stream,
+                                       int16_t *mant, int32_t *scale_exp, float *y)
+{
+    if (!mant && !scale_exp && !y)
+        return DFP_ERR_NULL_POINTER;
+    if (ldx < (rows > 1 ? rows : 1))
+        return DFP_ERR_INVALID_SHAPE;
+    /* check_bfp_args tests ldx against cols; the stored matrix here is cols x rows */
+    dfp_status st = check_bfp_args(x, rows, cols, cols > 1 ? cols : 1, block, mag_bits, rounding);
+    if (st != DFP_OK)
+        return st;
+    const bfp_args a = {block, mag_bits, floor_exponent != 0, rounding == DFP_ROUND_STOCHASTIC,
+                        dfp_rng_key(seed, stream), cols};
+    const int64_t nblocks = (cols + block - 1) / block;
+    const int64_t ntiles = (rows + TILE_ROWS - 1) / TILE_ROWS;
+    int not_finite = 0, failed = 0;
+    /* The quantiser wants each block contiguous: gather a TILE_ROWS x block tile
+     * of X (reading whole cache lines of x), then quantise its rows; the element
+     * indices, hence the stochastic draws, are those of the contiguous X. */
+#pragma omp parallel num_threads(dfp_threads_for_work(rows * cols / 16384)) \
+    reduction(| : not_finite) reduction(| : failed)
+    {
+        float *buf = malloc((size_t)TILE_ROWS * (size_t)block * sizeof(float));
+        failed = buf == NULL;
+#pragma omp for schedule(static)
+        for (int64_t t = 0; t < ntiles; t++) {
+            if (!buf)
+                continue;
+            const int64_t r0 = t * TILE_ROWS, nr = rows - r0 < TILE_ROWS ? rows - r0 : TILE_ROWS;
+            for (int64_t b = 0; b < nblocks; b++) {
+                const int64_t c0 = b * block, len = cols - c0 < block ? cols - c0 : block;
+                for (int64_t c = 0; c < len; c++) {
+                    const float *src = x + (c0 + c) * ldx + r0;
+                    for (int64_t r = 0; r < nr; r++)
+                        buf[r * len + c] = src[r];
+                }
+                for (int64_t r = 0; r < nr; r++) {
+                    const int64_t o = (r0 + r) * cols + c0;
+                    not_finite |= quantize_block(buf + r * len, r0 + r, c0, len, &a,
+                                                 mant ? mant + o : NULL,
+                                                 scale_exp ? scale_exp + (r0 + r) * nblocks + b : NULL,
+                                                 y ? y + o : NULL);
+                }
+            }
+        }
+        free(buf);
+    }
+    if (failed)
+        return DFP_ERR_OUT_OF_MEMORY;
     return not_finite ? DFP_ERR_NOT_FINITE : DFP_OK;
 }

@@ -76,10 +76,13 @@ static int32_t pack_panel(const dfp_s16_source *src, int64_t r0, int64_t rows, i
     int32_t m = 0;
     memset(panel, 0, (size_t)(kp * w * 2) * sizeof(int16_t));
     if (src->k_contiguous) {
-        for (int i = 0; i < rows; i++) {
-            int64_t r = r0 + i;
-            for (int64_t k0 = 0; k0 < src->k; k0 += RUN) {
-                int64_t n = src->k - k0 < RUN ? src->k - k0 : RUN;
+        /* K segment outer, rows inner: the panel slice being written (RUN/2 pairs x w)
+         * stays in L1; row-outer order wrote a whole long panel per row, missing the
+         * cache on every pair once K reached a few thousand */
+        for (int64_t k0 = 0; k0 < src->k; k0 += RUN) {
+            int64_t n = src->k - k0 < RUN ? src->k - k0 : RUN;
+            for (int i = 0; i < rows; i++) {
+                int64_t r = r0 + i;
                 *sat += load_run(src, r * src->ld + k0, r * src->k + k0, n, buf[0]);
                 m = absmax_s16(buf[0], n, m);
                 scatter_k_run(buf[0], n, k0, i, w, panel);

@@ -285,6 +285,12 @@ dfp_status dfp_gemm_fpemu(int trans_a, int trans_b, int64_t m, int64_t n, int64_
  * DFP_ERR_NOT_FINITE on NaN/inf input (outputs then undefined). */
 dfp_status dfp_bfp_quantize(const float *x, int64_t rows, int64_t cols, int64_t ldx, int block, int mag_bits, int floor_exponent, dfp_rounding rounding, uint64_t seed, uint64_t stream, int16_t *mant, int32_t *scale_exp, float *y);
 
+/* dfp_bfp_quantize of the transpose: the logical matrix X (rows x cols, blocks
+ * along cols) is stored as x (cols x rows, row stride ldx >= rows), X[r][c] =
+ * x[c * ldx + r]. Outputs and stochastic indices are those of dfp_bfp_quantize on
+ * a contiguous copy of X (bit-identical), without writing that copy. */
+dfp_status dfp_bfp_quantize_transposed(const float *x, int64_t rows, int64_t cols, int64_t ldx, int block, int mag_bits, int floor_exponent, dfp_rounding rounding, uint64_t seed, uint64_t stream, int16_t *mant, int32_t *scale_exp, float *y);
+
 /* Block floating point GEMM: c (m x n, ldc) = A @ B^T for A (m x k) and B
  * (n x k) given as dfp_bfp_quantize codes with blocks along k: mantissas ka
  * (m x k), kb (n x k) dense int16, scale exponents sa (m x nb), sb (n x nb),

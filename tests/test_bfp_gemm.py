@@ -1,0 +1,112 @@
+"""dfp_gemm_bfp (HBFP / MXINT dot products) on the integer GEMM micro-kernels:
+bit-identical to the numpy block-sum reference on every compiled ISA and thread
+count, over shapes that span several output tiles, partial K blocks and odd K,
+and over scale exponents whose powers of two leave the normal float range."""
+import numpy as np
+import pytest
+
+from dfpengine import _native
+from dfpengine._native import _emu
+from dfpengine.formats import hbfp
+
+
+def block_sum_reference(ka, sa, kb, sb, block):
+    """float32 total over blocks of float32(exact int block sum) * 2^(sa + sb), in block order."""
+    k = ka.shape[1]
+    out = np.zeros((ka.shape[0], kb.shape[0]), np.float32)
+    for b in range(sa.shape[1]):
+        cols = slice(b * block, min(k, (b + 1) * block))
+        isum = ka[:, cols].astype(np.int64) @ kb[:, cols].astype(np.int64).T
+        scale = np.exp2((sa[:, b][:, None] + sb[:, b][None, :]).astype(np.float64))
+        out += (isum.astype(np.float32) * scale).astype(np.float32)
+    return out
+
+
+def codes(rows, k, block, mag, exp_range, seed):
+    rng = np.random.default_rng(seed)
+    lim = 2 ** mag - 1
+    mant = rng.integers(-lim, lim + 1, (rows, k)).astype(np.int16)
+    exps = rng.integers(exp_range[0], exp_range[1] + 1, (rows, -(-k // block))).astype(np.int32)
+    return mant, exps
+
+
+@pytest.fixture
+def restore_isa_threads():
+    isa, threads = _native.isa_selected(), _native.get_num_threads()
+    yield
+    _native.select_isa(isa)
+    _native.set_num_threads(threads)
+
+
+CASES = [  # m, n, k, block, magnitude bits, exponent range
+    (200, 300, 150, 64, 7, (-12, 4)),      # 2 x 2 output tiles, last block partial
+    (37, 19, 129, 32, 7, (-8, 8)),         # odd K (zero pad in the last pair), MX blocks
+    (9, 70, 256, 64, 3, (-70, 60)),        # 2^(sa+sb) outside the normal range: ldexp path
+    (64, 64, 640, 128, 14, (-3, 3)),       # block sums near 2^31 still fit INT32
+    (300, 16, 150, 64, 7, (-6, 6)),        # n < NR: operands swapped, C^T tiles
+    (16, 24, 99, 33, 7, (-4, 4)),          # odd block: portable path
+    (8, 8, 256, 64, 15, (0, 0)),           # 64 * (2^15-1)^2 > 2^31: INT64 path
+]
+
+
+@pytest.mark.parametrize("m, n, k, block, mag, er", CASES)
+def test_bit_identical_to_reference_on_every_isa_and_thread_count(m, n, k, block, mag, er,
+                                                                  restore_isa_threads):
+    ka, sa = codes(m, k, block, mag, er, 1)
+    kb, sb = codes(n, k, block, mag, er, 2)
+    want = block_sum_reference(ka, sa, kb, sb, block).view(np.uint32)
+    for isa in _native.isa_supported():
+        for threads in (1, 2):
+            _native.select_isa(isa)
+            _native.set_num_threads(threads)
+            got = _emu.gemm_bfp(ka, sa, kb, sb, block)
+            assert np.array_equal(got.view(np.uint32), want), (isa, threads)
+
+
+def test_quantised_operands_equal_gemm_reference():
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((300, 576)).astype(np.float32)
+    b_t = rng.standard_normal((40, 576)).astype(np.float32)
+    f = hbfp.block_format("hbfp8")
+    ka, sa = hbfp.encode(a, f, "nearest", 0, 0)
+    kb, sb = hbfp.encode(b_t, f, "nearest", 0, 1)
+    got = _emu.gemm_bfp(ka, sa, kb, sb, f.block)
+    np.testing.assert_array_equal(got, hbfp.gemm_reference(a, b_t, "hbfp8", "nearest"))
+    assert np.abs(got - a @ b_t.T).max() < 0.05 * np.abs(a @ b_t.T).max()
+
+
+def test_mantissa_int16_min_is_summed_exactly():
+    # -32768 is outside the micro-kernels' symmetric range; the portable path takes it
+    ka = np.full((3, 64), -32768, np.int16)
+    kb = np.ones((5, 64), np.int16)
+    s = np.zeros((3, 1), np.int32)
+    got = _emu.gemm_bfp(ka, s, kb, np.zeros((5, 1), np.int32), 64)
+    np.testing.assert_array_equal(got, np.full((3, 5), -32768.0 * 64, np.float32))
+
+
+def test_empty_k_gives_zeros():
+    got = _emu.gemm_bfp(np.zeros((2, 0), np.int16), np.zeros((2, 0), np.int32),
+                        np.zeros((3, 0), np.int16), np.zeros((3, 0), np.int32), 64)
+    np.testing.assert_array_equal(got, np.zeros((2, 3), np.float32))
+
+
+@pytest.mark.parametrize("rows, cols, block", [(37, 150, 64), (16, 64, 64), (5, 33, 32), (130, 7, 64)])
+@pytest.mark.parametrize("rounding", ["nearest", "stochastic"])
+def test_transposed_view_quantises_like_its_contiguous_copy(rows, cols, block, rounding):
+    # x_t is stored cols x rows; x_t.T is the rows x cols matrix quantised along cols
+    x_t = np.random.default_rng(4).standard_normal((cols, rows)).astype(np.float32)
+    view = x_t.T
+    assert not view.flags.c_contiguous
+    got = _emu.bfp_quantize(view, block, 7, False, rounding, 5, 3, True)
+    want = _emu.bfp_quantize(np.ascontiguousarray(view), block, 7, False, rounding, 5, 3, True)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    np.testing.assert_array_equal(_emu.bfp_quantize(view, block, 3, False, rounding, 5, 3),
+                                  _emu.bfp_quantize(np.ascontiguousarray(view), block, 3, False, rounding, 5, 3))
+
+
+def test_transposed_view_with_nan_raises():
+    x_t = np.ones((70, 20), np.float32)
+    x_t[65, 3] = np.nan
+    with pytest.raises(Exception, match="(?i)finite|nan"):
+        _emu.bfp_quantize(x_t.T, 64, 7, False, "nearest", 0, 0, True)
