@@ -7,6 +7,8 @@
 #include "dfpengine.h"
 #include "int_kernels.h"
 
+#include <string.h>
+
 typedef struct dfp_s16_source dfp_s16_source;
 
 /* Write one VNNI pair-interleaved panel: logical rows [r0, r0 + rows) of the
@@ -24,6 +26,22 @@ struct dfp_s16_source {
     int64_t rows, k;      /* logical size of P */
     dfp_quant_run quant;  /* FP32 sources: quantiser (inv_scale, rounding, key) */
 };
+
+/* Row i of a panel of width w from a run along K starting at an even k0 (n elements):
+ * one 32-bit pair per K pair, at stride w pairs. */
+static inline void dfp_scatter_k_run(const int16_t *run, int64_t n, int64_t k0, int i, int w,
+                                 int16_t *panel)
+{
+    int32_t *dst = (int32_t *)(void *)panel + (k0 >> 1) * w + i;
+    int64_t np = n >> 1;
+    for (int64_t p = 0; p < np; p++) {
+        int32_t v;
+        memcpy(&v, run + 2 * p, 4);
+        dst[p * w] = v;
+    }
+    if (n & 1)
+        panel[((k0 + n - 1) >> 1) * w * 2 + i * 2] = run[n - 1];
+}
 
 /* Packers of dense matrices (pack_s16.c). */
 int32_t dfp_pack_s16_from_f32(const dfp_s16_source *src, int64_t r0, int64_t rows, int w,
