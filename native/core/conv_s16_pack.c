@@ -11,32 +11,6 @@ dfp_pairs_layout dfp_pairs_layout_of(const dfp_conv_geom *g)
     return l;
 }
 
-void dfp_pairs_from_nchw(const dfp_conv_geom *g, int64_t batch, const int16_t *x, int16_t *xp)
-{
-    dfp_pairs_layout l = dfp_pairs_layout_of(g);
-    int64_t hw = g->in_h * g->in_w, plane = l.hp * l.wp * 2, planes = batch * l.cp;
-#pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(planes / 8))
-    for (int64_t pl = 0; pl < planes; pl++) {
-        int64_t n = pl / l.cp, cp = pl % l.cp;
-        int16_t *dst = xp + pl * plane;
-        const int16_t *even = x + (n * g->channels + 2 * cp) * hw;
-        const int16_t *odd = 2 * cp + 1 < g->channels ? even + hw : NULL;
-        memset(dst, 0, (size_t)plane * sizeof(int16_t));
-        for (int64_t ih = 0; ih < g->in_h; ih++) {
-            int16_t *d = dst + ((ih + g->pad_h) * l.wp + g->pad_w) * 2;
-            const int16_t *e = even + ih * g->in_w;
-            if (odd) {
-                const int16_t *o = odd + ih * g->in_w;
-                for (int64_t iw = 0; iw < g->in_w; iw++)
-                    d[2 * iw] = e[iw], d[2 * iw + 1] = o[iw];
-            } else {
-                for (int64_t iw = 0; iw < g->in_w; iw++)
-                    d[2 * iw] = e[iw];
-            }
-        }
-    }
-}
-
 static inline int32_t abs16(int16_t v) { return v < 0 ? -(int32_t)v : v; }
 
 int32_t dfp_pack_conv_weights(const dfp_conv_geom *g, int64_t out_ch, const int16_t *w, int mr,
@@ -111,34 +85,6 @@ void dfp_pack_conv_pixels(const dfp_conv_geom *g, const int16_t *xp_img, int64_t
             }
             if (cnt < nr)
                 memset(dst + (cnt > 0 ? cnt : 0), 0, (size_t)(nr - (cnt > 0 ? cnt : 0)) * 4);
-        }
-    }
-}
-
-void dfp_imgpairs_from_nchw(int64_t batch, int64_t channels, int64_t h, int64_t w, int64_t pad_h,
-                            int64_t pad_w, const int16_t *x, int16_t *xi)
-{
-    int64_t hp = h + 2 * pad_h, wp = w + 2 * pad_w, hw = h * w, plane = hp * wp * 2;
-    int64_t planes = (batch + 1) / 2 * channels;
-#pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(planes / 8))
-    for (int64_t pl = 0; pl < planes; pl++) {
-        int64_t m = pl / channels, c = pl % channels;
-        int16_t *dst = xi + pl * plane;
-        const int16_t *even = x + (2 * m * channels + c) * hw;
-        const int16_t *odd = 2 * m + 1 < batch ? even + channels * hw : NULL;
-        if (pad_h || pad_w || !odd)
-            memset(dst, 0, (size_t)plane * sizeof(int16_t));
-        for (int64_t ih = 0; ih < h; ih++) {
-            int16_t *d = dst + ((ih + pad_h) * wp + pad_w) * 2;
-            const int16_t *e = even + ih * w;
-            if (odd) {
-                const int16_t *o = odd + ih * w;
-                for (int64_t iw = 0; iw < w; iw++)
-                    d[2 * iw] = e[iw], d[2 * iw + 1] = o[iw];
-            } else {
-                for (int64_t iw = 0; iw < w; iw++)
-                    d[2 * iw] = e[iw];
-            }
         }
     }
 }

@@ -90,6 +90,9 @@ int32_t dfp_dfp16_exponent(uint32_t absmax_bits, int shift);
 /* Quantiser parameters of a run for exponent e. */
 dfp_quant_run dfp_dfp16_run(int32_t e, const dfp_dfp16_params *p, uint64_t index0);
 
+/* Per-tensor exponent of n floats (threaded max); ORs non-finite into *bad. */
+int32_t dfp_dfp16_tensor_exponent(const float *x, int64_t n, int shift, int *bad);
+
 /* Per-tensor quantisation of n floats, threaded over fixed blocks (bit-identical
  * for every thread count); returns saturations, sets *e, ORs non-finite into
  * *bad and, when qmax is not NULL, stores the largest |q|. Params are trusted. */
