@@ -114,6 +114,33 @@ static inline float pow2(int32_t e) { return ldexpf(1.0f, e); }
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
+/* One tile of the direct conv with B read in place (see direct_conv): output
+ * pixels [p0, p0 + np) of one image, all mpan weight panels, K blocks of kc
+ * pairs in order as dfp_igemm_panels does (same sums, same flushes). */
+static void conv_tile_inplace(const dfp_conv_geom *g, const dfp_pairs_layout *l,
+                              dfp_igemm_s16_inplace_fn ukr, int64_t mpan, int mr, int64_t kp,
+                              int64_t chunk, int64_t kc, const int16_t *wp, const int16_t *xpn,
+                              const int64_t *off, int64_t p0, int64_t np, float *buf, int64_t ldb)
+{
+    const int64_t npan = (np + 31) / 32;
+    for (int64_t q0 = 0; q0 < kp; q0 += kc) {
+        const int64_t kcb = min64(kc, kp - q0);
+        for (int64_t jp = 0; jp < npan; jp++) {
+            const int16_t *half[2];
+            for (int h = 0; h < 2; h++) {
+                /* a half past np (np is a multiple of 16) repeats the first: its
+                 * columns are never read back, and it stays inside xp */
+                int64_t p = p0 + jp * 32 + (jp * 32 + 16 * h < np ? 16 * h : 0);
+                int64_t oh = p / g->out_w, ow = p % g->out_w;
+                half[h] = xpn + (oh * g->stride_h * l->wp + ow) * 2;
+            }
+            for (int64_t ip = 0; ip < mpan; ip++)
+                ukr(kcb, chunk, wp + (ip * kp + q0) * mr * 2, half[0], half[1], off + q0,
+                    buf + ip * mr * ldb + jp * 32, ldb, q0 > 0);
+        }
+    }
+}
+
 /* Direct conv on INT16 data: y[n][o][p] = scale * sum_q Wp[o][q] * xp-panels[q][p]
  * (+ bias[o]); g describes x (C x H x W) -> y (out_ch x OH x OW), xp is x in the
  * channel-pair layout of g (largest |value| xmax), w is OIHW. */
@@ -134,6 +161,20 @@ static dfp_status direct_conv(const dfp_conv_geom *g, int64_t batch, int64_t out
     int32_t wmax = dfp_pack_conv_weights(g, out_ch, w, mr, wp);
     int64_t chunk, kc;
     dfp_igemm_chunking(wmax, xmax, &chunk, &kc);
+    /* B read in place from xp when each half panel (16 output pixels) is a run
+     * of one output row, contiguous in xp at stride 1: no pixel packing. */
+    const dfp_igemm_s16_inplace_fn inplace = ik->igemm_s16_inplace;
+    const int use_inplace = inplace && nr == 32 && g->stride_w == 1 && g->out_w % 16 == 0;
+    int64_t *off = use_inplace ? malloc((size_t)kp * sizeof(int64_t)) : NULL;
+    if (use_inplace && !off) {
+        free(wp);
+        return DFP_ERR_OUT_OF_MEMORY;
+    }
+    for (int64_t q = 0; use_inplace && q < kp; q++) {
+        int64_t kk = g->kernel_h * g->kernel_w, cp = q / kk, kh = (q % kk) / g->kernel_w,
+                kw = q % g->kernel_w;
+        off[q] = ((cp * l.hp + kh * g->dilation_h) * l.wp + kw * g->dilation_w) * 2;
+    }
     int failed = 0;
 #pragma omp parallel num_threads(dfp_threads_for_work(items)) reduction(| : failed)
     {
@@ -145,8 +186,14 @@ static dfp_status direct_conv(const dfp_conv_geom *g, int64_t batch, int64_t out
             if (!buf || !bp)
                 continue;
             int64_t n = it / tiles, p0 = (it % tiles) * tile, np = min64(tile, pixels - p0);
-            dfp_pack_conv_pixels(g, xp + n * l.cp * l.hp * l.wp * 2, p0, np, nr, bp);
-            dfp_igemm_panels(mpan, (np + nr - 1) / nr, kp, chunk, kc, wp, bp, buf, ldb, 0);
+            const int16_t *xpn = xp + n * l.cp * l.hp * l.wp * 2;
+            if (use_inplace)
+                conv_tile_inplace(g, &l, inplace, mpan, mr, kp, chunk, kc, wp, xpn, off, p0, np,
+                                  buf, ldb);
+            else {
+                dfp_pack_conv_pixels(g, xpn, p0, np, nr, bp);
+                dfp_igemm_panels(mpan, (np + nr - 1) / nr, kp, chunk, kc, wp, bp, buf, ldb, 0);
+            }
             float *yt = y + n * out_ch * pixels + p0;
             dfp_igemm_epilogue(out_ch, np, buf, ldb, sw, sx, yt, pixels, 0);
             for (int64_t o = 0; bias && o < out_ch; o++)
@@ -155,7 +202,7 @@ static dfp_status direct_conv(const dfp_conv_geom *g, int64_t batch, int64_t out
         }
         free(buf), free(bp);
     }
-    free(wp);
+    free(wp), free(off);
     if (failed)
         return DFP_ERR_OUT_OF_MEMORY;
     if (stats) {

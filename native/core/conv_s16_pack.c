@@ -50,6 +50,35 @@ static inline void copy_pairs(int32_t *d, const int32_t *s, int64_t n)
     }
 }
 
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+/* The stride-1 copies of one panel with 512-bit moves: this file builds for
+ * baseline x86-64, where a 128-byte segment took 8 SSE loads and 8 stores; at
+ * 16 channels packing cost more than the micro-kernel. A copy, so bit-identical. */
+__attribute__((target("avx512f"))) static void
+copy_taps_avx512(int64_t kp, int64_t kk, int64_t kernel_w, int64_t plane, int64_t step_h,
+                 int64_t step_w, const int32_t *x32, const int64_t *seg_src,
+                 const int64_t *seg_len, const int64_t *seg_dst, int64_t nseg, int nr, int32_t *pan)
+{
+    for (int64_t q = 0; q < kp; q++) {
+        int64_t cp = q / kk, kh = (q % kk) / kernel_w, kw = q % kernel_w;
+        const int32_t *src = x32 + cp * plane + kh * step_h + kw * step_w;
+        int32_t *dst = pan + q * nr;
+        for (int64_t s = 0; s < nseg; s++) {
+            const int32_t *sp = src + seg_src[s];
+            int32_t *dp = dst + seg_dst[s];
+            int64_t n = seg_len[s], i = 0;
+            for (; i + 16 <= n; i += 16)
+                _mm512_storeu_si512((void *)(dp + i), _mm512_loadu_si512((const void *)(sp + i)));
+            if (i < n) {
+                __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+                _mm512_mask_storeu_epi32(dp + i, m, _mm512_maskz_loadu_epi32(m, sp + i));
+            }
+        }
+    }
+}
+#endif
+
 void dfp_pack_conv_pixels(const dfp_conv_geom *g, const int16_t *xp_img, int64_t p0, int64_t np,
                           int nr, int16_t *panels)
 {
@@ -70,6 +99,16 @@ void dfp_pack_conv_pixels(const dfp_conv_geom *g, const int16_t *xp_img, int64_t
             j += len;
         }
         int32_t *pan = (int32_t *)(void *)(panels + jp * kp * nr * 2);
+#if defined(__GNUC__) && defined(__x86_64__)
+        if (g->stride_w == 1 && dfp_kernels()->isa >= DFP_ISA_AVX512) {
+            if (cnt < nr) /* columns past np stay zero */
+                for (int64_t q = 0; q < kp; q++)
+                    memset(pan + q * nr + cnt, 0, (size_t)(nr - cnt) * 4);
+            copy_taps_avx512(kp, kk, g->kernel_w, plane, g->dilation_h * l.wp, g->dilation_w, x32,
+                             seg_src, seg_len, seg_dst, nseg, nr, pan);
+            continue;
+        }
+#endif
         for (int64_t q = 0; q < kp; q++) {
             int64_t cp = q / kk, kh = (q % kk) / g->kernel_w, kw = q % g->kernel_w;
             const int32_t *src = x32 + cp * plane + kh * g->dilation_h * l.wp + kw * g->dilation_w;
