@@ -148,8 +148,36 @@ void dfp_pack_imgpairs_dy(const int16_t *dyi, int64_t out_ch, int64_t pixels, in
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
+/* In-register transpose of a 16 x 16 block of 32-bit elements (rows r[0..15]):
+ * 32-bit and 64-bit unpacks within 128-bit lanes, then two 128-bit lane shuffles. */
+__attribute__((target("avx512f"))) static inline void transpose16_epi32(__m512i r[16])
+{
+    __m512i t[16], s[16], u[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        s[4 * i + 0] = _mm512_unpacklo_epi64(t[4 * i + 0], t[4 * i + 2]);
+        s[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i + 0], t[4 * i + 2]);
+        s[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+        s[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+    }
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 4; j++) {
+            u[8 * i + j] = _mm512_shuffle_i32x4(s[8 * i + j], s[8 * i + 4 + j], 0x88);
+            u[8 * i + 4 + j] = _mm512_shuffle_i32x4(s[8 * i + j], s[8 * i + 4 + j], 0xdd);
+        }
+    for (int j = 0; j < 8; j++) {
+        r[j] = _mm512_shuffle_i32x4(u[j], u[8 + j], 0x88);
+        r[8 + j] = _mm512_shuffle_i32x4(u[j], u[8 + j], 0xdd);
+    }
+}
+
 /* AVX-512 path of the tap packer (a copy, so trivially bit-identical to the
- * portable loop): one pixel's taps are 16-lane gathers at the fixed offsets. */
+ * portable loop): at stride 1, runs of 16 output pixels are 16 contiguous loads
+ * per 16 taps and an in-register transpose (gathers cost twice as much); other
+ * pixels are 16-lane gathers of one pixel's taps at the fixed offsets. */
 __attribute__((target("avx512f"))) static void
 taps_gather_avx512(const dfp_conv_geom *g, const int32_t *src, const int64_t *off, int64_t rows,
                    int w, int64_t q0, int64_t kpb, int64_t hp, int64_t wp, int32_t *dst)
@@ -171,7 +199,20 @@ taps_gather_avx512(const dfp_conv_geom *g, const int32_t *src, const int64_t *of
         int64_t len = g->out_w - ow < kpb - q ? g->out_w - ow : kpb - q;
         const int32_t *row = src + m * g->channels * hp * wp + oh * g->stride_h * wp +
                              ow * g->stride_w;
-        for (int64_t t = 0; t < len; t++, q++) {
+        int64_t t = 0;
+        if (g->stride_w == 1) /* 16 pixels x 16 taps: contiguous loads, one transpose */
+            for (; t + 16 <= len; t += 16, q += 16)
+                for (int v = 0; v < w / 16; v++) {
+                    __m512i r[16];
+                    for (int j = 0; j < 16; j++)
+                        r[j] = v * 16 + j < rows
+                                   ? _mm512_loadu_si512((const void *)(row + off[v * 16 + j] + t))
+                                   : _mm512_setzero_si512();
+                    transpose16_epi32(r);
+                    for (int j = 0; j < 16; j++)
+                        _mm512_storeu_si512((void *)(dst + (q + j) * w + v * 16), r[j]);
+                }
+        for (; t < len; t++, q++) {
             const int32_t *base = row + t * g->stride_w;
             for (int v = 0; v < w / 16; v++)
                 _mm512_storeu_si512((void *)(dst + q * w + v * 16),
