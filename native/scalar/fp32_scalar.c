@@ -1,5 +1,5 @@
 /* Scalar reference kernels: SGEMM micro-kernel 4x8 (the oracle other ISAs are
- * tested against) and the batch-norm plane sum.
+ * tested against) and the batch-norm plane sums (plain and fused with ReLU).
  *
  * Contract (see fp32_kernels.h): C[0:4, 0:8] = alpha * A_panel * B_panel + beta * C.
  * - a: packed A, k columns of MR=4 floats; b: packed B, k rows of NR=8 floats.
@@ -52,6 +52,30 @@ void dfp_sum2_f64_scalar(const float *x, const float *y, int64_t n, double shift
     out[1] = (q[0] + q[1]) + (q[2] + q[3]);
 }
 
+/* Fused BN + ReLU gradient sums (see fp32_kernels.h): the masked gradient,
+ * then the summation of dfp_sum2_f64_scalar over it. */
+void dfp_relu_sum2_f64_scalar(const float *x, const float *dy, const float *y, int64_t n, double shift,
+                              float *g, double out[2])
+{
+    double s[4] = {0, 0, 0, 0}, q[4] = {0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int j = 0; j < 4; j++) {
+            float v = y[i + j] > 0.0f ? dy[i + j] : 0.0f;
+            g[i + j] = v;
+            s[j] += v;
+            q[j] += (x[i + j] - shift) * v;
+        }
+    for (; i < n; i++) {
+        float v = y[i] > 0.0f ? dy[i] : 0.0f;
+        g[i] = v;
+        s[0] += v;
+        q[0] += (x[i] - shift) * v;
+    }
+    out[0] = (s[0] + s[1]) + (s[2] + s[3]);
+    out[1] = (q[0] + q[1]) + (q[2] + q[3]);
+}
+
 void dfp_fp32_kernels_init_scalar(dfp_fp32_kernels *k)
 {
     k->sgemm = (dfp_sgemm_ukernel){dfp_sgemm_f32_scalar_4x8, MR, NR};
@@ -60,4 +84,5 @@ void dfp_fp32_kernels_init_scalar(dfp_fp32_kernels *k)
     k->sgemm_direct = (dfp_sgemm_ukernel_da){NULL, 0, 0}; /* packing only */
     k->sgemm_direct_narrow = k->sgemm_direct;
     k->sum2_f64 = dfp_sum2_f64_scalar;
+    k->relu_sum2_f64 = dfp_relu_sum2_f64_scalar;
 }
