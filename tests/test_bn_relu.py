@@ -209,7 +209,7 @@ def model_step(name, fuse, prec, train=True, batch=4, size=32):
             {k: np.array(v) for k, v in model.state_dict().items()})
 
 
-@pytest.mark.parametrize("prec", ["fp32", "dfp16", "hbfp8"])
+@pytest.mark.parametrize("prec", ["fp32", "dfp16", "fp8", "hbfp8", "hbfp4", "boosters"])
 def test_resnet20_fused_equals_unfused(prec):
     """Training mode: the same numbers bit for bit (forward, gradients, running statistics), so
     the GEMMs of every preset quantise the same activations and gradients."""
@@ -231,10 +231,11 @@ def test_resnet20_eval_fused_close_to_unfused():
         np.testing.assert_allclose(grads_f[k], grads_u[k], rtol=1e-4, atol=1e-5, err_msg=k)
 
 
-def test_resnet18_fused_equals_unfused():
-    """ImageNet-layout blocks (downsample branches) at a small input."""
-    loss_f, grads_f, _ = model_step("resnet18", True, "fp32", batch=2, size=32)
-    loss_u, grads_u, _ = model_step("resnet18", False, "fp32", batch=2, size=32)
+@pytest.mark.parametrize("name", ["resnet18", "vgg11"])
+def test_imagenet_blocks_and_sequential_fused_equal_unfused(name):
+    """ImageNet-layout blocks (downsample branches) and VGG's Sequential BatchNorm2d + ReLU."""
+    loss_f, grads_f, _ = model_step(name, True, "fp32", batch=2, size=32)
+    loss_u, grads_u, _ = model_step(name, False, "fp32", batch=2, size=32)
     assert loss_f == loss_u
     for k in grads_f:
         np.testing.assert_array_equal(grads_f[k], grads_u[k], err_msg=k)
