@@ -110,3 +110,46 @@ def test_transposed_view_with_nan_raises():
     x_t[65, 3] = np.nan
     with pytest.raises(Exception, match="(?i)finite|nan"):
         _emu.bfp_quantize(x_t.T, 64, 7, False, "nearest", 0, 0, True)
+
+
+def two_step(a, b, block, mag, floor, rounding, seed=3):
+    ka, sa = _emu.bfp_quantize(np.ascontiguousarray(a), block, mag, floor, rounding, seed, 10, True)
+    kb, sb = _emu.bfp_quantize(np.ascontiguousarray(b), block, mag, floor, rounding, seed, 11, True)
+    return _emu.gemm_bfp(ka, sa, kb, sb, block)
+
+
+F32_CASES = [  # m, n, k, block, magnitude bits, floor exponent (MX), rounding, transposed a, b
+    (200, 40, 300, 64, 7, False, "stochastic", False, False),
+    (200, 40, 300, 64, 7, False, "stochastic", True, True),
+    (300, 16, 150, 64, 3, False, "nearest", True, False),      # swapped operands
+    (33, 70, 129, 32, 7, True, "nearest", False, True),        # MX, odd K
+    (20, 30, 99, 33, 7, False, "nearest", True, False),        # odd block: dense path
+    (9, 10, 256, 64, 15, False, "stochastic", False, True),   # INT32 could overflow: dense path
+]
+
+
+@pytest.mark.parametrize("m, n, k, block, mag, floor, rounding, ta, tb", F32_CASES)
+def test_quantise_while_packing_equals_quantise_then_gemm(m, n, k, block, mag, floor, rounding, ta, tb,
+                                                           restore_isa_threads):
+    rng = np.random.default_rng(7)
+    a = (rng.standard_normal((k, m)).T if ta else rng.standard_normal((m, k))).astype(np.float32)
+    b = (rng.standard_normal((k, n)).T if tb else rng.standard_normal((n, k))).astype(np.float32)
+    a[0, :5] *= 1e3                    # blocks with very different exponents
+    want = two_step(a, b, block, mag, floor, rounding).view(np.uint32)
+    for isa in _native.isa_supported():
+        for threads in (1, 2):
+            _native.select_isa(isa)
+            _native.set_num_threads(threads)
+            got = _emu.gemm_bfp_f32(a, b, block, mag, floor, rounding, mag, floor, rounding, 3, 10, 11)
+            assert np.array_equal(got.view(np.uint32), want), (isa, threads)
+
+
+def test_gemm_bfp_f32_rejects_bad_input():
+    a, b = np.ones((4, 64), np.float32), np.ones((5, 64), np.float32)
+    with pytest.raises(ValueError, match="m x k and n x k"):
+        _emu.gemm_bfp_f32(a, b[:, :32], 64, 7, False, "nearest", 7, False, "nearest")
+    with pytest.raises(TypeError, match="float32"):
+        _emu.gemm_bfp_f32(a.astype(np.float64), b, 64, 7, False, "nearest", 7, False, "nearest")
+    a[2, 7] = np.inf
+    with pytest.raises(Exception, match="(?i)finite|nan"):
+        _emu.gemm_bfp_f32(a, b, 64, 7, False, "nearest", 7, False, "nearest")

@@ -5,7 +5,9 @@ FP32 sum of its INT32 chunk flushes, and is bit-identical across every compiled
 ISA and thread counts 1 and 2. The geometries reach odd batches (a WTGRAD image
 pair with one missing image), odd channel counts (a zero channel in the pair
 layout), several WTGRAD slices, padding larger or smaller than the kernel's
-reach (the direct BPROP's own padding), strides and dilation."""
+reach (the direct BPROP's own padding), strides and dilation, and output rows
+a multiple of 16 wide, where the VNNI kernel reads B in place (compared with
+the packing ISAs)."""
 import numpy as np
 import pytest
 
@@ -23,6 +25,10 @@ GEOMS = [  # x shape, w shape, stride, padding, dilation
     ((2, 4, 9, 10), (5, 4, 3, 3), (1, 1), (2, 3), (2, 1)),        # dilation, wide pad
     ((4, 16, 16, 16), (32, 16, 3, 3), (2, 2), (1, 1), (1, 1)),    # stride 2
     ((2, 5, 7, 7), (40, 5, 1, 1), (1, 1), (0, 0), (1, 1)),        # 1x1, 40 outputs
+    # output rows a multiple of 16 wide: VNNI reads B in place (no pixel packing)
+    ((3, 5, 32, 32), (8, 5, 3, 3), (1, 1), (1, 1), (1, 1)),       # FPROP and BPROP in place
+    ((2, 3, 20, 18), (4, 3, 3, 3), (2, 1), (1, 1), (1, 2)),       # in place, stride_h 2, dilation
+    ((2, 6, 16, 48), (9, 6, 3, 3), (1, 1), (1, 1), (1, 1)),       # a panel's halves in two rows
 ]
 
 

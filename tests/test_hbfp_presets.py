@@ -184,3 +184,19 @@ def test_formats_quantize_entry_point():
         assert np.array_equal(q.dequantize(), hbfp.quantize(x, spec, "nearest"))
     with pytest.raises(ValueError):
         formats.quantize(x, "dfp16")
+
+
+@pytest.mark.parametrize("name", ["hbfp8", "mx"])
+def test_block_exponent_at_powers_of_two_and_subnormals(name):
+    """E = ceil(log2 max) (HBFP) or floor (MX), also when the maximum is an exact power
+    of two (ceil == floor) and when the whole block is subnormal."""
+    f = hbfp.block_format(name)
+    maxima = np.array([1.0, 2.0 ** -20, 2.0 ** 30, 1.5, 3.0 * 2.0 ** -140, 2.0 ** -149, 2.0 ** -130,
+                       np.nextafter(np.float32(2.0), np.float32(0))], np.float32)
+    x = np.zeros((len(maxima), f.block), np.float32)
+    x[:, 5] = -maxima
+    x[:, 9] = maxima / 4
+    _, s = hbfp.encode(x, name, "nearest")
+    log2 = np.log2(maxima.astype(np.float64))
+    want = np.floor(log2) - (f.mag_bits - 1) if f.floor_exponent else np.ceil(log2) - f.mag_bits
+    assert np.array_equal(s[:, 0], want)

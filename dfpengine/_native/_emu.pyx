@@ -206,6 +206,55 @@ def gemm_bfp(ka, sa, kb, sb, int block):
     return C
 
 
+cdef _bfp_operand(x, str what, dfp_bfp_operand *op, int block, int mag_bits, bint floor_exponent,
+                  rounding, uint64_t seed, uint64_t stream):
+    """Fill op from a 2-D float32 (rows x K) array or view; returns the array kept alive."""
+    arr = np.asarray(x)
+    if arr.dtype != np.float32 or arr.ndim != 2:
+        raise TypeError(f"gemm_bfp_f32: {what} must be a 2-D float32 array, got {arr.dtype} with shape {arr.shape}")
+    if not (arr.strides[1] == 4 or arr.strides[0] == 4) or any(s % 4 for s in arr.strides):
+        arr = np.ascontiguousarray(arr)
+    op.x = <const float *>cnp.PyArray_DATA(arr)
+    op.row_stride = arr.strides[0] // 4
+    op.k_stride = arr.strides[1] // 4
+    if arr.shape[1] <= 1:          # a single column: either stride serves, make K the unit one
+        op.k_stride = 1
+        op.row_stride = max(op.row_stride, 1)
+    elif arr.shape[0] <= 1 and op.k_stride != 1:
+        arr = np.ascontiguousarray(arr)
+        op.x = <const float *>cnp.PyArray_DATA(arr)
+        op.row_stride, op.k_stride = arr.shape[1], 1
+    op.block = block
+    op.mag_bits = mag_bits
+    op.floor_exponent = floor_exponent
+    op.rounding = to_c_rounding(rounding, "gemm_bfp_f32")
+    op.seed = seed
+    op.stream = stream
+    return arr
+
+
+def gemm_bfp_f32(a, b, int block, int mag_a, bint floor_a, rounding_a, int mag_b, bint floor_b,
+                 rounding_b, uint64_t seed=0, uint64_t stream_a=0, uint64_t stream_b=1):
+    """A @ B^T for float32 A (m x k) and B (n x k) (transposed views welcome), both
+    quantised to block floating point along k while packed (dfp_gemm_bfp_f32):
+    equal to bfp_quantize(A, stream_a) and bfp_quantize(B, stream_b) then gemm_bfp."""
+    cdef dfp_bfp_operand op_a, op_b
+    if block < 1:
+        raise ValueError(f"gemm_bfp_f32: block must be >= 1, got {block}")
+    keep_a = _bfp_operand(a, "a", &op_a, block, mag_a, floor_a, rounding_a, seed, stream_a)
+    keep_b = _bfp_operand(b, "b", &op_b, block, mag_b, floor_b, rounding_b, seed, stream_b)
+    if keep_a.shape[1] != keep_b.shape[1]:
+        raise ValueError(f"gemm_bfp_f32: a and b must be m x k and n x k, got {keep_a.shape} and {keep_b.shape}")
+    cdef int64_t m = keep_a.shape[0], n = keep_b.shape[0], k = keep_a.shape[1]
+    cdef cnp.ndarray C = np.empty((m, n), dtype=np.float32)
+    cdef int64_t ldc = max(n, 1)
+    cdef dfp_status st
+    with nogil:
+        st = dfp_gemm_bfp_f32(m, n, k, &op_a, &op_b, <float *>cnp.PyArray_DATA(C), ldc)
+    check(st, "gemm_bfp_f32")
+    return C
+
+
 cdef dfp_conv2d_shape conv_shape(x_shape, int64_t kh, int64_t kw, stride, padding, dilation):
     cdef dfp_conv2d_shape s
     s.batch, s.in_channels, s.in_h, s.in_w = (int(v) for v in x_shape)

@@ -2,10 +2,10 @@
 mx): the provider `QUANTIZED_PROVIDERS` names for those tags.
 
 GEMM on integers: both operands are quantised along the dot-product dimension K
-by the C quantiser `dfp_bfp_quantize` (mantissas + one scale exponent per
-(row, block)), then `dfp_gemm_bfp` sums each block's mantissa products exactly
-in INT32, scales the block sum by 2^(sa + sb) and adds it in FP32 in block
-order: bit-identical to `formats.hbfp.gemm_reference` for the same rounding
+by the quantiser of `dfp_bfp_quantize` (mantissas + one scale exponent per
+(row, block)) while `dfp_gemm_bfp_f32` packs them into the integer GEMM's
+panels; the micro-kernels sum each block's mantissa products exactly in INT32,
+the block sum is scaled by 2^(sa + sb) and added in FP32 in block order: bit-identical to `formats.hbfp.gemm_reference` for the same rounding
 draws. Stochastic rounding: seed = fmt.a param "seed" (default 0), streams 2i
 (op(a)) and 2i+1 (op(b)) at call index i of _lowp_streams; call 0 draws as
 `gemm_reference` does. Conv: im2col GEMMs (see _im2col_conv for where the
@@ -16,12 +16,6 @@ import numpy as np
 from . import _im2col_conv, _lowp_streams
 
 
-def _codes_along_k(op, fmt, seed, stream):
-    """(mantissas, scale exponents) of op (rows x K, possibly a transposed view), blocks along K."""
-    from dfpengine.formats import hbfp
-    return hbfp.encode(op, fmt, None, seed, stream)   # a transposed view is quantised in place
-
-
 def gemm_quantized(a, b, trans_a=False, trans_b=False, fmt=None):
     from dfpengine.formats import hbfp
     from . import _emu
@@ -29,9 +23,10 @@ def gemm_quantized(a, b, trans_a=False, trans_b=False, fmt=None):
     if fa.block != fb.block:
         raise ValueError(f"gemm: block formats of a and b must share a block size, got {fa.block} and {fb.block}")
     seed, call = _lowp_streams.seed(fmt), _lowp_streams.next_call(fmt)
-    ka, sa = _codes_along_k(a.T if trans_a else a, fa, seed, 2 * call)       # m x K
-    kb, sb = _codes_along_k(b if trans_b else b.T, fb, seed, 2 * call + 1)   # n x K
-    return _emu.gemm_bfp(ka, sa, kb, sb, fa.block)
+    op_a = np.asarray(a.T if trans_a else a, np.float32)     # m x K (a view when transposed)
+    op_b = np.asarray(b if trans_b else b.T, np.float32)     # n x K
+    return _emu.gemm_bfp_f32(op_a, op_b, fa.block, fa.mag_bits, fa.floor_exponent, fa.rounding,
+                             fb.mag_bits, fb.floor_exponent, fb.rounding, seed, 2 * call, 2 * call + 1)
 
 
 def conv2d_forward_quantized(x, w, bias, stride, padding, dilation, fmt=None):

@@ -36,5 +36,16 @@ cdef extern from "dfpengine.h" nogil:
     dfp_status dfp_bfp_quantize(const float *x, int64_t rows, int64_t cols, int64_t ldx, int block, int mag_bits, int floor_exponent, dfp_rounding rounding, uint64_t seed, uint64_t stream, int16_t *mant, int32_t *scale_exp, float *y)
     dfp_status dfp_bfp_quantize_transposed(const float *x, int64_t rows, int64_t cols, int64_t ldx, int block, int mag_bits, int floor_exponent, dfp_rounding rounding, uint64_t seed, uint64_t stream, int16_t *mant, int32_t *scale_exp, float *y)
     dfp_status dfp_gemm_bfp(int64_t m, int64_t n, int64_t k, int block, const int16_t *ka, const int32_t *sa, const int16_t *kb, const int32_t *sb, float *c, int64_t ldc)
+    ctypedef struct dfp_bfp_operand:
+        const float *x
+        int64_t row_stride
+        int64_t k_stride
+        int block
+        int mag_bits
+        int floor_exponent
+        dfp_rounding rounding
+        uint64_t seed
+        uint64_t stream
+    dfp_status dfp_gemm_bfp_f32(int64_t m, int64_t n, int64_t k, const dfp_bfp_operand *a, const dfp_bfp_operand *b, float *c, int64_t ldc)
     dfp_status dfp_conv2d_im2col_f32(const dfp_conv2d_shape *shape, const float *x, float *cols)
     dfp_status dfp_conv2d_col2im_f32(const dfp_conv2d_shape *shape, const float *cols, float *dx)

@@ -33,15 +33,20 @@ static inline __m512i dpwssd_bcast(__m512i acc, __m512i b, const int16_t *p)
     return acc;
 }
 
-static void igemm_s16_avx512_vnni_8x32(int64_t kp, int64_t chunk, const int16_t *a,
-                                       const int16_t *b, float *c, int64_t ldc, int accumulate)
+/* The body of both entry points: B from a packed panel (off == NULL: pair p at
+ * b + p * 64) or, for the direct conv, read in place (pair p: columns 0-15 at
+ * b + off[p], columns 16-31 at b_hi + off[p]); always inlined, so each entry
+ * point is compiled for its own case. */
+static inline __attribute__((always_inline)) void
+igemm_body(int64_t kp, int64_t chunk, const int16_t *a, const int16_t *b, const int16_t *b_hi,
+           const int64_t *off, float *c, int64_t ldc, int accumulate)
 {
     if (!accumulate)
         for (int i = 0; i < MR; i++)
             for (int j = 0; j < NR; j += 16)
                 _mm512_storeu_ps(c + i * ldc + j, _mm512_setzero_ps());
     for (int64_t p0 = 0; p0 < kp; p0 += chunk) {
-        const int16_t *ap = a + p0 * MR * 2, *bp = b + p0 * NR * 2;
+        const int16_t *ap = a + p0 * MR * 2, *bp = off ? NULL : b + p0 * NR * 2;
         int64_t n = p0 + chunk < kp ? chunk : kp - p0;
         __m512i s00 = _mm512_setzero_si512(), s01 = _mm512_setzero_si512(), s10 = _mm512_setzero_si512(),
                 s11 = _mm512_setzero_si512(), s20 = _mm512_setzero_si512(), s21 = _mm512_setzero_si512(),
@@ -49,9 +54,16 @@ static void igemm_s16_avx512_vnni_8x32(int64_t kp, int64_t chunk, const int16_t 
                 s41 = _mm512_setzero_si512(), s50 = _mm512_setzero_si512(), s51 = _mm512_setzero_si512(),
                 s60 = _mm512_setzero_si512(), s61 = _mm512_setzero_si512(), s70 = _mm512_setzero_si512(),
                 s71 = _mm512_setzero_si512();
-        for (int64_t p = 0; p < n; p++, ap += MR * 2, bp += NR * 2) {
-            __m512i b0 = _mm512_load_si512((const void *)bp);
-            __m512i b1 = _mm512_load_si512((const void *)(bp + 32));
+        for (int64_t p = 0; p < n; p++, ap += MR * 2) {
+            __m512i b0, b1;
+            if (off) {
+                b0 = _mm512_loadu_si512((const void *)(b + off[p0 + p]));
+                b1 = _mm512_loadu_si512((const void *)(b_hi + off[p0 + p]));
+            } else {
+                b0 = _mm512_load_si512((const void *)bp);
+                b1 = _mm512_load_si512((const void *)(bp + 32));
+                bp += NR * 2;
+            }
             s00 = dpwssd_bcast(s00, b0, ap + 0);
             s01 = dpwssd_bcast(s01, b1, ap + 0);
             s10 = dpwssd_bcast(s10, b0, ap + 2);
@@ -88,9 +100,24 @@ static void igemm_s16_avx512_vnni_8x32(int64_t kp, int64_t chunk, const int16_t 
     }
 }
 
+static void igemm_s16_avx512_vnni_8x32(int64_t kp, int64_t chunk, const int16_t *a,
+                                       const int16_t *b, float *c, int64_t ldc, int accumulate)
+{
+    igemm_body(kp, chunk, a, b, NULL, NULL, c, ldc, accumulate);
+}
+
+static void igemm_s16_inplace_avx512_vnni_8x32(int64_t kp, int64_t chunk, const int16_t *a,
+                                               const int16_t *b_lo, const int16_t *b_hi,
+                                               const int64_t *off, float *c, int64_t ldc,
+                                               int accumulate)
+{
+    igemm_body(kp, chunk, a, b_lo, b_hi, off, c, ldc, accumulate);
+}
+
 void dfp_int_kernels_init_avx512_vnni(dfp_int_kernels *k)
 {
     k->mr = MR;
     k->nr = NR;
     k->igemm_s16 = igemm_s16_avx512_vnni_8x32;
+    k->igemm_s16_inplace = igemm_s16_inplace_avx512_vnni_8x32;
 }

@@ -12,6 +12,8 @@
  * whose block is odd (a K pair would straddle two blocks) take the portable
  * loop below, which sums in INT64 where needed.
  * Contract: dfpengine.h, dfp_gemm_bfp. */
+#include "bfp_pack.h"
+#include "bfp_quantize.h"
 #include "igemm.h"
 #include "kernel_table.h"
 
@@ -181,6 +183,18 @@ static dfp_status gemm_bfp_integer(bfp_plan *pl, float *c, int64_t ldc)
     return failed ? DFP_ERR_OUT_OF_MEMORY : DFP_OK;
 }
 
+/* C^T = B A^T takes the same products, scales and additions (bit-identical);
+ * swap when the padding of m to MR and n to NR wastes less that way, as for
+ * conv GEMMs with 16 output channels against NR = 32. */
+static int swap_operands(int64_t m, int64_t n)
+{
+    const dfp_int_kernels *ik = &dfp_kernels()->integer;
+    const int64_t mr = ik->mr, nr = ik->nr;
+    const int64_t pad_ab = (m + mr - 1) / mr * mr * ((n + nr - 1) / nr * nr);
+    const int64_t pad_ba = (n + mr - 1) / mr * mr * ((m + nr - 1) / nr * nr);
+    return pad_ba < pad_ab;
+}
+
 dfp_status dfp_gemm_bfp(int64_t m, int64_t n, int64_t k, int block, const int16_t *ka,
                         const int32_t *sa, const int16_t *kb, const int32_t *sb, float *c,
                         int64_t ldc)
@@ -205,19 +219,15 @@ dfp_status dfp_gemm_bfp(int64_t m, int64_t n, int64_t k, int block, const int16_
     }
     const dfp_int_kernels *ik = &dfp_kernels()->integer;
     const int mr = ik->mr, nr = ik->nr;
-    /* C^T = B A^T takes the same products, scales and additions (bit-identical);
-     * swap when the padding of m to MR and n to NR wastes less that way, as for
-     * conv GEMMs with 16 output channels against NR = 32 */
-    const int64_t pad_ab = (m + mr - 1) / mr * mr * ((n + nr - 1) / nr * nr);
-    const int64_t pad_ba = (n + mr - 1) / mr * mr * ((m + nr - 1) / nr * nr);
-    if (pad_ba < pad_ab) {
+    const int swap = swap_operands(m, n);
+    if (swap) {
         const int16_t *kt = ka;
         const int32_t *st = sa;
         int64_t t = m;
         ka = kb, kb = kt, sa = sb, sb = st, m = n, n = t;
     }
     bfp_plan pl = {.m = m, .n = n, .nb = (k + block - 1) / block, .kp = (k + 1) / 2,
-                   .block_pairs = block / 2, .mr = mr, .nr = nr, .transposed = pad_ba < pad_ab,
+                   .block_pairs = block / 2, .mr = mr, .nr = nr, .transposed = swap,
                    .sa = sa, .sb = sb};
     pl.mc = MC_MAX / pl.mr * pl.mr;
     pl.nc = NC_MAX / pl.nr * pl.nr;
@@ -233,5 +243,105 @@ dfp_status dfp_gemm_bfp(int64_t m, int64_t n, int64_t k, int block, const int16_
         st = gemm_bfp_integer(&pl, c, ldc);
     free(pl.pa.panels);
     free(pl.pb.panels);
+    return st;
+}
+
+/* ---- FP32 operands, quantised while packed ---- */
+
+static dfp_status check_operand(const dfp_bfp_operand *op, int64_t rows, int64_t k)
+{
+    dfp_status st = dfp_bfp_check_args(op->x, rows, k, k > 1 ? k : 1, op->block, op->mag_bits,
+                                       op->rounding);
+    if (st != DFP_OK || rows * k == 0)
+        return st;
+    if (op->k_stride == 1 && (rows == 1 || op->row_stride >= k))
+        return DFP_OK;
+    if (op->row_stride == 1 && (k == 1 || op->k_stride >= rows))
+        return DFP_OK;
+    return DFP_ERR_INVALID_SHAPE;
+}
+
+/* Dense codes of one operand (the general path's input). */
+static dfp_status quantize_dense(const dfp_bfp_operand *op, int64_t rows, int64_t k, int16_t *mant,
+                                 int32_t *exps)
+{
+    if (op->k_stride == 1)
+        return dfp_bfp_quantize(op->x, rows, k, rows == 1 ? (k > 1 ? k : 1) : op->row_stride,
+                                op->block, op->mag_bits, op->floor_exponent, op->rounding, op->seed,
+                                op->stream, mant, exps, NULL);
+    return dfp_bfp_quantize_transposed(op->x, rows, k, op->k_stride, op->block, op->mag_bits,
+                                       op->floor_exponent, op->rounding, op->seed, op->stream, mant,
+                                       exps, NULL);
+}
+
+static dfp_status gemm_bfp_f32_dense(int64_t m, int64_t n, int64_t k, const dfp_bfp_operand *a,
+                                     const dfp_bfp_operand *b, float *c, int64_t ldc)
+{
+    const int64_t nb = (k + a->block - 1) / a->block;
+    int16_t *ka = malloc((size_t)(m * k) * sizeof(int16_t)), *kb = malloc((size_t)(n * k) * sizeof(int16_t));
+    int32_t *sa = malloc((size_t)(m * nb) * sizeof(int32_t)), *sb = malloc((size_t)(n * nb) * sizeof(int32_t));
+    dfp_status st = ka && kb && sa && sb ? DFP_OK : DFP_ERR_OUT_OF_MEMORY;
+    if (st == DFP_OK)
+        st = quantize_dense(a, m, k, ka, sa);
+    if (st == DFP_OK)
+        st = quantize_dense(b, n, k, kb, sb);
+    if (st == DFP_OK)
+        st = dfp_gemm_bfp(m, n, k, a->block, ka, sa, kb, sb, c, ldc);
+    free(ka);
+    free(kb);
+    free(sa);
+    free(sb);
+    return st;
+}
+
+dfp_status dfp_gemm_bfp_f32(int64_t m, int64_t n, int64_t k, const dfp_bfp_operand *a,
+                            const dfp_bfp_operand *b, float *c, int64_t ldc)
+{
+    if (!a || !b)
+        return DFP_ERR_NULL_POINTER;
+    if (m < 0 || n < 0 || k < 0 || ldc < (n > 1 ? n : 1))
+        return DFP_ERR_INVALID_SHAPE;
+    if (a->block != b->block)
+        return DFP_ERR_INVALID_ARGUMENT;
+    dfp_status st = check_operand(a, m, k);
+    if (st == DFP_OK)
+        st = check_operand(b, n, k);
+    if (st != DFP_OK || m * n == 0)
+        return st;
+    if (!c)
+        return DFP_ERR_NULL_POINTER;
+    if (k == 0) {
+        for (int64_t i = 0; i < m; i++)
+            memset(c + i * ldc, 0, (size_t)n * sizeof(float));
+        return DFP_OK;
+    }
+    const int block = a->block;
+    const double bound = (double)block * ((1 << a->mag_bits) - 1) * ((1 << b->mag_bits) - 1);
+    if (block % 2 || bound > 2147483647.0)
+        return gemm_bfp_f32_dense(m, n, k, a, b, c, ldc);
+    const dfp_int_kernels *ik = &dfp_kernels()->integer;
+    const int swap = swap_operands(m, n);
+    if (swap) {
+        const dfp_bfp_operand *t = a;
+        int64_t r = m;
+        a = b, b = t, m = n, n = r;
+    }
+    const int64_t nb = (k + block - 1) / block;
+    int32_t *sa = malloc((size_t)(m * nb) * sizeof(int32_t)), *sb = malloc((size_t)(n * nb) * sizeof(int32_t));
+    bfp_plan pl = {.m = m, .n = n, .nb = nb, .kp = (k + 1) / 2, .block_pairs = block / 2,
+                   .mr = ik->mr, .nr = ik->nr, .transposed = swap, .sa = sa, .sb = sb};
+    pl.mc = MC_MAX / pl.mr * pl.mr;
+    pl.nc = NC_MAX / pl.nr * pl.nr;
+    st = sa && sb ? DFP_OK : DFP_ERR_OUT_OF_MEMORY;
+    if (st == DFP_OK)
+        st = dfp_bfp_pack_operand(a, m, k, pl.mr, &pl.pa, sa);
+    if (st == DFP_OK)
+        st = dfp_bfp_pack_operand(b, n, k, pl.nr, &pl.pb, sb);
+    if (st == DFP_OK)
+        st = gemm_bfp_integer(&pl, c, ldc);
+    free(pl.pa.panels);
+    free(pl.pb.panels);
+    free(sa);
+    free(sb);
     return st;
 }

@@ -7,36 +7,38 @@
  * r*cols + c, so results do not depend on ISA or thread count. */
 #include "kernel_table.h"
 #include "emu_kernels.h"
+#include "bfp_quantize.h"
 
 #include <math.h>
 #include <stdlib.h>
 
-typedef struct bfp_args {
-    int block, mag_bits, floor_exponent, stochastic;
-    uint64_t key;
-    int64_t cols;
-} bfp_args;
-
-/* Exponent E of a block from its largest magnitude (> 0). */
-static int block_exponent(float amax, int floor_exponent)
+/* Exponent E of a block from its largest magnitude (> 0, finite): floor or
+ * ceil of log2. Normal floats read it from the bits (a frexpf call per block of
+ * 64 was a tenth of the quantiser); subnormals take frexpf. */
+static int block_exponent(uint32_t amax_bits, int floor_exponent)
 {
     int e;
-    float f = frexpf(amax, &e); /* amax = f * 2^e, f in [0.5, 1) */
+    float f;
+    if (amax_bits >= 0x00800000u) {
+        e = (int)(amax_bits >> 23) - 126;                           /* amax = f * 2^e, f in [0.5, 1) */
+        f = (amax_bits & 0x007fffffu) == 0 ? 0.5f : 0.75f;     /* only f == 0.5 matters */
+    } else {
+        f = frexpf(dfp_bits_f32(amax_bits), &e);
+    }
     if (floor_exponent)
         return e - 1;
     return f == 0.5f ? e - 1 : e;
 }
 
 /* One block; returns 0, or 1 when it holds a NaN or inf. */
-static int quantize_block(const float *x, int64_t r, int64_t c0, int64_t len, const bfp_args *a,
-                          int16_t *mant, int32_t *scale_exp, float *y)
+int dfp_bfp_quantize_block(const float *x, int64_t r, int64_t c0, int64_t len, const dfp_bfp_args *a,
+                           int16_t *mant, int32_t *scale_exp, float *y)
 {
     const dfp_emu_kernels *kern = &dfp_kernels()->emu;
     uint32_t amax_bits = kern->absmax_bits(x, len);
     if (amax_bits >= DFP_F32_INF_BITS)
         return 1;
-    float amax = dfp_bits_f32(amax_bits);
-    int e = amax > 0.0f ? block_exponent(amax, a->floor_exponent) : 0;
+    int e = amax_bits != 0 ? block_exponent(amax_bits, a->floor_exponent) : 0;
     /* MX (floor E): the largest element has k in [2^(m-1), 2^m), so it stays
      * representable (OCP MXINT8: k * 2^(E-6), |k| <= 127). HBFP (ceil E):
      * k * 2^(E-m) as in the Accuracy Boosters code. */
@@ -49,7 +51,7 @@ static int quantize_block(const float *x, int64_t r, int64_t c0, int64_t len, co
     return 0;
 }
 
-static dfp_status check_bfp_args(const float *x, int64_t rows, int64_t cols, int64_t ldx, int block,
+dfp_status dfp_bfp_check_args(const float *x, int64_t rows, int64_t cols, int64_t ldx, int block,
                                  int mag_bits, dfp_rounding rounding)
 {
     if (rows < 0 || cols < 0 || ldx < (cols > 1 ? cols : 1) || block < 1)
@@ -70,10 +72,10 @@ dfp_status dfp_bfp_quantize(const float *x, int64_t rows, int64_t cols, int64_t 
 {
     if (!mant && !scale_exp && !y)
         return DFP_ERR_NULL_POINTER;
-    dfp_status st = check_bfp_args(x, rows, cols, ldx, block, mag_bits, rounding);
+    dfp_status st = dfp_bfp_check_args(x, rows, cols, ldx, block, mag_bits, rounding);
     if (st != DFP_OK)
         return st;
-    const bfp_args a = {block, mag_bits, floor_exponent != 0, rounding == DFP_ROUND_STOCHASTIC,
+    const dfp_bfp_args a = {block, mag_bits, floor_exponent != 0, rounding == DFP_ROUND_STOCHASTIC,
                         dfp_rng_key(seed, stream), cols};
     const int64_t nblocks = (cols + block - 1) / block;
     int not_finite = 0;
@@ -83,7 +85,7 @@ dfp_status dfp_bfp_quantize(const float *x, int64_t rows, int64_t cols, int64_t 
         for (int64_t b = 0; b < nblocks; b++) {
             int64_t c0 = b * block, len = cols - c0 < block ? cols - c0 : block;
             int64_t o = r * cols + c0;
-            not_finite |= quantize_block(x + r * ldx + c0, r, c0, len, &a, mant ? mant + o : NULL,
+            not_finite |= dfp_bfp_quantize_block(x + r * ldx + c0, r, c0, len, &a, mant ? mant + o : NULL,
                                          scale_exp ? scale_exp + r * nblocks + b : NULL,
                                          y ? y + o : NULL);
         }
@@ -101,11 +103,11 @@ dfp_status dfp_bfp_quantize_transposed(const float *x, int64_t rows, int64_t col
         return DFP_ERR_NULL_POINTER;
     if (ldx < (rows > 1 ? rows : 1))
         return DFP_ERR_INVALID_SHAPE;
-    /* check_bfp_args tests ldx against cols; the stored matrix here is cols x rows */
-    dfp_status st = check_bfp_args(x, rows, cols, cols > 1 ? cols : 1, block, mag_bits, rounding);
+    /* dfp_bfp_check_args tests ldx against cols; the stored matrix here is cols x rows */
+    dfp_status st = dfp_bfp_check_args(x, rows, cols, cols > 1 ? cols : 1, block, mag_bits, rounding);
     if (st != DFP_OK)
         return st;
-    const bfp_args a = {block, mag_bits, floor_exponent != 0, rounding == DFP_ROUND_STOCHASTIC,
+    const dfp_bfp_args a = {block, mag_bits, floor_exponent != 0, rounding == DFP_ROUND_STOCHASTIC,
                         dfp_rng_key(seed, stream), cols};
     const int64_t nblocks = (cols + block - 1) / block;
     const int64_t ntiles = (rows + TILE_ROWS - 1) / TILE_ROWS;
@@ -132,7 +134,7 @@ dfp_status dfp_bfp_quantize_transposed(const float *x, int64_t rows, int64_t col
                 }
                 for (int64_t r = 0; r < nr; r++) {
                     const int64_t o = (r0 + r) * cols + c0;
-                    not_finite |= quantize_block(buf + r * len, r0 + r, c0, len, &a,
+                    not_finite |= dfp_bfp_quantize_block(buf + r * len, r0 + r, c0, len, &a,
                                                  mant ? mant + o : NULL,
                                                  scale_exp ? scale_exp + (r0 + r) * nblocks + b : NULL,
                                                  y ? y + o : NULL);

@@ -52,6 +52,33 @@ static dfp_status quantize_tensor(const float *x, int64_t n, const dfp_dfp16_par
     return bad ? DFP_ERR_NOT_FINITE : DFP_OK;
 }
 
+/* x (batch x channels x h x w) quantised per tensor straight into a plane-pair
+ * layout with a zero border (conv_s16_pack.h): channel pairs for the direct
+ * conv, image pairs for WTGRAD. */
+static dfp_status quantize_pairs(const float *x, int64_t batch, int64_t channels, int64_t h,
+                                 int64_t w, int64_t pad_h, int64_t pad_w, int pair_images,
+                                 const dfp_dfp16_params *p, qtensor *t, int64_t *sat)
+{
+    if (p->shift < 0 || p->shift > 3 || p->rounding < DFP_ROUND_NEAREST ||
+        p->rounding > DFP_ROUND_BIASED)
+        return DFP_ERR_INVALID_ARGUMENT;
+    int64_t planes = pair_images ? (batch + 1) / 2 * channels : batch * ((channels + 1) / 2);
+    t->q = malloc((size_t)(planes * (h + 2 * pad_h) * (w + 2 * pad_w) * 2 + 1) * sizeof(int16_t));
+    if (!t->q)
+        return DFP_ERR_OUT_OF_MEMORY;
+    int bad = 0;
+    t->e = dfp_dfp16_tensor_exponent(x, batch * channels * h * w, p->shift, &bad);
+    if (bad)
+        return DFP_ERR_NOT_FINITE;
+    dfp_quant_run run = dfp_dfp16_run(t->e, p, 0);
+    int64_t n_sat = dfp_quantize_plane_pairs(x, batch, channels, h, w, pad_h, pad_w, pair_images,
+                                             &run, t->q, &t->max_abs);
+    if (n_sat < 0)
+        return DFP_ERR_OUT_OF_MEMORY;
+    *sat += n_sat;
+    return DFP_OK;
+}
+
 static dfp_status make_job(const dfp_conv2d_shape *s, conv_job *j)
 {
     int64_t oh, ow;
@@ -87,11 +114,39 @@ static inline float pow2(int32_t e) { return ldexpf(1.0f, e); }
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
+/* One tile of the direct conv with B read in place (see direct_conv): output
+ * pixels [p0, p0 + np) of one image, all mpan weight panels, K blocks of kc
+ * pairs in order as dfp_igemm_panels does (same sums, same flushes). */
+static void conv_tile_inplace(const dfp_conv_geom *g, const dfp_pairs_layout *l,
+                              dfp_igemm_s16_inplace_fn ukr, int64_t mpan, int mr, int64_t kp,
+                              int64_t chunk, int64_t kc, const int16_t *wp, const int16_t *xpn,
+                              const int64_t *off, int64_t p0, int64_t np, float *buf, int64_t ldb)
+{
+    const int64_t npan = (np + 31) / 32;
+    for (int64_t q0 = 0; q0 < kp; q0 += kc) {
+        const int64_t kcb = min64(kc, kp - q0);
+        for (int64_t jp = 0; jp < npan; jp++) {
+            const int16_t *half[2];
+            for (int h = 0; h < 2; h++) {
+                /* a half past np (np is a multiple of 16) repeats the first: its
+                 * columns are never read back, and it stays inside xp */
+                int64_t p = p0 + jp * 32 + (jp * 32 + 16 * h < np ? 16 * h : 0);
+                int64_t oh = p / g->out_w, ow = p % g->out_w;
+                half[h] = xpn + (oh * g->stride_h * l->wp + ow) * 2;
+            }
+            for (int64_t ip = 0; ip < mpan; ip++)
+                ukr(kcb, chunk, wp + (ip * kp + q0) * mr * 2, half[0], half[1], off + q0,
+                    buf + ip * mr * ldb + jp * 32, ldb, q0 > 0);
+        }
+    }
+}
+
 /* Direct conv on INT16 data: y[n][o][p] = scale * sum_q Wp[o][q] * xp-panels[q][p]
- * (+ bias[o]); g describes x (C x H x W) -> y (out_ch x OH x OW), w is OIHW. */
+ * (+ bias[o]); g describes x (C x H x W) -> y (out_ch x OH x OW), xp is x in the
+ * channel-pair layout of g (largest |value| xmax), w is OIHW. */
 static dfp_status direct_conv(const dfp_conv_geom *g, int64_t batch, int64_t out_ch,
-                              const qtensor *x, const int16_t *w, float sw, float sx,
-                              const float *bias, float *y, dfp_gemm_stats *stats)
+                              const int16_t *xp, int32_t xmax, const int16_t *w, float sw,
+                              float sx, const float *bias, float *y, dfp_gemm_stats *stats)
 {
     const dfp_int_kernels *ik = &dfp_kernels()->integer;
     const int mr = ik->mr, nr = ik->nr;
@@ -100,16 +155,26 @@ static dfp_status direct_conv(const dfp_conv_geom *g, int64_t batch, int64_t out
     int64_t mpan = (out_ch + mr - 1) / mr;
     int64_t tile = min64(pixels, (int64_t)TILE_PANELS * nr), tiles = (pixels + tile - 1) / tile;
     int64_t npan = (tile + nr - 1) / nr, ldb = npan * nr, items = batch * tiles;
-    int16_t *xp = malloc((size_t)(batch * l.cp * l.hp * l.wp * 2 + 1) * sizeof(int16_t));
     int16_t *wp = aligned_alloc(64, (size_t)((mpan * kp * mr * 4 + 63) / 64 * 64));
-    if (!xp || !wp) {
-        free(xp), free(wp);
+    if (!wp)
         return DFP_ERR_OUT_OF_MEMORY;
-    }
-    dfp_pairs_from_nchw(g, batch, x->q, xp);
     int32_t wmax = dfp_pack_conv_weights(g, out_ch, w, mr, wp);
     int64_t chunk, kc;
-    dfp_igemm_chunking(wmax, x->max_abs, &chunk, &kc);
+    dfp_igemm_chunking(wmax, xmax, &chunk, &kc);
+    /* B read in place from xp when each half panel (16 output pixels) is a run
+     * of one output row, contiguous in xp at stride 1: no pixel packing. */
+    const dfp_igemm_s16_inplace_fn inplace = ik->igemm_s16_inplace;
+    const int use_inplace = inplace && nr == 32 && g->stride_w == 1 && g->out_w % 16 == 0;
+    int64_t *off = use_inplace ? malloc((size_t)kp * sizeof(int64_t)) : NULL;
+    if (use_inplace && !off) {
+        free(wp);
+        return DFP_ERR_OUT_OF_MEMORY;
+    }
+    for (int64_t q = 0; use_inplace && q < kp; q++) {
+        int64_t kk = g->kernel_h * g->kernel_w, cp = q / kk, kh = (q % kk) / g->kernel_w,
+                kw = q % g->kernel_w;
+        off[q] = ((cp * l.hp + kh * g->dilation_h) * l.wp + kw * g->dilation_w) * 2;
+    }
     int failed = 0;
 #pragma omp parallel num_threads(dfp_threads_for_work(items)) reduction(| : failed)
     {
@@ -121,8 +186,14 @@ static dfp_status direct_conv(const dfp_conv_geom *g, int64_t batch, int64_t out
             if (!buf || !bp)
                 continue;
             int64_t n = it / tiles, p0 = (it % tiles) * tile, np = min64(tile, pixels - p0);
-            dfp_pack_conv_pixels(g, xp + n * l.cp * l.hp * l.wp * 2, p0, np, nr, bp);
-            dfp_igemm_panels(mpan, (np + nr - 1) / nr, kp, chunk, kc, wp, bp, buf, ldb, 0);
+            const int16_t *xpn = xp + n * l.cp * l.hp * l.wp * 2;
+            if (use_inplace)
+                conv_tile_inplace(g, &l, inplace, mpan, mr, kp, chunk, kc, wp, xpn, off, p0, np,
+                                  buf, ldb);
+            else {
+                dfp_pack_conv_pixels(g, xpn, p0, np, nr, bp);
+                dfp_igemm_panels(mpan, (np + nr - 1) / nr, kp, chunk, kc, wp, bp, buf, ldb, 0);
+            }
             float *yt = y + n * out_ch * pixels + p0;
             dfp_igemm_epilogue(out_ch, np, buf, ldb, sw, sx, yt, pixels, 0);
             for (int64_t o = 0; bias && o < out_ch; o++)
@@ -131,7 +202,7 @@ static dfp_status direct_conv(const dfp_conv_geom *g, int64_t batch, int64_t out
         }
         free(buf), free(bp);
     }
-    free(xp), free(wp);
+    free(wp), free(off);
     if (failed)
         return DFP_ERR_OUT_OF_MEMORY;
     if (stats) {
@@ -204,12 +275,13 @@ dfp_status dfp_conv2d_forward_dfp16(const dfp_conv2d_shape *shape, const float *
     dfp_status st = make_job(shape, &j);
     int64_t sat = 0;
     if (st == DFP_OK)
-        st = quantize_tensor(x, j.batch * j.g.channels * j.in_pixels, px, &j.x, &sat);
+        st = quantize_pairs(x, j.batch, j.g.channels, j.g.in_h, j.g.in_w, j.g.pad_h, j.g.pad_w, 0,
+                            px, &j.x, &sat);
     if (st == DFP_OK)
         st = quantize_tensor(w, j.out_ch * j.ckk, pw, &j.w, &sat);
     if (st == DFP_OK)
-        st = direct_conv(&j.g, j.batch, j.out_ch, &j.x, j.w.q, pow2(j.w.e), pow2(j.x.e), bias, y,
-                         stats);
+        st = direct_conv(&j.g, j.batch, j.out_ch, j.x.q, j.x.max_abs, j.w.q, pow2(j.w.e),
+                         pow2(j.x.e), bias, y, stats);
     if (st == DFP_OK && stats)
         stats->saturations += sat;
     free_job(&j);
@@ -219,13 +291,25 @@ dfp_status dfp_conv2d_forward_dfp16(const dfp_conv2d_shape *shape, const float *
 /* BPROP: for stride 1 (and pad <= dilation * (kernel - 1)) dx is the direct
  * conv of dy with w[o][c][kh][kw] -> wt[c][o][KH-1-kh][KW-1-kw] and padding
  * dilation * (kernel - 1) - pad; otherwise GEMM + col2im per image. */
-static dfp_status bprop(const conv_job *j, float *dx, dfp_gemm_stats *stats)
+static void bprop_padding(const dfp_conv_geom *g, int64_t *ph, int64_t *pw)
+{
+    *ph = g->dilation_h * (g->kernel_h - 1) - g->pad_h;
+    *pw = g->dilation_w * (g->kernel_w - 1) - g->pad_w;
+}
+
+static int bprop_is_direct(const dfp_conv_geom *g)
+{
+    int64_t ph, pw;
+    bprop_padding(g, &ph, &pw);
+    return g->stride_h == 1 && g->stride_w == 1 && ph >= 0 && pw >= 0;
+}
+
+/* Direct BPROP; j->dy holds dy in the channel-pair layout of gt (padding ph, pw). */
+static dfp_status bprop_direct(const conv_job *j, float *dx, dfp_gemm_stats *stats)
 {
     const dfp_conv_geom *g = &j->g;
-    int64_t ph = g->dilation_h * (g->kernel_h - 1) - g->pad_h;
-    int64_t pw = g->dilation_w * (g->kernel_w - 1) - g->pad_w;
-    if (g->stride_h != 1 || g->stride_w != 1 || ph < 0 || pw < 0)
-        return bprop_col2im(j, dx, stats);
+    int64_t ph, pw;
+    bprop_padding(g, &ph, &pw);
     dfp_conv_geom gt = {j->out_ch, g->out_h, g->out_w, g->kernel_h, g->kernel_w, 1, 1, ph, pw,
                         g->dilation_h, g->dilation_w, g->in_h, g->in_w};
     int64_t kk = g->kernel_h * g->kernel_w, c = g->channels, o = j->out_ch;
@@ -236,8 +320,8 @@ static dfp_status bprop(const conv_job *j, float *dx, dfp_gemm_stats *stats)
         for (int64_t cc = 0; cc < c; cc++)
             for (int64_t t = 0; t < kk; t++)
                 wt[(cc * o + oo) * kk + (kk - 1 - t)] = j->w.q[(oo * c + cc) * kk + t];
-    dfp_status st = direct_conv(&gt, j->batch, c, &j->dy, wt, pow2(j->w.e), pow2(j->dy.e), NULL,
-                                dx, stats);
+    dfp_status st = direct_conv(&gt, j->batch, c, j->dy.q, j->dy.max_abs, wt, pow2(j->w.e),
+                                pow2(j->dy.e), NULL, dx, stats);
     free(wt);
     return st;
 }
@@ -251,12 +335,19 @@ dfp_status dfp_conv2d_backward_data_dfp16(const dfp_conv2d_shape *shape, const f
         return DFP_ERR_NULL_POINTER;
     dfp_status st = make_job(shape, &j);
     int64_t sat = 0;
-    if (st == DFP_OK)
+    const int direct = st == DFP_OK && bprop_is_direct(&j.g);
+    if (st == DFP_OK && direct) {
+        int64_t ph, pwd;
+        bprop_padding(&j.g, &ph, &pwd);
+        st = quantize_pairs(dy, j.batch, j.out_ch, j.g.out_h, j.g.out_w, ph, pwd, 0, pdy, &j.dy,
+                            &sat);
+    } else if (st == DFP_OK) {
         st = quantize_tensor(dy, j.batch * j.out_ch * j.pixels, pdy, &j.dy, &sat);
+    }
     if (st == DFP_OK)
         st = quantize_tensor(w, j.out_ch * j.ckk, pw, &j.w, &sat);
     if (st == DFP_OK)
-        st = bprop(&j, dx, stats);
+        st = direct ? bprop_direct(&j, dx, stats) : bprop_col2im(&j, dx, stats);
     if (st == DFP_OK && stats)
         stats->saturations += sat;
     free_job(&j);
@@ -281,14 +372,8 @@ static dfp_status wtgrad(const conv_job *j, float *dw, dfp_gemm_stats *stats)
     int64_t chunk, kc, flushes = 0;
     dfp_igemm_chunking(j->dy.max_abs, j->x.max_abs, &chunk, &kc);
     float *part = aligned_alloc(64, (size_t)((nslices * part_len * 4 + 63) / 64 * 64 + 64));
-    int16_t *xi = malloc((size_t)(pairs * g->channels * hp * wp * 2 + 1) * sizeof(int16_t));
-    int16_t *dyi = malloc((size_t)(pairs * o * pixels * 2 + 1) * sizeof(int16_t));
-    int failed = !part || !xi || !dyi;
-    if (!failed) {
-        dfp_imgpairs_from_nchw(j->batch, g->channels, g->in_h, g->in_w, g->pad_h, g->pad_w,
-                               j->x.q, xi);
-        dfp_imgpairs_from_nchw(j->batch, o, g->out_h, g->out_w, 0, 0, j->dy.q, dyi);
-    }
+    const int16_t *xi = j->x.q, *dyi = j->dy.q; /* image-pair layouts */
+    int failed = !part;
 #pragma omp parallel num_threads(dfp_threads_for_work(nslices)) reduction(| : failed) \
     reduction(+ : flushes) if (!failed)
     {
@@ -332,7 +417,7 @@ static dfp_status wtgrad(const conv_job *j, float *dw, dfp_gemm_stats *stats)
             stats->chunk_len = 2 * min64(chunk, pairs * pixels);
         }
     }
-    free(part), free(xi), free(dyi);
+    free(part);
     return failed ? DFP_ERR_OUT_OF_MEMORY : DFP_OK;
 }
 
@@ -346,9 +431,10 @@ dfp_status dfp_conv2d_backward_weight_dfp16(const dfp_conv2d_shape *shape, const
     dfp_status st = make_job(shape, &j);
     int64_t sat = 0;
     if (st == DFP_OK)
-        st = quantize_tensor(x, j.batch * j.g.channels * j.in_pixels, px, &j.x, &sat);
+        st = quantize_pairs(x, j.batch, j.g.channels, j.g.in_h, j.g.in_w, j.g.pad_h, j.g.pad_w, 1,
+                            px, &j.x, &sat);
     if (st == DFP_OK)
-        st = quantize_tensor(dy, j.batch * j.out_ch * j.pixels, pdy, &j.dy, &sat);
+        st = quantize_pairs(dy, j.batch, j.out_ch, j.g.out_h, j.g.out_w, 0, 0, 1, pdy, &j.dy, &sat);
     if (st == DFP_OK)
         st = wtgrad(&j, dw, stats);
     if (st == DFP_OK && stats)

@@ -11,32 +11,6 @@ dfp_pairs_layout dfp_pairs_layout_of(const dfp_conv_geom *g)
     return l;
 }
 
-void dfp_pairs_from_nchw(const dfp_conv_geom *g, int64_t batch, const int16_t *x, int16_t *xp)
-{
-    dfp_pairs_layout l = dfp_pairs_layout_of(g);
-    int64_t hw = g->in_h * g->in_w, plane = l.hp * l.wp * 2, planes = batch * l.cp;
-#pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(planes / 8))
-    for (int64_t pl = 0; pl < planes; pl++) {
-        int64_t n = pl / l.cp, cp = pl % l.cp;
-        int16_t *dst = xp + pl * plane;
-        const int16_t *even = x + (n * g->channels + 2 * cp) * hw;
-        const int16_t *odd = 2 * cp + 1 < g->channels ? even + hw : NULL;
-        memset(dst, 0, (size_t)plane * sizeof(int16_t));
-        for (int64_t ih = 0; ih < g->in_h; ih++) {
-            int16_t *d = dst + ((ih + g->pad_h) * l.wp + g->pad_w) * 2;
-            const int16_t *e = even + ih * g->in_w;
-            if (odd) {
-                const int16_t *o = odd + ih * g->in_w;
-                for (int64_t iw = 0; iw < g->in_w; iw++)
-                    d[2 * iw] = e[iw], d[2 * iw + 1] = o[iw];
-            } else {
-                for (int64_t iw = 0; iw < g->in_w; iw++)
-                    d[2 * iw] = e[iw];
-            }
-        }
-    }
-}
-
 static inline int32_t abs16(int16_t v) { return v < 0 ? -(int32_t)v : v; }
 
 int32_t dfp_pack_conv_weights(const dfp_conv_geom *g, int64_t out_ch, const int16_t *w, int mr,
@@ -76,6 +50,35 @@ static inline void copy_pairs(int32_t *d, const int32_t *s, int64_t n)
     }
 }
 
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+/* The stride-1 copies of one panel with 512-bit moves: this file builds for
+ * baseline x86-64, where a 128-byte segment took 8 SSE loads and 8 stores; at
+ * 16 channels packing cost more than the micro-kernel. A copy, so bit-identical. */
+__attribute__((target("avx512f"))) static void
+copy_taps_avx512(int64_t kp, int64_t kk, int64_t kernel_w, int64_t plane, int64_t step_h,
+                 int64_t step_w, const int32_t *x32, const int64_t *seg_src,
+                 const int64_t *seg_len, const int64_t *seg_dst, int64_t nseg, int nr, int32_t *pan)
+{
+    for (int64_t q = 0; q < kp; q++) {
+        int64_t cp = q / kk, kh = (q % kk) / kernel_w, kw = q % kernel_w;
+        const int32_t *src = x32 + cp * plane + kh * step_h + kw * step_w;
+        int32_t *dst = pan + q * nr;
+        for (int64_t s = 0; s < nseg; s++) {
+            const int32_t *sp = src + seg_src[s];
+            int32_t *dp = dst + seg_dst[s];
+            int64_t n = seg_len[s], i = 0;
+            for (; i + 16 <= n; i += 16)
+                _mm512_storeu_si512((void *)(dp + i), _mm512_loadu_si512((const void *)(sp + i)));
+            if (i < n) {
+                __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+                _mm512_mask_storeu_epi32(dp + i, m, _mm512_maskz_loadu_epi32(m, sp + i));
+            }
+        }
+    }
+}
+#endif
+
 void dfp_pack_conv_pixels(const dfp_conv_geom *g, const int16_t *xp_img, int64_t p0, int64_t np,
                           int nr, int16_t *panels)
 {
@@ -96,6 +99,16 @@ void dfp_pack_conv_pixels(const dfp_conv_geom *g, const int16_t *xp_img, int64_t
             j += len;
         }
         int32_t *pan = (int32_t *)(void *)(panels + jp * kp * nr * 2);
+#if defined(__GNUC__) && defined(__x86_64__)
+        if (g->stride_w == 1 && dfp_kernels()->isa >= DFP_ISA_AVX512) {
+            if (cnt < nr) /* columns past np stay zero */
+                for (int64_t q = 0; q < kp; q++)
+                    memset(pan + q * nr + cnt, 0, (size_t)(nr - cnt) * 4);
+            copy_taps_avx512(kp, kk, g->kernel_w, plane, g->dilation_h * l.wp, g->dilation_w, x32,
+                             seg_src, seg_len, seg_dst, nseg, nr, pan);
+            continue;
+        }
+#endif
         for (int64_t q = 0; q < kp; q++) {
             int64_t cp = q / kk, kh = (q % kk) / g->kernel_w, kw = q % g->kernel_w;
             const int32_t *src = x32 + cp * plane + kh * g->dilation_h * l.wp + kw * g->dilation_w;
@@ -111,34 +124,6 @@ void dfp_pack_conv_pixels(const dfp_conv_geom *g, const int16_t *xp_img, int64_t
             }
             if (cnt < nr)
                 memset(dst + (cnt > 0 ? cnt : 0), 0, (size_t)(nr - (cnt > 0 ? cnt : 0)) * 4);
-        }
-    }
-}
-
-void dfp_imgpairs_from_nchw(int64_t batch, int64_t channels, int64_t h, int64_t w, int64_t pad_h,
-                            int64_t pad_w, const int16_t *x, int16_t *xi)
-{
-    int64_t hp = h + 2 * pad_h, wp = w + 2 * pad_w, hw = h * w, plane = hp * wp * 2;
-    int64_t planes = (batch + 1) / 2 * channels;
-#pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(planes / 8))
-    for (int64_t pl = 0; pl < planes; pl++) {
-        int64_t m = pl / channels, c = pl % channels;
-        int16_t *dst = xi + pl * plane;
-        const int16_t *even = x + (2 * m * channels + c) * hw;
-        const int16_t *odd = 2 * m + 1 < batch ? even + channels * hw : NULL;
-        if (pad_h || pad_w || !odd)
-            memset(dst, 0, (size_t)plane * sizeof(int16_t));
-        for (int64_t ih = 0; ih < h; ih++) {
-            int16_t *d = dst + ((ih + pad_h) * wp + pad_w) * 2;
-            const int16_t *e = even + ih * w;
-            if (odd) {
-                const int16_t *o = odd + ih * w;
-                for (int64_t iw = 0; iw < w; iw++)
-                    d[2 * iw] = e[iw], d[2 * iw + 1] = o[iw];
-            } else {
-                for (int64_t iw = 0; iw < w; iw++)
-                    d[2 * iw] = e[iw];
-            }
         }
     }
 }

@@ -11,6 +11,7 @@
 #define DFP_CONV_S16_PACK_H
 
 #include "im2col.h"
+#include "int_kernels.h"
 
 #include <stdint.h>
 
@@ -19,9 +20,6 @@ typedef struct dfp_pairs_layout {
 } dfp_pairs_layout;
 
 dfp_pairs_layout dfp_pairs_layout_of(const dfp_conv_geom *g);
-
-/* xp for `batch` images of x[n][C][H][W] (threaded over images and pairs). */
-void dfp_pairs_from_nchw(const dfp_conv_geom *g, int64_t batch, const int16_t *x, int16_t *xp);
 
 /* Weight panels for the direct conv: rows o (MR per panel), K pairs
  * q = (cp*KH + kh)*KW + kw holding (w[o][2cp][kh][kw], w[o][2cp+1][kh][kw]);
@@ -40,8 +38,16 @@ void dfp_pack_conv_pixels(const dfp_conv_geom *g, const int16_t *xp_img, int64_t
  * (0 outside, and for the missing image of an odd batch), so the taps of one
  * pixel are 32-bit loads at fixed offsets from one base: no im2col, no bounds
  * checks. Same for dy with no padding: dyi[m][o][pixel][2]. */
-void dfp_imgpairs_from_nchw(int64_t batch, int64_t channels, int64_t h, int64_t w, int64_t pad_h,
-                            int64_t pad_w, const int16_t *x, int16_t *xi);
+
+/* Quantise FP32 NCHW x (batch x channels x h x w) with run (its index0 is
+ * ignored: each element keeps its flat NCHW index) straight into the channel
+ * pair layout xp (pair_images = 0; g = {channels, h, w, pad}) or the image pair
+ * layout xi (pair_images = 1) with a zero border of pad_h rows and pad_w
+ * columns. Returns the saturations (-1: out of memory); *qmax = largest |q|
+ * (conv_s16_quant.c). */
+int64_t dfp_quantize_plane_pairs(const float *x, int64_t batch, int64_t channels, int64_t h,
+                                 int64_t w, int64_t pad_h, int64_t pad_w, int pair_images,
+                                 const dfp_quant_run *run, int16_t *dst, int32_t *qmax);
 
 /* Panels over K pairs [q0, q0 + kpb) of q = m * pixels + p (m counted from the
  * image pair xi / dyi point at). A: rows o in [r0, r0 + rows), width w, from

@@ -7,6 +7,8 @@
 #include "dfpengine.h"
 #include "int_kernels.h"
 
+#include <string.h>
+
 typedef struct dfp_s16_source dfp_s16_source;
 
 /* Write one VNNI pair-interleaved panel: logical rows [r0, r0 + rows) of the
@@ -24,6 +26,22 @@ struct dfp_s16_source {
     int64_t rows, k;      /* logical size of P */
     dfp_quant_run quant;  /* FP32 sources: quantiser (inv_scale, rounding, key) */
 };
+
+/* Row i of a panel of width w from a run along K starting at an even k0 (n elements):
+ * one 32-bit pair per K pair, at stride w pairs. */
+static inline void dfp_scatter_k_run(const int16_t *run, int64_t n, int64_t k0, int i, int w,
+                                 int16_t *panel)
+{
+    int32_t *dst = (int32_t *)(void *)panel + (k0 >> 1) * w + i;
+    int64_t np = n >> 1;
+    for (int64_t p = 0; p < np; p++) {
+        int32_t v;
+        memcpy(&v, run + 2 * p, 4);
+        dst[p * w] = v;
+    }
+    if (n & 1)
+        panel[((k0 + n - 1) >> 1) * w * 2 + i * 2] = run[n - 1];
+}
 
 /* Packers of dense matrices (pack_s16.c). */
 int32_t dfp_pack_s16_from_f32(const dfp_s16_source *src, int64_t r0, int64_t rows, int w,
@@ -71,6 +89,9 @@ dfp_status dfp_igemm_run(const dfp_s16_source *a, const dfp_s16_source *b, float
 int32_t dfp_dfp16_exponent(uint32_t absmax_bits, int shift);
 /* Quantiser parameters of a run for exponent e. */
 dfp_quant_run dfp_dfp16_run(int32_t e, const dfp_dfp16_params *p, uint64_t index0);
+
+/* Per-tensor exponent of n floats (threaded max); ORs non-finite into *bad. */
+int32_t dfp_dfp16_tensor_exponent(const float *x, int64_t n, int shift, int *bad);
 
 /* Per-tensor quantisation of n floats, threaded over fixed blocks (bit-identical
  * for every thread count); returns saturations, sets *e, ORs non-finite into

@@ -28,6 +28,15 @@ typedef struct dfp_quant_run {
 typedef void (*dfp_igemm_s16_fn)(int64_t kp, int64_t chunk, const int16_t *a,
                                  const int16_t *b, float *c, int64_t ldc, int accumulate);
 
+/* The same micro-kernel with B read in place instead of from a packed panel
+ * (NR = 32 only): pair p of columns 0-15 is the 16 int32 pairs at b_lo + off[p],
+ * of columns 16-31 those at b_hi + off[p] (direct conv: two runs of 16 output
+ * pixels in the channel-pair layout). Same sums, same flushes as igemm_s16 on
+ * the packed copy. NULL where an ISA does not provide it (callers then pack). */
+typedef void (*dfp_igemm_s16_inplace_fn)(int64_t kp, int64_t chunk, const int16_t *a,
+                                         const int16_t *b_lo, const int16_t *b_hi,
+                                         const int64_t *off, float *c, int64_t ldc, int accumulate);
+
 /* Quantise n contiguous floats; returns the number of saturated elements. */
 typedef int64_t (*dfp_quantize_s16_fn)(const float *x, int64_t n, const dfp_quant_run *run,
                                        int16_t *q);
@@ -39,6 +48,7 @@ typedef uint32_t (*dfp_absmax_bits_fn)(const float *x, int64_t n);
 typedef struct dfp_int_kernels {
     int mr, nr;                    /* register block of igemm_s16 */
     dfp_igemm_s16_fn igemm_s16;
+    dfp_igemm_s16_inplace_fn igemm_s16_inplace;
     dfp_quantize_s16_fn quantize_s16;
     dfp_dequantize_s16_fn dequantize_s16;
     dfp_absmax_bits_fn absmax_bits;

@@ -20,22 +20,6 @@ static inline int32_t absmax_s16(const int16_t *v, int64_t n, int32_t m)
     return m;
 }
 
-/* Row i of the panel from a run along K starting at an even k0 (n elements):
- * one 32-bit pair per K pair, at stride w pairs. */
-static inline void scatter_k_run(const int16_t *run, int64_t n, int64_t k0, int i, int w,
-                                 int16_t *panel)
-{
-    int32_t *dst = (int32_t *)(void *)panel + (k0 >> 1) * w + i;
-    int64_t np = n >> 1;
-    for (int64_t p = 0; p < np; p++) {
-        int32_t v;
-        memcpy(&v, run + 2 * p, 4);
-        dst[p * w] = v;
-    }
-    if (n & 1)
-        panel[((k0 + n - 1) >> 1) * w * 2 + i * 2] = run[n - 1];
-}
-
 /* Pair p of the panel from two runs across rows: K = 2p (even) and 2p + 1 (odd,
  * NULL past the end of K). */
 static inline void interleave_pair(const int16_t *even, const int16_t *odd, int64_t n,
@@ -85,7 +69,7 @@ static int32_t pack_panel(const dfp_s16_source *src, int64_t r0, int64_t rows, i
                 int64_t r = r0 + i;
                 *sat += load_run(src, r * src->ld + k0, r * src->k + k0, n, buf[0]);
                 m = absmax_s16(buf[0], n, m);
-                scatter_k_run(buf[0], n, k0, i, w, panel);
+                dfp_scatter_k_run(buf[0], n, k0, i, w, panel);
             }
         }
         return m;

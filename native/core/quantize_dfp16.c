@@ -83,12 +83,10 @@ static inline void group_span(int64_t g, int64_t cols, dfp_granularity gran, int
  * the max is order-free and every element keeps its flat index (stochastic
  * rounding), so q is bit-identical for every thread count. */
 #define QBLOCK 16384
-int64_t dfp_dfp16_quantize_tensor_par(const float *x, int64_t n, const dfp_dfp16_params *params,
-                                      int16_t *q, int32_t *e, int *bad, int32_t *qmax)
+int32_t dfp_dfp16_tensor_exponent(const float *x, int64_t n, int shift, int *bad)
 {
-    int32_t qm = 0;
     const dfp_int_kernels *ik = &dfp_kernels()->integer;
-    int64_t nb = (n + QBLOCK - 1) / QBLOCK, sat = 0;
+    int64_t nb = (n + QBLOCK - 1) / QBLOCK;
     uint32_t mb = 0;
 #pragma omp parallel for schedule(static) reduction(max : mb) num_threads(dfp_threads_for_work(nb))
     for (int64_t b = 0; b < nb; b++) {
@@ -97,7 +95,16 @@ int64_t dfp_dfp16_quantize_tensor_par(const float *x, int64_t n, const dfp_dfp16
         mb = m > mb ? m : mb;
     }
     *bad |= mb >= 0x7f800000U;
-    *e = dfp_dfp16_exponent(mb >= 0x7f800000U ? 0 : mb, params->shift);
+    return dfp_dfp16_exponent(mb >= 0x7f800000U ? 0 : mb, shift);
+}
+
+int64_t dfp_dfp16_quantize_tensor_par(const float *x, int64_t n, const dfp_dfp16_params *params,
+                                      int16_t *q, int32_t *e, int *bad, int32_t *qmax)
+{
+    int32_t qm = 0;
+    const dfp_int_kernels *ik = &dfp_kernels()->integer;
+    int64_t nb = (n + QBLOCK - 1) / QBLOCK, sat = 0;
+    *e = dfp_dfp16_tensor_exponent(x, n, params->shift, bad);
     const int32_t ee = *e;
 #pragma omp parallel for schedule(static) reduction(+ : sat) reduction(max : qm) \
     num_threads(dfp_threads_for_work(nb))

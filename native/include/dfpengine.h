@@ -314,6 +314,25 @@ dfp_status dfp_bfp_quantize_transposed(const float *x, int64_t rows, int64_t col
  * Results do not depend on ISA or thread count. */
 dfp_status dfp_gemm_bfp(int64_t m, int64_t n, int64_t k, int block, const int16_t *ka, const int32_t *sa, const int16_t *kb, const int32_t *sb, float *c, int64_t ldc);
 
+/* One FP32 operand of dfp_gemm_bfp_f32: the logical rows x k matrix
+ * X[r][t] = x[r * row_stride + t * k_stride] (k_stride == 1, or row_stride == 1
+ * for a transposed store), quantised along k exactly as dfp_bfp_quantize would
+ * quantise a contiguous copy of X with these parameters. */
+typedef struct dfp_bfp_operand {
+    const float *x;
+    int64_t row_stride, k_stride;
+    int block, mag_bits, floor_exponent;
+    dfp_rounding rounding;
+    uint64_t seed, stream;
+} dfp_bfp_operand;
+
+/* c (m x n, ldc) = A @ B^T for FP32 A (m x k) and B (n x k), both quantised to
+ * block floating point along k while they are packed into the integer GEMM's
+ * panels (no separate pass over the data, no mantissa matrices). Bit-identical
+ * to dfp_bfp_quantize on each operand followed by dfp_gemm_bfp. The two blocks
+ * must be equal. DFP_ERR_NOT_FINITE on NaN/inf input (c then undefined). */
+dfp_status dfp_gemm_bfp_f32(int64_t m, int64_t n, int64_t k, const dfp_bfp_operand *a, const dfp_bfp_operand *b, float *c, int64_t ldc);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,77 @@
+/* Packing of FP32 GEMM operands into VNNI pair-interleaved int16 panels with
+ * block floating point quantisation on the way: per row and K block, the
+ * quantiser's block kernel writes the mantissas, which go straight into the
+ * panel, and the block's scale exponent into a rows x nblocks array. The codes
+ * are dfp_bfp_quantize's (same kernel, same element indices for stochastic
+ * rounding); only where they are stored differs. */
+#include "bfp_pack.h"
+#include "bfp_quantize.h"
+#include "kernel_table.h"
+#include "rng_counter.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Panel of rows [r0, r0 + rows) (rows <= w); fbuf holds w * block floats,
+ * qbuf block int16. Returns 1 when a block holds NaN/inf. */
+static int pack_panel(const dfp_bfp_operand *op, const dfp_bfp_args *qa, int64_t k, int64_t r0,
+                      int64_t rows, int w, int64_t kp, int16_t *panel, int32_t *exps, float *fbuf,
+                      int16_t *qbuf)
+{
+    const int64_t block = op->block, nb = (k + block - 1) / block;
+    int bad = 0;
+    memset(panel, 0, (size_t)(kp * w * 2) * sizeof(int16_t));
+    for (int64_t b = 0; b < nb; b++) {
+        const int64_t c0 = b * block, len = k - c0 < block ? k - c0 : block;
+        if (op->k_stride != 1) {
+            /* rows are contiguous: gather the rows x len tile, a line of x per k */
+            for (int64_t t = 0; t < len; t++) {
+                const float *src = op->x + (c0 + t) * op->k_stride + r0;
+                for (int64_t i = 0; i < rows; i++)
+                    fbuf[i * len + t] = src[i];
+            }
+        }
+        for (int64_t i = 0; i < rows; i++) {
+            const float *src = op->k_stride == 1 ? op->x + (r0 + i) * op->row_stride + c0 : fbuf + i * len;
+            bad |= dfp_bfp_quantize_block(src, r0 + i, c0, len, qa, qbuf, exps + (r0 + i) * nb + b, NULL);
+            dfp_scatter_k_run(qbuf, len, c0, (int)i, w, panel);
+        }
+    }
+    return bad;
+}
+
+dfp_status dfp_bfp_pack_operand(const dfp_bfp_operand *op, int64_t rows, int64_t k, int w,
+                                dfp_s16_packed *out, int32_t *exps)
+{
+    const dfp_bfp_args qa = {op->block, op->mag_bits, op->floor_exponent != 0,
+                             op->rounding == DFP_ROUND_STOCHASTIC, dfp_rng_key(op->seed, op->stream), k};
+    out->w = w;
+    out->kp = (k + 1) / 2;
+    out->npanels = (rows + w - 1) / w;
+    out->max_abs = (1 << op->mag_bits) - 1;
+    out->sat = 0;
+    out->panels = aligned_alloc(64, (size_t)((out->npanels * out->kp * w * 2 * 2 + 63) / 64 * 64));
+    if (!out->panels)
+        return DFP_ERR_OUT_OF_MEMORY;
+    int bad = 0, failed = 0;
+#pragma omp parallel num_threads(dfp_threads_for_work(out->npanels)) reduction(| : bad) \
+    reduction(| : failed)
+    {
+        float *fbuf = malloc((size_t)w * (size_t)op->block * sizeof(float));
+        int16_t *qbuf = malloc((size_t)op->block * sizeof(int16_t));
+        failed = !fbuf || !qbuf;
+#pragma omp for schedule(static)
+        for (int64_t p = 0; p < out->npanels; p++) {
+            if (failed)
+                continue;
+            const int64_t r0 = p * w, n = rows - r0 < w ? rows - r0 : w;
+            bad |= pack_panel(op, &qa, k, r0, n, w, out->kp, out->panels + p * out->kp * w * 2, exps,
+                              fbuf, qbuf);
+        }
+        free(fbuf);
+        free(qbuf);
+    }
+    if (failed)
+        return DFP_ERR_OUT_OF_MEMORY;
+    return bad ? DFP_ERR_NOT_FINITE : DFP_OK;
+}

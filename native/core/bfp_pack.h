@@ -1,0 +1,15 @@
+/* Quantise-while-packing of FP32 operands for the block floating point GEMM
+ * (bfp_pack.c; used by bfp_gemm.c). */
+#ifndef DFP_BFP_PACK_H
+#define DFP_BFP_PACK_H
+
+#include "igemm.h"
+
+/* Pack the rows x k operand op into panels of width w (VNNI pair-interleaved,
+ * all (k+1)/2 pairs), quantising block by block along k; exps (rows x
+ * ceil(k/block)) receives the scale exponents. out->max_abs is the mantissa
+ * bound 2^mag_bits - 1. Free out->panels afterwards (also on error). */
+dfp_status dfp_bfp_pack_operand(const dfp_bfp_operand *op, int64_t rows, int64_t k, int w,
+                                dfp_s16_packed *out, int32_t *exps);
+
+#endif
