@@ -16,6 +16,19 @@ PASSES = ("fprop", "bprop", "wtgrad")
 ROLES = ("first", "last", "other")
 
 
+def _check_role_pass(role, pass_):
+    if role not in ROLES:
+        raise ValueError(f"role: expected one of {ROLES}, received {role!r}")
+    if pass_ not in PASSES:
+        raise ValueError(f"pass_: expected one of {PASSES}, received {pass_!r}")
+
+
+class _RoleOnly:
+    """A stand-in layer that has only a role (for Policy.format_at)."""
+    def __init__(self, role):
+        self.role = role
+
+
 class Policy:
     """Maps (layer, pass) to a GemmFormat; the FP32 policy maps everything to None."""
 
@@ -24,6 +37,12 @@ class Policy:
 
     def gemm_format(self, layer, pass_):
         return None
+
+    def format_at(self, role, pass_, epoch=0, total_epochs=1, step=0, total_steps=1):
+        """Format tag a layer of `role` ("first", "last", "other") gets in `pass_` at
+        this point of training (the policy's own progress is left as it was)."""
+        _check_role_pass(role, pass_)
+        return self.name if self.name in ("fp32", "dfp16") else "fp32"
 
     def set_progress(self, epoch=0, total_epochs=1, step=0, total_steps=1):
         """Training progress, for policies with schedules; `step` also keys stochastic rounding."""
@@ -105,6 +124,15 @@ class SchedulePolicy(Policy):
             return True
         return rule.last_epochs is None and rule.last_fraction is None
 
+    def format_at(self, role, pass_, epoch=0, total_epochs=1, step=0, total_steps=1):
+        _check_role_pass(role, pass_)
+        saved = (self.epoch, self.total_epochs, self.step, self.total_steps)
+        self.epoch, self.total_epochs, self.step, self.total_steps = epoch, total_epochs, step, total_steps
+        try:
+            return self.format_name(_RoleOnly(role), pass_)
+        finally:
+            self.epoch, self.total_epochs, self.step, self.total_steps = saved
+
     def format_name(self, layer, pass_):
         role = getattr(layer, "role", "other")
         for rule in self.rules:
@@ -153,6 +181,9 @@ def gemm_format_for(name):
         return None
     if name in formats.floats.FLOAT_FORMATS:
         return formats.floats.fp8_gemm_format(name=name)
+    if name in formats.mx.MX_FLOAT_FORMATS:
+        spec = formats.mx.spec(name)
+        return formats.GemmFormat(spec, spec)
     if name not in formats.hbfp.BLOCK_FORMATS:
         raise ValueError(f"no GEMM format for {name!r}")
     spec = formats.hbfp.spec(name)
@@ -168,7 +199,7 @@ PRESETS = {
     "fp32": Policy,
     "dfp16": DFP16Policy,
     # Wang et al.: FP8 GEMM inputs, first and last layers 16-bit, loss scaling
-    "fp8": lambda: SchedulePolicy("fp8", "fp8", [Rule("fp16", _EDGE)], loss_scale="dynamic"),
+    "fp8": lambda: SchedulePolicy("fp8", "fp8", [Rule("fp16_169", _EDGE)], loss_scale="dynamic"),
     "hbfp8": lambda: SchedulePolicy("hbfp8", "hbfp8"),
     "hbfp6": lambda: SchedulePolicy("hbfp6", "hbfp6"),
     "hbfp4": lambda: SchedulePolicy("hbfp4", "hbfp4"),

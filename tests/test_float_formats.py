@@ -7,7 +7,7 @@ from dfpengine import _native
 from dfpengine.formats import REGISTRY, floats
 
 ISAS = _native.isa_supported()
-FORMATS = ["fp8", "fp16", "binary16", "bf16"]
+FORMATS = ["fp8", "fp16_169", "binary16", "bf16"]
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def reference_round(x, f):
 def test_registry_names():
     assert set(FORMATS) <= set(REGISTRY)
     assert floats.FP8.max == 57344.0
-    assert floats.float_format("fp16").max == (2 - 2 ** -9) * 2.0 ** 31
+    assert floats.float_format("fp16_169").max == (2 - 2 ** -9) * 2.0 ** 31
 
 
 @pytest.mark.parametrize("isa", ISAS, indirect=True)
@@ -101,7 +101,7 @@ def test_binary16_exhaustive(isa):
 def test_fp16_169_exhaustive(isa):
     f = floats.FP16
     codes = np.arange(65536, dtype=np.uint16)
-    values = floats.decode(codes, "fp16")
+    values = floats.decode(codes, "fp16_169")
     finite = np.isfinite(values)
     mag = codes[finite] & 0x7FFF
     expected = np.where(mag >= 1 << 9,
@@ -110,12 +110,12 @@ def test_fp16_169_exhaustive(isa):
     expected *= np.where(codes[finite] >> 15, -1, 1)
     assert np.array_equal(values[finite].astype(np.float64), expected)
     assert np.isinf(values[(codes & 0x7FFF) == 0x7E00]).all()
-    assert np.array_equal(floats.encode(values[finite], "fp16"), codes[finite])
+    assert np.array_equal(floats.encode(values[finite], "fp16_169"), codes[finite])
     x = wide_sample(300_000, -45, 33, seed=2)
-    assert same_bits(floats.quantize(x, "fp16", saturate=False), reference_round(x, f))
+    assert same_bits(floats.quantize(x, "fp16_169", saturate=False), reference_round(x, f))
     pos = np.unique(np.abs(values[finite])).astype(np.float64)
     mid = ((pos[:-1] + pos[1:]) / 2).astype(np.float32)
-    assert same_bits(floats.quantize(mid, "fp16"), reference_round(mid, f))
+    assert same_bits(floats.quantize(mid, "fp16_169"), reference_round(mid, f))
 
 
 @pytest.mark.parametrize("isa", ISAS, indirect=True)
@@ -131,7 +131,7 @@ def test_bf16_equals_ml_dtypes(isa):
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("rounding", ["nearest", "stochastic"])
 def test_every_isa_matches_scalar(fmt, rounding):
-    lo = {"fp8": -20, "fp16": -45, "binary16": -28, "bf16": -140}[fmt]
+    lo = {"fp8": -20, "fp16_169": -45, "binary16": -28, "bf16": -140}[fmt]
     x = np.concatenate([wide_sample(50_001, lo, 20, seed=4),
                         np.array([np.nan, -np.nan, np.inf, -np.inf, 3e38, -3e38], np.float32)])
     before = _native.isa_selected()

@@ -8,7 +8,7 @@ from dfpengine.formats import FormatSpec, GemmFormat, floats
 ISAS = _native.isa_supported()
 
 
-def reference_gemm(a, b, acc="fp16", chunk=64):
+def reference_gemm(a, b, acc="fp16_169", chunk=64):
     """The chunk rule written out with one rounding call per add (inputs already on grid)."""
     q = lambda v: float(floats.quantize(np.array([v], np.float32), acc)[0])  # noqa: E731
     m, k = a.shape
@@ -66,7 +66,7 @@ def test_bit_identical_across_isas_threads_and_transposes(rounding):
     for r in results[1:]:
         assert np.array_equal(r.view(np.uint32), results[0].view(np.uint32))
     # the result lies on the accumulator grid and is close to FP32
-    assert np.array_equal(floats.quantize(results[0], "fp16"), results[0])
+    assert np.array_equal(floats.quantize(results[0], "fp16_169"), results[0])
     rel = np.abs(results[0] - a @ b).max() / np.abs(a @ b).max()
     assert rel < 0.25  # FP8 inputs: 2 mantissa bits
 
@@ -77,7 +77,7 @@ def test_inputs_are_rounded_to_fp8():
     b = rng.standard_normal((16, 4)).astype(np.float32)
     got = floats.gemm_fp8(a, b)
     assert np.array_equal(got, floats.gemm_fp8(floats.quantize(a, "fp8"), floats.quantize(b, "fp8")))
-    fmt = GemmFormat(FormatSpec("bf16", params=(("acc", "fp16"), ("chunk", 64))), FormatSpec("bf16"))
+    fmt = GemmFormat(FormatSpec("bf16", params=(("acc", "fp16_169"), ("chunk", 64))), FormatSpec("bf16"))
     assert np.array_equal(floats.gemm_fp8(a, b, fmt=fmt),
                           floats.gemm_fp8(floats.quantize(a, "bf16"), floats.quantize(b, "bf16"), fmt=fmt))
 
@@ -97,7 +97,7 @@ def swamping_error(n, chunk, rounding="nearest", trials=4):
     for t in range(trials):
         v = np.random.default_rng(t).random(n).astype(np.float32)
         exact = v.astype(np.float64).sum()
-        errs.append(abs(floats.accumulate(v, "fp16", chunk, rounding, seed=t) - exact) / exact)
+        errs.append(abs(floats.accumulate(v, "fp16_169", chunk, rounding, seed=t) - exact) / exact)
     return float(np.median(errs))
 
 
@@ -115,7 +115,7 @@ def _fast_path_cases():
     a = rng.standard_normal((40, 200)).astype(np.float32)
     b = rng.standard_normal((200, 9)).astype(np.float32)
     fp8 = floats.fp8_gemm_format(chunk=64)
-    fp16_in = floats.fp8_gemm_format(chunk=64, name="fp16")
+    fp16_in = floats.fp8_gemm_format(chunk=64, name="fp16_169")
     cancel = np.repeat(a[:, :100], 2, axis=1) * np.tile([1, -1], 100).astype(np.float32)
     huge = np.full((40, 200), 30000, np.float32)
     with_inf = a.copy()

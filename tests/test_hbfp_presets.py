@@ -101,7 +101,7 @@ def names(policy, pass_="fprop"):
 
 def test_presets_by_role():
     assert precision.preset("fp32").gemm_format(Layer("other"), "fprop") is None
-    assert names(precision.preset("fp8")) == ["fp16", "fp8", "fp16"]
+    assert names(precision.preset("fp8")) == ["fp16_169", "fp8", "fp16_169"]
     assert names(precision.preset("hbfp8")) == ["hbfp8"] * 3
     g = precision.preset("fp8").gemm_format(Layer("other"), "bprop")
     assert isinstance(g, GemmFormat) and g.a.name == "fp8" and g.a.param("chunk") == 64
@@ -173,7 +173,7 @@ def test_formats_quantize_entry_point():
     x = sample((4, 100), 8)
     q = formats.quantize(x, "fp8")
     assert q.codes.dtype == np.uint8 and np.array_equal(q.dequantize(), floats.quantize(x, "fp8"))
-    for tag in ("fp16", "binary16", "bf16"):
+    for tag in ("fp16_169", "fp16", "binary16", "bf16"):
         assert formats.quantize(x, tag).codes.dtype == np.uint16
         assert np.array_equal(formats.quantize(x, tag, seed=2, rounding="stochastic").dequantize(),
                               floats.quantize(x, tag, "stochastic", seed=2))
@@ -183,7 +183,7 @@ def test_formats_quantize_entry_point():
         spec = hbfp.spec(tag, "nearest", block=16)
         assert np.array_equal(q.dequantize(), hbfp.quantize(x, spec, "nearest"))
     with pytest.raises(ValueError):
-        formats.quantize(x, "dfp16")
+        formats.quantize(x, "int4")
 
 
 @pytest.mark.parametrize("name", ["hbfp8", "mx"])
@@ -200,3 +200,22 @@ def test_block_exponent_at_powers_of_two_and_subnormals(name):
     log2 = np.log2(maxima.astype(np.float64))
     want = np.floor(log2) - (f.mag_bits - 1) if f.floor_exponent else np.ceil(log2) - f.mag_bits
     assert np.array_equal(s[:, 0], want)
+
+
+def test_format_at_answers_by_role_pass_and_progress():
+    b = precision.preset("boosters")
+    at = lambda role, pass_, epoch: b.format_at(role, pass_, epoch=epoch, total_epochs=10)
+    assert [at("other", p, 8) for p in ("fprop", "bprop", "wtgrad")] == ["hbfp4"] * 3
+    assert [at(r, "fprop", 8) for r in ("first", "last")] == ["hbfp6", "hbfp6"]
+    assert at("other", "wtgrad", 9) == "hbfp6"                          # the last epoch
+    assert b.epoch == 0 and b.total_epochs == 1                         # progress untouched
+    assert b.format_at("other", "fprop", epoch=0, total_epochs=10, step=95, total_steps=100) == "hbfp4"
+    frac = precision.SchedulePolicy("x", "hbfp4", [precision.Rule("hbfp6", last_fraction=0.1)])
+    assert [frac.format_at("other", "fprop", step=s, total_steps=100) for s in (89, 90)] == ["hbfp4", "hbfp6"]
+    assert precision.preset("fp8").format_at("first", "bprop") == "fp16_169"
+    assert precision.preset("dfp16").format_at("other", "wtgrad") == "dfp16"
+    assert precision.preset("fp32").format_at("last", "fprop") == "fp32"
+    with pytest.raises(ValueError, match="role"):
+        b.format_at("middle", "fprop")
+    with pytest.raises(ValueError, match="pass_"):
+        b.format_at("other", "backward")

@@ -10,7 +10,7 @@ from dfpengine._native import _lowp_streams, reference as ref
 from dfpengine.formats import FormatSpec, GemmFormat, floats, hbfp
 from dfpengine.nn import functional as F
 
-FLOAT_TAGS = ("fp8", "fp16", "binary16", "bf16")
+FLOAT_TAGS = ("fp8", "fp16_169", "binary16", "bf16")
 BLOCK_TAGS = ("hbfp8", "hbfp6", "hbfp4", "mx")
 
 
@@ -203,5 +203,5 @@ def test_fp8_keeps_first_and_last_layers_16_bit(monkeypatch):
     real = _native._quantized
     monkeypatch.setattr(_native, "_quantized", lambda fn, fmt: seen.append((fn, fmt.a.name)) or real(fn, fmt))
     step("fp8")
-    assert [t for fn, t in seen if fn == "conv2d_forward"] == ["fp16", "fp8", "fp8"]
-    assert {t for fn, t in seen if fn == "gemm"} == {"fp16"}
+    assert [t for fn, t in seen if fn == "conv2d_forward"] == ["fp16_169", "fp8", "fp8"]
+    assert {t for fn, t in seen if fn == "gemm"} == {"fp16_169"}

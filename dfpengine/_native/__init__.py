@@ -80,8 +80,9 @@ def _apply_environment():
 # Float formats and block formats are served by Python modules over C kernels
 # (FP8-emulation GEMM; BFP quantiser + integer block GEMM); see their docstrings.
 QUANTIZED_PROVIDERS = {"dfp16": "_int"}
-QUANTIZED_PROVIDERS.update(dict.fromkeys(("fp8", "fp16", "binary16", "bf16"), "_fpemu_ops"))
-QUANTIZED_PROVIDERS.update(dict.fromkeys(("hbfp", "hbfp8", "hbfp6", "hbfp4", "mx"), "_hbfp_ops"))
+QUANTIZED_PROVIDERS.update(dict.fromkeys(("fp8", "fp16_169", "fp16", "binary16", "bf16"), "_fpemu_ops"))
+QUANTIZED_PROVIDERS.update(dict.fromkeys(("hbfp", "hbfp8", "hbfp6", "hbfp4", "mx", "mxint8"), "_hbfp_ops"))
+QUANTIZED_PROVIDERS["mxfp8"] = "_mx_ops"
 
 try:  # INT32 flush and saturation counters of the integer GEMM (read by the profiler)
     from ._int import gemm_stats, reset_gemm_stats

@@ -170,6 +170,36 @@ def gemm_quantized(a, b, trans_a=False, trans_b=False, fmt=None):
     return out
 
 
+def gemm_s16(a, b, int32_t ea=0, int32_t eb=0, stats=None):
+    """2^(ea+eb) * a @ b for int16 a (m x k) and b (k x n) through the integer
+    micro-kernels: INT32 sums over K chunks whose length the operands' maxima make
+    overflow-free, flushed into FP32. -32768 is clamped to -32767 (the symmetric
+    DFP16 range; counted as a saturation). stats: a dict to receive flushes,
+    chunk_len and saturations of this call."""
+    for name, v in (("a", a), ("b", b)):
+        arr = np.asarray(v)
+        if arr.dtype != np.int16 or arr.ndim != 2:
+            raise TypeError(f"gemm_s16: {name} must be a 2-D int16 array, got {arr.dtype} with shape {arr.shape}")
+    cdef cnp.ndarray a_ = np.ascontiguousarray(a)
+    cdef cnp.ndarray b_ = np.ascontiguousarray(b)
+    cdef int64_t m = a_.shape[0], k = a_.shape[1], n = b_.shape[1]
+    if b_.shape[0] != k:
+        raise ValueError(f"gemm_s16: inner dimensions differ: a is {(m, k)}, b is {np.shape(b)}")
+    cdef cnp.ndarray out = np.empty((m, n), np.float32)
+    cdef c.dfp_gemm_stats st = [0, 0, 0]
+    cdef int status
+    cdef int64_t lda = max(k, 1), ldb = max(n, 1), ldc = max(n, 1)
+    with nogil:
+        status = c.dfp_gemm_s16(0, 0, m, n, k, <int16_t *>cnp.PyArray_DATA(a_), lda, ea,
+                                <int16_t *>cnp.PyArray_DATA(b_), ldb, eb,
+                                <float *>cnp.PyArray_DATA(out), ldc, 0, &st)
+    check(status, "gemm_s16")
+    _record(&st)
+    if stats is not None:
+        stats.update(flushes=st.flushes, chunk_len=st.chunk_len, saturations=st.saturations)
+    return out
+
+
 cdef dfp_conv2d_shape _conv_shape(x_shape, w_shape, stride, padding, dilation):
     cdef dfp_conv2d_shape s
     s.batch, s.in_channels, s.in_h, s.in_w = x_shape

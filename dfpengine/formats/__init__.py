@@ -73,5 +73,5 @@ def register(name, factory):
     REGISTRY[name] = factory
 
 
-from . import floats, hbfp  # noqa: E402,F401  (register fp8, fp16, binary16, bf16; hbfp*, mx)
+from . import floats, hbfp, mx  # noqa: E402,F401  (register fp8, fp16_169, fp16, binary16, bf16; hbfp*, mx, mxint8; mxfp8)
 from .quantized import Quantized, quantize  # noqa: E402,F401  (every float / block tag)

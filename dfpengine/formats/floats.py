@@ -1,4 +1,5 @@
-"""Narrow float formats: FP8 (1,5,2), FP16 (1,6,9), IEEE binary16, bfloat16.
+"""Narrow float formats: FP8 (1,5,2) `fp8`, FP16 (1,6,9) `fp16_169`, IEEE binary16
+(`binary16`, also `fp16`), bfloat16 `bf16`.
 
 Every format is (exp_bits, man_bits, bias) with IEEE-like rules (subnormals,
 all-ones exponent for inf/NaN); one native kernel rounds to all of them.
@@ -42,13 +43,14 @@ class FloatFormat:
 
 
 FP8 = FloatFormat("fp8", 5, 2, 15)          # max 57344, = OCP E5M2
-FP16 = FloatFormat("fp16", 6, 9, 31)        # the FP8-training accumulator
+FP16 = FloatFormat("fp16_169", 6, 9, 31)    # the FP8-training accumulator
 BINARY16 = FloatFormat("binary16", 5, 10, 15)
 BF16 = FloatFormat("bf16", 8, 7, 127)
 
 FLOAT_FORMATS = {f.name: f for f in (FP8, FP16, BINARY16, BF16)}
+FLOAT_FORMATS["fp16"] = BINARY16           # the usual name of IEEE half precision
 
-DEFAULT_ACC = "fp16"
+DEFAULT_ACC = "fp16_169"
 DEFAULT_CHUNK = 64
 
 

@@ -37,6 +37,7 @@ MX = BlockFormat("mx", 7, block=32, floor_exponent=True, rounding="nearest")  # 
 
 BLOCK_FORMATS = {f.name: f for f in (HBFP8, HBFP6, HBFP4, MX)}
 BLOCK_FORMATS["hbfp"] = HBFP
+BLOCK_FORMATS["mxint8"] = MX                          # the OCP name of `mx`
 
 
 def block_format(fmt):

@@ -17,7 +17,7 @@ _STREAMS_PER_STEP = 1 << 24
 
 class SGDFP16(SGD):
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
-                 nesterov=False, fmt="fp16", rounding="stochastic", seed=0):
+                 nesterov=False, fmt="fp16_169", rounding="stochastic", seed=0):
         super().__init__(params, lr, momentum, dampening, weight_decay, nesterov)
         self.fmt = floats.float_format(fmt)
         if rounding not in ("nearest", "stochastic"):
