@@ -1,8 +1,8 @@
 """The model zoo `dfpengine.models`, importable from an installed package or a source checkout.
 
 Installed, the top-level folder `models/` is the package `dfpengine.models`. In a
-checkout that is not installed, this module loads `models/` from beside
-`dfpengine/` under that same name, so imports and pickled names agree.
+source checkout (installed editable or not), this module loads `models/` from
+beside `dfpengine/` under that same name, so imports and pickled names agree.
 """
 import importlib
 import importlib.util
@@ -13,12 +13,13 @@ NAME = "dfpengine.models"
 
 
 def package():
-    try:
-        return importlib.import_module(NAME)
-    except ModuleNotFoundError as exc:
-        if exc.name != NAME:
-            raise
+    if NAME in sys.modules:
+        return sys.modules[NAME]
     folder = Path(__file__).resolve().parents[1] / "models"
+    if not (folder.parent / "setup.py").exists():  # installed: the package proper
+        return importlib.import_module(NAME)
+    # A source checkout loads its own models/, even when an editable install maps the name to
+    # another checkout's (a git worktree beside the installed one would test the wrong models).
     spec = importlib.util.spec_from_file_location(
         NAME, folder / "__init__.py", submodule_search_locations=[str(folder)])
     if spec is None:

@@ -43,8 +43,10 @@ class BasicBlock(nn.Module):
             self.shortcut = PadShortcut(in_planes, planes, stride)
 
     def forward(self, x):
-        out = self.relu(self.bn1(self.conv1(x)))
-        return self.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+        # relu(bn(.)) and relu(bn(.) + shortcut) run as fused ops (self.relu: for the layout only)
+        out = self.bn1(self.conv1(x), relu=True)
+        out = self.conv2(out)
+        return self.bn2(out, relu=True, residual=self.shortcut(x))
 
 
 class CifarResNet(nn.Module):
@@ -74,7 +76,7 @@ class CifarResNet(nn.Module):
         return nn.Sequential(*layers)
 
     def forward(self, x):
-        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.bn1(self.conv1(x), relu=True)
         x = self.layer3(self.layer2(self.layer1(x)))
         return self.fc(self.flatten(self.avgpool(x)))
 

@@ -28,8 +28,9 @@ def test_profile_rows_cover_layers_and_passes():
         one_step(model, opt)
         one_step(model, opt)
     rows = {(r["layer"], r["pass"], r["kind"]): r for r in prof.summary(steps=2)}
-    expected = {("0", "fprop", "conv"), ("0", "wtgrad", "conv"), ("1", "fprop", "batch_norm"),
-                ("1", "bprop", "batch_norm"), ("2", "fprop", "relu"), ("3", "fprop", "pool"),
+    # BatchNorm2d then ReLU in a Sequential run as one fused op, timed under the BatchNorm layer
+    expected = {("0", "fprop", "conv"), ("0", "wtgrad", "conv"), ("1", "fprop", "batch_norm_relu"),
+                ("1", "bprop", "batch_norm_relu"), ("3", "fprop", "pool"),
                 ("5", "fprop", "linear"), ("5", "bprop", "linear"), ("5", "wtgrad", "linear"),
                 ("optimizer", "update", "optimizer")}
     assert expected <= set(rows)

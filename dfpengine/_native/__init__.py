@@ -30,6 +30,7 @@ CONTRACT = (
     "gemm", "conv2d_forward", "conv2d_backward_data", "conv2d_backward_weight",
     "relu_forward", "relu_backward",
     "batch_norm_stats", "batch_norm_apply", "batch_norm_backward",
+    "batch_norm_relu_forward", "batch_norm_relu_backward",
     "max_pool2d_forward", "max_pool2d_backward",
     "avg_pool2d_forward", "avg_pool2d_backward",
     "isa_compiled", "isa_supported", "isa_selected", "select_isa",

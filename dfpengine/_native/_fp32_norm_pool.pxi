@@ -63,6 +63,64 @@ def batch_norm_backward(dy, x, mean, invstd, gamma):
     return dx, dgamma, dbeta
 
 
+cdef tuple _bn_like_x(x, names_arrays):
+    """Validate x (NC or NCHW) and arrays of its shape; (n, c, hw)."""
+    x4 = _ref._bn_input("x", x)
+    for name, a in names_arrays:
+        _ref._bn_input(name, a)
+        if a.shape != x.shape:
+            raise ValueError(f"{name}: expected shape {x.shape} (as x), received {a.shape}")
+    return x4.shape[0], x4.shape[1], x4.shape[2] * x4.shape[3]
+
+
+def batch_norm_relu_forward(x, scale, shift, residual=None):
+    """`max(x * scale[c] + shift[c] (+ residual), 0)` in one pass, equal to the unfused ops."""
+    cdef int64_t n, ch, hw
+    n, ch, hw = _bn_like_x(x, () if residual is None else (("residual", residual),))
+    _ref._channels("scale", scale, ch)
+    _ref._channels("shift", shift, ch)
+    cdef cnp.ndarray y = np.empty(x.shape, _F32)
+    cdef float *px = fp(x)
+    cdef float *ps = fp(scale)
+    cdef float *pb = fp(shift)
+    cdef float *pr = NULL if residual is None else fp(residual)
+    cdef float *py = fp(y)
+    cdef int st
+    with nogil:
+        st = c.dfp_batch_norm_relu_forward_f32(n, ch, hw, px, ps, pb, pr, py)
+    check(st, "batch_norm_relu_forward")
+    return y
+
+
+def batch_norm_relu_backward(dy, y, x, mean, invstd, gamma, training=True, residual=False):
+    """`(dx, dgamma, dbeta, dresidual)` from dy and the saved output y; dresidual (the masked dy)
+    only when `residual`, else None."""
+    cdef int64_t n, ch, hw
+    n, ch, hw = _bn_like_x(x, (("dy", dy), ("y", y)))
+    for name, v in (("mean", mean), ("invstd", invstd), ("gamma", gamma)):
+        _ref._channels(name, v, ch)
+    cdef cnp.ndarray dx = np.empty(x.shape, _F32)
+    cdef cnp.ndarray dres = np.empty(x.shape, _F32) if residual else None
+    cdef cnp.ndarray dgamma = np.empty(ch, _F32)
+    cdef cnp.ndarray dbeta = np.empty(ch, _F32)
+    cdef float *pdy = fp(dy)
+    cdef float *py = fp(y)
+    cdef float *px = fp(x)
+    cdef float *pm = fp(mean)
+    cdef float *pi = fp(invstd)
+    cdef float *pg = fp(gamma)
+    cdef float *pdx = fp(dx)
+    cdef float *pdr = NULL if dres is None else fp(dres)
+    cdef float *pdg = fp(dgamma)
+    cdef float *pdb = fp(dbeta)
+    cdef int tr = bool(training), st
+    with nogil:
+        st = c.dfp_batch_norm_relu_backward_f32(n, ch, hw, pdy, py, px, pm, pi, pg, tr,
+                                                pdx, pdr, pdg, pdb)
+    check(st, "batch_norm_relu_backward")
+    return dx, dgamma, dbeta, dres
+
+
 # ------------------------------------------------------------------- pooling
 
 cdef c.dfp_pool2d_shape _pool_shape(x_shape, kernel, stride, padding):

@@ -28,6 +28,14 @@ cdef extern from "dfpengine.h" nogil:
                                            const float *x, const float *mean, const float *invstd,
                                            const float *gamma, float *dx, float *dgamma,
                                            float *dbeta)
+    dfp_status dfp_batch_norm_relu_forward_f32(int64_t n, int64_t c, int64_t hw, const float *x,
+                                               const float *scale, const float *shift,
+                                               const float *residual, float *y)
+    dfp_status dfp_batch_norm_relu_backward_f32(int64_t n, int64_t c, int64_t hw, const float *dy,
+                                                const float *y, const float *x, const float *mean,
+                                                const float *invstd, const float *gamma, int training,
+                                                float *dx, float *dresidual, float *dgamma,
+                                                float *dbeta)
 
     ctypedef struct dfp_pool2d_shape:
         int64_t batch, channels, in_h, in_w, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w

@@ -243,6 +243,46 @@ def batch_norm_backward(dy, x, mean, invstd, gamma):
     return dx.astype(np.float32).reshape(x.shape), dgamma.astype(np.float32), dbeta.astype(np.float32)
 
 
+def _same_shape(name, a, x):
+    if a.shape != x.shape:
+        raise ValueError(f"{name}: expected shape {x.shape} (as x), received {a.shape}")
+
+
+def batch_norm_relu_forward(x, scale, shift, residual=None):
+    """`max(x * scale[c] + shift[c] + residual, 0)`: batch_norm_apply, the add, then ReLU."""
+    if residual is not None:
+        _array("residual", residual, ndim=(2, 4))
+        _same_shape("residual", residual, x)
+    y = batch_norm_apply(x, scale, shift)
+    if residual is not None:
+        y = y + residual
+    return np.maximum(y, np.float32(0))
+
+
+def batch_norm_relu_backward(dy, y, x, mean, invstd, gamma, training=True, residual=False):
+    """`(dx, dgamma, dbeta, dresidual)` of batch_norm_relu_forward from dy and its output y
+    (relu' = y > 0); dresidual is the masked dy when `residual`, else None. `training`: mean and
+    invstd are batch statistics (they depend on x); otherwise constants."""
+    x4 = _bn_input("x", x)
+    for name, a in (("dy", dy), ("y", y)):
+        _bn_input(name, a)
+        _same_shape(name, a, x)
+    c = x4.shape[1]
+    for name, v in (("mean", mean), ("invstd", invstd), ("gamma", gamma)):
+        _channels(name, v, c)
+    g = np.where(y > 0, dy, np.float32(0))
+    if training:
+        dx, dgamma, dbeta = batch_norm_backward(g, x, mean, invstd, gamma)
+    else:
+        per_channel = (None, slice(None), None, None)
+        g4 = g.reshape(x4.shape)
+        xhat = (x4 - mean[per_channel]) * invstd[per_channel]
+        dgamma = (g4 * xhat).sum(axis=(0, 2, 3), dtype=np.float64).astype(np.float32)
+        dbeta = g4.sum(axis=(0, 2, 3), dtype=np.float64).astype(np.float32)
+        dx = (g4 * (gamma * invstd)[per_channel]).reshape(x.shape)
+    return dx, dgamma, dbeta, (g if residual else None)
+
+
 # ------------------------------------------------------------------- pooling
 
 

@@ -1,7 +1,9 @@
 """Containers: Sequential (a chain) and ModuleList (an indexable list of submodules)."""
 from collections import OrderedDict
 
+from .layers import ReLU, _BatchNorm
 from .module import Module
+from .utils import fusion_enabled
 
 
 class Sequential(Module):
@@ -31,8 +33,16 @@ class Sequential(Module):
         return self
 
     def forward(self, x):
-        for module in self:
-            x = module(x)
+        modules = list(self)
+        i = 0
+        while i < len(modules):
+            if (fusion_enabled() and i + 1 < len(modules) and isinstance(modules[i], _BatchNorm)
+                    and type(modules[i + 1]) is ReLU):
+                x = modules[i](x, relu=True)  # BatchNorm then ReLU: one fused op
+                i += 2
+            else:
+                x = modules[i](x)
+                i += 1
         return x
 
 

@@ -31,6 +31,13 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     return ops.norm.batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
 
 
+def batch_norm_relu(input, running_mean, running_var, weight=None, bias=None, training=False,
+                    momentum=0.1, eps=1e-5, residual=None):
+    """relu(batch_norm(input) + residual) as one fused op (residual optional)."""
+    return ops.norm.batch_norm_relu(input, running_mean, running_var, weight, bias, training, momentum,
+                                    eps, residual)
+
+
 def dropout(input, p=0.5, training=True):
     return ops.activation.dropout(input, p, training)
 

@@ -8,6 +8,7 @@ from ..ops.conv import pair
 from ..tensor import Tensor
 from . import init
 from .module import Module, Parameter
+from .utils import fusion_enabled
 
 
 class _GemmLayer(Module):
@@ -72,18 +73,28 @@ class _BatchNorm(Module):
             for name in ("running_mean", "running_var", "num_batches_tracked"):
                 self.register_buffer(name, None)
 
-    def forward(self, x):
+    def forward(self, x, relu=False, residual=None):
+        """`relu=True`: relu(bn(x) + residual) (residual optional), fused unless
+        `nn.utils.fusion(False)` is in effect."""
         if x.ndim not in self.input_ndims:
             raise ValueError(f"{type(self).__name__}: expected {' or '.join(map(str, self.input_ndims))}-d "
                              f"input, received shape {x.shape}")
+        if residual is not None and not relu:
+            raise ValueError(f"{type(self).__name__}: residual is only taken with relu=True")
         factor = self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.numpy()[...] += 1
             if self.momentum is None:  # cumulative moving average, as PyTorch
                 factor = 1.0 / int(self.num_batches_tracked.item())
         use_batch_stats = self.training or not self.track_running_stats
-        return ops.norm.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                                   use_batch_stats, factor, self.eps)
+        args = (x, self.running_mean, self.running_var, self.weight, self.bias, use_batch_stats, factor,
+                self.eps)
+        if relu and fusion_enabled():
+            return ops.norm.batch_norm_relu(*args, residual=residual)
+        y = ops.norm.batch_norm(*args)
+        if not relu:
+            return y
+        return ops.activation.relu(y if residual is None else y + residual)
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "

@@ -1,4 +1,24 @@
-"""Model helpers that the precision policy relies on."""
+"""Model helpers: layer roles for the precision policy, and the batch-norm + ReLU fusion switch."""
+import contextlib
+
+_fusion = {"enabled": True}
+
+
+def fusion_enabled():
+    """Whether BatchNorm layers asked for a following ReLU (and residual add) run the fused op."""
+    return _fusion["enabled"]
+
+
+@contextlib.contextmanager
+def fusion(enabled):
+    """Context manager: `with nn.utils.fusion(False):` runs batch norm, add and ReLU as separate
+    ops (the reference the fused op is tested against). Numbers are the same either way."""
+    previous = _fusion["enabled"]
+    _fusion["enabled"] = bool(enabled)
+    try:
+        yield
+    finally:
+        _fusion["enabled"] = previous
 
 
 def assign_layer_roles(model):

@@ -1,4 +1,5 @@
-"""Batch normalisation over the channel axis of (N, C), (N, C, L) or (N, C, H, W) input.
+"""Batch normalisation over the channel axis of (N, C), (N, C, L) or (N, C, H, W) input,
+alone or fused with the residual add and ReLU that follow it in CNNs.
 
 Training uses batch statistics and updates the running ones in place:
 running = (1 - momentum) * running + momentum * batch, with the unbiased batch
@@ -11,22 +12,53 @@ from ..autograd import record
 from ..tensor import Tensor
 
 
-def _native_layout(x):
+def _native_layout(x, what="batch_norm"):
     """Native BN takes (N, C) or (N, C, H, W); (N, C, L) travels as (N, C, L, 1)."""
     if x.ndim not in (2, 3, 4):
-        raise ValueError(f"batch_norm: expected input of shape (N, C), (N, C, L) or (N, C, H, W), "
+        raise ValueError(f"{what}: expected input of shape (N, C), (N, C, L) or (N, C, H, W), "
                          f"received {x.shape}")
     a = np.ascontiguousarray(x.numpy())
     return a.reshape(a.shape + (1,)) if a.ndim == 3 else a
 
 
-def _vector(t, c, fill, name):
+def _vector(t, c, fill, name, what):
     if t is None:
         return np.full(c, fill, dtype=np.float32)
     if t.shape != (c,):
-        raise ValueError(f"batch_norm: expected {name} of shape ({c},) for input with {c} channels, "
+        raise ValueError(f"{what}: expected {name} of shape ({c},) for input with {c} channels, "
                          f"received {t.shape}")
     return np.ascontiguousarray(t.numpy())
+
+
+def _statistics(x, xa, running_mean, running_var, weight, bias, training, momentum, eps, what):
+    """(gamma, beta, mean, invstd): batch statistics (running ones updated) or running ones."""
+    c = xa.shape[1]
+    gamma, beta = _vector(weight, c, 1.0, "weight", what), _vector(bias, c, 0.0, "bias", what)
+    for name, stats in (("running_mean", running_mean), ("running_var", running_var)):
+        _vector(stats, c, 0.0, name, what)
+    if training:
+        count = xa.size // c
+        if count < 2:
+            raise ValueError(f"{what}: expected more than 1 value per channel when training, "
+                             f"received input of shape {x.shape}")
+        mean, var = _native.batch_norm_stats(xa)
+        if running_mean is not None:
+            running_mean.numpy()[...] = (1 - momentum) * running_mean.numpy() + momentum * mean
+            running_var.numpy()[...] = ((1 - momentum) * running_var.numpy()
+                                        + momentum * var * np.float32(count / (count - 1)))
+    else:
+        if running_mean is None:
+            raise ValueError(f"{what}: evaluation needs running_mean and running_var")
+        mean, var = running_mean.numpy(), running_var.numpy()
+    invstd = (1.0 / np.sqrt(var + np.float32(eps))).astype(np.float32)
+    return gamma, beta, mean, invstd
+
+
+def _record(out, x, weight, bias, backward, extra=()):
+    """Parents are x, weight and bias (those given) and `extra`; backward returns a gradient for all."""
+    inputs = (x, weight, bias) + tuple(extra)
+    parents = tuple(t for t in inputs if t is not None)
+    return record(out, parents, lambda g: tuple(d for d, t in zip(backward(g), inputs) if t is not None))
 
 
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False,
@@ -36,24 +68,8 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     scope = profiler.scope()
     timer = profiler.region(scope, "fprop", "batch_norm", 0, 8 * xa.size)
     timer.__enter__()
-    gamma, beta = _vector(weight, c, 1.0, "weight"), _vector(bias, c, 0.0, "bias")
-    for name, stats in (("running_mean", running_mean), ("running_var", running_var)):
-        _vector(stats, c, 0.0, name)
-    if training:
-        count = xa.size // c
-        if count < 2:
-            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
-                             f"received input of shape {x.shape}")
-        mean, var = _native.batch_norm_stats(xa)
-        if running_mean is not None:
-            running_mean.numpy()[...] = (1 - momentum) * running_mean.numpy() + momentum * mean
-            running_var.numpy()[...] = ((1 - momentum) * running_var.numpy()
-                                        + momentum * var * np.float32(count / (count - 1)))
-    else:
-        if running_mean is None:
-            raise ValueError("batch_norm: evaluation needs running_mean and running_var")
-        mean, var = running_mean.numpy(), running_var.numpy()
-    invstd = (1.0 / np.sqrt(var + np.float32(eps))).astype(np.float32)
+    gamma, beta, mean, invstd = _statistics(x, xa, running_mean, running_var, weight, bias, training,
+                                            momentum, eps, "batch_norm")
     scale = (gamma * invstd).astype(np.float32)
     y = _native.batch_norm_apply(xa, scale, (beta - mean * scale).astype(np.float32))
     out = Tensor(y.reshape(x.shape))
@@ -76,6 +92,39 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
         return (dx.reshape(x.shape),
                 dgamma if weight is not None else None,
                 dbeta if bias is not None else None)
-    parents = tuple(t for t in (x, weight, bias) if t is not None)
-    return record(out, parents, lambda g: tuple(d for d, t in zip(backward(g), (x, weight, bias))
-                                                if t is not None))
+    return _record(out, x, weight, bias, backward)
+
+
+def batch_norm_relu(x, running_mean, running_var, weight=None, bias=None, training=False,
+                    momentum=0.1, eps=1e-5, residual=None):
+    """relu(batch_norm(x) + residual) (residual optional) in one pass forward and two per channel
+    backward, equal to the unfused ops bit for bit; the ReLU's gradient mask is `output > 0`."""
+    what = "batch_norm_relu"
+    xa = _native_layout(x, what)
+    ra = None
+    if residual is not None:
+        if residual.shape != x.shape:
+            raise ValueError(f"{what}: expected residual of shape {x.shape} (as input), "
+                             f"received {residual.shape}")
+        ra = _native_layout(residual, what)
+    scope = profiler.scope()
+    timer = profiler.region(scope, "fprop", what, 0, (8 if ra is None else 12) * xa.size)
+    timer.__enter__()
+    gamma, beta, mean, invstd = _statistics(x, xa, running_mean, running_var, weight, bias, training,
+                                            momentum, eps, what)
+    scale = (gamma * invstd).astype(np.float32)
+    y = _native.batch_norm_relu_forward(xa, scale, (beta - mean * scale).astype(np.float32), ra)
+    out = Tensor(y.reshape(x.shape))
+    timer.__exit__(None, None, None)
+    want_dres = residual is not None and residual.requires_grad
+
+    def backward(g):
+        with profiler.region(scope, "bprop", what, 0, (16 if want_dres else 12) * xa.size):
+            ga = np.ascontiguousarray(g.reshape(xa.shape), dtype=np.float32)
+            dx, dgamma, dbeta, dres = _native.batch_norm_relu_backward(
+                ga, y, xa, mean, invstd, gamma, training, want_dres)
+        return (dx.reshape(x.shape),
+                dgamma if weight is not None else None,
+                dbeta if bias is not None else None,
+                None if dres is None else dres.reshape(x.shape))
+    return _record(out, x, weight, bias, backward, extra=(residual,))

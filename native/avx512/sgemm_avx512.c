@@ -91,6 +91,8 @@ void dfp_sgemm_f32_avx512_14x16_da(int64_t k, const float *a, int64_t lda, const
 }
 
 void dfp_sum2_f64_avx512(const float *x, const float *y, int64_t n, double shift, double out[2]);
+void dfp_relu_sum2_f64_avx512(const float *x, const float *dy, const float *y, int64_t n, double shift,
+                              float *g, double out[2]);
 
 void dfp_fp32_kernels_init_avx512(dfp_fp32_kernels *k)
 {
@@ -100,4 +102,5 @@ void dfp_fp32_kernels_init_avx512(dfp_fp32_kernels *k)
     k->sgemm_direct = (dfp_sgemm_ukernel_da){dfp_sgemm_f32_avx512_14x32_da, 14, 32};
     k->sgemm_direct_narrow = (dfp_sgemm_ukernel_da){dfp_sgemm_f32_avx512_14x16_da, 14, 16};
     k->sum2_f64 = dfp_sum2_f64_avx512; /* norm_avx512.c */
+    k->relu_sum2_f64 = dfp_relu_sum2_f64_avx512;
 }

@@ -46,6 +46,14 @@ typedef struct dfp_sgemm_ukernel {
  * differ in the last bits of the double sums). */
 typedef void (*dfp_sum2_f64_fn)(const float *x, const float *y, int64_t n, double shift, double out[2]);
 
+/* Fused batch-norm + ReLU backward reduction over one plane, one pass:
+ *   g[i] = y[i] > 0 ? dy[i] : 0   (written; y is the saved ReLU output),
+ *   out[0] = sum_i g_i,  out[1] = sum_i (x[i] - shift) * g_i, in double.
+ * Each ISA sums in the order of its own sum2_f64 (so the sums equal
+ * sum2_f64(x, g, shift) at that level, bit for bit). */
+typedef void (*dfp_relu_sum2_f64_fn)(const float *x, const float *dy, const float *y, int64_t n,
+                                     double shift, float *g, double out[2]);
+
 typedef struct dfp_fp32_kernels {
     dfp_sgemm_ukernel sgemm;        /* main kernel */
     dfp_sgemm_ukernel sgemm_narrow; /* used when n <= its nr (tall-skinny GEMMs) */
@@ -53,6 +61,7 @@ typedef struct dfp_fp32_kernels {
     dfp_sgemm_ukernel_da sgemm_direct;        /* row-major A, n <= DFP_SGEMM_DIRECT_MAX_N */
     dfp_sgemm_ukernel_da sgemm_direct_narrow; /* the same for n <= its nr */
     dfp_sum2_f64_fn sum2_f64;                 /* batch-norm statistics and gradients */
+    dfp_relu_sum2_f64_fn relu_sum2_f64;       /* fused batch-norm + ReLU gradients */
 } dfp_fp32_kernels;
 
 void dfp_fp32_kernels_init_scalar(dfp_fp32_kernels *k);

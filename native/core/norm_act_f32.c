@@ -151,3 +151,79 @@ dfp_status dfp_batch_norm_backward_f32(int64_t n, int64_t c, int64_t hw, const f
     }
     return DFP_OK;
 }
+
+/* ---- batch norm fused with ReLU (and the residual add before it) ------
+ * Forward rounds as the unfused ops do (product, then each sum, in float; the
+ * file builds with -ffp-contract=off), so the fused and unfused paths agree
+ * bit for bit. Backward needs no mask: relu'(z) = (y > 0). */
+
+dfp_status dfp_batch_norm_relu_forward_f32(int64_t n, int64_t c, int64_t hw, const float *x,
+                                           const float *scale, const float *shift,
+                                           const float *residual, float *y)
+{
+    if (!residual) /* the apply kernel's ReLU is this op without the add */
+        return dfp_batch_norm_apply_f32(n, c, hw, x, scale, shift, 1, y);
+    dfp_status st = bn_check(n, c, hw);
+    if (st != DFP_OK)
+        return st;
+    if (!x || !scale || !shift || !y)
+        return DFP_ERR_NULL_POINTER;
+#pragma omp parallel for num_threads(eltwise_threads(n * c * hw)) schedule(static)
+    for (int64_t plane = 0; plane < n * c; plane++) {
+        float a = scale[plane % c], b = shift[plane % c];
+        const float *xp = x + plane * hw, *rp = residual + plane * hw;
+        float *yp = y + plane * hw;
+        for (int64_t i = 0; i < hw; i++) {
+            float v = (xp[i] * a + b) + rp[i];
+            yp[i] = v > 0.0f || v != v ? v : 0.0f;
+        }
+    }
+    return DFP_OK;
+}
+
+/* dx of one channel from g (the masked gradient), in place when g == dx */
+static inline void bn_channel_dx(int64_t n, int64_t c, int64_t hw, int64_t ch, const float *g,
+                                 const float *x, float m, float is, float gamma, float db, float dg,
+                                 int training, float *dx)
+{
+    float count = (float)(n * hw), k = gamma * is / count, a = gamma * is;
+    for (int64_t b = 0; b < n; b++) {
+        const float *gp = g + (b * c + ch) * hw, *xp = x + (b * c + ch) * hw;
+        float *dxp = dx + (b * c + ch) * hw;
+        if (training) /* the formula of dfp_batch_norm_backward_f32 */
+            for (int64_t i = 0; i < hw; i++)
+                dxp[i] = k * (count * gp[i] - db - ((xp[i] - m) * is) * dg);
+        else /* statistics are constants: an affine map */
+            for (int64_t i = 0; i < hw; i++)
+                dxp[i] = gp[i] * a;
+    }
+}
+
+dfp_status dfp_batch_norm_relu_backward_f32(int64_t n, int64_t c, int64_t hw, const float *dy,
+                                            const float *y, const float *x, const float *mean,
+                                            const float *invstd, const float *gamma, int training,
+                                            float *dx, float *dresidual, float *dgamma, float *dbeta)
+{
+    dfp_status st = bn_check(n, c, hw);
+    if (st != DFP_OK)
+        return st;
+    if (!dy || !y || !x || !mean || !invstd || !gamma || !dx || !dgamma || !dbeta)
+        return DFP_ERR_NULL_POINTER;
+    float *g = dresidual ? dresidual : dx; /* the masked gradient lives here between the passes */
+    dfp_relu_sum2_f64_fn sums = dfp_kernels()->fp32.relu_sum2_f64;
+#pragma omp parallel for num_threads(channel_threads(c, n * c * hw)) schedule(static)
+    for (int64_t ch = 0; ch < c; ch++) {
+        double sb = 0, sg = 0, part[2];
+        for (int64_t b = 0; b < n; b++) { /* pass 1: g, sum g, sum g * (x - mean) */
+            int64_t off = (b * c + ch) * hw;
+            sums(x + off, dy + off, y + off, hw, mean[ch], g + off, part);
+            sb += part[0];
+            sg += part[1];
+        }
+        float db = (float)sb, dg = (float)(sg * invstd[ch]); /* as bn_channel_sums rounds */
+        bn_channel_dx(n, c, hw, ch, g, x, mean[ch], invstd[ch], gamma[ch], db, dg, training, dx);
+        dbeta[ch] = db;
+        dgamma[ch] = dg;
+    }
+    return DFP_OK;
+}

@@ -116,6 +116,21 @@ dfp_status dfp_batch_norm_apply_f32(int64_t n, int64_t c, int64_t hw, const floa
 /* Training-mode backward of y = gamma * (x - mean) * invstd + beta with batch statistics:
  * dbeta = sum dy, dgamma = sum dy * xhat, dx = gamma*invstd/M * (M*dy - dbeta - xhat*dgamma). */
 dfp_status dfp_batch_norm_backward_f32(int64_t n, int64_t c, int64_t hw, const float *dy, const float *x, const float *mean, const float *invstd, const float *gamma, float *dx, float *dgamma, float *dbeta);
+/* Batch norm fused with the residual add and ReLU, one pass over x:
+ * y = max((x * scale[c] + shift[c]) + residual, 0), rounded as the unfused
+ * apply, add and ReLU round (float, no FMA), so the result equals theirs bit
+ * for bit; NaN propagates. residual (x's shape) may be NULL: no add. In
+ * training, mean and variance come from dfp_batch_norm_stats_f32 first. */
+dfp_status dfp_batch_norm_relu_forward_f32(int64_t n, int64_t c, int64_t hw, const float *x, const float *scale, const float *shift, const float *residual, float *y);
+/* Backward of dfp_batch_norm_relu_forward_f32 from dy and its saved output y
+ * (relu'(z) = y > 0, so no mask is kept), in two passes per channel:
+ * g = (y > 0) ? dy : 0, dbeta = sum g, dgamma = sum g * xhat (sums in double,
+ * as dfp_batch_norm_backward_f32), xhat = (x - mean) * invstd; then
+ * training nonzero (mean, invstd are the batch statistics): dx = gamma*invstd/M * (M*g - dbeta - xhat*dgamma);
+ * training zero (running statistics, constants): dx = g * gamma * invstd.
+ * dresidual, if not NULL, receives g (the residual's gradient); if NULL, dx
+ * holds g between the passes. dx and dresidual must not overlap dy, y or x. */
+dfp_status dfp_batch_norm_relu_backward_f32(int64_t n, int64_t c, int64_t hw, const float *dy, const float *y, const float *x, const float *mean, const float *invstd, const float *gamma, int training, float *dx, float *dresidual, float *dgamma, float *dbeta);
 
 /* 2-D pooling over NCHW planes; padding at most half the kernel. Output size
  * per axis: (in + 2*pad - kernel) / stride + 1 (floor), at least 1. */

@@ -1,5 +1,5 @@
 /* Scalar reference kernels: SGEMM micro-kernel 4x8 (the oracle other ISAs are
- * tested against) and the batch-norm plane sum.
+ * tested against) and the batch-norm plane sums (plain and fused with ReLU).
  *
  * Contract (see fp32_kernels.h): C[0:4, 0:8] = alpha * A_panel * B_panel + beta * C.
  * - a: packed A, k columns of MR=4 floats; b: packed B, k rows of NR=8 floats.
@@ -9,6 +9,7 @@
 #include "fp32_kernels.h"
 
 #include <stddef.h>
+#include <string.h>
 
 #define MR 4
 #define NR 8
@@ -52,6 +53,41 @@ void dfp_sum2_f64_scalar(const float *x, const float *y, int64_t n, double shift
     out[1] = (q[0] + q[1]) + (q[2] + q[3]);
 }
 
+/* y > 0 ? d : 0 without a branch (a mispredicted branch per element costs
+ * more than the rest of the loop): d's bits and-ed with an all-ones mask */
+static inline float keep_if_positive(float y, float d)
+{
+    uint32_t bits;
+    memcpy(&bits, &d, sizeof bits);
+    bits &= 0u - (uint32_t)(y > 0.0f);
+    memcpy(&d, &bits, sizeof d);
+    return d;
+}
+
+/* Fused BN + ReLU gradient sums (see fp32_kernels.h): the masked gradient,
+ * then the summation of dfp_sum2_f64_scalar over it. */
+void dfp_relu_sum2_f64_scalar(const float *restrict x, const float *restrict dy, const float *restrict y,
+                              int64_t n, double shift, float *restrict g, double out[2])
+{
+    double s[4] = {0, 0, 0, 0}, q[4] = {0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int j = 0; j < 4; j++) {
+            float v = keep_if_positive(y[i + j], dy[i + j]);
+            g[i + j] = v;
+            s[j] += v;
+            q[j] += (x[i + j] - shift) * v;
+        }
+    for (; i < n; i++) {
+        float v = keep_if_positive(y[i], dy[i]);
+        g[i] = v;
+        s[0] += v;
+        q[0] += (x[i] - shift) * v;
+    }
+    out[0] = (s[0] + s[1]) + (s[2] + s[3]);
+    out[1] = (q[0] + q[1]) + (q[2] + q[3]);
+}
+
 void dfp_fp32_kernels_init_scalar(dfp_fp32_kernels *k)
 {
     k->sgemm = (dfp_sgemm_ukernel){dfp_sgemm_f32_scalar_4x8, MR, NR};
@@ -60,4 +96,5 @@ void dfp_fp32_kernels_init_scalar(dfp_fp32_kernels *k)
     k->sgemm_direct = (dfp_sgemm_ukernel_da){NULL, 0, 0}; /* packing only */
     k->sgemm_direct_narrow = k->sgemm_direct;
     k->sum2_f64 = dfp_sum2_f64_scalar;
+    k->relu_sum2_f64 = dfp_relu_sum2_f64_scalar;
 }
