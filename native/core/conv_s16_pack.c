@@ -128,22 +128,6 @@ void dfp_pack_conv_pixels(const dfp_conv_geom *g, const int16_t *xp_img, int64_t
     }
 }
 
-void dfp_pack_imgpairs_dy(const int16_t *dyi, int64_t out_ch, int64_t pixels, int64_t r0,
-                          int64_t rows, int w, int64_t q0, int64_t kpb, int16_t *panel)
-{
-    const int32_t *src = (const int32_t *)(const void *)dyi;
-    int32_t *dst = (int32_t *)(void *)panel;
-    for (int64_t q = q0; q < q0 + kpb; q++, dst += w) {
-        int64_t m = q / pixels, p = q % pixels;
-        const int32_t *s = src + (m * out_ch + r0) * pixels + p;
-        int i = 0;
-        for (; i < rows; i++)
-            dst[i] = s[i * pixels];
-        for (; i < w; i++)
-            dst[i] = 0;
-    }
-}
-
 #define MAX_W 64
 
 #if defined(__GNUC__) && defined(__x86_64__)
@@ -221,7 +205,57 @@ taps_gather_avx512(const dfp_conv_geom *g, const int32_t *src, const int64_t *of
         }
     }
 }
+/* The dy packer's runs of 16 consecutive K pairs inside one image pair: 16
+ * contiguous loads per row (rows <= w <= 16), one transpose, w pairs stored per
+ * K pair (a copy, bit-identical to the portable loop). Returns the pairs done
+ * (a prefix of the range; the caller finishes the rest). */
+__attribute__((target("avx512f"))) static int64_t
+dy_transpose_avx512(const int32_t *src, int64_t out_ch, int64_t pixels, int64_t r0, int64_t rows,
+                    int w, int64_t q0, int64_t kpb, int32_t *dst)
+{
+    int64_t q = q0;
+    const __mmask16 keep = (__mmask16)((1u << w) - 1);
+    while (q + 16 <= q0 + kpb) {
+        int64_t m = q / pixels, p = q % pixels;
+        if (p + 16 > pixels)
+            break; /* the run would cross into the next image pair */
+        const int32_t *s = src + (m * out_ch + r0) * pixels + p;
+        __m512i r[16];
+        for (int i = 0; i < 16; i++)
+            r[i] = i < rows ? _mm512_loadu_si512((const void *)(s + i * pixels)) : _mm512_setzero_si512();
+        transpose16_epi32(r);
+        for (int j = 0; j < 16; j++)
+            _mm512_mask_storeu_epi32(dst + (q - q0 + j) * w, keep, r[j]);
+        q += 16;
+    }
+    return q - q0;
+}
 #endif
+
+void dfp_pack_imgpairs_dy(const int16_t *dyi, int64_t out_ch, int64_t pixels, int64_t r0,
+                          int64_t rows, int w, int64_t q0, int64_t kpb, int16_t *panel)
+{
+    const int32_t *src = (const int32_t *)(const void *)dyi;
+    int32_t *dst = (int32_t *)(void *)panel;
+    int64_t q = q0;
+#if defined(__GNUC__) && defined(__x86_64__)
+    if (dfp_kernels()->isa >= DFP_ISA_AVX512 && w <= 16) {
+        int64_t done = dy_transpose_avx512(src, out_ch, pixels, r0, rows, w, q0, kpb, dst);
+        q += done;
+        dst += done * w;
+    }
+#endif
+    for (; q < q0 + kpb; q++, dst += w) {
+        int64_t m = q / pixels, p = q % pixels;
+        const int32_t *s = src + (m * out_ch + r0) * pixels + p;
+        int i = 0;
+        for (; i < rows; i++)
+            dst[i] = s[i * pixels];
+        for (; i < w; i++)
+            dst[i] = 0;
+    }
+}
+
 
 void dfp_pack_imgpairs_taps(const dfp_conv_geom *g, const int16_t *xi, int64_t r0, int64_t rows,
                             int w, int64_t q0, int64_t kpb, int16_t *panel)
