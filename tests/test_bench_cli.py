@@ -31,6 +31,10 @@ def test_gemm_reports_gops_percent_of_peak_and_sgemm_of_the_same_shapes():
         assert r["precision"] == "dfp16" and r["peak_source"] == "measured"
         assert r["gops"] > 0 and r["fp32_gflops"] > 0 and r["peak_gops"] > 0
         assert r["percent_of_peak"] == pytest.approx(100 * r["gops"] / r["peak_gops"], rel=0.02, abs=0.1)
+        # the integer GEMM alone on int16 operands, same shape, same run
+        assert r["int16_gops"] > 0
+        assert r["int16_percent_of_peak"] == pytest.approx(100 * r["int16_gops"] / r["peak_gops"], rel=0.02, abs=0.1)
+        assert r["int16_over_fp32"] == pytest.approx(r["int16_gops"] / r["fp32_gflops"], rel=0.02, abs=0.01)
 
 
 def test_gemm_percent_uses_a_given_per_core_peak():

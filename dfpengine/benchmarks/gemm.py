@@ -1,6 +1,7 @@
 """GEMM benchmark: the DFP16 integer GEMM (FP32 operands quantised while
-packing) against the FP32 SGEMM of the same shape, in the same run; medians of
-repeats; GOP/s count a multiply-add as 2 ops. The percentage is of this
+packing: `gops`) and the integer GEMM alone on int16 operands (`int16_gops`,
+`kernels.gemm_s16`), against the FP32 SGEMM of the same shape, in the same run;
+medians of repeats; GOP/s count a multiply-add as 2 ops. The percentage is of this
 machine's int16 multiply-add peak for the thread count (the library's
 register-only vpdpwssd chains on VNNI, as `dfpengine profile` and `dfp_bench
 peak` measure it) unless a per-core figure is given (232 GOP/s per core was
@@ -43,7 +44,10 @@ def run(threads=(1, 2), repeats=5, vnni_peak_gops_per_core=None, shapes=SHAPES):
                 a = rng.standard_normal((m, k)).astype(np.float32)
                 b = rng.standard_normal((k, n)).astype(np.float32)
                 ops = 2.0 * m * n * k
+                qa = rng.integers(-8191, 8192, (m, k)).astype(np.int16)   # DFP16 range at shift 2
+                qb = rng.integers(-8191, 8192, (k, n)).astype(np.int16)
                 t_int = _median_seconds(lambda: _int.gemm_quantized(a, b, fmt=fmt), repeats)
+                t_s16 = _median_seconds(lambda: _int.gemm_s16(qa, qb), repeats)
                 t_fp32 = _median_seconds(lambda: _native.gemm(a, b), repeats)
                 gops = ops / t_int * 1e-9
                 results.append({
@@ -54,6 +58,9 @@ def run(threads=(1, 2), repeats=5, vnni_peak_gops_per_core=None, shapes=SHAPES):
                     "peak_gops": round(peak, 1), "peak_source": source,
                     "fp32_gflops": round(ops / t_fp32 * 1e-9, 3),
                     "dfp16_over_fp32": round(t_fp32 / t_int, 2),
+                    "int16_gops": round(ops / t_s16 * 1e-9, 3),
+                    "int16_percent_of_peak": round(100.0 * ops / t_s16 * 1e-9 / peak, 1),
+                    "int16_over_fp32": round(t_fp32 / t_s16, 2),
                 })
     finally:
         _native.set_num_threads(previous)
