@@ -93,3 +93,47 @@ def test_conv_bit_identical_across_isas_and_threads():
     for o in outs[1:]:
         for a, b in zip(o, outs[0]):
             assert np.array_equal(a.view(np.uint32), b.view(np.uint32))
+
+
+def test_wtgrad_on_kept_fprop_codes_is_bit_identical(monkeypatch):
+    """WTGRAD reads the codes FPROP kept for x (an int16 re-pairing, no second
+    quantisation); the weights after two training steps equal those of a run that
+    re-quantises x in WTGRAD, bit for bit, and the kept path did run."""
+    import dfpengine
+    from dfpengine import model_zoo, nn, optim
+    from dfpengine.tensor import Tensor
+    calls = []
+    real = _int.conv2d_backward_weight_quantized
+
+    def spy(*args, cache=None, **kw):
+        calls.append(bool(cache and "dfp16_input" in cache))
+        return real(*args, cache=cache, **kw)
+
+    def run(keep):
+        monkeypatch.setattr(_int, "conv2d_backward_weight_quantized", spy)
+        if not keep:
+            monkeypatch.setattr(_native, "_cache_kw", lambda fmt, cache: {})
+        rng = np.random.default_rng(0)
+        dfpengine.manual_seed(0)
+        model = model_zoo.create("resnet20", 10, 3, 16)
+        nn.utils.assign_layer_roles(model)
+        opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        policy = precision.preset("dfp16")
+        with precision.use(policy):
+            for step in range(2):
+                policy.set_progress(step=step)
+                x = Tensor(rng.standard_normal((4, 3, 16, 16)).astype(np.float32))
+                loss = nn.functional.cross_entropy(model(x), rng.integers(0, 10, 4))
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        monkeypatch.undo()
+        return [p.numpy().copy() for p in model.parameters()]
+
+    kept = run(True)
+    assert any(calls) and all(calls[1:])   # every conv but the first (no grad for the input)
+    calls.clear()
+    fresh = run(False)
+    assert not any(calls)
+    for a, b in zip(kept, fresh):
+        assert np.array_equal(a.view(np.uint32), b.view(np.uint32))

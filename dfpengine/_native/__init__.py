@@ -112,10 +112,18 @@ def gemm(a, b, trans_a=False, trans_b=False, fmt=None):
     return _quantized("gemm", fmt)(a, b, trans_a, trans_b, fmt)
 
 
-def conv2d_forward(x, w, bias, stride, padding, dilation, fmt=None):
+def _cache_kw(fmt, cache):
+    """The integer module keeps a conv input's codes from FPROP for WTGRAD (`cache`, a dict
+    the conv op holds between its passes); the other providers take no cache."""
+    tag = fmt.a.name if fmt.a.name != "fp32" else fmt.b.name
+    return {"cache": cache} if cache is not None and QUANTIZED_PROVIDERS.get(tag) == "_int" else {}
+
+
+def conv2d_forward(x, w, bias, stride, padding, dilation, fmt=None, cache=None):
     if _is_fp32(fmt):
         return _fp32_impl["conv2d_forward"](x, w, bias, stride, padding, dilation)
-    return _quantized("conv2d_forward", fmt)(x, w, bias, stride, padding, dilation, fmt)
+    return _quantized("conv2d_forward", fmt)(x, w, bias, stride, padding, dilation, fmt,
+                                             **_cache_kw(fmt, cache))
 
 
 def conv2d_backward_data(dy, w, x_shape, stride, padding, dilation, fmt=None):
@@ -124,10 +132,11 @@ def conv2d_backward_data(dy, w, x_shape, stride, padding, dilation, fmt=None):
     return _quantized("conv2d_backward_data", fmt)(dy, w, x_shape, stride, padding, dilation, fmt)
 
 
-def conv2d_backward_weight(x, dy, w_shape, stride, padding, dilation, fmt=None):
+def conv2d_backward_weight(x, dy, w_shape, stride, padding, dilation, fmt=None, cache=None):
     if _is_fp32(fmt):
         return _fp32_impl["conv2d_backward_weight"](x, dy, w_shape, stride, padding, dilation)
-    return _quantized("conv2d_backward_weight", fmt)(x, dy, w_shape, stride, padding, dilation, fmt)
+    return _quantized("conv2d_backward_weight", fmt)(x, dy, w_shape, stride, padding, dilation, fmt,
+                                                     **_cache_kw(fmt, cache))
 
 
 _apply_environment()

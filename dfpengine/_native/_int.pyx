@@ -210,8 +210,19 @@ cdef dfp_conv2d_shape _conv_shape(x_shape, w_shape, stride, padding, dilation):
     return s
 
 
-def conv2d_forward_quantized(x, w, bias, stride, padding, dilation, fmt=None):
-    """DFP16 conv forward: fmt.a is the activation's format, fmt.b the weight's."""
+def _kept_key(spec, x_shape, geometry):
+    """What a kept conv input must match to stand in for WTGRAD's own quantisation of x:
+    deterministic rounding (nearest, biased: the same codes whatever the stream), shift,
+    shape and geometry."""
+    if spec.rounding not in ("nearest", "biased"):
+        return None
+    return (spec.rounding, spec.param("shift", 2), tuple(x_shape), geometry)
+
+
+def conv2d_forward_quantized(x, w, bias, stride, padding, dilation, fmt=None, cache=None):
+    """DFP16 conv forward: fmt.a is the activation's format, fmt.b the weight's.
+    With a dict `cache`, x's codes are kept there for conv2d_backward_weight_quantized
+    of the same layer (which then skips re-quantising x)."""
     _ref._array("x", x, ndim=4)
     _ref._array("w", w, ndim=4)
     fa, fb = _fmt(fmt, "conv2d_forward")
@@ -228,11 +239,21 @@ def conv2d_forward_quantized(x, w, bias, stride, padding, dilation, fmt=None):
     cdef int status
     cdef cnp.ndarray x_ = x
     cdef cnp.ndarray w_ = w
+    cdef c.dfp_dfp16_input kept
+    cdef c.dfp_dfp16_input *pkept = NULL
+    key = _kept_key(fa, x.shape, (stride, padding, dilation)) if cache is not None else None
+    cdef cnp.ndarray pairs
+    if key is not None:
+        pairs = np.empty(c.dfp_conv2d_dfp16_input_size(&s), np.int16)
+        kept.pairs = <int16_t *>cnp.PyArray_DATA(pairs)
+        pkept = &kept
     with nogil:
-        status = c.dfp_conv2d_forward_dfp16(&s, <float *>cnp.PyArray_DATA(x_), <float *>cnp.PyArray_DATA(w_),
-                                            pbias, <float *>cnp.PyArray_DATA(y), &px, &pw, &st)
+        status = c.dfp_conv2d_forward_dfp16_keep(&s, <float *>cnp.PyArray_DATA(x_), <float *>cnp.PyArray_DATA(w_),
+                                                 pbias, <float *>cnp.PyArray_DATA(y), &px, &pw, &st, pkept)
     check(status, "conv2d_forward")
     _record(&st)
+    if key is not None:
+        cache["dfp16_input"] = (key, pairs, kept.exponent, kept.max_abs)
     return y
 
 
@@ -260,8 +281,9 @@ def conv2d_backward_data_quantized(dy, w, x_shape, stride, padding, dilation, fm
     return dx
 
 
-def conv2d_backward_weight_quantized(x, dy, w_shape, stride, padding, dilation, fmt=None):
-    """DFP16 weight gradient: fmt.a is dy's format, fmt.b the activation's (act x grad)."""
+def conv2d_backward_weight_quantized(x, dy, w_shape, stride, padding, dilation, fmt=None, cache=None):
+    """DFP16 weight gradient: fmt.a is dy's format, fmt.b the activation's (act x grad).
+    Reuses x's codes kept by the forward pass in `cache` when they are the same codes."""
     _ref._array("x", x, ndim=4)
     w_shape = _ref._shape4("w_shape", w_shape)
     fa, fb = _fmt(fmt, "conv2d_backward_weight")
@@ -275,6 +297,19 @@ def conv2d_backward_weight_quantized(x, dy, w_shape, stride, padding, dilation, 
     cdef int status
     cdef cnp.ndarray x_ = x
     cdef cnp.ndarray dy_ = dy
+    cdef c.dfp_dfp16_input kept
+    cdef cnp.ndarray pairs
+    entry = cache.get("dfp16_input") if cache is not None else None
+    if entry is not None and entry[0] == _kept_key(fb, x.shape, (stride, padding, dilation)):
+        pairs = entry[1]
+        kept.pairs = <int16_t *>cnp.PyArray_DATA(pairs)
+        kept.exponent, kept.max_abs = entry[2], entry[3]
+        with nogil:
+            status = c.dfp_conv2d_backward_weight_dfp16_kept(&s, &kept, <float *>cnp.PyArray_DATA(dy_),
+                                                             <float *>cnp.PyArray_DATA(dw), &pdy, &st)
+        check(status, "conv2d_backward_weight")
+        _record(&st)
+        return dw
     with nogil:
         status = c.dfp_conv2d_backward_weight_dfp16(&s, <float *>cnp.PyArray_DATA(x_),
                                                     <float *>cnp.PyArray_DATA(dy_),

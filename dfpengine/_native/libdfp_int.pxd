@@ -44,3 +44,16 @@ cdef extern from "dfpengine.h" nogil:
                                                 const float *dy, float *dw,
                                                 const dfp_dfp16_params *px,
                                                 const dfp_dfp16_params *pdy, dfp_gemm_stats *stats)
+    ctypedef struct dfp_dfp16_input:
+        int16_t *pairs
+        int32_t exponent
+        int32_t max_abs
+    int64_t dfp_conv2d_dfp16_input_size(const dfp_conv2d_shape *shape)
+    dfp_status dfp_conv2d_forward_dfp16_keep(const dfp_conv2d_shape *shape, const float *x, const float *w,
+                                             const float *bias, float *y, const dfp_dfp16_params *px,
+                                             const dfp_dfp16_params *pw, dfp_gemm_stats *stats,
+                                             dfp_dfp16_input *kept)
+    dfp_status dfp_conv2d_backward_weight_dfp16_kept(const dfp_conv2d_shape *shape,
+                                                     const dfp_dfp16_input *kept, const float *dy,
+                                                     float *dw, const dfp_dfp16_params *pdy,
+                                                     dfp_gemm_stats *stats)

@@ -30,8 +30,10 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, layer=None):
     ba = None if bias is None else np.ascontiguousarray(bias.numpy())
     name = profiler.scope()
     ops = _conv_ops(xa.shape, wa.shape, stride, padding, dilation) if name else 0
+    # x's quantised codes, kept from FPROP for this layer's WTGRAD when the formats allow
+    kept = {} if fprop is not None and wtgrad is not None else None
     with profiler.region(name, "fprop", "conv", ops, 4 * (xa.size + wa.size)):
-        y = _native.conv2d_forward(xa, wa, ba, stride, padding, dilation, fmt=fprop)
+        y = _native.conv2d_forward(xa, wa, ba, stride, padding, dilation, fmt=fprop, cache=kept)
     out = Tensor(y)
 
     def backward(g):
@@ -41,7 +43,10 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, layer=None):
             with profiler.region(name, "bprop", "conv", ops, 4 * (g.size + wa.size + xa.size)):
                 dx = _native.conv2d_backward_data(g, wa, xa.shape, stride, padding, dilation, fmt=bprop)
         with profiler.region(name, "wtgrad", "conv", ops, 4 * (g.size + wa.size + xa.size)):
-            dw = _native.conv2d_backward_weight(xa, g, wa.shape, stride, padding, dilation, fmt=wtgrad)
+            dw = _native.conv2d_backward_weight(xa, g, wa.shape, stride, padding, dilation, fmt=wtgrad,
+                                                cache=kept)
+        if kept:
+            kept.clear()      # the codes are needed by this one WTGRAD only
         return dx, dw, (g.sum(axis=(0, 2, 3)) if bias is not None else None)
     parents = (x, weight) if bias is None else (x, weight, bias)
     return record(out, parents, backward)

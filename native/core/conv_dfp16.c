@@ -55,24 +55,34 @@ static dfp_status quantize_tensor(const float *x, int64_t n, const dfp_dfp16_par
 /* x (batch x channels x h x w) quantised per tensor straight into a plane-pair
  * layout with a zero border (conv_s16_pack.h): channel pairs for the direct
  * conv, image pairs for WTGRAD. */
+static int64_t pairs_size(int64_t batch, int64_t channels, int64_t h, int64_t w, int64_t pad_h,
+                          int64_t pad_w, int pair_images)
+{
+    int64_t planes = pair_images ? (batch + 1) / 2 * channels : batch * ((channels + 1) / 2);
+    return planes * (h + 2 * pad_h) * (w + 2 * pad_w) * 2;
+}
+
+/* (into `into` when given, else a new buffer owned by t) */
 static dfp_status quantize_pairs(const float *x, int64_t batch, int64_t channels, int64_t h,
                                  int64_t w, int64_t pad_h, int64_t pad_w, int pair_images,
-                                 const dfp_dfp16_params *p, qtensor *t, int64_t *sat)
+                                 const dfp_dfp16_params *p, qtensor *t, int64_t *sat, int16_t *into)
 {
     if (p->shift < 0 || p->shift > 3 || p->rounding < DFP_ROUND_NEAREST ||
         p->rounding > DFP_ROUND_BIASED)
         return DFP_ERR_INVALID_ARGUMENT;
-    int64_t planes = pair_images ? (batch + 1) / 2 * channels : batch * ((channels + 1) / 2);
-    t->q = malloc((size_t)(planes * (h + 2 * pad_h) * (w + 2 * pad_w) * 2 + 1) * sizeof(int16_t));
-    if (!t->q)
+    int16_t *q = into ? into
+                      : malloc((size_t)(pairs_size(batch, channels, h, w, pad_h, pad_w, pair_images) + 1) *
+                               sizeof(int16_t));
+    if (!q)
         return DFP_ERR_OUT_OF_MEMORY;
+    t->q = into ? NULL : q; /* owned only when allocated here */
     int bad = 0;
     t->e = dfp_dfp16_tensor_exponent(x, batch * channels * h * w, p->shift, &bad);
     if (bad)
         return DFP_ERR_NOT_FINITE;
     dfp_quant_run run = dfp_dfp16_run(t->e, p, 0);
     int64_t n_sat = dfp_quantize_plane_pairs(x, batch, channels, h, w, pad_h, pad_w, pair_images,
-                                             &run, t->q, &t->max_abs);
+                                             &run, q, &t->max_abs);
     if (n_sat < 0)
         return DFP_ERR_OUT_OF_MEMORY;
     *sat += n_sat;
@@ -265,27 +275,47 @@ static dfp_status bprop_col2im(const conv_job *j, float *dx, dfp_gemm_stats *sta
     return DFP_OK;
 }
 
-dfp_status dfp_conv2d_forward_dfp16(const dfp_conv2d_shape *shape, const float *x, const float *w,
-                                    const float *bias, float *y, const dfp_dfp16_params *px,
-                                    const dfp_dfp16_params *pw, dfp_gemm_stats *stats)
+int64_t dfp_conv2d_dfp16_input_size(const dfp_conv2d_shape *shape)
 {
     conv_job j;
-    if (!shape || !x || !w || !y || !px || !pw)
+    if (!shape || make_job(shape, &j) != DFP_OK)
+        return -1;
+    return pairs_size(j.batch, j.g.channels, j.g.in_h, j.g.in_w, j.g.pad_h, j.g.pad_w, 0);
+}
+
+dfp_status dfp_conv2d_forward_dfp16_keep(const dfp_conv2d_shape *shape, const float *x,
+                                         const float *w, const float *bias, float *y,
+                                         const dfp_dfp16_params *px, const dfp_dfp16_params *pw,
+                                         dfp_gemm_stats *stats, dfp_dfp16_input *kept)
+{
+    conv_job j;
+    if (!shape || !x || !w || !y || !px || !pw || (kept && !kept->pairs))
         return DFP_ERR_NULL_POINTER;
     dfp_status st = make_job(shape, &j);
     int64_t sat = 0;
     if (st == DFP_OK)
         st = quantize_pairs(x, j.batch, j.g.channels, j.g.in_h, j.g.in_w, j.g.pad_h, j.g.pad_w, 0,
-                            px, &j.x, &sat);
+                            px, &j.x, &sat, kept ? kept->pairs : NULL);
     if (st == DFP_OK)
         st = quantize_tensor(w, j.out_ch * j.ckk, pw, &j.w, &sat);
     if (st == DFP_OK)
-        st = direct_conv(&j.g, j.batch, j.out_ch, j.x.q, j.x.max_abs, j.w.q, pow2(j.w.e),
-                         pow2(j.x.e), bias, y, stats);
+        st = direct_conv(&j.g, j.batch, j.out_ch, kept ? kept->pairs : j.x.q, j.x.max_abs, j.w.q,
+                         pow2(j.w.e), pow2(j.x.e), bias, y, stats);
+    if (st == DFP_OK && kept) {
+        kept->exponent = j.x.e;
+        kept->max_abs = j.x.max_abs;
+    }
     if (st == DFP_OK && stats)
         stats->saturations += sat;
     free_job(&j);
     return st;
+}
+
+dfp_status dfp_conv2d_forward_dfp16(const dfp_conv2d_shape *shape, const float *x, const float *w,
+                                    const float *bias, float *y, const dfp_dfp16_params *px,
+                                    const dfp_dfp16_params *pw, dfp_gemm_stats *stats)
+{
+    return dfp_conv2d_forward_dfp16_keep(shape, x, w, bias, y, px, pw, stats, NULL);
 }
 
 /* BPROP: for stride 1 (and pad <= dilation * (kernel - 1)) dx is the direct
@@ -340,7 +370,7 @@ dfp_status dfp_conv2d_backward_data_dfp16(const dfp_conv2d_shape *shape, const f
         int64_t ph, pwd;
         bprop_padding(&j.g, &ph, &pwd);
         st = quantize_pairs(dy, j.batch, j.out_ch, j.g.out_h, j.g.out_w, ph, pwd, 0, pdy, &j.dy,
-                            &sat);
+                            &sat, NULL);
     } else if (st == DFP_OK) {
         st = quantize_tensor(dy, j.batch * j.out_ch * j.pixels, pdy, &j.dy, &sat);
     }
@@ -432,9 +462,42 @@ dfp_status dfp_conv2d_backward_weight_dfp16(const dfp_conv2d_shape *shape, const
     int64_t sat = 0;
     if (st == DFP_OK)
         st = quantize_pairs(x, j.batch, j.g.channels, j.g.in_h, j.g.in_w, j.g.pad_h, j.g.pad_w, 1,
-                            px, &j.x, &sat);
+                            px, &j.x, &sat, NULL);
     if (st == DFP_OK)
-        st = quantize_pairs(dy, j.batch, j.out_ch, j.g.out_h, j.g.out_w, 0, 0, 1, pdy, &j.dy, &sat);
+        st = quantize_pairs(dy, j.batch, j.out_ch, j.g.out_h, j.g.out_w, 0, 0, 1, pdy, &j.dy, &sat,
+                            NULL);
+    if (st == DFP_OK)
+        st = wtgrad(&j, dw, stats);
+    if (st == DFP_OK && stats)
+        stats->saturations += sat;
+    free_job(&j);
+    return st;
+}
+
+dfp_status dfp_conv2d_backward_weight_dfp16_kept(const dfp_conv2d_shape *shape,
+                                                 const dfp_dfp16_input *kept, const float *dy,
+                                                 float *dw, const dfp_dfp16_params *pdy,
+                                                 dfp_gemm_stats *stats)
+{
+    conv_job j;
+    if (!shape || !kept || !kept->pairs || !dy || !dw || !pdy)
+        return DFP_ERR_NULL_POINTER;
+    dfp_status st = make_job(shape, &j);
+    int64_t sat = 0;
+    if (st == DFP_OK) { /* image pairs from the kept channel pairs: an int16 shuffle, no FP32 read */
+        const dfp_conv_geom *g = &j.g;
+        j.x.q = malloc((size_t)(pairs_size(j.batch, g->channels, g->in_h, g->in_w, g->pad_h, g->pad_w, 1) + 1) *
+                       sizeof(int16_t));
+        st = j.x.q ? DFP_OK : DFP_ERR_OUT_OF_MEMORY;
+        if (st == DFP_OK)
+            dfp_imgpairs_from_chanpairs(j.batch, g->channels, g->in_h + 2 * g->pad_h,
+                                        g->in_w + 2 * g->pad_w, kept->pairs, j.x.q);
+        j.x.e = kept->exponent;
+        j.x.max_abs = kept->max_abs;
+    }
+    if (st == DFP_OK)
+        st = quantize_pairs(dy, j.batch, j.out_ch, j.g.out_h, j.g.out_w, 0, 0, 1, pdy, &j.dy, &sat,
+                            NULL);
     if (st == DFP_OK)
         st = wtgrad(&j, dw, stats);
     if (st == DFP_OK && stats)

@@ -49,6 +49,11 @@ int64_t dfp_quantize_plane_pairs(const float *x, int64_t batch, int64_t channels
                                  int64_t w, int64_t pad_h, int64_t pad_w, int pair_images,
                                  const dfp_quant_run *run, int16_t *dst, int32_t *qmax);
 
+/* The image-pair layout xi (batch x channels planes of hp x wp) from the channel
+ * pair layout xp of the same tensor and border: the same codes, re-paired. */
+void dfp_imgpairs_from_chanpairs(int64_t batch, int64_t channels, int64_t hp, int64_t wp,
+                                 const int16_t *xp, int16_t *xi);
+
 /* Panels over K pairs [q0, q0 + kpb) of q = m * pixels + p (m counted from the
  * image pair xi / dyi point at). A: rows o in [r0, r0 + rows), width w, from
  * dyi (out_ch rows). B: rows = taps r = (c, kh, kw) in [r0, r0 + rows) from xi. */

@@ -80,3 +80,25 @@ int64_t dfp_quantize_plane_pairs(const float *x, int64_t batch, int64_t channels
     *qmax = qm;
     return failed ? -1 : sat;
 }
+
+void dfp_imgpairs_from_chanpairs(int64_t batch, int64_t channels, int64_t hp, int64_t wp,
+                                 const int16_t *xp, int16_t *xi)
+{
+    const int64_t cpn = (channels + 1) / 2, pix = hp * wp, planes = (batch + 1) / 2 * channels;
+#pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(planes / 8))
+    for (int64_t pl = 0; pl < planes; pl++) {
+        int64_t m = pl / channels, c = pl % channels;
+        int16_t *d = xi + pl * pix * 2;
+        for (int t = 0; t < 2; t++) {
+            int64_t n = 2 * m + t;
+            if (n >= batch) {
+                for (int64_t i = 0; i < pix; i++)
+                    d[2 * i + t] = 0;
+                continue;
+            }
+            const int16_t *s = xp + ((n * cpn + c / 2) * pix) * 2 + (c & 1);
+            for (int64_t i = 0; i < pix; i++)
+                d[2 * i + t] = s[2 * i];
+        }
+    }
+}

@@ -221,6 +221,23 @@ dfp_status dfp_conv2d_forward_dfp16(const dfp_conv2d_shape *shape, const float *
 dfp_status dfp_conv2d_backward_data_dfp16(const dfp_conv2d_shape *shape, const float *dy, const float *w, float *dx, const dfp_dfp16_params *pdy, const dfp_dfp16_params *pw, dfp_gemm_stats *stats);
 dfp_status dfp_conv2d_backward_weight_dfp16(const dfp_conv2d_shape *shape, const float *x, const float *dy, float *dw, const dfp_dfp16_params *px, const dfp_dfp16_params *pdy, dfp_gemm_stats *stats);
 
+/* A conv input quantised once and kept from FPROP to WTGRAD of the same layer:
+ * x (per tensor, exponent `exponent`, largest |code| `max_abs`) in the
+ * channel-pair layout of the direct conv, in a caller-owned buffer of
+ * dfp_conv2d_dfp16_input_size(shape) int16. WTGRAD reads it instead of
+ * re-quantising x; with a deterministic rounding (nearest, biased) the codes
+ * are the ones WTGRAD would compute, so the results are bit-identical. */
+typedef struct dfp_dfp16_input {
+    int16_t *pairs;
+    int32_t exponent, max_abs;
+} dfp_dfp16_input;
+
+int64_t dfp_conv2d_dfp16_input_size(const dfp_conv2d_shape *shape);
+/* dfp_conv2d_forward_dfp16 that also leaves x's codes in *kept (pairs set by the caller). */
+dfp_status dfp_conv2d_forward_dfp16_keep(const dfp_conv2d_shape *shape, const float *x, const float *w, const float *bias, float *y, const dfp_dfp16_params *px, const dfp_dfp16_params *pw, dfp_gemm_stats *stats, dfp_dfp16_input *kept);
+/* dfp_conv2d_backward_weight_dfp16 on the kept input of the FPROP of the same shape. */
+dfp_status dfp_conv2d_backward_weight_dfp16_kept(const dfp_conv2d_shape *shape, const dfp_dfp16_input *kept, const float *dy, float *dw, const dfp_dfp16_params *pdy, dfp_gemm_stats *stats);
+
 /* ---- float formats: FP8, FP16 (1,6,9), binary16, bfloat16 ------------ */
 /* (section owned by the float emulation: rounding to narrow float formats and
  * the emulated low-precision GEMM with chunk-based accumulation)
