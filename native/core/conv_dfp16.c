@@ -327,11 +327,17 @@ static void bprop_padding(const dfp_conv_geom *g, int64_t *ph, int64_t *pw)
     *pw = g->dilation_w * (g->kernel_w - 1) - g->pad_w;
 }
 
+/* The direct BPROP runs every tap over dx's pixels, reading dy through a border
+ * of ph, pw zeros: when dx has many more pixels than dy (an unpadded conv with a
+ * large kernel, LeNet's 5x5 on 14x14: 196 vs 100), most of its products are with
+ * that border, and GEMM + col2im over dy's pixels does less work. */
 static int bprop_is_direct(const dfp_conv_geom *g)
 {
     int64_t ph, pw;
     bprop_padding(g, &ph, &pw);
-    return g->stride_h == 1 && g->stride_w == 1 && ph >= 0 && pw >= 0;
+    if (g->stride_h != 1 || g->stride_w != 1 || ph < 0 || pw < 0)
+        return 0;
+    return 2 * g->in_h * g->in_w <= 3 * g->out_h * g->out_w;
 }
 
 /* Direct BPROP; j->dy holds dy in the channel-pair layout of gt (padding ph, pw). */

@@ -191,15 +191,16 @@ void dfp_im2col_panels_f32(const dfp_conv_geom *g, const float *x, int64_t p0, i
     }
 }
 
-/* plane[ih][first*stride + off ...] += src[...] for the valid columns of one segment. */
+/* plane[ih][o*stride + off] += src[o - ow0] for the output columns o of one
+ * segment [ow0, ow0 + count) inside the tap's valid range [a, b). */
 static inline void scatter_segment(const dfp_conv_geom *g, float *plane, int64_t oh, int64_t ow0,
-                                   int64_t count, int64_t kh, int64_t kw, const float *src)
+                                   int64_t count, int64_t kh, int64_t off, int64_t a, int64_t b,
+                                   const float *src)
 {
     int64_t ih = oh * g->stride_h - g->pad_h + kh * g->dilation_h;
     if (ih < 0 || ih >= g->in_h)
         return;
-    int64_t off = kw * g->dilation_w - g->pad_w, first, last;
-    valid_outputs(off, g->stride_w, g->in_w, ow0, ow0 + count, &first, &last);
+    int64_t first = a > ow0 ? a : ow0, last = b < ow0 + count ? b : ow0 + count;
     float *row = plane + ih * g->in_w + off;
     if (g->stride_w == 1) /* contiguous: lets the compiler vectorise */
         for (int64_t o = first; o < last; o++)
@@ -213,14 +214,18 @@ void dfp_col2im_tile_f32(const dfp_conv_geom *g, const float *dcol, int64_t ldco
                          int64_t np, float *dx)
 {
     int64_t taps = g->kernel_h * g->kernel_w;
+    const int64_t oh_first = p0 / g->out_w, ow_first = p0 % g->out_w;
     for (int64_t r = 0; r < g->channels * taps; r++) {
         int64_t c = r / taps, kh = r % taps / g->kernel_w, kw = r % g->kernel_w;
         float *plane = dx + c * g->in_h * g->in_w;
         const float *src = dcol + r * ldcol;
-        for (int64_t p = p0; p < p0 + np;) {
-            int64_t oh = p / g->out_w, ow0 = p % g->out_w;
+        /* the tap's valid output columns, once per row of dcol */
+        int64_t off = kw * g->dilation_w - g->pad_w, a, b;
+        valid_outputs(off, g->stride_w, g->in_w, 0, g->out_w, &a, &b);
+        /* output rows of the tile in order (no division per segment) */
+        for (int64_t p = p0, oh = oh_first, ow0 = ow_first; p < p0 + np; oh++, ow0 = 0) {
             int64_t count = g->out_w - ow0 < p0 + np - p ? g->out_w - ow0 : p0 + np - p;
-            scatter_segment(g, plane, oh, ow0, count, kh, kw, src + (p - p0));
+            scatter_segment(g, plane, oh, ow0, count, kh, off, a, b, src + (p - p0));
             p += count;
         }
     }
