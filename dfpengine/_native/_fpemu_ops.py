@@ -21,13 +21,5 @@ def gemm_quantized(a, b, trans_a=False, trans_b=False, fmt=None):
                            stream=_lowp_streams.next_call(fmt))
 
 
-def conv2d_forward_quantized(x, w, bias, stride, padding, dilation, fmt=None):
-    return _im2col_conv.forward(gemm_quantized, x, w, bias, stride, padding, dilation, fmt)
-
-
-def conv2d_backward_data_quantized(dy, w, x_shape, stride, padding, dilation, fmt=None):
-    return _im2col_conv.backward_data(gemm_quantized, dy, w, x_shape, stride, padding, dilation, fmt)
-
-
-def conv2d_backward_weight_quantized(x, dy, w_shape, stride, padding, dilation, fmt=None):
-    return _im2col_conv.backward_weight(gemm_quantized, x, dy, w_shape, stride, padding, dilation, fmt)
+conv2d_forward_quantized, conv2d_backward_data_quantized, conv2d_backward_weight_quantized = \
+    _im2col_conv.conv_passes(gemm_quantized)

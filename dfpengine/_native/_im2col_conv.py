@@ -74,3 +74,19 @@ def backward_weight(gemm, x, dy, w_shape, stride, padding, dilation, fmt):
     cols_t = _emu.im2col(x, kh, kw, stride, padding, dilation, *y_shape[2:])
     dw = gemm(_nhwc_rows(dy), cols_t, True, True, fmt)
     return dw.reshape(w_shape)
+
+
+def conv_passes(gemm):
+    """The three conv functions of a format provider (`conv2d_forward_quantized`,
+    `conv2d_backward_data_quantized`, `conv2d_backward_weight_quantized`) built on its
+    `gemm_quantized`."""
+    def conv2d_forward_quantized(x, w, bias, stride, padding, dilation, fmt=None):
+        return forward(gemm, x, w, bias, stride, padding, dilation, fmt)
+
+    def conv2d_backward_data_quantized(dy, w, x_shape, stride, padding, dilation, fmt=None):
+        return backward_data(gemm, dy, w, x_shape, stride, padding, dilation, fmt)
+
+    def conv2d_backward_weight_quantized(x, dy, w_shape, stride, padding, dilation, fmt=None):
+        return backward_weight(gemm, x, dy, w_shape, stride, padding, dilation, fmt)
+
+    return conv2d_forward_quantized, conv2d_backward_data_quantized, conv2d_backward_weight_quantized

@@ -457,6 +457,21 @@ static dfp_status wtgrad(const conv_job *j, float *dw, dfp_gemm_stats *stats)
     return failed ? DFP_ERR_OUT_OF_MEMORY : DFP_OK;
 }
 
+/* WTGRAD once j->x holds x in the image-pair layout: dy quantised the same way, then
+ * the reduction; frees the job. */
+static dfp_status wtgrad_from_x(conv_job *j, const float *dy, float *dw,
+                                const dfp_dfp16_params *pdy, int64_t sat, dfp_gemm_stats *stats)
+{
+    dfp_status st = quantize_pairs(dy, j->batch, j->out_ch, j->g.out_h, j->g.out_w, 0, 0, 1, pdy,
+                                   &j->dy, &sat, NULL);
+    if (st == DFP_OK)
+        st = wtgrad(j, dw, stats);
+    if (st == DFP_OK && stats)
+        stats->saturations += sat;
+    free_job(j);
+    return st;
+}
+
 dfp_status dfp_conv2d_backward_weight_dfp16(const dfp_conv2d_shape *shape, const float *x,
                                             const float *dy, float *dw, const dfp_dfp16_params *px,
                                             const dfp_dfp16_params *pdy, dfp_gemm_stats *stats)
@@ -469,15 +484,11 @@ dfp_status dfp_conv2d_backward_weight_dfp16(const dfp_conv2d_shape *shape, const
     if (st == DFP_OK)
         st = quantize_pairs(x, j.batch, j.g.channels, j.g.in_h, j.g.in_w, j.g.pad_h, j.g.pad_w, 1,
                             px, &j.x, &sat, NULL);
-    if (st == DFP_OK)
-        st = quantize_pairs(dy, j.batch, j.out_ch, j.g.out_h, j.g.out_w, 0, 0, 1, pdy, &j.dy, &sat,
-                            NULL);
-    if (st == DFP_OK)
-        st = wtgrad(&j, dw, stats);
-    if (st == DFP_OK && stats)
-        stats->saturations += sat;
-    free_job(&j);
-    return st;
+    if (st != DFP_OK) {
+        free_job(&j);
+        return st;
+    }
+    return wtgrad_from_x(&j, dy, dw, pdy, sat, stats);
 }
 
 dfp_status dfp_conv2d_backward_weight_dfp16_kept(const dfp_conv2d_shape *shape,
@@ -489,25 +500,19 @@ dfp_status dfp_conv2d_backward_weight_dfp16_kept(const dfp_conv2d_shape *shape,
     if (!shape || !kept || !kept->pairs || !dy || !dw || !pdy)
         return DFP_ERR_NULL_POINTER;
     dfp_status st = make_job(shape, &j);
-    int64_t sat = 0;
-    if (st == DFP_OK) { /* image pairs from the kept channel pairs: an int16 shuffle, no FP32 read */
-        const dfp_conv_geom *g = &j.g;
-        j.x.q = malloc((size_t)(pairs_size(j.batch, g->channels, g->in_h, g->in_w, g->pad_h, g->pad_w, 1) + 1) *
-                       sizeof(int16_t));
-        st = j.x.q ? DFP_OK : DFP_ERR_OUT_OF_MEMORY;
-        if (st == DFP_OK)
-            dfp_imgpairs_from_chanpairs(j.batch, g->channels, g->in_h + 2 * g->pad_h,
-                                        g->in_w + 2 * g->pad_w, kept->pairs, j.x.q);
-        j.x.e = kept->exponent;
-        j.x.max_abs = kept->max_abs;
+    if (st != DFP_OK)
+        return st;
+    /* image pairs from the kept channel pairs: an int16 shuffle, no FP32 read */
+    const dfp_conv_geom *g = &j.g;
+    j.x.q = malloc((size_t)(pairs_size(j.batch, g->channels, g->in_h, g->in_w, g->pad_h, g->pad_w, 1) + 1) *
+                   sizeof(int16_t));
+    if (!j.x.q) {
+        free_job(&j);
+        return DFP_ERR_OUT_OF_MEMORY;
     }
-    if (st == DFP_OK)
-        st = quantize_pairs(dy, j.batch, j.out_ch, j.g.out_h, j.g.out_w, 0, 0, 1, pdy, &j.dy, &sat,
-                            NULL);
-    if (st == DFP_OK)
-        st = wtgrad(&j, dw, stats);
-    if (st == DFP_OK && stats)
-        stats->saturations += sat;
-    free_job(&j);
-    return st;
+    dfp_imgpairs_from_chanpairs(j.batch, g->channels, g->in_h + 2 * g->pad_h, g->in_w + 2 * g->pad_w,
+                                kept->pairs, j.x.q);
+    j.x.e = kept->exponent;
+    j.x.max_abs = kept->max_abs;
+    return wtgrad_from_x(&j, dy, dw, pdy, 0, stats);
 }
