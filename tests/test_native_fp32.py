@@ -211,3 +211,25 @@ class LowPrecision:
 def test_rejects_bad_input(call, error, pattern):
     with pytest.raises(error, match=pattern):
         call()
+
+
+@pytest.mark.parametrize("n", [1, 17, 65536, 300001])
+def test_native_add_equals_numpy(n):
+    from dfpengine._native import _fp32
+    rng = np.random.default_rng(n)
+    a, b = rng.standard_normal(n).astype(np.float32), rng.standard_normal(n).astype(np.float32)
+    for threads in (1, 2):
+        _native.set_num_threads(threads)
+        assert np.array_equal(_fp32.add(a, b), a + b)
+    with pytest.raises(ValueError, match="shapes differ"):
+        _fp32.add(a, b[:-1] if n > 1 else np.zeros(2, np.float32))
+
+
+def test_gradient_of_a_tensor_with_two_consumers_is_the_sum():
+    """A large tensor feeding two ops (ResNet's residual) gets the sum of both gradients."""
+    from dfpengine.tensor import Tensor
+    x = Tensor(np.random.default_rng(0).standard_normal((4, 16, 32, 32)).astype(np.float32),
+               requires_grad=True)
+    y = (x * 3.0 + x * x).sum()
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 3.0 + 2 * x.numpy(), rtol=1e-6)

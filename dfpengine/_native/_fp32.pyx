@@ -158,6 +158,26 @@ def conv2d_backward_weight(x, dy, w_shape, stride, padding, dilation, fmt=None):
 
 # ---------------------------------------------------------------------- relu
 
+def add(a, b):
+    """a + b for two float32 arrays of one shape (C-contiguous), threaded."""
+    _ref._array("a", a)
+    _ref._array("b", b)
+    if a.shape != b.shape:
+        raise ValueError(f"add: shapes differ: {a.shape} and {b.shape}")
+    cdef cnp.ndarray out = np.empty(a.shape, _F32)
+    cdef int64_t n = a.size
+    if n == 0:
+        return out
+    cdef float *pa = fp(a)
+    cdef float *pb = fp(b)
+    cdef float *po = fp(out)
+    cdef int st
+    with nogil:
+        st = c.dfp_add_f32(n, pa, pb, po)
+    check(st, "add")
+    return out
+
+
 def relu_forward(x):
     """`(max(x, 0), mask)`; mask is uint8, 1 where x > 0 (NaN: y keeps it, mask 0)."""
     _ref._array("x", x)

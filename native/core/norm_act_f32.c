@@ -19,6 +19,18 @@ static inline int channel_threads(int64_t c, int64_t total)
     return dfp_threads_for_work(work < c ? work : c);
 }
 
+dfp_status dfp_add_f32(int64_t n, const float *a, const float *b, float *out)
+{
+    if (n < 1)
+        return DFP_ERR_INVALID_SHAPE;
+    if (!a || !b || !out)
+        return DFP_ERR_NULL_POINTER;
+#pragma omp parallel for num_threads(eltwise_threads(n)) schedule(static)
+    for (int64_t i = 0; i < n; i++)
+        out[i] = a[i] + b[i];
+    return DFP_OK;
+}
+
 dfp_status dfp_relu_forward_f32(int64_t n, const float *x, float *y, uint8_t *mask)
 {
     if (n < 1)

@@ -105,6 +105,8 @@ dfp_status dfp_conv2d_col2im_f32(const dfp_conv2d_shape *shape, const float *col
 
 /* ReLU over n elements: y = max(x, 0) (NaN propagates), mask = (x > 0). */
 dfp_status dfp_relu_forward_f32(int64_t n, const float *x, float *y, uint8_t *mask);
+/* out[i] = a[i] + b[i] (threaded; out may be a or b): gradient sums of tensors with two consumers. */
+dfp_status dfp_add_f32(int64_t n, const float *a, const float *b, float *out);
 /* dx = mask ? dy : 0. */
 dfp_status dfp_relu_backward_f32(int64_t n, const float *dy, const uint8_t *mask, float *dx);
 
