@@ -16,22 +16,8 @@ from dfpengine.nn import functional as F
 
 fp32 = pytest.importorskip("dfpengine._native._fp32", reason="FP32 extension not built")
 
-LEVELS = ["scalar", "avx2", "avx512", "avx512_vnni"]
 # n = 1; hw not a multiple of 16 (and below 16, and 1); NC input; hw a multiple of 16
 SHAPES = [(4, 3, 5, 7), (1, 5, 3, 3), (2, 16, 17, 17), (3, 70, 9, 9), (6, 4), (2, 3, 16, 16), (5, 2, 1, 1)]
-
-
-@pytest.fixture(params=[(lvl, t) for lvl in LEVELS for t in (1, 2)], ids=lambda p: f"{p[0]}-{p[1]}t")
-def isa_threads(request):
-    level, threads = request.param
-    if level not in _native.isa_supported():
-        pytest.skip(f"{level} is not supported by this CPU (supported: {_native.isa_supported()})")
-    isa0, t0 = _native.isa_selected(), _native.get_num_threads()
-    _native.select_isa(level)
-    _native.set_num_threads(threads)
-    yield level
-    _native.select_isa(isa0)
-    _native.set_num_threads(t0)
 
 
 def rand(rng, *shape):
