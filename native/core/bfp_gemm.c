@@ -24,16 +24,6 @@
 #define MC_MAX 192 /* output tile rows (a multiple of every MR) */
 #define NC_MAX 256 /* output tile columns */
 
-static int32_t absmax16(const int16_t *v, int64_t count)
-{
-    int32_t mx = 0;
-    for (int64_t i = 0; i < count; i++) {
-        int32_t a = v[i] < 0 ? -(int32_t)v[i] : v[i];
-        mx = a > mx ? a : mx;
-    }
-    return mx;
-}
-
 /* v * 2^e, correctly rounded: an exact power-of-two multiply when 2^e is a
  * normal float (built from its bits: a libm call per block sum was the cost),
  * ldexpf otherwise. */
@@ -195,6 +185,26 @@ static int swap_operands(int64_t m, int64_t n)
     return pad_ba < pad_ab;
 }
 
+/* The plan of an m x n x k product (operands already in their swapped order)
+ * with the current ISA's register block; the panels are packed by the caller. */
+static bfp_plan make_plan(int64_t m, int64_t n, int64_t k, int block, int transposed,
+                          const int32_t *sa, const int32_t *sb)
+{
+    const dfp_int_kernels *ik = &dfp_kernels()->integer;
+    bfp_plan pl = {.m = m, .n = n, .nb = (k + block - 1) / block, .kp = (k + 1) / 2,
+                   .block_pairs = block / 2, .mr = ik->mr, .nr = ik->nr,
+                   .transposed = transposed, .sa = sa, .sb = sb};
+    pl.mc = MC_MAX / pl.mr * pl.mr;
+    pl.nc = NC_MAX / pl.nr * pl.nr;
+    return pl;
+}
+
+static void zero_rows(float *c, int64_t m, int64_t n, int64_t ldc)
+{
+    for (int64_t i = 0; i < m; i++)
+        memset(c + i * ldc, 0, (size_t)n * sizeof(float));
+}
+
 dfp_status dfp_gemm_bfp(int64_t m, int64_t n, int64_t k, int block, const int16_t *ka,
                         const int32_t *sa, const int16_t *kb, const int32_t *sb, float *c,
                         int64_t ldc)
@@ -206,19 +216,16 @@ dfp_status dfp_gemm_bfp(int64_t m, int64_t n, int64_t k, int block, const int16_
     if (m * n == 0)
         return DFP_OK;
     if (k == 0) {
-        for (int64_t i = 0; i < m; i++)
-            memset(c + i * ldc, 0, (size_t)n * sizeof(float));
+        zero_rows(c, m, n, ldc);
         return DFP_OK;
     }
-    const int32_t max_a = absmax16(ka, m * k), max_b = absmax16(kb, n * k);
+    const int32_t max_a = dfp_absmax_s16(ka, m * k), max_b = dfp_absmax_s16(kb, n * k);
     /* the micro-kernels take |values| <= 32767 and sum one block in INT32 */
     const int int32_blocks = (double)block * max_a * max_b <= 2147483647.0;
     if (block % 2 || max_a > 32767 || max_b > 32767 || !int32_blocks) {
         gemm_bfp_portable(m, n, k, block, ka, sa, kb, sb, c, ldc, !int32_blocks);
         return DFP_OK;
     }
-    const dfp_int_kernels *ik = &dfp_kernels()->integer;
-    const int mr = ik->mr, nr = ik->nr;
     const int swap = swap_operands(m, n);
     if (swap) {
         const int16_t *kt = ka;
@@ -226,11 +233,7 @@ dfp_status dfp_gemm_bfp(int64_t m, int64_t n, int64_t k, int block, const int16_
         int64_t t = m;
         ka = kb, kb = kt, sa = sb, sb = st, m = n, n = t;
     }
-    bfp_plan pl = {.m = m, .n = n, .nb = (k + block - 1) / block, .kp = (k + 1) / 2,
-                   .block_pairs = block / 2, .mr = mr, .nr = nr, .transposed = swap,
-                   .sa = sa, .sb = sb};
-    pl.mc = MC_MAX / pl.mr * pl.mr;
-    pl.nc = NC_MAX / pl.nr * pl.nr;
+    bfp_plan pl = make_plan(m, n, k, block, swap, sa, sb);
     dfp_s16_source src_a = {.pack = dfp_pack_s16_from_s16, .data = ka, .ld = k,
                             .k_contiguous = 1, .rows = m, .k = k};
     dfp_s16_source src_b = src_a;
@@ -311,15 +314,13 @@ dfp_status dfp_gemm_bfp_f32(int64_t m, int64_t n, int64_t k, const dfp_bfp_opera
     if (!c)
         return DFP_ERR_NULL_POINTER;
     if (k == 0) {
-        for (int64_t i = 0; i < m; i++)
-            memset(c + i * ldc, 0, (size_t)n * sizeof(float));
+        zero_rows(c, m, n, ldc);
         return DFP_OK;
     }
     const int block = a->block;
     const double bound = (double)block * ((1 << a->mag_bits) - 1) * ((1 << b->mag_bits) - 1);
     if (block % 2 || bound > 2147483647.0)
         return gemm_bfp_f32_dense(m, n, k, a, b, c, ldc);
-    const dfp_int_kernels *ik = &dfp_kernels()->integer;
     const int swap = swap_operands(m, n);
     if (swap) {
         const dfp_bfp_operand *t = a;
@@ -328,10 +329,7 @@ dfp_status dfp_gemm_bfp_f32(int64_t m, int64_t n, int64_t k, const dfp_bfp_opera
     }
     const int64_t nb = (k + block - 1) / block;
     int32_t *sa = malloc((size_t)(m * nb) * sizeof(int32_t)), *sb = malloc((size_t)(n * nb) * sizeof(int32_t));
-    bfp_plan pl = {.m = m, .n = n, .nb = nb, .kp = (k + 1) / 2, .block_pairs = block / 2,
-                   .mr = ik->mr, .nr = ik->nr, .transposed = swap, .sa = sa, .sb = sb};
-    pl.mc = MC_MAX / pl.mr * pl.mr;
-    pl.nc = NC_MAX / pl.nr * pl.nr;
+    bfp_plan pl = make_plan(m, n, k, block, swap, sa, sb);
     st = sa && sb ? DFP_OK : DFP_ERR_OUT_OF_MEMORY;
     if (st == DFP_OK)
         st = dfp_bfp_pack_operand(a, m, k, pl.mr, &pl.pa, sa);

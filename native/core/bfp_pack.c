@@ -7,7 +7,6 @@
 #include "bfp_pack.h"
 #include "bfp_quantize.h"
 #include "kernel_table.h"
-#include "rng_counter.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -23,14 +22,8 @@ static int pack_panel(const dfp_bfp_operand *op, const dfp_bfp_args *qa, int64_t
     memset(panel, 0, (size_t)(kp * w * 2) * sizeof(int16_t));
     for (int64_t b = 0; b < nb; b++) {
         const int64_t c0 = b * block, len = k - c0 < block ? k - c0 : block;
-        if (op->k_stride != 1) {
-            /* rows are contiguous: gather the rows x len tile, a line of x per k */
-            for (int64_t t = 0; t < len; t++) {
-                const float *src = op->x + (c0 + t) * op->k_stride + r0;
-                for (int64_t i = 0; i < rows; i++)
-                    fbuf[i * len + t] = src[i];
-            }
-        }
+        if (op->k_stride != 1) /* rows are contiguous: gather the rows x len tile */
+            dfp_bfp_gather_transposed(op->x, op->k_stride, r0, rows, c0, len, fbuf);
         for (int64_t i = 0; i < rows; i++) {
             const float *src = op->k_stride == 1 ? op->x + (r0 + i) * op->row_stride + c0 : fbuf + i * len;
             bad |= dfp_bfp_quantize_block(src, r0 + i, c0, len, qa, qbuf, exps + (r0 + i) * nb + b, NULL);
@@ -43,8 +36,8 @@ static int pack_panel(const dfp_bfp_operand *op, const dfp_bfp_args *qa, int64_t
 dfp_status dfp_bfp_pack_operand(const dfp_bfp_operand *op, int64_t rows, int64_t k, int w,
                                 dfp_s16_packed *out, int32_t *exps)
 {
-    const dfp_bfp_args qa = {op->block, op->mag_bits, op->floor_exponent != 0,
-                             op->rounding == DFP_ROUND_STOCHASTIC, dfp_rng_key(op->seed, op->stream), k};
+    const dfp_bfp_args qa = dfp_bfp_args_of(op->block, op->mag_bits, op->floor_exponent, op->rounding,
+                                            op->seed, op->stream, k);
     out->w = w;
     out->kp = (k + 1) / 2;
     out->npanels = (rows + w - 1) / w;

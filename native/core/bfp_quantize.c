@@ -51,6 +51,14 @@ int dfp_bfp_quantize_block(const float *x, int64_t r, int64_t c0, int64_t len, c
     return 0;
 }
 
+dfp_bfp_args dfp_bfp_args_of(int block, int mag_bits, int floor_exponent, dfp_rounding rounding,
+                             uint64_t seed, uint64_t stream, int64_t cols)
+{
+    dfp_bfp_args a = {block, mag_bits, floor_exponent != 0, rounding == DFP_ROUND_STOCHASTIC,
+                      dfp_rng_key(seed, stream), cols};
+    return a;
+}
+
 dfp_status dfp_bfp_check_args(const float *x, int64_t rows, int64_t cols, int64_t ldx, int block,
                                  int mag_bits, dfp_rounding rounding)
 {
@@ -75,8 +83,7 @@ dfp_status dfp_bfp_quantize(const float *x, int64_t rows, int64_t cols, int64_t 
     dfp_status st = dfp_bfp_check_args(x, rows, cols, ldx, block, mag_bits, rounding);
     if (st != DFP_OK)
         return st;
-    const dfp_bfp_args a = {block, mag_bits, floor_exponent != 0, rounding == DFP_ROUND_STOCHASTIC,
-                        dfp_rng_key(seed, stream), cols};
+    const dfp_bfp_args a = dfp_bfp_args_of(block, mag_bits, floor_exponent, rounding, seed, stream, cols);
     const int64_t nblocks = (cols + block - 1) / block;
     int not_finite = 0;
 #pragma omp parallel for schedule(static) reduction(| : not_finite) \
@@ -107,8 +114,7 @@ dfp_status dfp_bfp_quantize_transposed(const float *x, int64_t rows, int64_t col
     dfp_status st = dfp_bfp_check_args(x, rows, cols, cols > 1 ? cols : 1, block, mag_bits, rounding);
     if (st != DFP_OK)
         return st;
-    const dfp_bfp_args a = {block, mag_bits, floor_exponent != 0, rounding == DFP_ROUND_STOCHASTIC,
-                        dfp_rng_key(seed, stream), cols};
+    const dfp_bfp_args a = dfp_bfp_args_of(block, mag_bits, floor_exponent, rounding, seed, stream, cols);
     const int64_t nblocks = (cols + block - 1) / block;
     const int64_t ntiles = (rows + TILE_ROWS - 1) / TILE_ROWS;
     int not_finite = 0, failed = 0;
@@ -127,11 +133,7 @@ dfp_status dfp_bfp_quantize_transposed(const float *x, int64_t rows, int64_t col
             const int64_t r0 = t * TILE_ROWS, nr = rows - r0 < TILE_ROWS ? rows - r0 : TILE_ROWS;
             for (int64_t b = 0; b < nblocks; b++) {
                 const int64_t c0 = b * block, len = cols - c0 < block ? cols - c0 : block;
-                for (int64_t c = 0; c < len; c++) {
-                    const float *src = x + (c0 + c) * ldx + r0;
-                    for (int64_t r = 0; r < nr; r++)
-                        buf[r * len + c] = src[r];
-                }
+                dfp_bfp_gather_transposed(x, ldx, r0, nr, c0, len, buf);
                 for (int64_t r = 0; r < nr; r++) {
                     const int64_t o = (r0 + r) * cols + c0;
                     not_finite |= dfp_bfp_quantize_block(buf + r * len, r0 + r, c0, len, &a,

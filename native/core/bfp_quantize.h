@@ -14,6 +14,22 @@ typedef struct dfp_bfp_args {
     int64_t cols;      /* row length of the logical matrix: stochastic index r * cols + c */
 } dfp_bfp_args;
 
+/* The arguments of one quantiser call (the stochastic key from seed and stream). */
+dfp_bfp_args dfp_bfp_args_of(int block, int mag_bits, int floor_exponent, dfp_rounding rounding,
+                             uint64_t seed, uint64_t stream, int64_t cols);
+
+/* buf[r][t] = x[(c0 + t) * ldx + r0 + r] for r < rows, t < len: a tile of the
+ * transpose of x (cols x rows, ld ldx), so a block along cols is contiguous. */
+static inline void dfp_bfp_gather_transposed(const float *x, int64_t ldx, int64_t r0, int64_t rows,
+                                             int64_t c0, int64_t len, float *buf)
+{
+    for (int64_t t = 0; t < len; t++) {
+        const float *src = x + (c0 + t) * ldx + r0;
+        for (int64_t r = 0; r < rows; r++)
+            buf[r * len + t] = src[r];
+    }
+}
+
 /* Quantise one block of len contiguous floats, element (r, c0) first: mant
  * and/or y (either may be NULL), *scale_exp. Returns 1 on NaN/inf, else 0. */
 int dfp_bfp_quantize_block(const float *x, int64_t r, int64_t c0, int64_t len, const dfp_bfp_args *a,

@@ -38,11 +38,16 @@ typedef struct conv_job {
     qtensor x, w, dy;
 } conv_job;
 
+static int params_valid(const dfp_dfp16_params *p)
+{
+    return p->shift >= 0 && p->shift <= 3 && p->rounding >= DFP_ROUND_NEAREST &&
+           p->rounding <= DFP_ROUND_BIASED;
+}
+
 static dfp_status quantize_tensor(const float *x, int64_t n, const dfp_dfp16_params *p,
                                   qtensor *t, int64_t *sat)
 {
-    if (p->shift < 0 || p->shift > 3 || p->rounding < DFP_ROUND_NEAREST ||
-        p->rounding > DFP_ROUND_BIASED)
+    if (!params_valid(p))
         return DFP_ERR_INVALID_ARGUMENT;
     t->q = malloc((size_t)(n > 0 ? n : 1) * sizeof(int16_t));
     if (!t->q)
@@ -52,9 +57,8 @@ static dfp_status quantize_tensor(const float *x, int64_t n, const dfp_dfp16_par
     return bad ? DFP_ERR_NOT_FINITE : DFP_OK;
 }
 
-/* x (batch x channels x h x w) quantised per tensor straight into a plane-pair
- * layout with a zero border (conv_s16_pack.h): channel pairs for the direct
- * conv, image pairs for WTGRAD. */
+/* int16 elements of a plane-pair layout (conv_s16_pack.h) of batch x channels
+ * planes of h x w with a border of pad_h, pad_w. */
 static int64_t pairs_size(int64_t batch, int64_t channels, int64_t h, int64_t w, int64_t pad_h,
                           int64_t pad_w, int pair_images)
 {
@@ -62,13 +66,14 @@ static int64_t pairs_size(int64_t batch, int64_t channels, int64_t h, int64_t w,
     return planes * (h + 2 * pad_h) * (w + 2 * pad_w) * 2;
 }
 
-/* (into `into` when given, else a new buffer owned by t) */
+/* x (batch x channels x h x w) quantised per tensor straight into a plane-pair
+ * layout with a zero border: channel pairs for the direct conv, image pairs for
+ * WTGRAD; into `into` when given, else into a new buffer owned by t. */
 static dfp_status quantize_pairs(const float *x, int64_t batch, int64_t channels, int64_t h,
                                  int64_t w, int64_t pad_h, int64_t pad_w, int pair_images,
                                  const dfp_dfp16_params *p, qtensor *t, int64_t *sat, int16_t *into)
 {
-    if (p->shift < 0 || p->shift > 3 || p->rounding < DFP_ROUND_NEAREST ||
-        p->rounding > DFP_ROUND_BIASED)
+    if (!params_valid(p))
         return DFP_ERR_INVALID_ARGUMENT;
     int16_t *q = into ? into
                       : malloc((size_t)(pairs_size(batch, channels, h, w, pad_h, pad_w, pair_images) + 1) *

@@ -5,6 +5,10 @@
 
 #include <string.h>
 
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 dfp_pairs_layout dfp_pairs_layout_of(const dfp_conv_geom *g)
 {
     dfp_pairs_layout l = {(g->channels + 1) / 2, g->in_h + 2 * g->pad_h, g->in_w + 2 * g->pad_w};
@@ -51,7 +55,6 @@ static inline void copy_pairs(int32_t *d, const int32_t *s, int64_t n)
 }
 
 #if defined(__GNUC__) && defined(__x86_64__)
-#include <immintrin.h>
 /* The stride-1 copies of one panel with 512-bit moves: this file builds for
  * baseline x86-64, where a 128-byte segment took 8 SSE loads and 8 stores; at
  * 16 channels packing cost more than the micro-kernel. A copy, so bit-identical. */
@@ -131,7 +134,6 @@ void dfp_pack_conv_pixels(const dfp_conv_geom *g, const int16_t *xp_img, int64_t
 #define MAX_W 64
 
 #if defined(__GNUC__) && defined(__x86_64__)
-#include <immintrin.h>
 /* In-register transpose of a 16 x 16 block of 32-bit elements (rows r[0..15]):
  * 32-bit and 64-bit unpacks within 128-bit lanes, then two 128-bit lane shuffles. */
 __attribute__((target("avx512f"))) static inline void transpose16_epi32(__m512i r[16])
@@ -205,6 +207,7 @@ taps_gather_avx512(const dfp_conv_geom *g, const int32_t *src, const int64_t *of
         }
     }
 }
+
 /* The dy packer's runs of 16 consecutive K pairs inside one image pair: 16
  * contiguous loads per row (rows <= w <= 16), one transpose, w pairs stored per
  * K pair (a copy, bit-identical to the portable loop). Returns the pairs done
@@ -256,7 +259,6 @@ void dfp_pack_imgpairs_dy(const int16_t *dyi, int64_t out_ch, int64_t pixels, in
     }
 }
 
-
 void dfp_pack_imgpairs_taps(const dfp_conv_geom *g, const int16_t *xi, int64_t r0, int64_t rows,
                             int w, int64_t q0, int64_t kpb, int16_t *panel)
 {
@@ -298,23 +300,4 @@ void dfp_pack_imgpairs_taps(const dfp_conv_geom *g, const int16_t *xi, int64_t r
         }
         q += len;
     }
-}
-
-#define ABS_BLOCK 65536
-
-int32_t dfp_absmax_s16(const int16_t *v, int64_t n)
-{
-    int64_t nb = (n + ABS_BLOCK - 1) / ABS_BLOCK;
-    int32_t m = 0;
-#pragma omp parallel for schedule(static) reduction(max : m) num_threads(dfp_threads_for_work(nb))
-    for (int64_t b = 0; b < nb; b++) {
-        int64_t off = b * ABS_BLOCK, len = n - off < ABS_BLOCK ? n - off : ABS_BLOCK;
-        int32_t bm = 0;
-        for (int64_t i = 0; i < len; i++) {
-            int32_t a = abs16(v[off + i]);
-            bm = a > bm ? a : bm;
-        }
-        m = bm > m ? bm : m;
-    }
-    return m;
 }

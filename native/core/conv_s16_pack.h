@@ -62,7 +62,4 @@ void dfp_pack_imgpairs_dy(const int16_t *dyi, int64_t out_ch, int64_t pixels, in
 void dfp_pack_imgpairs_taps(const dfp_conv_geom *g, const int16_t *xi, int64_t r0, int64_t rows,
                             int w, int64_t q0, int64_t kpb, int16_t *panel);
 
-/* Largest |v| over n int16 values (threaded; order-free). */
-int32_t dfp_absmax_s16(const int16_t *v, int64_t n);
-
 #endif

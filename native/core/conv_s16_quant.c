@@ -1,24 +1,15 @@
 /* FP32 -> DFP16 quantisation straight into the convolution's interleaved
- * layouts (conv_s16_pack.h): the quantiser runs on each source row and its
- * int16 output is interleaved into the plane pair at once, so the FP32 tensor
- * is read once and no NCHW int16 copy is written and re-read. Each row keeps
- * its flat NCHW index for stochastic rounding: the codes equal those of
+ * layouts (conv_s16_pack.h): both source planes of a plane pair are quantised
+ * whole into a small buffer and interleaved into the pair at once, so the FP32
+ * tensor is read once and no NCHW int16 copy is written and re-read. Each plane
+ * keeps its flat NCHW index for stochastic rounding: the codes equal those of
  * dfp_dfp16_quantize_tensor_par on the whole tensor, then the layout copy. */
 #include "conv_s16_pack.h"
+#include "igemm.h"
 #include "kernel_table.h"
 
-#include <string.h>
-
 #include <stdlib.h>
-
-static inline int32_t absmax_run(const int16_t *v, int64_t n, int32_t m)
-{
-    for (int64_t i = 0; i < n; i++) {
-        int32_t a = v[i] < 0 ? -(int32_t)v[i] : v[i];
-        m = a > m ? a : m;
-    }
-    return m;
-}
+#include <string.h>
 
 int64_t dfp_quantize_plane_pairs(const float *x, int64_t batch, int64_t channels, int64_t h,
                                  int64_t w, int64_t pad_h, int64_t pad_w, int pair_images,
@@ -59,7 +50,7 @@ int64_t dfp_quantize_plane_pairs(const float *x, int64_t batch, int64_t channels
                 dfp_quant_run r = *run;
                 r.index0 = (uint64_t)(src[t] * hw);
                 sat += ik->quantize_s16(x + src[t] * hw, hw, &r, qt);
-                qm = absmax_run(qt, hw, qm);
+                qm = dfp_absmax_s16_run(qt, hw, qm);
             }
             int16_t *d = dst + pl * plane;
             /* zero the border only: the interior is written below */

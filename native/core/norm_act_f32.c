@@ -19,6 +19,9 @@ static inline int channel_threads(int64_t c, int64_t total)
     return dfp_threads_for_work(work < c ? work : c);
 }
 
+/* max(v, 0); NaN propagates */
+static inline float relu_f32(float v) { return v > 0.0f || v != v ? v : 0.0f; }
+
 dfp_status dfp_add_f32(int64_t n, const float *a, const float *b, float *out)
 {
     if (n < 1)
@@ -41,7 +44,7 @@ dfp_status dfp_relu_forward_f32(int64_t n, const float *x, float *y, uint8_t *ma
     for (int64_t i = 0; i < n; i++) {
         float v = x[i];
         mask[i] = v > 0.0f;
-        y[i] = v > 0.0f || v != v ? v : 0.0f; /* NaN propagates */
+        y[i] = relu_f32(v);
     }
     return DFP_OK;
 }
@@ -97,8 +100,12 @@ dfp_status dfp_batch_norm_stats_f32(int64_t n, int64_t c, int64_t hw, const floa
     return DFP_OK;
 }
 
-dfp_status dfp_batch_norm_apply_f32(int64_t n, int64_t c, int64_t hw, const float *x, const float *scale,
-                                    const float *shift, int relu, float *y)
+/* y = x * scale + shift per channel, then + residual (when given), then ReLU
+ * (when relu); the rounding of the unfused ops: product, then each sum, in float
+ * (the file builds with -ffp-contract=off). */
+static dfp_status bn_apply_planes(int64_t n, int64_t c, int64_t hw, const float *x,
+                                  const float *scale, const float *shift, const float *residual,
+                                  int relu, float *y)
 {
     dfp_status st = bn_check(n, c, hw);
     if (st != DFP_OK)
@@ -108,18 +115,25 @@ dfp_status dfp_batch_norm_apply_f32(int64_t n, int64_t c, int64_t hw, const floa
 #pragma omp parallel for num_threads(eltwise_threads(n * c * hw)) schedule(static)
     for (int64_t plane = 0; plane < n * c; plane++) {
         float a = scale[plane % c], b = shift[plane % c];
-        const float *xp = x + plane * hw;
+        const float *xp = x + plane * hw, *rp = residual ? residual + plane * hw : NULL;
         float *yp = y + plane * hw;
-        if (relu)
-            for (int64_t i = 0; i < hw; i++) {
-                float v = xp[i] * a + b;
-                yp[i] = v > 0.0f || v != v ? v : 0.0f;
-            }
+        if (rp)
+            for (int64_t i = 0; i < hw; i++)
+                yp[i] = relu_f32((xp[i] * a + b) + rp[i]);
+        else if (relu)
+            for (int64_t i = 0; i < hw; i++)
+                yp[i] = relu_f32(xp[i] * a + b);
         else
             for (int64_t i = 0; i < hw; i++)
                 yp[i] = xp[i] * a + b;
     }
     return DFP_OK;
+}
+
+dfp_status dfp_batch_norm_apply_f32(int64_t n, int64_t c, int64_t hw, const float *x, const float *scale,
+                                    const float *shift, int relu, float *y)
+{
+    return bn_apply_planes(n, c, hw, x, scale, shift, NULL, relu, y);
 }
 
 /* dbeta and dgamma of one channel, in double */
@@ -173,24 +187,7 @@ dfp_status dfp_batch_norm_relu_forward_f32(int64_t n, int64_t c, int64_t hw, con
                                            const float *scale, const float *shift,
                                            const float *residual, float *y)
 {
-    if (!residual) /* the apply kernel's ReLU is this op without the add */
-        return dfp_batch_norm_apply_f32(n, c, hw, x, scale, shift, 1, y);
-    dfp_status st = bn_check(n, c, hw);
-    if (st != DFP_OK)
-        return st;
-    if (!x || !scale || !shift || !y)
-        return DFP_ERR_NULL_POINTER;
-#pragma omp parallel for num_threads(eltwise_threads(n * c * hw)) schedule(static)
-    for (int64_t plane = 0; plane < n * c; plane++) {
-        float a = scale[plane % c], b = shift[plane % c];
-        const float *xp = x + plane * hw, *rp = residual + plane * hw;
-        float *yp = y + plane * hw;
-        for (int64_t i = 0; i < hw; i++) {
-            float v = (xp[i] * a + b) + rp[i];
-            yp[i] = v > 0.0f || v != v ? v : 0.0f;
-        }
-    }
-    return DFP_OK;
+    return bn_apply_planes(n, c, hw, x, scale, shift, residual, 1, y);
 }
 
 /* dx of one channel from g (the masked gradient), in place when g == dx */

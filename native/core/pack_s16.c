@@ -11,11 +11,17 @@
 
 #define RUN 512 /* elements quantised per kernel call (stack buffer) */
 
-static inline int32_t absmax_s16(const int16_t *v, int64_t n, int32_t m)
+#define ABS_BLOCK 65536 /* int16 values per thread work item of dfp_absmax_s16 */
+
+int32_t dfp_absmax_s16(const int16_t *v, int64_t n)
 {
-    for (int64_t i = 0; i < n; i++) {
-        int32_t x = v[i] < 0 ? -v[i] : v[i];
-        m = x > m ? x : m;
+    int64_t nb = (n + ABS_BLOCK - 1) / ABS_BLOCK;
+    int32_t m = 0;
+#pragma omp parallel for schedule(static) reduction(max : m) num_threads(dfp_threads_for_work(nb))
+    for (int64_t b = 0; b < nb; b++) {
+        int64_t off = b * ABS_BLOCK, len = n - off < ABS_BLOCK ? n - off : ABS_BLOCK;
+        int32_t bm = dfp_absmax_s16_run(v + off, len, 0);
+        m = bm > m ? bm : m;
     }
     return m;
 }
@@ -68,7 +74,7 @@ static int32_t pack_panel(const dfp_s16_source *src, int64_t r0, int64_t rows, i
             for (int i = 0; i < rows; i++) {
                 int64_t r = r0 + i;
                 *sat += load_run(src, r * src->ld + k0, r * src->k + k0, n, buf[0]);
-                m = absmax_s16(buf[0], n, m);
+                m = dfp_absmax_s16_run(buf[0], n, m);
                 dfp_scatter_k_run(buf[0], n, k0, i, w, panel);
             }
         }
@@ -79,8 +85,8 @@ static int32_t pack_panel(const dfp_s16_source *src, int64_t r0, int64_t rows, i
         *sat += load_run(src, k * src->ld + r0, k * src->rows + r0, rows, buf[0]);
         if (has_odd)
             *sat += load_run(src, (k + 1) * src->ld + r0, (k + 1) * src->rows + r0, rows, buf[1]);
-        m = absmax_s16(buf[0], rows, m);
-        m = has_odd ? absmax_s16(buf[1], rows, m) : m;
+        m = dfp_absmax_s16_run(buf[0], rows, m);
+        m = has_odd ? dfp_absmax_s16_run(buf[1], rows, m) : m;
         interleave_pair(buf[0], has_odd ? buf[1] : NULL, rows, panel + (k >> 1) * w * 2);
     }
     return m;

@@ -113,11 +113,7 @@ int64_t dfp_dfp16_quantize_tensor_par(const float *x, int64_t n, const dfp_dfp16
         dfp_quant_run run = dfp_dfp16_run(ee, params, (uint64_t)off);
         sat += ik->quantize_s16(x + off, len, &run, q + off);
         if (qmax) { /* while the block is in cache */
-            int32_t bm = 0;
-            for (int64_t i = 0; i < len; i++) {
-                int32_t a = q[off + i] < 0 ? -(int32_t)q[off + i] : q[off + i];
-                bm = a > bm ? a : bm;
-            }
+            int32_t bm = dfp_absmax_s16_run(q + off, len, 0);
             qm = bm > qm ? bm : qm;
         }
     }
