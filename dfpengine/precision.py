@@ -40,9 +40,11 @@ class Policy:
 
     def format_at(self, role, pass_, epoch=0, total_epochs=1, step=0, total_steps=1):
         """Format tag a layer of `role` ("first", "last", "other") gets in `pass_` at
-        this point of training (the policy's own progress is left as it was)."""
+        this point of training (the policy's own progress is left as it was): the tag of
+        the GEMM format the policy gives such a layer, "fp32" for none."""
         _check_role_pass(role, pass_)
-        return self.name if self.name in ("fp32", "dfp16") else "fp32"
+        fmt = self.gemm_format(_RoleOnly(role), pass_)
+        return "fp32" if fmt is None else fmt.a.name
 
     def set_progress(self, epoch=0, total_epochs=1, step=0, total_steps=1):
         """Training progress, for policies with schedules; `step` also keys stochastic rounding."""
@@ -125,11 +127,10 @@ class SchedulePolicy(Policy):
         return rule.last_epochs is None and rule.last_fraction is None
 
     def format_at(self, role, pass_, epoch=0, total_epochs=1, step=0, total_steps=1):
-        _check_role_pass(role, pass_)
         saved = (self.epoch, self.total_epochs, self.step, self.total_steps)
         self.epoch, self.total_epochs, self.step, self.total_steps = epoch, total_epochs, step, total_steps
         try:
-            return self.format_name(_RoleOnly(role), pass_)
+            return super().format_at(role, pass_)
         finally:
             self.epoch, self.total_epochs, self.step, self.total_steps = saved
 

@@ -97,8 +97,13 @@ def _is_fp32(fmt):
     return fmt is None or (fmt.a.name == "fp32" and fmt.b.name == "fp32")
 
 
+def _tag(fmt):
+    """The format tag that picks a GEMM's provider: its first non-FP32 operand's."""
+    return fmt.a.name if fmt.a.name != "fp32" else fmt.b.name
+
+
 def _quantized(fn, fmt):
-    tag = fmt.a.name if fmt.a.name != "fp32" else fmt.b.name
+    tag = _tag(fmt)
     module = QUANTIZED_PROVIDERS.get(tag)
     if module is None:
         raise NotImplementedError(f"no native GEMM for format {tag!r}; "
@@ -115,8 +120,7 @@ def gemm(a, b, trans_a=False, trans_b=False, fmt=None):
 def _cache_kw(fmt, cache):
     """The integer module keeps a conv input's codes from FPROP for WTGRAD (`cache`, a dict
     the conv op holds between its passes); the other providers take no cache."""
-    tag = fmt.a.name if fmt.a.name != "fp32" else fmt.b.name
-    return {"cache": cache} if cache is not None and QUANTIZED_PROVIDERS.get(tag) == "_int" else {}
+    return {"cache": cache} if cache is not None and QUANTIZED_PROVIDERS.get(_tag(fmt)) == "_int" else {}
 
 
 def conv2d_forward(x, w, bias, stride, padding, dilation, fmt=None, cache=None):

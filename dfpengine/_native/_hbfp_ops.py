@@ -5,7 +5,8 @@ GEMM on integers: both operands are quantised along the dot-product dimension K
 by the quantiser of `dfp_bfp_quantize` (mantissas + one scale exponent per
 (row, block)) while `dfp_gemm_bfp_f32` packs them into the integer GEMM's
 panels; the micro-kernels sum each block's mantissa products exactly in INT32,
-the block sum is scaled by 2^(sa + sb) and added in FP32 in block order: bit-identical to `formats.hbfp.gemm_reference` for the same rounding
+the block sum is scaled by 2^(sa + sb) and added in FP32 in block order:
+bit-identical to `formats.hbfp.gemm_reference` for the same rounding
 draws. Stochastic rounding: seed = fmt.a param "seed" (default 0), streams 2i
 (op(a)) and 2i+1 (op(b)) at call index i of _lowp_streams; call 0 draws as
 `gemm_reference` does. Conv: im2col GEMMs (see _im2col_conv for where the
