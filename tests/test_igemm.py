@@ -85,3 +85,29 @@ def test_rejects_non_dfp16_and_bad_shapes():
         _int.gemm_quantized(a, b[:4].copy(), fmt=NEAREST)
     with pytest.raises(ValueError):
         _int.gemm_quantized(a, np.full_like(b, np.inf), fmt=NEAREST)
+
+
+@pytest.mark.parametrize("m,n,k", [(13, 37, 1031), (8, 33, 2), (1, 64, 513)])
+def test_gemm_s16_packing_bit_identical_across_isas_and_threads(m, n, k):
+    """Packing int16 operands (clamp, max, 8-row transposes, pair interleave) on
+    every ISA: rows not a multiple of 8, odd K, K past one 512-value packing run,
+    -32768 clamped to -32767 and counted."""
+    rng = np.random.default_rng(m + n + k)
+    a = rng.integers(-32768, 32768, (m, k)).astype(np.int16)
+    b = rng.integers(-32768, 32768, (k, n)).astype(np.int16)
+    a[0, -1], b[-1, 0] = -32768, -32768
+    clamped_a, clamped_b = np.maximum(a, -32767), np.maximum(b, -32767)
+    exact = clamped_a.astype(np.float64) @ clamped_b.astype(np.float64)
+    absum = np.abs(clamped_a).astype(np.float64) @ np.abs(clamped_b).astype(np.float64)
+    results = []
+    for isa in _native.isa_supported():
+        for threads in (1, 2):
+            _native.select_isa(isa)
+            _native.set_num_threads(threads)
+            st = {}
+            results.append(_int.gemm_s16(a, b, stats=st))
+            assert st["saturations"] == int((a == -32768).sum() + (b == -32768).sum())
+            flushes = st["flushes"] / (m * n)
+            assert np.all(np.abs(results[-1] - exact) <= (flushes + 1) * 2.0 ** -24 * absum)
+    for c in results[1:]:
+        assert np.array_equal(c.view(np.uint32), results[0].view(np.uint32))

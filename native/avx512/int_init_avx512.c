@@ -191,4 +191,5 @@ void dfp_int_kernels_init_avx512(dfp_int_kernels *k)
     k->quantize_s16 = quantize_s16_avx512;
     k->dequantize_s16 = dequantize_s16_avx512;
     k->absmax_bits = absmax_bits_avx512;
+    dfp_pack_s16_kernels_init_avx512(k);
 }

@@ -24,12 +24,22 @@ static inline void flush(float *c, __m512i s)
     _mm512_storeu_ps(c, _mm512_add_ps(_mm512_loadu_ps(c), _mm512_cvtepi32_ps(s)));
 }
 
-/* acc += pairwise products of b and the broadcast pair at p (vpdpwssd with an
- * embedded-broadcast memory operand: one fused uop). Inline asm because GCC 12
- * moves every loop-carried accumulator of the intrinsic through zmm0-15. */
-static inline __m512i dpwssd_bcast(__m512i acc, __m512i b, const int16_t *p)
+/* The pair at p broadcast to all 16 lanes: a pure load uop. Each broadcast
+ * serves two vpdpwssd (b0 and b1): with the embedded-broadcast memory form every
+ * vpdpwssd was a load of its own, 18 loads per 16 multiply-adds, and the two load
+ * ports, not the multiply-add ports, set the pace. */
+static inline __m512i bcast_pair(const int16_t *p)
 {
-    __asm__("vpdpwssd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(b), "m"(*(const int32_t *)p));
+    __m512i v;
+    __asm__("vpbroadcastd %1, %0" : "=v"(v) : "m"(*(const int32_t *)p));
+    return v;
+}
+
+/* acc += pairwise products of b and the broadcast pair a. Inline asm because
+ * GCC 12 moves every loop-carried accumulator of the intrinsic through zmm0-15. */
+static inline __m512i dpwssd(__m512i acc, __m512i b, __m512i a)
+{
+    __asm__("vpdpwssd %2, %1, %0" : "+v"(acc) : "v"(b), "v"(a));
     return acc;
 }
 
@@ -55,7 +65,7 @@ igemm_body(int64_t kp, int64_t chunk, const int16_t *a, const int16_t *b, const 
                 s60 = _mm512_setzero_si512(), s61 = _mm512_setzero_si512(), s70 = _mm512_setzero_si512(),
                 s71 = _mm512_setzero_si512();
         for (int64_t p = 0; p < n; p++, ap += MR * 2) {
-            __m512i b0, b1;
+            __m512i b0, b1, a0, a1, a2, a3, a4, a5, a6, a7;
             if (off) {
                 b0 = _mm512_loadu_si512((const void *)(b + off[p0 + p]));
                 b1 = _mm512_loadu_si512((const void *)(b_hi + off[p0 + p]));
@@ -64,22 +74,30 @@ igemm_body(int64_t kp, int64_t chunk, const int16_t *a, const int16_t *b, const 
                 b1 = _mm512_load_si512((const void *)(bp + 32));
                 bp += NR * 2;
             }
-            s00 = dpwssd_bcast(s00, b0, ap + 0);
-            s01 = dpwssd_bcast(s01, b1, ap + 0);
-            s10 = dpwssd_bcast(s10, b0, ap + 2);
-            s11 = dpwssd_bcast(s11, b1, ap + 2);
-            s20 = dpwssd_bcast(s20, b0, ap + 4);
-            s21 = dpwssd_bcast(s21, b1, ap + 4);
-            s30 = dpwssd_bcast(s30, b0, ap + 6);
-            s31 = dpwssd_bcast(s31, b1, ap + 6);
-            s40 = dpwssd_bcast(s40, b0, ap + 8);
-            s41 = dpwssd_bcast(s41, b1, ap + 8);
-            s50 = dpwssd_bcast(s50, b0, ap + 10);
-            s51 = dpwssd_bcast(s51, b1, ap + 10);
-            s60 = dpwssd_bcast(s60, b0, ap + 12);
-            s61 = dpwssd_bcast(s61, b1, ap + 12);
-            s70 = dpwssd_bcast(s70, b0, ap + 14);
-            s71 = dpwssd_bcast(s71, b1, ap + 14);
+            a0 = bcast_pair(ap + 0);
+            s00 = dpwssd(s00, b0, a0);
+            s01 = dpwssd(s01, b1, a0);
+            a1 = bcast_pair(ap + 2);
+            s10 = dpwssd(s10, b0, a1);
+            s11 = dpwssd(s11, b1, a1);
+            a2 = bcast_pair(ap + 4);
+            s20 = dpwssd(s20, b0, a2);
+            s21 = dpwssd(s21, b1, a2);
+            a3 = bcast_pair(ap + 6);
+            s30 = dpwssd(s30, b0, a3);
+            s31 = dpwssd(s31, b1, a3);
+            a4 = bcast_pair(ap + 8);
+            s40 = dpwssd(s40, b0, a4);
+            s41 = dpwssd(s41, b1, a4);
+            a5 = bcast_pair(ap + 10);
+            s50 = dpwssd(s50, b0, a5);
+            s51 = dpwssd(s51, b1, a5);
+            a6 = bcast_pair(ap + 12);
+            s60 = dpwssd(s60, b0, a6);
+            s61 = dpwssd(s61, b1, a6);
+            a7 = bcast_pair(ap + 14);
+            s70 = dpwssd(s70, b0, a7);
+            s71 = dpwssd(s71, b1, a7);
         }
         flush(c + 0 * ldc + 0, s00);
         flush(c + 0 * ldc + 16, s01);

@@ -50,7 +50,7 @@ int64_t dfp_quantize_plane_pairs(const float *x, int64_t batch, int64_t channels
                 dfp_quant_run r = *run;
                 r.index0 = (uint64_t)(src[t] * hw);
                 sat += ik->quantize_s16(x + src[t] * hw, hw, &r, qt);
-                qm = dfp_absmax_s16_run(qt, hw, qm);
+                qm = dfp_kernels()->integer.absmax_s16(qt, hw, qm);
             }
             int16_t *d = dst + pl * plane;
             /* zero the border only: the interior is written below */

@@ -43,16 +43,6 @@ static inline void dfp_scatter_k_run(const int16_t *run, int64_t n, int64_t k0, 
         panel[((k0 + n - 1) >> 1) * w * 2 + i * 2] = run[n - 1];
 }
 
-/* max(m, largest |v[i]|) over n int16 values. */
-static inline int32_t dfp_absmax_s16_run(const int16_t *v, int64_t n, int32_t m)
-{
-    for (int64_t i = 0; i < n; i++) {
-        int32_t a = v[i] < 0 ? -(int32_t)v[i] : v[i];
-        m = a > m ? a : m;
-    }
-    return m;
-}
-
 /* Largest |v| over n int16 values (threaded over fixed blocks; order-free). */
 int32_t dfp_absmax_s16(const int16_t *v, int64_t n);
 

@@ -45,6 +45,21 @@ typedef void (*dfp_dequantize_s16_fn)(const int16_t *q, int64_t n, float scale, 
 /* Largest |x[i]| as IEEE bits with the sign cleared (>= 0x7f800000: not finite). */
 typedef uint32_t (*dfp_absmax_bits_fn)(const float *x, int64_t n);
 
+/* Packing runs (pack_s16.c). Copy n int16 with -32768 clamped to -32767 (the
+ * DFP16 range is symmetric), adding the clamped count to *sat; returns
+ * max(m, largest |value| copied). */
+typedef int32_t (*dfp_load_s16_fn)(const int16_t *src, int64_t n, int16_t *dst, int32_t m,
+                                   int64_t *sat);
+/* max(m, largest |v[i]|) over n int16 values (|-32768| = 32768). */
+typedef int32_t (*dfp_absmax_s16_fn)(const int16_t *v, int64_t n, int32_t m);
+/* Pairs [0, np) of 8 K-contiguous rows into 8 consecutive rows of a pair panel
+ * of width w: dst[p * w + i] = pair p of rows[i] (int32 = two int16), rows[i] ==
+ * NULL writes nothing for row i. */
+typedef void (*dfp_pack_pairs8_fn)(const int16_t *const rows[8], int64_t np, int w, int32_t *dst);
+/* dst[2i] = even[i], dst[2i + 1] = odd ? odd[i] : 0 for i < n. */
+typedef void (*dfp_interleave_s16_fn)(const int16_t *even, const int16_t *odd, int64_t n,
+                                      int16_t *dst);
+
 typedef struct dfp_int_kernels {
     int mr, nr;                    /* register block of igemm_s16 */
     dfp_igemm_s16_fn igemm_s16;
@@ -52,11 +67,16 @@ typedef struct dfp_int_kernels {
     dfp_quantize_s16_fn quantize_s16;
     dfp_dequantize_s16_fn dequantize_s16;
     dfp_absmax_bits_fn absmax_bits;
+    dfp_load_s16_fn load_s16;
+    dfp_absmax_s16_fn absmax_s16;
+    dfp_pack_pairs8_fn pack_pairs8;
+    dfp_interleave_s16_fn interleave_s16;
 } dfp_int_kernels;
 
 void dfp_int_kernels_init_scalar(dfp_int_kernels *k);
 void dfp_int_kernels_init_avx2(dfp_int_kernels *k);
 void dfp_int_kernels_init_avx512(dfp_int_kernels *k);
 void dfp_int_kernels_init_avx512_vnni(dfp_int_kernels *k);
+void dfp_pack_s16_kernels_init_avx512(dfp_int_kernels *k);
 
 #endif

@@ -20,74 +20,60 @@ int32_t dfp_absmax_s16(const int16_t *v, int64_t n)
 #pragma omp parallel for schedule(static) reduction(max : m) num_threads(dfp_threads_for_work(nb))
     for (int64_t b = 0; b < nb; b++) {
         int64_t off = b * ABS_BLOCK, len = n - off < ABS_BLOCK ? n - off : ABS_BLOCK;
-        int32_t bm = dfp_absmax_s16_run(v + off, len, 0);
+        int32_t bm = dfp_kernels()->integer.absmax_s16(v + off, len, 0);
         m = bm > m ? bm : m;
     }
     return m;
 }
 
-/* Pair p of the panel from two runs across rows: K = 2p (even) and 2p + 1 (odd,
- * NULL past the end of K). */
-static inline void interleave_pair(const int16_t *even, const int16_t *odd, int64_t n,
-                                   int16_t *dst)
-{
-    for (int64_t i = 0; i < n; i++) {
-        dst[2 * i] = even[i];
-        dst[2 * i + 1] = odd ? odd[i] : 0;
-    }
-}
-
-/* Copy int16 with -32768 clamped to -32767 (the DFP16 range is symmetric). */
-static inline int64_t load_s16_run(const int16_t *src, int64_t n, int16_t *dst)
-{
-    int64_t sat = 0;
-    for (int64_t i = 0; i < n; i++) {
-        int16_t v = src[i];
-        sat += v == INT16_MIN;
-        dst[i] = v == INT16_MIN ? (int16_t)-32767 : v;
-    }
-    return sat;
-}
-
-static inline int64_t load_run(const dfp_s16_source *src, int64_t offset, int64_t index0,
-                               int64_t n, int16_t *dst)
+/* One run of n values along K (s16 sources: copied with -32768 clamped; FP32:
+ * quantised) into dst; returns max(m, largest |value|). */
+static inline int32_t load_run(const dfp_int_kernels *ik, const dfp_s16_source *src, int64_t offset,
+                               int64_t index0, int64_t n, int16_t *dst, int32_t m, int64_t *sat)
 {
     if (src->pack == dfp_pack_s16_from_s16)
-        return load_s16_run((const int16_t *)src->data + offset, n, dst);
+        return ik->load_s16((const int16_t *)src->data + offset, n, dst, m, sat);
     dfp_quant_run run = src->quant;
     run.index0 = (uint64_t)index0;
-    return dfp_kernels()->integer.quantize_s16((const float *)src->data + offset, n, &run, dst);
+    *sat += ik->quantize_s16((const float *)src->data + offset, n, &run, dst);
+    return ik->absmax_s16(dst, n, m);
 }
 
 static int32_t pack_panel(const dfp_s16_source *src, int64_t r0, int64_t rows, int w, int64_t kp,
                           int16_t *panel, int64_t *sat)
 {
-    int16_t buf[2][RUN];
+    const dfp_int_kernels *ik = &dfp_kernels()->integer;
+    int16_t buf[8][RUN];
     int32_t m = 0;
     memset(panel, 0, (size_t)(kp * w * 2) * sizeof(int16_t));
     if (src->k_contiguous) {
         /* K segment outer, rows inner: the panel slice being written (RUN/2 pairs x w)
          * stays in L1; row-outer order wrote a whole long panel per row, missing the
-         * cache on every pair once K reached a few thousand */
+         * cache on every pair once K reached a few thousand. Rows go 8 at a time
+         * through one transpose kernel. */
         for (int64_t k0 = 0; k0 < src->k; k0 += RUN) {
             int64_t n = src->k - k0 < RUN ? src->k - k0 : RUN;
-            for (int i = 0; i < rows; i++) {
-                int64_t r = r0 + i;
-                *sat += load_run(src, r * src->ld + k0, r * src->k + k0, n, buf[0]);
-                m = dfp_absmax_s16_run(buf[0], n, m);
-                dfp_scatter_k_run(buf[0], n, k0, i, w, panel);
+            int32_t *dst = (int32_t *)(void *)panel + (k0 >> 1) * w;
+            for (int g = 0; g < rows; g += 8) {
+                const int16_t *rp[8] = {NULL};
+                for (int i = g; i < rows && i < g + 8; i++) {
+                    int64_t r = r0 + i;
+                    m = load_run(ik, src, r * src->ld + k0, r * src->k + k0, n, buf[i - g], m, sat);
+                    rp[i - g] = buf[i - g];
+                    if (n & 1) /* the odd last K of this run: its pair's other half stays 0 */
+                        panel[((k0 + n - 1) >> 1) * w * 2 + i * 2] = buf[i - g][n - 1];
+                }
+                ik->pack_pairs8(rp, n >> 1, w, dst + g);
             }
         }
         return m;
     }
     for (int64_t k = 0; k < src->k; k += 2) {
         int has_odd = k + 1 < src->k;
-        *sat += load_run(src, k * src->ld + r0, k * src->rows + r0, rows, buf[0]);
+        m = load_run(ik, src, k * src->ld + r0, k * src->rows + r0, rows, buf[0], m, sat);
         if (has_odd)
-            *sat += load_run(src, (k + 1) * src->ld + r0, (k + 1) * src->rows + r0, rows, buf[1]);
-        m = dfp_absmax_s16_run(buf[0], rows, m);
-        m = has_odd ? dfp_absmax_s16_run(buf[1], rows, m) : m;
-        interleave_pair(buf[0], has_odd ? buf[1] : NULL, rows, panel + (k >> 1) * w * 2);
+            m = load_run(ik, src, (k + 1) * src->ld + r0, (k + 1) * src->rows + r0, rows, buf[1], m, sat);
+        ik->interleave_s16(buf[0], has_odd ? buf[1] : NULL, rows, panel + (k >> 1) * w * 2);
     }
     return m;
 }

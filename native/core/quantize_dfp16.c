@@ -113,7 +113,7 @@ int64_t dfp_dfp16_quantize_tensor_par(const float *x, int64_t n, const dfp_dfp16
         dfp_quant_run run = dfp_dfp16_run(ee, params, (uint64_t)off);
         sat += ik->quantize_s16(x + off, len, &run, q + off);
         if (qmax) { /* while the block is in cache */
-            int32_t bm = dfp_absmax_s16_run(q + off, len, 0);
+            int32_t bm = dfp_kernels()->integer.absmax_s16(q + off, len, 0);
             qm = bm > qm ? bm : qm;
         }
     }

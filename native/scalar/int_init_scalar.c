@@ -61,6 +61,46 @@ static uint32_t absmax_bits_scalar(const float *x, int64_t n)
     return m;
 }
 
+static int32_t load_s16_scalar(const int16_t *src, int64_t n, int16_t *dst, int32_t m, int64_t *sat)
+{
+    int64_t clamped = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int16_t v = src[i];
+        clamped += v == INT16_MIN;
+        v = v == INT16_MIN ? (int16_t)-32767 : v;
+        dst[i] = v;
+        int32_t a = v < 0 ? -(int32_t)v : v;
+        m = a > m ? a : m;
+    }
+    *sat += clamped;
+    return m;
+}
+
+static int32_t absmax_s16_scalar(const int16_t *v, int64_t n, int32_t m)
+{
+    for (int64_t i = 0; i < n; i++) {
+        int32_t a = v[i] < 0 ? -(int32_t)v[i] : v[i];
+        m = a > m ? a : m;
+    }
+    return m;
+}
+
+static void pack_pairs8_scalar(const int16_t *const rows[8], int64_t np, int w, int32_t *dst)
+{
+    for (int i = 0; i < 8; i++)
+        if (rows[i])
+            for (int64_t p = 0; p < np; p++)
+                memcpy(dst + p * w + i, rows[i] + 2 * p, 4);
+}
+
+static void interleave_s16_scalar(const int16_t *even, const int16_t *odd, int64_t n, int16_t *dst)
+{
+    for (int64_t i = 0; i < n; i++) {
+        dst[2 * i] = even[i];
+        dst[2 * i + 1] = odd ? odd[i] : 0;
+    }
+}
+
 void dfp_int_kernels_init_scalar(dfp_int_kernels *k)
 {
     k->mr = MR;
@@ -70,4 +110,8 @@ void dfp_int_kernels_init_scalar(dfp_int_kernels *k)
     k->quantize_s16 = quantize_s16_scalar;
     k->dequantize_s16 = dequantize_s16_scalar;
     k->absmax_bits = absmax_bits_scalar;
+    k->load_s16 = load_s16_scalar;
+    k->absmax_s16 = absmax_s16_scalar;
+    k->pack_pairs8 = pack_pairs8_scalar;
+    k->interleave_s16 = interleave_s16_scalar;
 }

@@ -1,0 +1,138 @@
+/* AVX-512BW packing runs of the integer GEMM (contracts in int_kernels.h): the
+ * scalar versions moved one int16 or one pair per store, which made packing as
+ * costly as the products for operands used by few columns (M=16384, N=64).
+ * Pure data movement and exact integer max: identical to the scalar reference. */
+#include "int_kernels.h"
+
+#include <immintrin.h>
+
+static int32_t load_s16_avx512(const int16_t *src, int64_t n, int16_t *dst, int32_t m, int64_t *sat)
+{
+    const __m512i floor = _mm512_set1_epi16(-32767), most_negative = _mm512_set1_epi16(INT16_MIN);
+    __m512i mx = _mm512_setzero_si512();
+    int64_t clamped = 0, i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512i v = _mm512_loadu_si512((const void *)(src + i));
+        clamped += __builtin_popcount(_mm512_cmpeq_epi16_mask(v, most_negative));
+        v = _mm512_max_epi16(v, floor);
+        mx = _mm512_max_epu16(mx, _mm512_abs_epi16(v));
+        _mm512_storeu_si512((void *)(dst + i), v);
+    }
+    __m256i h = _mm256_max_epu16(_mm512_castsi512_si256(mx), _mm512_extracti64x4_epi64(mx, 1));
+    __m128i q = _mm_max_epu16(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    /* minpos of the complement finds the largest unsigned value */
+    int32_t vm = 0xffff - _mm_extract_epi16(_mm_minpos_epu16(_mm_xor_si128(q, _mm_set1_epi16(-1))), 0);
+    m = vm > m ? vm : m;
+    for (; i < n; i++) {
+        int16_t v = src[i];
+        clamped += v == INT16_MIN;
+        v = v == INT16_MIN ? (int16_t)-32767 : v;
+        dst[i] = v;
+        int32_t a = v < 0 ? -(int32_t)v : v;
+        m = a > m ? a : m;
+    }
+    *sat += clamped;
+    return m;
+}
+
+static int32_t absmax_s16_avx512(const int16_t *v, int64_t n, int32_t m)
+{
+    __m512i mx = _mm512_setzero_si512();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32)
+        mx = _mm512_max_epu16(mx, _mm512_abs_epi16(_mm512_loadu_si512((const void *)(v + i))));
+    __m256i h = _mm256_max_epu16(_mm512_castsi512_si256(mx), _mm512_extracti64x4_epi64(mx, 1));
+    __m128i q = _mm_max_epu16(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    int32_t vm = 0xffff - _mm_extract_epi16(_mm_minpos_epu16(_mm_xor_si128(q, _mm_set1_epi16(-1))), 0);
+    m = vm > m ? vm : m;
+    for (; i < n; i++) {
+        int32_t a = v[i] < 0 ? -(int32_t)v[i] : v[i];
+        m = a > m ? a : m;
+    }
+    return m;
+}
+
+/* 8 rows x 16 pairs (one zmm of 32-bit pairs per row) transposed into 16 pairs x
+ * 8 rows: 32-bit then 64-bit unpacks give, per 128-bit lane, 4 rows of one pair;
+ * vpermt2q joins the two row halves into whole 256-bit pair rows. Pairs at or
+ * past np (the tail block) are loaded as zero and not stored. */
+static inline void pack_block16(const int16_t *const rows[8], int64_t p0, int64_t np, int w,
+                                int32_t *dst)
+{
+    int64_t left = np - p0;
+    __mmask16 lm = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+    __m512i r[8];
+    for (int i = 0; i < 8; i++)
+        r[i] = rows[i] ? _mm512_maskz_loadu_epi32(lm, rows[i] + 2 * p0) : _mm512_setzero_si512();
+    __m512i t0 = _mm512_unpacklo_epi32(r[0], r[1]), t1 = _mm512_unpackhi_epi32(r[0], r[1]);
+    __m512i t2 = _mm512_unpacklo_epi32(r[2], r[3]), t3 = _mm512_unpackhi_epi32(r[2], r[3]);
+    __m512i t4 = _mm512_unpacklo_epi32(r[4], r[5]), t5 = _mm512_unpackhi_epi32(r[4], r[5]);
+    __m512i t6 = _mm512_unpacklo_epi32(r[6], r[7]), t7 = _mm512_unpackhi_epi32(r[6], r[7]);
+    __m512i lo[4] = {_mm512_unpacklo_epi64(t0, t2), _mm512_unpackhi_epi64(t0, t2),
+                     _mm512_unpacklo_epi64(t1, t3), _mm512_unpackhi_epi64(t1, t3)};
+    __m512i hi[4] = {_mm512_unpacklo_epi64(t4, t6), _mm512_unpackhi_epi64(t4, t6),
+                     _mm512_unpacklo_epi64(t5, t7), _mm512_unpackhi_epi64(t5, t7)};
+    const __m512i lanes01 = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0);
+    const __m512i lanes23 = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
+    /* lo[j] lane L holds rows 0-3 of pair 4L + j, hi[j] rows 4-7 */
+    int all_rows = 1;
+    for (int i = 0; i < 8; i++)
+        all_rows &= rows[i] != NULL;
+    for (int j = 0; j < 4; j++) {
+        __m512i x = _mm512_permutex2var_epi64(lo[j], lanes01, hi[j]);
+        __m512i y = _mm512_permutex2var_epi64(lo[j], lanes23, hi[j]);
+        __m256i q[4] = {_mm512_castsi512_si256(x), _mm512_extracti64x4_epi64(x, 1),
+                        _mm512_castsi512_si256(y), _mm512_extracti64x4_epi64(y, 1)};
+        for (int l = 0; l < 4; l++) {
+            int64_t p = 4 * l + j;
+            if (p >= left)
+                continue;
+            if (all_rows) {
+                _mm256_storeu_si256((__m256i *)(dst + (p0 + p) * w), q[l]);
+            } else {
+                __mmask8 present = 0;
+                for (int i = 0; i < 8; i++)
+                    present |= (__mmask8)((rows[i] != NULL) << i);
+                _mm256_mask_storeu_epi32(dst + (p0 + p) * w, present, q[l]);
+            }
+        }
+    }
+}
+
+static void pack_pairs8_avx512(const int16_t *const rows[8], int64_t np, int w, int32_t *dst)
+{
+    for (int64_t p0 = 0; p0 < np; p0 += 16)
+        pack_block16(rows, p0, np, w, dst);
+}
+
+static void interleave_s16_avx512(const int16_t *even, const int16_t *odd, int64_t n, int16_t *dst)
+{
+    /* word k of the low result: even[k/2] or odd[k/2] (index + 32 selects the odd source) */
+    __m512i idx_lo, idx_hi;
+    int16_t lo[32], hi[32];
+    for (int k = 0; k < 16; k++) {
+        lo[2 * k] = (int16_t)k, lo[2 * k + 1] = (int16_t)(32 + k);
+        hi[2 * k] = (int16_t)(16 + k), hi[2 * k + 1] = (int16_t)(48 + k);
+    }
+    idx_lo = _mm512_loadu_si512((const void *)lo);
+    idx_hi = _mm512_loadu_si512((const void *)hi);
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512i e = _mm512_loadu_si512((const void *)(even + i));
+        __m512i o = odd ? _mm512_loadu_si512((const void *)(odd + i)) : _mm512_setzero_si512();
+        _mm512_storeu_si512((void *)(dst + 2 * i), _mm512_permutex2var_epi16(e, idx_lo, o));
+        _mm512_storeu_si512((void *)(dst + 2 * i + 32), _mm512_permutex2var_epi16(e, idx_hi, o));
+    }
+    for (; i < n; i++) {
+        dst[2 * i] = even[i];
+        dst[2 * i + 1] = odd ? odd[i] : 0;
+    }
+}
+
+void dfp_pack_s16_kernels_init_avx512(dfp_int_kernels *k)
+{
+    k->load_s16 = load_s16_avx512;
+    k->absmax_s16 = absmax_s16_avx512;
+    k->pack_pairs8 = pack_pairs8_avx512;
+    k->interleave_s16 = interleave_s16_avx512;
+}
