@@ -1,4 +1,4 @@
-/* AVX-512BW packing runs of the integer GEMM (contracts in int_kernels.h): the
+/* AVX-512BW packing runs and the epilogue row of the integer GEMM (contracts in int_kernels.h): the
  * scalar versions moved one int16 or one pair per store, which made packing as
  * costly as the products for operands used by few columns (M=16384, N=64).
  * Pure data movement and exact integer max: identical to the scalar reference. */
@@ -129,10 +129,26 @@ static void interleave_s16_avx512(const int16_t *even, const int16_t *odd, int64
     }
 }
 
+static void scale_row_avx512(const float *sums, int64_t n, float sa, float sb, float *c, int accumulate)
+{
+    const __m512 va = _mm512_set1_ps(sa), vb = _mm512_set1_ps(sb);
+    int64_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __m512 t = _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(sums + j), va), vb);
+        _mm512_storeu_ps(c + j, accumulate ? _mm512_add_ps(_mm512_loadu_ps(c + j), t) : t);
+    }
+    if (j < n) {
+        __mmask16 mk = (__mmask16)((1u << (n - j)) - 1);
+        __m512 t = _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(mk, sums + j), va), vb);
+        _mm512_mask_storeu_ps(c + j, mk, accumulate ? _mm512_add_ps(_mm512_maskz_loadu_ps(mk, c + j), t) : t);
+    }
+}
+
 void dfp_pack_s16_kernels_init_avx512(dfp_int_kernels *k)
 {
     k->load_s16 = load_s16_avx512;
     k->absmax_s16 = absmax_s16_avx512;
     k->pack_pairs8 = pack_pairs8_avx512;
     k->interleave_s16 = interleave_s16_avx512;
+    k->scale_row = scale_row_avx512;
 }

@@ -83,16 +83,9 @@ void dfp_igemm_panels(int64_t mpan, int64_t npan, int64_t kp, int64_t chunk, int
 void dfp_igemm_epilogue(int64_t m, int64_t n, const float *sums, int64_t ldb, float sa, float sb,
                         float *c, int64_t ldc, int accumulate)
 {
-    for (int64_t i = 0; i < m; i++) {
-        float *ci = c + i * ldc;
-        const float *bi = sums + i * ldb;
-        if (accumulate)
-            for (int64_t j = 0; j < n; j++)
-                ci[j] += bi[j] * sa * sb;
-        else
-            for (int64_t j = 0; j < n; j++)
-                ci[j] = bi[j] * sa * sb;
-    }
+    const dfp_scale_row_fn row = dfp_kernels()->integer.scale_row;
+    for (int64_t i = 0; i < m; i++)
+        row(sums + i * ldb, n, sa, sb, c + i * ldc, accumulate);
 }
 
 /* One output tile [i0, i0+mc) x [j0, j0+nc): unscaled sums in buf, then epilogue. */

@@ -60,6 +60,11 @@ typedef void (*dfp_pack_pairs8_fn)(const int16_t *const rows[8], int64_t np, int
 typedef void (*dfp_interleave_s16_fn)(const int16_t *even, const int16_t *odd, int64_t n,
                                       int16_t *dst);
 
+/* GEMM epilogue row: c[j] = sums[j] * sa * sb (accumulate: c[j] += ...), the two
+ * products rounded in that order, no FMA. */
+typedef void (*dfp_scale_row_fn)(const float *sums, int64_t n, float sa, float sb, float *c,
+                                 int accumulate);
+
 typedef struct dfp_int_kernels {
     int mr, nr;                    /* register block of igemm_s16 */
     dfp_igemm_s16_fn igemm_s16;
@@ -71,6 +76,7 @@ typedef struct dfp_int_kernels {
     dfp_absmax_s16_fn absmax_s16;
     dfp_pack_pairs8_fn pack_pairs8;
     dfp_interleave_s16_fn interleave_s16;
+    dfp_scale_row_fn scale_row;
 } dfp_int_kernels;
 
 void dfp_int_kernels_init_scalar(dfp_int_kernels *k);

@@ -45,7 +45,8 @@ static int32_t pack_panel(const dfp_s16_source *src, int64_t r0, int64_t rows, i
     const dfp_int_kernels *ik = &dfp_kernels()->integer;
     int16_t buf[8][RUN];
     int32_t m = 0;
-    memset(panel, 0, (size_t)(kp * w * 2) * sizeof(int16_t));
+    if (rows < w || 2 * kp != src->k) /* zero padding rows, the odd last K, padding pairs */
+        memset(panel, 0, (size_t)(kp * w * 2) * sizeof(int16_t));
     if (src->k_contiguous) {
         /* K segment outer, rows inner: the panel slice being written (RUN/2 pairs x w)
          * stays in L1; row-outer order wrote a whole long panel per row, missing the

@@ -101,6 +101,16 @@ static void interleave_s16_scalar(const int16_t *even, const int16_t *odd, int64
     }
 }
 
+static void scale_row_scalar(const float *sums, int64_t n, float sa, float sb, float *c, int accumulate)
+{
+    if (accumulate)
+        for (int64_t j = 0; j < n; j++)
+            c[j] += sums[j] * sa * sb;
+    else
+        for (int64_t j = 0; j < n; j++)
+            c[j] = sums[j] * sa * sb;
+}
+
 void dfp_int_kernels_init_scalar(dfp_int_kernels *k)
 {
     k->mr = MR;
@@ -114,4 +124,5 @@ void dfp_int_kernels_init_scalar(dfp_int_kernels *k)
     k->absmax_s16 = absmax_s16_scalar;
     k->pack_pairs8 = pack_pairs8_scalar;
     k->interleave_s16 = interleave_s16_scalar;
+    k->scale_row = scale_row_scalar;
 }
