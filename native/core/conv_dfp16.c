@@ -16,6 +16,7 @@
 #include "im2col.h"
 #include "kernel_table.h"
 #include "conv_s16_pack.h"
+#include "conv_wtgrad_inplace.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -36,6 +37,7 @@ typedef struct conv_job {
     dfp_conv_geom g;
     int64_t batch, out_ch, ckk, pixels, in_pixels;
     qtensor x, w, dy;
+    int x_chanlast; /* WTGRAD: x.q is the channel-last layout xc, not xi */
 } conv_job;
 
 static int params_valid(const dfp_dfp16_params *p)
@@ -412,6 +414,24 @@ static dfp_status wtgrad(const conv_job *j, float *dw, dfp_gemm_stats *stats)
     int64_t hp = g->in_h + 2 * g->pad_h, wp = g->in_w + 2 * g->pad_w;
     int64_t chunk, kc, flushes = 0;
     dfp_igemm_chunking(j->dy.max_abs, j->x.max_abs, &chunk, &kc);
+    if (dfp_wtgrad_inplace_applies(g)) {
+        int16_t *xc = j->x.q;
+        if (!j->x_chanlast) {
+            xc = malloc((size_t)(pairs * g->channels * hp * wp * 2 + 1) * sizeof(int16_t));
+            if (!xc)
+                return DFP_ERR_OUT_OF_MEMORY;
+            dfp_chanlast_from_imgpairs(pairs, g->channels, hp * wp, j->x.q, xc);
+        }
+        dfp_status st = dfp_wtgrad_inplace(g, j->batch, o, xc, j->dy.q, chunk, kc, per,
+                                           pow2(j->dy.e), pow2(j->x.e), dw, &flushes);
+        if (xc != j->x.q)
+            free(xc);
+        if (st == DFP_OK && stats) {
+            stats->flushes += o * ckk * flushes;
+            stats->chunk_len = 2 * min64(chunk, pairs * pixels);
+        }
+        return st;
+    }
     float *part = aligned_alloc(64, (size_t)((nslices * part_len * 4 + 63) / 64 * 64 + 64));
     const int16_t *xi = j->x.q, *dyi = j->dy.q; /* image-pair layouts */
     int failed = !part;
@@ -515,8 +535,13 @@ dfp_status dfp_conv2d_backward_weight_dfp16_kept(const dfp_conv2d_shape *shape,
         free_job(&j);
         return DFP_ERR_OUT_OF_MEMORY;
     }
-    dfp_imgpairs_from_chanpairs(j.batch, g->channels, g->in_h + 2 * g->pad_h, g->in_w + 2 * g->pad_w,
-                                kept->pairs, j.x.q);
+    j.x_chanlast = dfp_wtgrad_inplace_applies(g);
+    if (j.x_chanlast)
+        dfp_chanlast_from_chanpairs(j.batch, g->channels, (g->in_h + 2 * g->pad_h) * (g->in_w + 2 * g->pad_w),
+                                    kept->pairs, j.x.q);
+    else
+        dfp_imgpairs_from_chanpairs(j.batch, g->channels, g->in_h + 2 * g->pad_h,
+                                    g->in_w + 2 * g->pad_w, kept->pairs, j.x.q);
     j.x.e = kept->exponent;
     j.x.max_abs = kept->max_abs;
     return wtgrad_from_x(&j, dy, dw, pdy, 0, stats);

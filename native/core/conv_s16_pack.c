@@ -301,3 +301,92 @@ void dfp_pack_imgpairs_taps(const dfp_conv_geom *g, const int16_t *xi, int64_t r
         q += len;
     }
 }
+
+#if defined(__GNUC__) && defined(__x86_64__)
+/* 16 channels x 16 pixels per in-register transpose. */
+__attribute__((target("avx512f"))) static int64_t
+chanlast_avx512(int64_t channels, int64_t pix, const int32_t *s, int32_t *d)
+{
+    int64_t i0 = 0;
+    for (; i0 + 16 <= pix; i0 += 16)
+        for (int64_t c0 = 0; c0 + 16 <= channels; c0 += 16) {
+            __m512i r[16];
+            for (int j = 0; j < 16; j++)
+                r[j] = _mm512_loadu_si512((const void *)(s + (c0 + j) * pix + i0));
+            transpose16_epi32(r);
+            for (int j = 0; j < 16; j++)
+                _mm512_storeu_si512((void *)(d + (i0 + j) * channels + c0), r[j]);
+        }
+    return channels % 16 == 0 ? i0 : 0;
+}
+#endif
+
+void dfp_chanlast_from_imgpairs(int64_t pairs, int64_t channels, int64_t pix, const int16_t *xi,
+                                int16_t *xc)
+{
+#pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(pairs / 4))
+    for (int64_t m = 0; m < pairs; m++) {
+        const int32_t *s = (const int32_t *)(const void *)xi + m * channels * pix;
+        int32_t *d = (int32_t *)(void *)xc + m * channels * pix;
+        int64_t i0 = 0;
+#if defined(__GNUC__) && defined(__x86_64__)
+        if (dfp_kernels()->isa >= DFP_ISA_AVX512)
+            i0 = chanlast_avx512(channels, pix, s, d);
+#endif
+        for (int64_t i = i0; i < pix; i++)
+            for (int64_t c = 0; c < channels; c++)
+                d[i * channels + c] = s[c * pix + i];
+    }
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+/* 16 pixels x 16 channels of one image pair: the 8 channel-pair rows of each
+ * image in one 16 x 16 transpose (image 2m in dwords 0-7 of a pixel's row, 2m+1
+ * in 8-15), then the two images' int16 codes interleaved per channel. */
+__attribute__((target("avx512f"))) static int64_t
+chanlast_pairs_avx512(int64_t channels, int64_t pix, const int32_t *a, const int32_t *b, int32_t *d)
+{
+    int64_t i0 = 0;
+    for (; i0 + 16 <= pix; i0 += 16)
+        for (int64_t c0 = 0; c0 + 16 <= channels; c0 += 16) {
+            __m512i r[16];
+            for (int j = 0; j < 8; j++) {
+                r[j] = _mm512_loadu_si512((const void *)(a + (c0 / 2 + j) * pix + i0));
+                r[8 + j] = b ? _mm512_loadu_si512((const void *)(b + (c0 / 2 + j) * pix + i0))
+                             : _mm512_setzero_si512();
+            }
+            transpose16_epi32(r);
+            for (int j = 0; j < 16; j++) {
+                __m512i lo = _mm512_cvtepu16_epi32(_mm512_castsi512_si256(r[j]));
+                __m512i hi = _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(r[j], 1));
+                _mm512_storeu_si512((void *)(d + (i0 + j) * channels + c0),
+                                    _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+            }
+        }
+    return i0;
+}
+#endif
+
+void dfp_chanlast_from_chanpairs(int64_t batch, int64_t channels, int64_t pix, const int16_t *xp,
+                                 int16_t *xc)
+{
+    const int64_t pairs = (batch + 1) / 2, cpn = (channels + 1) / 2;
+#pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(pairs / 4))
+    for (int64_t m = 0; m < pairs; m++) {
+        const int16_t *a = xp + 2 * m * cpn * pix * 2;
+        const int16_t *b = 2 * m + 1 < batch ? a + cpn * pix * 2 : NULL;
+        int16_t *d = xc + m * channels * pix * 2;
+        int64_t i0 = 0;
+#if defined(__GNUC__) && defined(__x86_64__)
+        if (dfp_kernels()->isa >= DFP_ISA_AVX512 && channels % 16 == 0)
+            i0 = chanlast_pairs_avx512(channels, pix, (const int32_t *)(const void *)a,
+                                       (const int32_t *)(const void *)b, (int32_t *)(void *)d);
+#endif
+        for (int64_t i = i0; i < pix; i++)
+            for (int64_t c = 0; c < channels; c++) {
+                int64_t at = ((c / 2) * pix + i) * 2 + (c & 1);
+                d[(i * channels + c) * 2] = a[at];
+                d[(i * channels + c) * 2 + 1] = b ? b[at] : 0;
+            }
+    }
+}

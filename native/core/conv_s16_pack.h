@@ -54,6 +54,17 @@ int64_t dfp_quantize_plane_pairs(const float *x, int64_t batch, int64_t channels
 void dfp_imgpairs_from_chanpairs(int64_t batch, int64_t channels, int64_t hp, int64_t wp,
                                  const int16_t *xp, int16_t *xi);
 
+/* The channel-last image-pair layout xc[m][pixel][c][2] (32-bit pair per image
+ * pair, pixel and channel) from xi[m][c][pixel][2]: per image pair, a transpose
+ * of the channels x pix matrix of pairs (pix = hp * wp; threads take image pairs). */
+void dfp_chanlast_from_imgpairs(int64_t pairs, int64_t channels, int64_t pix, const int16_t *xi,
+                                int16_t *xc);
+
+/* The same layout xc straight from the channel-pair layout xp of the same
+ * tensor and border (the kept FPROP codes): no image-pair copy in between. */
+void dfp_chanlast_from_chanpairs(int64_t batch, int64_t channels, int64_t pix, const int16_t *xp,
+                                 int16_t *xc);
+
 /* Panels over K pairs [q0, q0 + kpb) of q = m * pixels + p (m counted from the
  * image pair xi / dyi point at). A: rows o in [r0, r0 + rows), width w, from
  * dyi (out_ch rows). B: rows = taps r = (c, kh, kw) in [r0, r0 + rows) from xi. */

@@ -1,0 +1,108 @@
+/* DFP16 WTGRAD with the taps read in place by the VNNI in-place micro-kernel.
+ *
+ * The packed WTGRAD (conv_dfp16.c) gathers every tap of every K pair into B
+ * panels: at 16 channels that copy, C*KH*KW pairs written and read back per K
+ * pair, costs more than the products. Here x is re-laid out once, channel-last
+ * with image pairs,
+ *   xc[m][ih][iw][c] = 32-bit pair (x[2m][c][ih][iw], x[2m+1][c][ih][iw])
+ * (zero border and zero missing image, as the image-pair layout xi), so for one
+ * K pair (image pair m, output pixel oh, ow) and one kernel row kh the KW*C taps
+ * (kw, c) are consecutive pairs at ((m*hp + oh*sh + kh)*wp + ow*sw)*C: the
+ * in-place kernel reads them as B columns (32 per call, two runs of 16).
+ *
+ * The callers build xc from the image-pair or the channel-pair layout
+ * (conv_s16_pack.h). Same K order, slices, K blocks and chunks as the packed path, and every output
+ * element gets the same flushes in the same order, so dW is bit-identical to it. */
+#include "conv_wtgrad_inplace.h"
+#include "conv_s16_pack.h"
+#include "kernel_table.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+int dfp_wtgrad_inplace_applies(const dfp_conv_geom *g)
+{
+    const dfp_int_kernels *ik = &dfp_kernels()->integer;
+    return ik->igemm_s16_inplace && ik->nr == 32 && g->channels % 16 == 0 && g->dilation_h == 1 &&
+           g->dilation_w == 1;
+}
+
+dfp_status dfp_wtgrad_inplace(const dfp_conv_geom *g, int64_t batch, int64_t out_ch,
+                              const int16_t *xc, const int16_t *dyi, int64_t chunk, int64_t kc,
+                              int64_t per, float sa, float sb, float *dw, int64_t *flushes_per_elem)
+{
+    const dfp_int_kernels *ik = &dfp_kernels()->integer;
+    const int mr = ik->mr, nr = ik->nr;
+    const int64_t c = g->channels, kh_n = g->kernel_h, kw_n = g->kernel_w;
+    const int64_t pixels = g->out_h * g->out_w, pairs = (batch + 1) / 2;
+    const int64_t hp = g->in_h + 2 * g->pad_h, wp = g->in_w + 2 * g->pad_w;
+    const int64_t row_cols = kw_n * c, nb = (row_cols + nr - 1) / nr; /* B column blocks per kh */
+    const int64_t mpan = (out_ch + mr - 1) / mr, ldt = kh_n * nb * nr, part_len = mpan * mr * ldt;
+    const int64_t nslices = (pairs + per - 1) / per;
+    float *part = aligned_alloc(64, (size_t)((nslices * part_len * 4 + 63) / 64 * 64 + 64));
+    int failed = !part;
+    int64_t flushes = 0;
+#pragma omp parallel num_threads(dfp_threads_for_work(nslices)) reduction(| : failed) \
+    reduction(+ : flushes) if (!failed)
+    {
+        int16_t *ap = aligned_alloc(64, (size_t)((mpan * kc * mr * 4 + 63) / 64 * 64));
+        int64_t *off = malloc((size_t)kc * sizeof(int64_t));
+        failed |= !ap || !off;
+#pragma omp for schedule(static)
+        for (int64_t s = 0; s < nslices; s++) {
+            if (failed)
+                continue;
+            int64_t m0 = s * per, kps = min64(per, pairs - m0) * pixels;
+            const int16_t *dys = dyi + m0 * out_ch * pixels * 2;
+            const int16_t *xs = xc + m0 * hp * wp * c * 2;
+            float *ps = part + s * part_len;
+            for (int64_t q0 = 0; q0 < kps; q0 += kc) {
+                int64_t kpb = min64(kc, kps - q0);
+                for (int64_t ip = 0; ip < mpan; ip++)
+                    dfp_pack_imgpairs_dy(dys, out_ch, pixels, ip * mr, min64(mr, out_ch - ip * mr), mr,
+                                         q0, kpb, ap + ip * kpb * mr * 2);
+                int64_t m = q0 / pixels, oh = q0 % pixels / g->out_w, ow = q0 % g->out_w;
+                for (int64_t q = 0; q < kpb; q++) { /* K pair q0 + q = (m, oh, ow) */
+                    off[q] = ((m * hp + oh * g->stride_h) * wp + ow * g->stride_w) * c * 2;
+                    if (++ow == g->out_w) {
+                        ow = 0;
+                        if (++oh == g->out_h)
+                            oh = 0, m++;
+                    }
+                }
+                for (int64_t kh = 0; kh < kh_n; kh++)
+                    for (int64_t b = 0; b < nb; b++) {
+                        const int16_t *lo = xs + (kh * wp * c + b * nr) * 2;
+                        /* a last block of <= 16 columns reads its run twice: never past the taps */
+                        const int16_t *hi = row_cols - b * nr > 16 ? lo + 32 : lo;
+                        for (int64_t ip = 0; ip < mpan; ip++)
+                            ik->igemm_s16_inplace(kpb, chunk, ap + ip * kpb * mr * 2, lo, hi, off,
+                                                  ps + ip * mr * ldt + (kh * nb + b) * nr, ldt,
+                                                  q0 > 0);
+                    }
+                flushes += (kpb + chunk - 1) / chunk;
+            }
+        }
+        free(ap), free(off);
+    }
+    if (!failed) {
+        /* dw[o][(ci*KH + kh)*KW + kw] from part[s][o][kh*nb*nr + kw*C + ci], slices in order */
+        const int64_t ckk = c * kh_n * kw_n;
+#pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(out_ch))
+        for (int64_t o = 0; o < out_ch; o++)
+            for (int64_t ci = 0; ci < c; ci++)
+                for (int64_t kh = 0; kh < kh_n; kh++)
+                    for (int64_t kw = 0; kw < kw_n; kw++) {
+                        const float *src = part + o * ldt + kh * nb * nr + kw * c + ci;
+                        float acc = nslices ? src[0] : 0.0f;
+                        for (int64_t s = 1; s < nslices; s++)
+                            acc += src[s * part_len];
+                        dw[o * ckk + (ci * kh_n + kh) * kw_n + kw] = acc * sa * sb;
+                    }
+        *flushes_per_elem = flushes;
+    }
+    free(part);
+    return failed ? DFP_ERR_OUT_OF_MEMORY : DFP_OK;
+}
