@@ -153,6 +153,32 @@ def test_passes_bit_identical_across_isas_and_threads(geom):
             assert np.array_equal(a.view(np.uint32), b.view(np.uint32))
 
 
+@pytest.mark.parametrize("geom", [GEOMS[0], GEOMS[3], GEOMS[6], GEOMS[2]])  # direct / col2im BPROP,
+@pytest.mark.parametrize("rounding", ["nearest", "stochastic"])           # in place / packed WTGRAD
+def test_wtgrad_on_codes_kept_by_fprop_and_bprop(geom, rounding):
+    """dy quantised once, in BPROP, and its codes re-paired for WTGRAD: the weight
+    gradient equals WTGRAD quantising dy itself with BPROP's stream (the same codes),
+    bit for bit, on every ISA, for both BPROP layouts (direct and col2im)."""
+    xs, ws, st, pad, dil = geom
+    x, w, dy = _data(geom, seed=5)
+    act = formats.GemmFormat(formats.dfp16(), formats.dfp16(), stream=7)
+    grad = formats.GemmFormat(formats.dfp16(rounding=rounding), formats.dfp16(), stream=9)
+    for isa in _native.isa_supported():
+        _native.select_isa(isa)
+        cache = {}
+        _int.conv2d_forward_quantized(x, w, None, st, pad, dil, fmt=act, cache=cache)
+        _int.conv2d_backward_data_quantized(dy, w, xs, st, pad, dil, fmt=grad, cache=cache)
+        assert "dfp16_grad" in cache and "dfp16_input" in cache
+        shared = _int.conv2d_backward_weight_quantized(x, dy, ws, st, pad, dil, fmt=grad, cache=cache)
+        alone = _int.conv2d_backward_weight_quantized(x, dy, ws, st, pad, dil, fmt=grad)
+        assert np.array_equal(shared.view(np.uint32), alone.view(np.uint32))
+    # a dy format that differs from BPROP's is quantised afresh, not taken from the cache
+    other = formats.GemmFormat(formats.dfp16(rounding=rounding, shift=1), formats.dfp16(), stream=9)
+    fresh = _int.conv2d_backward_weight_quantized(x, dy, ws, st, pad, dil, fmt=other, cache=cache)
+    assert np.array_equal(fresh.view(np.uint32),
+                          _int.conv2d_backward_weight_quantized(x, dy, ws, st, pad, dil, fmt=other).view(np.uint32))
+
+
 def test_tensor_quantiser_bit_identical_across_threads():
     x = np.random.default_rng(4).standard_normal(300_001).astype(np.float32)
     outs = []

@@ -118,8 +118,9 @@ def gemm(a, b, trans_a=False, trans_b=False, fmt=None):
 
 
 def _cache_kw(fmt, cache):
-    """The integer module keeps a conv input's codes from FPROP for WTGRAD (`cache`, a dict
-    the conv op holds between its passes); the other providers take no cache."""
+    """The integer module keeps a conv input's codes from FPROP, and its output gradient's
+    from BPROP, for WTGRAD (`cache`, a dict the conv op holds between its passes); the
+    other providers take no cache."""
     return {"cache": cache} if cache is not None and QUANTIZED_PROVIDERS.get(_tag(fmt)) == "_int" else {}
 
 
@@ -130,10 +131,11 @@ def conv2d_forward(x, w, bias, stride, padding, dilation, fmt=None, cache=None):
                                              **_cache_kw(fmt, cache))
 
 
-def conv2d_backward_data(dy, w, x_shape, stride, padding, dilation, fmt=None):
+def conv2d_backward_data(dy, w, x_shape, stride, padding, dilation, fmt=None, cache=None):
     if _is_fp32(fmt):
         return _fp32_impl["conv2d_backward_data"](dy, w, x_shape, stride, padding, dilation)
-    return _quantized("conv2d_backward_data", fmt)(dy, w, x_shape, stride, padding, dilation, fmt)
+    return _quantized("conv2d_backward_data", fmt)(dy, w, x_shape, stride, padding, dilation, fmt,
+                                                   **_cache_kw(fmt, cache))
 
 
 def conv2d_backward_weight(x, dy, w_shape, stride, padding, dilation, fmt=None, cache=None):

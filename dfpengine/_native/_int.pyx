@@ -257,8 +257,16 @@ def conv2d_forward_quantized(x, w, bias, stride, padding, dilation, fmt=None, ca
     return y
 
 
-def conv2d_backward_data_quantized(dy, w, x_shape, stride, padding, dilation, fmt=None):
-    """DFP16 data gradient: fmt.a is dy's format, fmt.b the weight's."""
+def _grad_key(spec, dy_shape, geometry):
+    """What dy's codes kept by BPROP must match to serve WTGRAD of the same layer: rounding
+    and shift (WTGRAD then multiplies BPROP's codes, stochastic draws included: the
+    gradient is quantised once, as in Das et al.), shape and geometry."""
+    return (spec.rounding, spec.param("shift", 2), tuple(dy_shape), geometry)
+
+
+def conv2d_backward_data_quantized(dy, w, x_shape, stride, padding, dilation, fmt=None, cache=None):
+    """DFP16 data gradient: fmt.a is dy's format, fmt.b the weight's. With a dict `cache`,
+    dy's codes are kept there for conv2d_backward_weight_quantized of the same layer."""
     _ref._array("w", w, ndim=4)
     x_shape = _ref._shape4("x_shape", x_shape)
     fa, fb = _fmt(fmt, "conv2d_backward_data")
@@ -272,18 +280,30 @@ def conv2d_backward_data_quantized(dy, w, x_shape, stride, padding, dilation, fm
     cdef int status
     cdef cnp.ndarray dy_ = dy
     cdef cnp.ndarray w_ = w
+    cdef c.dfp_dfp16_input kept
+    cdef c.dfp_dfp16_input *pkept = NULL
+    cdef cnp.ndarray pairs
+    if cache is not None:
+        pairs = np.empty(c.dfp_conv2d_dfp16_grad_size(&s), np.int16)
+        kept.pairs = <int16_t *>cnp.PyArray_DATA(pairs)
+        pkept = &kept
     with nogil:
-        status = c.dfp_conv2d_backward_data_dfp16(&s, <float *>cnp.PyArray_DATA(dy_),
-                                                  <float *>cnp.PyArray_DATA(w_),
-                                                  <float *>cnp.PyArray_DATA(dx), &pdy, &pw, &st)
+        status = c.dfp_conv2d_backward_data_dfp16_keep(&s, <float *>cnp.PyArray_DATA(dy_),
+                                                       <float *>cnp.PyArray_DATA(w_),
+                                                       <float *>cnp.PyArray_DATA(dx), &pdy, &pw, &st,
+                                                       pkept)
     check(status, "conv2d_backward_data")
     _record(&st)
+    if cache is not None:
+        cache["dfp16_grad"] = (_grad_key(fa, dy.shape, (stride, padding, dilation)), pairs,
+                               kept.exponent, kept.max_abs)
     return dx
 
 
 def conv2d_backward_weight_quantized(x, dy, w_shape, stride, padding, dilation, fmt=None, cache=None):
     """DFP16 weight gradient: fmt.a is dy's format, fmt.b the activation's (act x grad).
-    Reuses x's codes kept by the forward pass in `cache` when they are the same codes."""
+    Reuses x's codes kept by the forward pass in `cache` when they are the same codes, and
+    then dy's codes kept by the data gradient when the formats agree."""
     _ref._array("x", x, ndim=4)
     w_shape = _ref._shape4("w_shape", w_shape)
     fa, fb = _fmt(fmt, "conv2d_backward_weight")
@@ -299,11 +319,24 @@ def conv2d_backward_weight_quantized(x, dy, w_shape, stride, padding, dilation, 
     cdef cnp.ndarray dy_ = dy
     cdef c.dfp_dfp16_input kept
     cdef cnp.ndarray pairs
+    cdef c.dfp_dfp16_input kept_dy
+    cdef cnp.ndarray dy_pairs
     entry = cache.get("dfp16_input") if cache is not None else None
+    grad = cache.get("dfp16_grad") if cache is not None else None
     if entry is not None and entry[0] == _kept_key(fb, x.shape, (stride, padding, dilation)):
         pairs = entry[1]
         kept.pairs = <int16_t *>cnp.PyArray_DATA(pairs)
         kept.exponent, kept.max_abs = entry[2], entry[3]
+        if grad is not None and grad[0] == _grad_key(fa, dy.shape, (stride, padding, dilation)):
+            dy_pairs = grad[1]
+            kept_dy.pairs = <int16_t *>cnp.PyArray_DATA(dy_pairs)
+            kept_dy.exponent, kept_dy.max_abs = grad[2], grad[3]
+            with nogil:
+                status = c.dfp_conv2d_backward_weight_dfp16_codes(&s, &kept, &kept_dy,
+                                                                  <float *>cnp.PyArray_DATA(dw), &st)
+            check(status, "conv2d_backward_weight")
+            _record(&st)
+            return dw
         with nogil:
             status = c.dfp_conv2d_backward_weight_dfp16_kept(&s, &kept, <float *>cnp.PyArray_DATA(dy_),
                                                              <float *>cnp.PyArray_DATA(dw), &pdy, &st)

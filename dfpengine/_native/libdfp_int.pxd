@@ -57,3 +57,13 @@ cdef extern from "dfpengine.h" nogil:
                                                      const dfp_dfp16_input *kept, const float *dy,
                                                      float *dw, const dfp_dfp16_params *pdy,
                                                      dfp_gemm_stats *stats)
+    int64_t dfp_conv2d_dfp16_grad_size(const dfp_conv2d_shape *shape)
+    dfp_status dfp_conv2d_backward_data_dfp16_keep(const dfp_conv2d_shape *shape, const float *dy,
+                                                   const float *w, float *dx,
+                                                   const dfp_dfp16_params *pdy,
+                                                   const dfp_dfp16_params *pw, dfp_gemm_stats *stats,
+                                                   dfp_dfp16_input *kept_dy)
+    dfp_status dfp_conv2d_backward_weight_dfp16_codes(const dfp_conv2d_shape *shape,
+                                                      const dfp_dfp16_input *kept_x,
+                                                      const dfp_dfp16_input *kept_dy, float *dw,
+                                                      dfp_gemm_stats *stats)

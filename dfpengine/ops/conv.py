@@ -30,7 +30,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, layer=None):
     ba = None if bias is None else np.ascontiguousarray(bias.numpy())
     name = profiler.scope()
     ops = _conv_ops(xa.shape, wa.shape, stride, padding, dilation) if name else 0
-    # x's quantised codes, kept from FPROP for this layer's WTGRAD when the formats allow
+    # x's quantised codes, kept from FPROP (and dy's from BPROP) for this layer's WTGRAD
+    # when the formats allow
     kept = {} if fprop is not None and wtgrad is not None else None
     with profiler.region(name, "fprop", "conv", ops, 4 * (xa.size + wa.size)):
         y = _native.conv2d_forward(xa, wa, ba, stride, padding, dilation, fmt=fprop, cache=kept)
@@ -41,7 +42,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, layer=None):
         dx = None
         if x.requires_grad:  # the first layer's input needs no gradient: skip its BPROP
             with profiler.region(name, "bprop", "conv", ops, 4 * (g.size + wa.size + xa.size)):
-                dx = _native.conv2d_backward_data(g, wa, xa.shape, stride, padding, dilation, fmt=bprop)
+                dx = _native.conv2d_backward_data(g, wa, xa.shape, stride, padding, dilation, fmt=bprop,
+                                                  cache=kept)
         with profiler.region(name, "wtgrad", "conv", ops, 4 * (g.size + wa.size + xa.size)):
             dw = _native.conv2d_backward_weight(xa, g, wa.shape, stride, padding, dilation, fmt=wtgrad,
                                                 cache=kept)

@@ -369,12 +369,29 @@ static dfp_status bprop_direct(const conv_job *j, float *dx, dfp_gemm_stats *sta
     return st;
 }
 
+int64_t dfp_conv2d_dfp16_grad_size(const dfp_conv2d_shape *shape)
+{
+    conv_job j;
+    if (!shape || make_job(shape, &j) != DFP_OK)
+        return -1;
+    return pairs_size(j.batch, j.out_ch, j.g.out_h, j.g.out_w, 0, 0, 1);
+}
+
 dfp_status dfp_conv2d_backward_data_dfp16(const dfp_conv2d_shape *shape, const float *dy,
                                           const float *w, float *dx, const dfp_dfp16_params *pdy,
                                           const dfp_dfp16_params *pw, dfp_gemm_stats *stats)
 {
+    return dfp_conv2d_backward_data_dfp16_keep(shape, dy, w, dx, pdy, pw, stats, NULL);
+}
+
+dfp_status dfp_conv2d_backward_data_dfp16_keep(const dfp_conv2d_shape *shape, const float *dy,
+                                               const float *w, float *dx,
+                                               const dfp_dfp16_params *pdy,
+                                               const dfp_dfp16_params *pw, dfp_gemm_stats *stats,
+                                               dfp_dfp16_input *kept_dy)
+{
     conv_job j;
-    if (!shape || !dy || !w || !dx || !pdy || !pw)
+    if (!shape || !dy || !w || !dx || !pdy || !pw || (kept_dy && !kept_dy->pairs))
         return DFP_ERR_NULL_POINTER;
     dfp_status st = make_job(shape, &j);
     int64_t sat = 0;
@@ -391,6 +408,18 @@ dfp_status dfp_conv2d_backward_data_dfp16(const dfp_conv2d_shape *shape, const f
         st = quantize_tensor(w, j.out_ch * j.ckk, pw, &j.w, &sat);
     if (st == DFP_OK)
         st = direct ? bprop_direct(&j, dx, stats) : bprop_col2im(&j, dx, stats);
+    if (st == DFP_OK && kept_dy) { /* dy's codes in WTGRAD's image-pair layout */
+        if (direct) {
+            int64_t ph, pwd;
+            bprop_padding(&j.g, &ph, &pwd);
+            dfp_imgpairs_from_chanpairs(j.batch, j.out_ch, j.g.out_h, j.g.out_w, ph, pwd, 0, 0,
+                                        j.dy.q, kept_dy->pairs);
+        } else {
+            dfp_imgpairs_from_nchw(j.batch, j.out_ch, j.pixels, j.dy.q, kept_dy->pairs);
+        }
+        kept_dy->exponent = j.dy.e;
+        kept_dy->max_abs = j.dy.max_abs;
+    }
     if (st == DFP_OK && stats)
         stats->saturations += sat;
     free_job(&j);
@@ -516,6 +545,50 @@ dfp_status dfp_conv2d_backward_weight_dfp16(const dfp_conv2d_shape *shape, const
     return wtgrad_from_x(&j, dy, dw, pdy, sat, stats);
 }
 
+/* j->x from FPROP's kept channel pairs (an int16 shuffle, no FP32 read) into
+ * the channel-last layout of the in-place WTGRAD or the image pairs. */
+static dfp_status x_from_kept(conv_job *j, const dfp_dfp16_input *kept)
+{
+    const dfp_conv_geom *g = &j->g;
+    j->x.q = malloc((size_t)(pairs_size(j->batch, g->channels, g->in_h, g->in_w, g->pad_h, g->pad_w, 1) + 1) *
+                    sizeof(int16_t));
+    if (!j->x.q)
+        return DFP_ERR_OUT_OF_MEMORY;
+    j->x_chanlast = dfp_wtgrad_inplace_applies(g);
+    if (j->x_chanlast)
+        dfp_chanlast_from_chanpairs(j->batch, g->channels,
+                                    (g->in_h + 2 * g->pad_h) * (g->in_w + 2 * g->pad_w), kept->pairs,
+                                    j->x.q);
+    else
+        dfp_imgpairs_from_chanpairs(j->batch, g->channels, g->in_h, g->in_w, g->pad_h, g->pad_w,
+                                    g->pad_h, g->pad_w, kept->pairs, j->x.q);
+    j->x.e = kept->exponent;
+    j->x.max_abs = kept->max_abs;
+    return DFP_OK;
+}
+
+dfp_status dfp_conv2d_backward_weight_dfp16_codes(const dfp_conv2d_shape *shape,
+                                                  const dfp_dfp16_input *kept_x,
+                                                  const dfp_dfp16_input *kept_dy, float *dw,
+                                                  dfp_gemm_stats *stats)
+{
+    conv_job j;
+    if (!shape || !kept_x || !kept_x->pairs || !kept_dy || !kept_dy->pairs || !dw)
+        return DFP_ERR_NULL_POINTER;
+    dfp_status st = make_job(shape, &j);
+    if (st == DFP_OK)
+        st = x_from_kept(&j, kept_x);
+    if (st == DFP_OK) {
+        j.dy.q = kept_dy->pairs; /* borrowed: not freed with the job */
+        j.dy.e = kept_dy->exponent;
+        j.dy.max_abs = kept_dy->max_abs;
+        st = wtgrad(&j, dw, stats);
+        j.dy.q = NULL;
+    }
+    free_job(&j);
+    return st;
+}
+
 dfp_status dfp_conv2d_backward_weight_dfp16_kept(const dfp_conv2d_shape *shape,
                                                  const dfp_dfp16_input *kept, const float *dy,
                                                  float *dw, const dfp_dfp16_params *pdy,
@@ -527,22 +600,9 @@ dfp_status dfp_conv2d_backward_weight_dfp16_kept(const dfp_conv2d_shape *shape,
     dfp_status st = make_job(shape, &j);
     if (st != DFP_OK)
         return st;
-    /* image pairs from the kept channel pairs: an int16 shuffle, no FP32 read */
-    const dfp_conv_geom *g = &j.g;
-    j.x.q = malloc((size_t)(pairs_size(j.batch, g->channels, g->in_h, g->in_w, g->pad_h, g->pad_w, 1) + 1) *
-                   sizeof(int16_t));
-    if (!j.x.q) {
+    if (x_from_kept(&j, kept) != DFP_OK) {
         free_job(&j);
         return DFP_ERR_OUT_OF_MEMORY;
     }
-    j.x_chanlast = dfp_wtgrad_inplace_applies(g);
-    if (j.x_chanlast)
-        dfp_chanlast_from_chanpairs(j.batch, g->channels, (g->in_h + 2 * g->pad_h) * (g->in_w + 2 * g->pad_w),
-                                    kept->pairs, j.x.q);
-    else
-        dfp_imgpairs_from_chanpairs(j.batch, g->channels, g->in_h + 2 * g->pad_h,
-                                    g->in_w + 2 * g->pad_w, kept->pairs, j.x.q);
-    j.x.e = kept->exponent;
-    j.x.max_abs = kept->max_abs;
     return wtgrad_from_x(&j, dy, dw, pdy, 0, stats);
 }

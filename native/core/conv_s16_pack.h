@@ -49,10 +49,16 @@ int64_t dfp_quantize_plane_pairs(const float *x, int64_t batch, int64_t channels
                                  int64_t w, int64_t pad_h, int64_t pad_w, int pair_images,
                                  const dfp_quant_run *run, int16_t *dst, int32_t *qmax);
 
-/* The image-pair layout xi (batch x channels planes of hp x wp) from the channel
- * pair layout xp of the same tensor and border: the same codes, re-paired. */
-void dfp_imgpairs_from_chanpairs(int64_t batch, int64_t channels, int64_t hp, int64_t wp,
+/* The image-pair layout (batch x channels planes of h x w with a border of
+ * dst_ph, dst_pw) from the channel-pair layout xp of the same codes with a border
+ * of src_ph >= dst_ph, src_pw >= dst_pw: the same codes, re-paired. */
+void dfp_imgpairs_from_chanpairs(int64_t batch, int64_t channels, int64_t h, int64_t w,
+                                 int64_t src_ph, int64_t src_pw, int64_t dst_ph, int64_t dst_pw,
                                  const int16_t *xp, int16_t *xi);
+
+/* The image-pair layout with no border from NCHW int16 codes. */
+void dfp_imgpairs_from_nchw(int64_t batch, int64_t channels, int64_t pixels, const int16_t *q,
+                            int16_t *xi);
 
 /* The channel-last image-pair layout xc[m][pixel][c][2] (32-bit pair per image
  * pair, pixel and channel) from xi[m][c][pixel][2]: per image pair, a transpose

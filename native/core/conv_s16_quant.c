@@ -72,24 +72,74 @@ int64_t dfp_quantize_plane_pairs(const float *x, int64_t batch, int64_t channels
     return failed ? -1 : sat;
 }
 
-void dfp_imgpairs_from_chanpairs(int64_t batch, int64_t channels, int64_t hp, int64_t wp,
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+/* n pixels of one channel from the channel pairs of two images (the half `odd`
+ * of each 32-bit pair) into image pairs: 16 pixels per two loads and stores. */
+__attribute__((target("avx512f"))) static int64_t
+repair_run_avx512(const int32_t *a, const int32_t *b, int odd, int64_t n, int32_t *d)
+{
+    const __m512i low = _mm512_set1_epi32(0xffff);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512i va = _mm512_loadu_si512((const void *)(a + i));
+        __m512i vb = b ? _mm512_loadu_si512((const void *)(b + i)) : _mm512_setzero_si512();
+        __m512i lo = odd ? _mm512_srli_epi32(va, 16) : _mm512_and_si512(va, low);
+        __m512i hi = odd ? _mm512_andnot_si512(low, vb) : _mm512_slli_epi32(vb, 16);
+        _mm512_storeu_si512((void *)(d + i), _mm512_or_si512(lo, hi));
+    }
+    return i;
+}
+#endif
+
+/* One channel's pixels run: d[i] = (a[i] half `odd`, b[i] half `odd`), b NULL: 0. */
+static void repair_run(const int16_t *a, const int16_t *b, int odd, int64_t n, int16_t *d)
+{
+    int64_t i = 0;
+#if defined(__GNUC__) && defined(__x86_64__)
+    if (dfp_kernels()->isa >= DFP_ISA_AVX512)
+        i = repair_run_avx512((const int32_t *)(const void *)a, b ? (const int32_t *)(const void *)b : NULL,
+                              odd, n, (int32_t *)(void *)d);
+#endif
+    for (; i < n; i++) {
+        d[2 * i] = a[2 * i + odd];
+        d[2 * i + 1] = b ? b[2 * i + odd] : 0;
+    }
+}
+
+void dfp_imgpairs_from_chanpairs(int64_t batch, int64_t channels, int64_t h, int64_t w,
+                                 int64_t src_ph, int64_t src_pw, int64_t dst_ph, int64_t dst_pw,
                                  const int16_t *xp, int16_t *xi)
 {
-    const int64_t cpn = (channels + 1) / 2, pix = hp * wp, planes = (batch + 1) / 2 * channels;
+    const int64_t cpn = (channels + 1) / 2, planes = (batch + 1) / 2 * channels;
+    const int64_t shp = h + 2 * src_ph, swp = w + 2 * src_pw, dhp = h + 2 * dst_ph, dwp = w + 2 * dst_pw;
 #pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(planes / 8))
     for (int64_t pl = 0; pl < planes; pl++) {
         int64_t m = pl / channels, c = pl % channels;
-        int16_t *d = xi + pl * pix * 2;
-        for (int t = 0; t < 2; t++) {
-            int64_t n = 2 * m + t;
-            if (n >= batch) {
-                for (int64_t i = 0; i < pix; i++)
-                    d[2 * i + t] = 0;
-                continue;
-            }
-            const int16_t *s = xp + ((n * cpn + c / 2) * pix) * 2 + (c & 1);
-            for (int64_t i = 0; i < pix; i++)
-                d[2 * i + t] = s[2 * i];
+        const int16_t *a = xp + (2 * m * cpn + c / 2) * shp * swp * 2;
+        const int16_t *b = 2 * m + 1 < batch ? a + cpn * shp * swp * 2 : NULL;
+        int16_t *d = xi + pl * dhp * dwp * 2;
+        /* the destination's border lies inside the source's: rows at a fixed shift */
+        for (int64_t r = 0; r < dhp; r++) {
+            int64_t at = ((r - dst_ph + src_ph) * swp + src_pw - dst_pw) * 2;
+            repair_run(a + at, b ? b + at : NULL, (int)(c & 1), dwp, d + r * dwp * 2);
+        }
+    }
+}
+
+void dfp_imgpairs_from_nchw(int64_t batch, int64_t channels, int64_t pixels, const int16_t *q,
+                            int16_t *xi)
+{
+    const int64_t planes = (batch + 1) / 2 * channels;
+#pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(planes / 8))
+    for (int64_t pl = 0; pl < planes; pl++) {
+        int64_t m = pl / channels, c = pl % channels;
+        const int16_t *a = q + (2 * m * channels + c) * pixels;
+        const int16_t *b = 2 * m + 1 < batch ? a + channels * pixels : NULL;
+        int16_t *d = xi + pl * pixels * 2;
+        for (int64_t i = 0; i < pixels; i++) {
+            d[2 * i] = a[i];
+            d[2 * i + 1] = b ? b[i] : 0;
         }
     }
 }

@@ -240,6 +240,15 @@ dfp_status dfp_conv2d_forward_dfp16_keep(const dfp_conv2d_shape *shape, const fl
 /* dfp_conv2d_backward_weight_dfp16 on the kept input of the FPROP of the same shape. */
 dfp_status dfp_conv2d_backward_weight_dfp16_kept(const dfp_conv2d_shape *shape, const dfp_dfp16_input *kept, const float *dy, float *dw, const dfp_dfp16_params *pdy, dfp_gemm_stats *stats);
 
+/* The output gradient dy quantised once, in BPROP, and kept for WTGRAD of the
+ * same layer (dfp_conv2d_dfp16_grad_size(shape) int16): WTGRAD then multiplies
+ * the same codes BPROP did, as Das et al. quantise each tensor once. */
+int64_t dfp_conv2d_dfp16_grad_size(const dfp_conv2d_shape *shape);
+/* dfp_conv2d_backward_data_dfp16 that also leaves dy's codes in *kept_dy (pairs set by the caller). */
+dfp_status dfp_conv2d_backward_data_dfp16_keep(const dfp_conv2d_shape *shape, const float *dy, const float *w, float *dx, const dfp_dfp16_params *pdy, const dfp_dfp16_params *pw, dfp_gemm_stats *stats, dfp_dfp16_input *kept_dy);
+/* WTGRAD on x kept by FPROP and dy kept by BPROP of the same shape: no quantisation. */
+dfp_status dfp_conv2d_backward_weight_dfp16_codes(const dfp_conv2d_shape *shape, const dfp_dfp16_input *kept_x, const dfp_dfp16_input *kept_dy, float *dw, dfp_gemm_stats *stats);
+
 /* ---- float formats: FP8, FP16 (1,6,9), binary16, bfloat16 ------------ */
 /* (section owned by the float emulation: rounding to narrow float formats and
  * the emulated low-precision GEMM with chunk-based accumulation)
