@@ -119,15 +119,17 @@ static inline __m512 uniform_v(const dfp_quant_run *run, uint64_t index)
     return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(h, 8)), _mm512_set1_ps(0x1p-24f));
 }
 
-static inline __m512 round_v(__m512 y, const dfp_quant_run *run, uint64_t index)
+/* Round y = x / 2^e to an integer in the mode `rounding` (a constant in each
+ * instantiation of quantize_mode: no mode test inside the loop). */
+static inline __m512 round_v(__m512 y, int rounding, const dfp_quant_run *run, uint64_t index)
 {
     const __m512 one = _mm512_set1_ps(1.0f);
-    if (run->rounding == DFP_ROUND_STOCHASTIC) {
+    if (rounding == DFP_ROUND_STOCHASTIC) {
         __m512 f = _mm512_roundscale_ps(y, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
         __mmask16 up = _mm512_cmp_ps_mask(uniform_v(run, index), _mm512_sub_ps(y, f), _CMP_LT_OQ);
         return _mm512_mask_add_ps(f, up, f, one);
     }
-    if (run->rounding == DFP_ROUND_BIASED) {
+    if (rounding == DFP_ROUND_BIASED) {
         __m512 m = _mm512_abs_ps(y);
         __m512 t = _mm512_roundscale_ps(m, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
         __mmask16 up = _mm512_cmp_ps_mask(_mm512_sub_ps(m, t), _mm512_set1_ps(0.25f), _CMP_GE_OQ);
@@ -138,19 +140,42 @@ static inline __m512 round_v(__m512 y, const dfp_quant_run *run, uint64_t index)
     return _mm512_roundscale_ps(y, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
 
+/* 16 values from x + i quantised into q + i; returns the saturated count. */
+static inline int quantize16(const float *x, int64_t i, int rounding, const dfp_quant_run *run,
+                             int16_t *q)
+{
+    const __m512 hi = _mm512_set1_ps(DFP16_QMAX), lo = _mm512_set1_ps(-DFP16_QMAX);
+    __m512 r = round_v(_mm512_mul_ps(_mm512_loadu_ps(x + i), _mm512_set1_ps(run->inv_scale)),
+                       rounding, run, run->index0 + (uint64_t)i);
+    int sat = __builtin_popcount(_mm512_cmp_ps_mask(r, hi, _CMP_GT_OQ) |
+                                 _mm512_cmp_ps_mask(r, lo, _CMP_LT_OQ));
+    r = _mm512_min_ps(_mm512_max_ps(r, lo), hi);
+    _mm256_storeu_si256((__m256i *)(q + i), _mm512_cvtepi32_epi16(_mm512_cvttps_epi32(r)));
+    return sat;
+}
+
+/* Two independent vectors per step: the generator's multiply chain is long. */
+static inline __attribute__((always_inline)) int64_t
+quantize_mode(const float *x, int64_t n, int rounding, const dfp_quant_run *run, int16_t *q)
+{
+    int64_t sat = 0, i = 0;
+    for (; i + 32 <= n; i += 32)
+        sat += quantize16(x, i, rounding, run, q) + quantize16(x, i + 16, rounding, run, q);
+    for (; i + 16 <= n; i += 16)
+        sat += quantize16(x, i, rounding, run, q);
+    return sat + dfp16_quantize_span(x, i, n, run, q);
+}
+
 static int64_t quantize_s16_avx512(const float *x, int64_t n, const dfp_quant_run *run, int16_t *q)
 {
-    const __m512 inv = _mm512_set1_ps(run->inv_scale);
-    const __m512 hi = _mm512_set1_ps(DFP16_QMAX), lo = _mm512_set1_ps(-DFP16_QMAX);
-    int64_t sat = 0, i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m512 r = round_v(_mm512_mul_ps(_mm512_loadu_ps(x + i), inv), run, run->index0 + (uint64_t)i);
-        sat += __builtin_popcount(_mm512_cmp_ps_mask(r, hi, _CMP_GT_OQ) |
-                                  _mm512_cmp_ps_mask(r, lo, _CMP_LT_OQ));
-        r = _mm512_min_ps(_mm512_max_ps(r, lo), hi);
-        _mm256_storeu_si256((__m256i *)(q + i), _mm512_cvtepi32_epi16(_mm512_cvttps_epi32(r)));
+    switch (run->rounding) {
+    case DFP_ROUND_STOCHASTIC:
+        return quantize_mode(x, n, DFP_ROUND_STOCHASTIC, run, q);
+    case DFP_ROUND_BIASED:
+        return quantize_mode(x, n, DFP_ROUND_BIASED, run, q);
+    default:
+        return quantize_mode(x, n, DFP_ROUND_NEAREST, run, q);
     }
-    return sat + dfp16_quantize_span(x, i, n, run, q);
 }
 
 static void dequantize_s16_avx512(const int16_t *q, int64_t n, float scale, float *x)
