@@ -1,5 +1,6 @@
 /* AVX-512 SGEMM micro-kernels: 14x32 (main) and 28x16 (narrow, for n <= 16),
- * 8x32 (short, for m that 14 rows would pad badly), plus direct-A variants 14x32_da and 14x16_da that read a row-major A in place.
+ * 8x32 (short, for m that 14 rows would pad badly), plus direct-A variants 14x32_da and 14x16_da that read a row-major A in place,
+ * and 8x32_bo that reads B rows in place at given offsets (the direct conv).
  *
  * Contract (see fp32_kernels.h): C[0:MR, 0:NR] = alpha * A_panel * B_panel + beta * C.
  * - a: packed A, k columns of MR floats; each is broadcast ({1to16} memory operand).
@@ -18,7 +19,8 @@
  * each call site, so the loops unroll fully and acc lives in registers. */
 static inline __attribute__((always_inline)) void
 sgemm_body(const int mr, const int nv, int64_t k, const float *a, const int64_t ars,
-           const int64_t acs, const float *b, float *c, int64_t ldc, float alpha, float beta)
+           const int64_t acs, const float *b, const float *b_hi, const int64_t *off, float *c,
+           int64_t ldc, float alpha, float beta)
 {
     __m512 acc[28][2];
 #pragma GCC unroll 28
@@ -31,8 +33,8 @@ sgemm_body(const int mr, const int nv, int64_t k, const float *a, const int64_t 
             _mm_prefetch((const char *)(c + i * ldc + 16), _MM_HINT_T0);
     }
     for (int64_t p = 0; p < k; p++) {
-        __m512 b0 = _mm512_load_ps(b);
-        __m512 b1 = nv > 1 ? _mm512_load_ps(b + 16) : b0;
+        __m512 b0 = off ? _mm512_loadu_ps(b + off[p]) : _mm512_load_ps(b);
+        __m512 b1 = nv < 2 ? b0 : off ? _mm512_loadu_ps(b_hi + off[p]) : _mm512_load_ps(b + 16);
 #pragma GCC unroll 28
         for (int i = 0; i < mr; i++) {
             __m512 ai = _mm512_set1_ps(a[i * ars]);
@@ -41,7 +43,8 @@ sgemm_body(const int mr, const int nv, int64_t k, const float *a, const int64_t 
                 acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
         }
         a += acs;
-        b += 16 * nv;
+        if (!off)
+            b += 16 * nv;
     }
     __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
 #pragma GCC unroll 28
@@ -60,13 +63,13 @@ sgemm_body(const int mr, const int nv, int64_t k, const float *a, const int64_t 
 void dfp_sgemm_f32_avx512_14x32(int64_t k, const float *a, const float *b,
                                 float *c, int64_t ldc, float alpha, float beta)
 {
-    sgemm_body(14, 2, k, a, 1, 14, b, c, ldc, alpha, beta);
+    sgemm_body(14, 2, k, a, 1, 14, b, NULL, NULL, c, ldc, alpha, beta);
 }
 
 void dfp_sgemm_f32_avx512_28x16(int64_t k, const float *a, const float *b,
                                 float *c, int64_t ldc, float alpha, float beta)
 {
-    sgemm_body(28, 1, k, a, 1, 28, b, c, ldc, alpha, beta);
+    sgemm_body(28, 1, k, a, 1, 28, b, NULL, NULL, c, ldc, alpha, beta);
 }
 
 /* Short: 8 rows pad the 16/32/64-channel GEMMs of small convolutions exactly
@@ -74,20 +77,27 @@ void dfp_sgemm_f32_avx512_28x16(int64_t k, const float *a, const float *b,
 void dfp_sgemm_f32_avx512_8x32(int64_t k, const float *a, const float *b,
                                float *c, int64_t ldc, float alpha, float beta)
 {
-    sgemm_body(8, 2, k, a, 1, 8, b, c, ldc, alpha, beta);
+    sgemm_body(8, 2, k, a, 1, 8, b, NULL, NULL, c, ldc, alpha, beta);
 }
 
 /* Direct-A variants: A read in place, row-major with row stride lda (no packing). */
 void dfp_sgemm_f32_avx512_14x32_da(int64_t k, const float *a, int64_t lda, const float *b,
                                    float *c, int64_t ldc, float alpha, float beta)
 {
-    sgemm_body(14, 2, k, a, lda, 1, b, c, ldc, alpha, beta);
+    sgemm_body(14, 2, k, a, lda, 1, b, NULL, NULL, c, ldc, alpha, beta);
 }
 
 void dfp_sgemm_f32_avx512_14x16_da(int64_t k, const float *a, int64_t lda, const float *b,
                                    float *c, int64_t ldc, float alpha, float beta)
 {
-    sgemm_body(14, 1, k, a, lda, 1, b, c, ldc, alpha, beta);
+    sgemm_body(14, 1, k, a, lda, 1, b, NULL, NULL, c, ldc, alpha, beta);
+}
+
+/* B in place (direct conv): packed 8-row A panels, two 16-float runs per K row. */
+void dfp_sgemm_f32_avx512_8x32_bo(int64_t k, const float *a, const float *b_lo, const float *b_hi,
+                                  const int64_t *off, float *c, int64_t ldc)
+{
+    sgemm_body(8, 2, k, a, 1, 8, b_lo, b_hi, off, c, ldc, 1.0f, 0.0f);
 }
 
 void dfp_sum2_f64_avx512(const float *x, const float *y, int64_t n, double shift, double out[2]);
@@ -101,6 +111,7 @@ void dfp_fp32_kernels_init_avx512(dfp_fp32_kernels *k)
     k->sgemm_short = (dfp_sgemm_ukernel){dfp_sgemm_f32_avx512_8x32, 8, 32};
     k->sgemm_direct = (dfp_sgemm_ukernel_da){dfp_sgemm_f32_avx512_14x32_da, 14, 32};
     k->sgemm_direct_narrow = (dfp_sgemm_ukernel_da){dfp_sgemm_f32_avx512_14x16_da, 14, 16};
+    k->sgemm_inplace = (dfp_sgemm_ukernel_bo){dfp_sgemm_f32_avx512_8x32_bo, 8, 32};
     k->sum2_f64 = dfp_sum2_f64_avx512; /* norm_avx512.c */
     k->relu_sum2_f64 = dfp_relu_sum2_f64_avx512;
 }

@@ -28,6 +28,19 @@ typedef struct dfp_sgemm_ukernel_da {
     int mr, nr;
 } dfp_sgemm_ukernel_da;
 
+/* B-in-place variant for the direct convolution (NR = 32, C = A_panel * B, no
+ * alpha/beta): row p of B is 16 floats at b_lo + off[p] (columns 0-15) and 16
+ * at b_hi + off[p] (columns 16-31), unaligned: two runs of output pixels read
+ * straight from a zero-padded input image at the offsets of the K taps. */
+typedef void (*dfp_sgemm_ukernel_bo_fn)(int64_t k, const float *a, const float *b_lo,
+                                        const float *b_hi, const int64_t *off, float *c,
+                                        int64_t ldc);
+
+typedef struct dfp_sgemm_ukernel_bo {
+    dfp_sgemm_ukernel_bo_fn fn; /* NULL where the ISA has none */
+    int mr, nr;
+} dfp_sgemm_ukernel_bo;
+
 typedef struct dfp_sgemm_ukernel {
     dfp_sgemm_ukernel_fn fn;
     int mr; /* rows of C per call */
@@ -60,6 +73,7 @@ typedef struct dfp_fp32_kernels {
     dfp_sgemm_ukernel sgemm_short;  /* fewer rows: used when it pads m much less than sgemm */
     dfp_sgemm_ukernel_da sgemm_direct;        /* row-major A, n <= DFP_SGEMM_DIRECT_MAX_N */
     dfp_sgemm_ukernel_da sgemm_direct_narrow; /* the same for n <= its nr */
+    dfp_sgemm_ukernel_bo sgemm_inplace;       /* direct conv: B read at tap offsets */
     dfp_sum2_f64_fn sum2_f64;                 /* batch-norm statistics and gradients */
     dfp_relu_sum2_f64_fn relu_sum2_f64;       /* fused batch-norm + ReLU gradients */
 } dfp_fp32_kernels;
