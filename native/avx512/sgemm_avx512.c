@@ -95,9 +95,9 @@ void dfp_sgemm_f32_avx512_14x16_da(int64_t k, const float *a, int64_t lda, const
 
 /* B in place (direct conv): packed 8-row A panels, two 16-float runs per K row. */
 void dfp_sgemm_f32_avx512_8x32_bo(int64_t k, const float *a, const float *b_lo, const float *b_hi,
-                                  const int64_t *off, float *c, int64_t ldc)
+                                  const int64_t *off, float *c, int64_t ldc, float beta)
 {
-    sgemm_body(8, 2, k, a, 1, 8, b_lo, b_hi, off, c, ldc, 1.0f, 0.0f);
+    sgemm_body(8, 2, k, a, 1, 8, b_lo, b_hi, off, c, ldc, 1.0f, beta);
 }
 
 void dfp_sum2_f64_avx512(const float *x, const float *y, int64_t n, double shift, double out[2]);

@@ -9,6 +9,7 @@
  * Threads: work items (tiles, or images for BPROP whose tiles overlap in dx)
  * are spread over threads, each with its own column tile and GEMM workspace;
  * with fewer items than threads, items run in turn on a threaded GEMM. */
+#include "conv2d_f32.h"
 #include "dfpengine.h"
 #include "im2col.h"
 #include "kernel_table.h"
@@ -18,20 +19,6 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Column tile budget in floats (256 KiB: stays in L2 next to the packed operands). */
-#define DFP_CONV_TILE_FLOATS (64 * 1024)
-#define DFP_CONV_MIN_MACS_PER_THREAD (1 << 17)
-
-typedef struct conv_plan {
-    dfp_conv_geom g;
-    int64_t batch, out_ch, ckk, pixels, in_pixels, tile, tiles;
-    int direct; /* 1x1, stride 1, no padding: x is its own column matrix */
-    const float *x, *w, *dy, *bias;
-    float *y, *dx, *dw;
-    const float *wpack;          /* FPROP: weights packed once as A panels for `uk` (NULL: per tile) */
-    const dfp_sgemm_ukernel *uk; /* the kernel wpack is packed for */
-} conv_plan;
 
 /* One work item; `col` holds ckk*tile floats, `ws` the GEMM workspace, `acc`
  * the thread's WTGRAD accumulator; threaded: use the threaded GEMM. */
@@ -176,86 +163,6 @@ static int fprop_item(const conv_plan *pl, int64_t item, float *col, float *ws, 
     return failed;
 }
 
-/* Direct FPROP with B read in place (stride 1, output rows a multiple of 16
- * wide, an ISA with the B-in-place kernel): each image is copied once into a
- * zero-bordered plane set, and the K row (c, kh, kw) of 32 output pixels (two
- * runs of 16 along output rows) is two 16-float runs of that copy at a fixed
- * offset, so the kernel reads them where they are: no im2col. The weights are
- * packed once; the sums run over K in the im2col GEMM's order. */
-static int inplace_applies(const conv_plan *pl)
-{
-    const dfp_sgemm_ukernel_bo *uk = &dfp_kernels()->fp32.sgemm_inplace;
-    return uk->fn && uk->nr == 32 && uk->mr <= 8 && !pl->direct && pl->g.stride_h == 1 &&
-           pl->g.stride_w == 1 && pl->g.out_w % 16 == 0;
-}
-
-static void fprop_image_inplace(const conv_plan *pl, const dfp_sgemm_ukernel_bo *uk, const float *wpack,
-                                const int64_t *off, int64_t n, float *xp, float *tile)
-{
-    const dfp_conv_geom *g = &pl->g;
-    const int64_t hp = g->in_h + 2 * g->pad_h, wp = g->in_w + 2 * g->pad_w, mr = uk->mr;
-    const float *x = pl->x + n * g->channels * pl->in_pixels;
-    float *y = pl->y + n * pl->out_ch * pl->pixels;
-    for (int64_t c = 0; c < g->channels; c++) /* interior only: the border stays zero */
-        for (int64_t h = 0; h < g->in_h; h++)
-            memcpy(xp + (c * hp + h + g->pad_h) * wp + g->pad_w, x + (c * g->in_h + h) * g->in_w,
-                   (size_t)g->in_w * sizeof(float));
-    for (int64_t q0 = 0; q0 < pl->pixels; q0 += 32) {
-        int64_t q1 = q0 + 16, cols = pl->pixels - q0 < 32 ? pl->pixels - q0 : 32;
-        const float *lo = xp + q0 / g->out_w * wp + q0 % g->out_w;
-        const float *hi = cols > 16 ? xp + q1 / g->out_w * wp + q1 % g->out_w : lo;
-        for (int64_t o0 = 0; o0 < pl->out_ch; o0 += mr) {
-            int64_t rows = pl->out_ch - o0 < mr ? pl->out_ch - o0 : mr;
-            const float *a = wpack + o0 * pl->ckk;
-            if (rows == mr && cols == 32) {
-                uk->fn(pl->ckk, a, lo, hi, off, y + o0 * pl->pixels + q0, pl->pixels);
-                continue;
-            }
-            uk->fn(pl->ckk, a, lo, hi, off, tile, 32);
-            for (int64_t r = 0; r < rows; r++)
-                memcpy(y + (o0 + r) * pl->pixels + q0, tile + r * 32, (size_t)cols * sizeof(float));
-        }
-    }
-    if (pl->bias)
-        add_bias(pl, y, pl->pixels);
-}
-
-static dfp_status fprop_inplace(const conv_plan *pl)
-{
-    const dfp_sgemm_ukernel_bo *uk = &dfp_kernels()->fp32.sgemm_inplace;
-    const dfp_conv_geom *g = &pl->g;
-    const int64_t hp = g->in_h + 2 * g->pad_h, wp = g->in_w + 2 * g->pad_w;
-    const int64_t planes = g->channels * hp * wp, kk = g->kernel_h * g->kernel_w;
-    const int64_t mpan = (pl->out_ch + uk->mr - 1) / uk->mr;
-    float *wpack = malloc((size_t)(mpan * uk->mr * pl->ckk) * sizeof(float));
-    int64_t *off = malloc((size_t)pl->ckk * sizeof(int64_t));
-    int failed = !wpack || !off;
-    if (!failed) {
-        dfp_pack_a_f32(uk->mr, pl->out_ch, pl->ckk, pl->w, pl->ckk, 1, wpack);
-        for (int64_t r = 0; r < pl->ckk; r++) /* K row r = (c, kh, kw), the OIHW order */
-            off[r] = r / kk * hp * wp + (r % kk / g->kernel_w) * g->dilation_h * wp +
-                     r % g->kernel_w * g->dilation_w;
-    }
-    double macs = (double)pl->batch * pl->pixels * pl->out_ch * pl->ckk;
-    double per = macs / DFP_CONV_MIN_MACS_PER_THREAD;
-    int nt = dfp_threads_for_work(per < (double)pl->batch ? (int64_t)per : pl->batch);
-#pragma omp parallel num_threads(nt) reduction(| : failed) if (nt > 1 && !failed)
-    {
-        float *xp = calloc((size_t)planes, sizeof(float));
-        float tile[8 * 32];
-        if (!xp || failed) {
-            failed = 1;
-        } else {
-#pragma omp for schedule(static)
-            for (int64_t n = 0; n < pl->batch; n++)
-                fprop_image_inplace(pl, uk, wpack, off, n, xp, tile);
-        }
-        free(xp);
-    }
-    free(wpack), free(off);
-    return failed ? DFP_ERR_OUT_OF_MEMORY : DFP_OK;
-}
-
 dfp_status dfp_conv2d_forward_f32(const dfp_conv2d_shape *shape, const float *x, const float *w,
                                   const float *bias, float *y)
 {
@@ -266,8 +173,8 @@ dfp_status dfp_conv2d_forward_f32(const dfp_conv2d_shape *shape, const float *x,
     if (!x || !w || !y)
         return DFP_ERR_NULL_POINTER;
     pl.x = x, pl.w = w, pl.bias = bias, pl.y = y;
-    if (inplace_applies(&pl))
-        return fprop_inplace(&pl);
+    if (dfp_conv_f32_fprop_inplace_applies(&pl))
+        return dfp_conv_f32_fprop_inplace(&pl);
     float *wpack = NULL;
     if (!pl.direct) { /* pack the weights once for every tile (NULL: each tile packs its own) */
         pl.uk = dfp_sgemm_kernel_for(pl.out_ch, pl.tile);
@@ -394,6 +301,8 @@ dfp_status dfp_conv2d_backward_weight_f32(const dfp_conv2d_shape *shape, const f
     if (!x || !dy || !dw)
         return DFP_ERR_NULL_POINTER;
     pl.x = x, pl.dy = dy, pl.dw = dw;
+    if (dfp_conv_f32_wtgrad_inplace_applies(&pl))
+        return dfp_conv_f32_wtgrad_inplace(&pl);
     double macs = (double)pl.batch * pl.pixels * pl.out_ch * pl.ckk;
     size_t wsize = (size_t)(pl.out_ch * pl.ckk);
     float **accs;

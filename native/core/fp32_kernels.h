@@ -28,13 +28,13 @@ typedef struct dfp_sgemm_ukernel_da {
     int mr, nr;
 } dfp_sgemm_ukernel_da;
 
-/* B-in-place variant for the direct convolution (NR = 32, C = A_panel * B, no
- * alpha/beta): row p of B is 16 floats at b_lo + off[p] (columns 0-15) and 16
- * at b_hi + off[p] (columns 16-31), unaligned: two runs of output pixels read
- * straight from a zero-padded input image at the offsets of the K taps. */
+/* B-in-place variant for the direct convolution (NR = 32, alpha = 1, beta 0 or
+ * 1): row p of B is 16 floats at b_lo + off[p] (columns 0-15) and 16 at b_hi +
+ * off[p] (columns 16-31), unaligned: runs read straight from a zero-padded
+ * input image at the offsets of the K taps (FPROP) or pixels (WTGRAD). */
 typedef void (*dfp_sgemm_ukernel_bo_fn)(int64_t k, const float *a, const float *b_lo,
                                         const float *b_hi, const int64_t *off, float *c,
-                                        int64_t ldc);
+                                        int64_t ldc, float beta);
 
 typedef struct dfp_sgemm_ukernel_bo {
     dfp_sgemm_ukernel_bo_fn fn; /* NULL where the ISA has none */

@@ -1,0 +1,33 @@
+/* Internal plan of the FP32 convolution (conv2d_f32.c) and its direct paths
+ * that read the input in place (conv2d_f32_inplace.c). */
+#ifndef DFP_CONV2D_F32_H
+#define DFP_CONV2D_F32_H
+
+#include "dfpengine.h"
+#include "fp32_kernels.h"
+#include "im2col.h"
+
+/* Column tile budget in floats (256 KiB: stays in L2 next to the packed operands). */
+#define DFP_CONV_TILE_FLOATS (64 * 1024)
+#define DFP_CONV_MIN_MACS_PER_THREAD (1 << 17)
+
+typedef struct conv_plan {
+    dfp_conv_geom g;
+    int64_t batch, out_ch, ckk, pixels, in_pixels, tile, tiles;
+    int direct; /* 1x1, stride 1, no padding: x is its own column matrix */
+    const float *x, *w, *dy, *bias;
+    float *y, *dx, *dw;
+    const float *wpack;          /* FPROP: weights packed once as A panels for `uk` (NULL: per tile) */
+    const dfp_sgemm_ukernel *uk; /* the kernel wpack is packed for */
+} conv_plan;
+
+/* FPROP with B read in place (stride 1, output rows a multiple of 16 wide). */
+int dfp_conv_f32_fprop_inplace_applies(const conv_plan *pl);
+dfp_status dfp_conv_f32_fprop_inplace(const conv_plan *pl);
+
+/* WTGRAD with the taps read in place from a channel-last copy of each image
+ * (channels a multiple of 16, no horizontal dilation). */
+int dfp_conv_f32_wtgrad_inplace_applies(const conv_plan *pl);
+dfp_status dfp_conv_f32_wtgrad_inplace(const conv_plan *pl);
+
+#endif

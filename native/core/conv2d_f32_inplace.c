@@ -1,0 +1,211 @@
+/* The FP32 convolution's direct paths on AVX-512: the input read in place by
+ * the B-in-place SGEMM micro-kernel (sgemm_inplace) instead of im2col tiles.
+ *
+ * FPROP (and stride-1 BPROP, which is the FPROP of dy): each image is copied
+ * once into zero-bordered planes; the K row (c, kh, kw) of 32 output pixels (two
+ * runs of 16 along output rows) is two 16-float runs of that copy at a fixed
+ * offset. The weights are packed once; the sums run over K in the im2col
+ * GEMM's order.
+ *
+ * WTGRAD, dW (O x C*KH*KW) = dy (O x P) * taps^T: each image is copied once
+ * channel-last with a zero border, xc[ih][iw][c], so for one output pixel and
+ * one kernel row kh the KW*C taps (kw, c) are consecutive floats; B row p
+ * (pixel p) is read in place at ((oh*sh + kh*dh)*wp + ow*sw)*C, 32 taps per
+ * call, and dy is packed as A once per image. Per-thread partial sums are
+ * added in thread order. */
+#include "conv2d_f32.h"
+#include "kernel_table.h"
+#include "pack_f32.h"
+#include "transpose_avx512.h"
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+int dfp_conv_f32_fprop_inplace_applies(const conv_plan *pl)
+{
+    const dfp_sgemm_ukernel_bo *uk = &dfp_kernels()->fp32.sgemm_inplace;
+    return uk->fn && uk->nr == 32 && uk->mr <= 8 && !pl->direct && pl->g.stride_h == 1 &&
+           pl->g.stride_w == 1 && pl->g.out_w % 16 == 0;
+}
+
+static void fprop_image_inplace(const conv_plan *pl, const dfp_sgemm_ukernel_bo *uk, const float *wpack,
+                                const int64_t *off, int64_t n, float *xp, float *tile)
+{
+    const dfp_conv_geom *g = &pl->g;
+    const int64_t hp = g->in_h + 2 * g->pad_h, wp = g->in_w + 2 * g->pad_w, mr = uk->mr;
+    const float *x = pl->x + n * g->channels * pl->in_pixels;
+    float *y = pl->y + n * pl->out_ch * pl->pixels;
+    for (int64_t c = 0; c < g->channels; c++) /* interior only: the border stays zero */
+        for (int64_t h = 0; h < g->in_h; h++)
+            memcpy(xp + (c * hp + h + g->pad_h) * wp + g->pad_w, x + (c * g->in_h + h) * g->in_w,
+                   (size_t)g->in_w * sizeof(float));
+    for (int64_t q0 = 0; q0 < pl->pixels; q0 += 32) {
+        int64_t q1 = q0 + 16, cols = pl->pixels - q0 < 32 ? pl->pixels - q0 : 32;
+        const float *lo = xp + q0 / g->out_w * wp + q0 % g->out_w;
+        const float *hi = cols > 16 ? xp + q1 / g->out_w * wp + q1 % g->out_w : lo;
+        for (int64_t o0 = 0; o0 < pl->out_ch; o0 += mr) {
+            int64_t rows = pl->out_ch - o0 < mr ? pl->out_ch - o0 : mr;
+            const float *a = wpack + o0 * pl->ckk;
+            if (rows == mr && cols == 32) {
+                uk->fn(pl->ckk, a, lo, hi, off, y + o0 * pl->pixels + q0, pl->pixels, 0.0f);
+                continue;
+            }
+            uk->fn(pl->ckk, a, lo, hi, off, tile, 32, 0.0f);
+            for (int64_t r = 0; r < rows; r++)
+                memcpy(y + (o0 + r) * pl->pixels + q0, tile + r * 32, (size_t)cols * sizeof(float));
+        }
+    }
+    if (pl->bias)
+        for (int64_t o = 0; o < pl->out_ch; o++)
+            for (int64_t q = 0; q < pl->pixels; q++)
+                y[o * pl->pixels + q] += pl->bias[o];
+}
+
+dfp_status dfp_conv_f32_fprop_inplace(const conv_plan *pl)
+{
+    const dfp_sgemm_ukernel_bo *uk = &dfp_kernels()->fp32.sgemm_inplace;
+    const dfp_conv_geom *g = &pl->g;
+    const int64_t hp = g->in_h + 2 * g->pad_h, wp = g->in_w + 2 * g->pad_w;
+    const int64_t planes = g->channels * hp * wp, kk = g->kernel_h * g->kernel_w;
+    const int64_t mpan = (pl->out_ch + uk->mr - 1) / uk->mr;
+    float *wpack = malloc((size_t)(mpan * uk->mr * pl->ckk) * sizeof(float));
+    int64_t *off = malloc((size_t)pl->ckk * sizeof(int64_t));
+    int failed = !wpack || !off;
+    if (!failed) {
+        dfp_pack_a_f32(uk->mr, pl->out_ch, pl->ckk, pl->w, pl->ckk, 1, wpack);
+        for (int64_t r = 0; r < pl->ckk; r++) /* K row r = (c, kh, kw), the OIHW order */
+            off[r] = r / kk * hp * wp + (r % kk / g->kernel_w) * g->dilation_h * wp +
+                     r % g->kernel_w * g->dilation_w;
+    }
+    double macs = (double)pl->batch * pl->pixels * pl->out_ch * pl->ckk;
+    double per = macs / DFP_CONV_MIN_MACS_PER_THREAD;
+    int nt = dfp_threads_for_work(per < (double)pl->batch ? (int64_t)per : pl->batch);
+#pragma omp parallel num_threads(nt) reduction(| : failed) if (nt > 1 && !failed)
+    {
+        float *xp = calloc((size_t)planes, sizeof(float));
+        float tile[8 * 32];
+        if (!xp || failed) {
+            failed = 1;
+        } else {
+#pragma omp for schedule(static)
+            for (int64_t n = 0; n < pl->batch; n++)
+                fprop_image_inplace(pl, uk, wpack, off, n, xp, tile);
+        }
+        free(xp);
+    }
+    free(wpack), free(off);
+    return failed ? DFP_ERR_OUT_OF_MEMORY : DFP_OK;
+}
+
+/* ---- WTGRAD ---- */
+
+int dfp_conv_f32_wtgrad_inplace_applies(const conv_plan *pl)
+{
+    const dfp_sgemm_ukernel_bo *uk = &dfp_kernels()->fp32.sgemm_inplace;
+    return uk->fn && uk->nr == 32 && uk->mr <= 8 && !pl->direct && pl->g.channels % 16 == 0 &&
+           pl->g.dilation_w == 1;
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+/* Rows of 16 pixels x 16 channels through one transpose; returns pixels done. */
+__attribute__((target("avx512f"))) static int64_t
+chanlast_row_avx512(const float *x, int64_t plane, int64_t channels, int64_t w, float *d)
+{
+    int64_t i0 = 0;
+    for (; i0 + 16 <= w; i0 += 16)
+        for (int64_t c0 = 0; c0 < channels; c0 += 16) {
+            __m512i r[16];
+            for (int j = 0; j < 16; j++)
+                r[j] = _mm512_loadu_si512((const void *)(x + (c0 + j) * plane + i0));
+            transpose16_epi32(r);
+            for (int j = 0; j < 16; j++)
+                _mm512_storeu_si512((void *)(d + (i0 + j) * channels + c0), r[j]);
+        }
+    return i0;
+}
+#endif
+
+/* Image x (C x H x W) into the interior of xc[hp][wp][C] (the border stays zero). */
+static void chanlast_image(const dfp_conv_geom *g, const float *x, float *xc)
+{
+    const int64_t wp = g->in_w + 2 * g->pad_w, c = g->channels, plane = g->in_h * g->in_w;
+    for (int64_t h = 0; h < g->in_h; h++) {
+        const float *row = x + h * g->in_w;
+        float *d = xc + ((h + g->pad_h) * wp + g->pad_w) * c;
+        int64_t i = 0;
+#if defined(__GNUC__) && defined(__x86_64__)
+        if (dfp_kernels()->isa >= DFP_ISA_AVX512)
+            i = chanlast_row_avx512(row, plane, c, g->in_w, d);
+#endif
+        for (; i < g->in_w; i++)
+            for (int64_t ci = 0; ci < c; ci++)
+                d[i * c + ci] = row[ci * plane + i];
+    }
+}
+
+dfp_status dfp_conv_f32_wtgrad_inplace(const conv_plan *pl)
+{
+    const dfp_sgemm_ukernel_bo *uk = &dfp_kernels()->fp32.sgemm_inplace;
+    const dfp_conv_geom *g = &pl->g;
+    const int64_t c = g->channels, hp = g->in_h + 2 * g->pad_h, wp = g->in_w + 2 * g->pad_w;
+    const int64_t mr = uk->mr, mpan = (pl->out_ch + mr - 1) / mr, p_n = pl->pixels;
+    const int64_t row_cols = g->kernel_w * c, nb = (row_cols + 31) / 32, ldt = g->kernel_h * nb * 32;
+    const int64_t acc_floats = mpan * mr * ldt;
+    int64_t *off = malloc((size_t)p_n * sizeof(int64_t));
+    if (!off)
+        return DFP_ERR_OUT_OF_MEMORY;
+    for (int64_t p = 0; p < p_n; p++)
+        off[p] = (p / g->out_w * g->stride_h * wp + p % g->out_w * g->stride_w) * c;
+    double macs = (double)pl->batch * p_n * pl->out_ch * pl->ckk;
+    double per = macs / DFP_CONV_MIN_MACS_PER_THREAD;
+    int nt = dfp_threads_for_work(per < (double)pl->batch ? (int64_t)per : pl->batch);
+    float **accs = calloc((size_t)nt, sizeof(float *));
+    int failed = !accs, team = 1;
+#pragma omp parallel num_threads(nt) reduction(| : failed) if (nt > 1 && !failed)
+    {
+        float *xc = calloc((size_t)(hp * wp * c), sizeof(float));
+        float *ap = aligned_alloc(64, (size_t)((mpan * mr * p_n * 4 + 63) / 64 * 64));
+        float *acc = calloc((size_t)acc_floats, sizeof(float));
+        if (!xc || !ap || !acc || failed) {
+            failed = 1;
+            free(acc);
+        } else {
+            accs[omp_get_thread_num()] = acc;
+#pragma omp master
+            team = omp_get_num_threads();
+#pragma omp for schedule(static)
+            for (int64_t n = 0; n < pl->batch; n++) {
+                chanlast_image(g, pl->x + n * c * pl->in_pixels, xc);
+                dfp_pack_a_f32((int)mr, pl->out_ch, p_n, pl->dy + n * pl->out_ch * p_n, p_n, 1, ap);
+                for (int64_t kh = 0; kh < g->kernel_h; kh++)
+                    for (int64_t b = 0; b < nb; b++) {
+                        const float *lo = xc + kh * g->dilation_h * wp * c + b * 32;
+                        /* a last block of <= 16 taps reads its run twice: never past the row */
+                        const float *hi = row_cols - b * 32 > 16 ? lo + 16 : lo;
+                        for (int64_t ip = 0; ip < mpan; ip++)
+                            uk->fn(p_n, ap + ip * p_n * mr, lo, hi, off,
+                                   acc + ip * mr * ldt + (kh * nb + b) * 32, ldt, 1.0f);
+                    }
+            }
+        }
+        free(xc), free(ap);
+    }
+    if (!failed) {
+        /* dw[o][(ci*KH + kh)*KW + kw] = sum over threads, in order, of acc[o][kh*nb*32 + kw*C + ci] */
+        for (int64_t o = 0; o < pl->out_ch; o++)
+            for (int64_t ci = 0; ci < c; ci++)
+                for (int64_t kh = 0; kh < g->kernel_h; kh++)
+                    for (int64_t kw = 0; kw < g->kernel_w; kw++) {
+                        int64_t at = o * ldt + kh * nb * 32 + kw * c + ci;
+                        float v = accs[0][at];
+                        for (int t = 1; t < team; t++)
+                            v += accs[t][at];
+                        pl->dw[(o * c + ci) * g->kernel_h * g->kernel_w + kh * g->kernel_w + kw] = v;
+                    }
+    }
+    for (int t = 0; accs && t < nt; t++)
+        free(accs[t]);
+    free(accs), free(off);
+    return failed ? DFP_ERR_OUT_OF_MEMORY : DFP_OK;
+}
