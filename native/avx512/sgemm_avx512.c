@@ -19,8 +19,8 @@
  * each call site, so the loops unroll fully and acc lives in registers. */
 static inline __attribute__((always_inline)) void
 sgemm_body(const int mr, const int nv, int64_t k, const float *a, const int64_t ars,
-           const int64_t acs, const float *b, const float *b_hi, const int64_t *off, float *c,
-           int64_t ldc, float alpha, float beta)
+           const int64_t acs, const float *b, const float *const *runs, const int run8,
+           const int64_t *off, float *c, int64_t ldc, float alpha, float beta)
 {
     __m512 acc[28][2];
 #pragma GCC unroll 28
@@ -33,8 +33,19 @@ sgemm_body(const int mr, const int nv, int64_t k, const float *a, const int64_t 
             _mm_prefetch((const char *)(c + i * ldc + 16), _MM_HINT_T0);
     }
     for (int64_t p = 0; p < k; p++) {
-        __m512 b0 = off ? _mm512_loadu_ps(b + off[p]) : _mm512_load_ps(b);
-        __m512 b1 = nv < 2 ? b0 : off ? _mm512_loadu_ps(b_hi + off[p]) : _mm512_load_ps(b + 16);
+        __m512 b0, b1;
+        if (!off) {
+            b0 = _mm512_load_ps(b);
+            b1 = nv > 1 ? _mm512_load_ps(b + 16) : b0;
+        } else if (run8) { /* four runs of 8 columns */
+            b0 = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(runs[0] + off[p])),
+                                    _mm256_loadu_ps(runs[1] + off[p]), 1);
+            b1 = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(runs[2] + off[p])),
+                                    _mm256_loadu_ps(runs[3] + off[p]), 1);
+        } else { /* two runs of 16 */
+            b0 = _mm512_loadu_ps(runs[0] + off[p]);
+            b1 = _mm512_loadu_ps(runs[1] + off[p]);
+        }
 #pragma GCC unroll 28
         for (int i = 0; i < mr; i++) {
             __m512 ai = _mm512_set1_ps(a[i * ars]);
@@ -63,13 +74,13 @@ sgemm_body(const int mr, const int nv, int64_t k, const float *a, const int64_t 
 void dfp_sgemm_f32_avx512_14x32(int64_t k, const float *a, const float *b,
                                 float *c, int64_t ldc, float alpha, float beta)
 {
-    sgemm_body(14, 2, k, a, 1, 14, b, NULL, NULL, c, ldc, alpha, beta);
+    sgemm_body(14, 2, k, a, 1, 14, b, NULL, 0, NULL, c, ldc, alpha, beta);
 }
 
 void dfp_sgemm_f32_avx512_28x16(int64_t k, const float *a, const float *b,
                                 float *c, int64_t ldc, float alpha, float beta)
 {
-    sgemm_body(28, 1, k, a, 1, 28, b, NULL, NULL, c, ldc, alpha, beta);
+    sgemm_body(28, 1, k, a, 1, 28, b, NULL, 0, NULL, c, ldc, alpha, beta);
 }
 
 /* Short: 8 rows pad the 16/32/64-channel GEMMs of small convolutions exactly
@@ -77,27 +88,30 @@ void dfp_sgemm_f32_avx512_28x16(int64_t k, const float *a, const float *b,
 void dfp_sgemm_f32_avx512_8x32(int64_t k, const float *a, const float *b,
                                float *c, int64_t ldc, float alpha, float beta)
 {
-    sgemm_body(8, 2, k, a, 1, 8, b, NULL, NULL, c, ldc, alpha, beta);
+    sgemm_body(8, 2, k, a, 1, 8, b, NULL, 0, NULL, c, ldc, alpha, beta);
 }
 
 /* Direct-A variants: A read in place, row-major with row stride lda (no packing). */
 void dfp_sgemm_f32_avx512_14x32_da(int64_t k, const float *a, int64_t lda, const float *b,
                                    float *c, int64_t ldc, float alpha, float beta)
 {
-    sgemm_body(14, 2, k, a, lda, 1, b, NULL, NULL, c, ldc, alpha, beta);
+    sgemm_body(14, 2, k, a, lda, 1, b, NULL, 0, NULL, c, ldc, alpha, beta);
 }
 
 void dfp_sgemm_f32_avx512_14x16_da(int64_t k, const float *a, int64_t lda, const float *b,
                                    float *c, int64_t ldc, float alpha, float beta)
 {
-    sgemm_body(14, 1, k, a, lda, 1, b, NULL, NULL, c, ldc, alpha, beta);
+    sgemm_body(14, 1, k, a, lda, 1, b, NULL, 0, NULL, c, ldc, alpha, beta);
 }
 
 /* B in place (direct conv): packed 8-row A panels, two 16-float runs per K row. */
-void dfp_sgemm_f32_avx512_8x32_bo(int64_t k, const float *a, const float *b_lo, const float *b_hi,
+void dfp_sgemm_f32_avx512_8x32_bo(int64_t k, const float *a, const float *const *runs, int run,
                                   const int64_t *off, float *c, int64_t ldc, float beta)
 {
-    sgemm_body(8, 2, k, a, 1, 8, b_lo, b_hi, off, c, ldc, 1.0f, beta);
+    if (run == 8)
+        sgemm_body(8, 2, k, a, 1, 8, NULL, runs, 1, off, c, ldc, 1.0f, beta);
+    else
+        sgemm_body(8, 2, k, a, 1, 8, NULL, runs, 0, off, c, ldc, 1.0f, beta);
 }
 
 void dfp_sum2_f64_avx512(const float *x, const float *y, int64_t n, double shift, double out[2]);

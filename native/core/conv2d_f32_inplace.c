@@ -3,7 +3,7 @@
  *
  * FPROP (and stride-1 BPROP, which is the FPROP of dy): each image is copied
  * once into zero-bordered planes; the K row (c, kh, kw) of 32 output pixels (two
- * runs of 16 along output rows) is two 16-float runs of that copy at a fixed
+ * runs of 16, or four of 8, along output rows) is runs of that copy at a fixed
  * offset. The weights are packed once; the sums run over K in the im2col
  * GEMM's order.
  *
@@ -26,7 +26,7 @@ int dfp_conv_f32_fprop_inplace_applies(const conv_plan *pl)
 {
     const dfp_sgemm_ukernel_bo *uk = &dfp_kernels()->fp32.sgemm_inplace;
     return uk->fn && uk->nr == 32 && uk->mr <= 8 && !pl->direct && pl->g.stride_h == 1 &&
-           pl->g.stride_w == 1 && pl->g.out_w % 16 == 0;
+           pl->g.stride_w == 1 && pl->g.out_w % 8 == 0;
 }
 
 static void fprop_image_inplace(const conv_plan *pl, const dfp_sgemm_ukernel_bo *uk, const float *wpack,
@@ -40,18 +40,23 @@ static void fprop_image_inplace(const conv_plan *pl, const dfp_sgemm_ukernel_bo 
         for (int64_t h = 0; h < g->in_h; h++)
             memcpy(xp + (c * hp + h + g->pad_h) * wp + g->pad_w, x + (c * g->in_h + h) * g->in_w,
                    (size_t)g->in_w * sizeof(float));
+    /* runs of 16 output pixels, or of 8 where output rows are 8 wide (multiples of 8) */
+    const int run = g->out_w % 16 == 0 ? 16 : 8;
     for (int64_t q0 = 0; q0 < pl->pixels; q0 += 32) {
-        int64_t q1 = q0 + 16, cols = pl->pixels - q0 < 32 ? pl->pixels - q0 : 32;
-        const float *lo = xp + q0 / g->out_w * wp + q0 % g->out_w;
-        const float *hi = cols > 16 ? xp + q1 / g->out_w * wp + q1 % g->out_w : lo;
+        int64_t cols = pl->pixels - q0 < 32 ? pl->pixels - q0 : 32;
+        const float *runs[4];
+        for (int r = 0; r < 32 / run; r++) { /* runs past the last pixel repeat the first */
+            int64_t q = r * run < cols ? q0 + r * run : q0;
+            runs[r] = xp + q / g->out_w * wp + q % g->out_w;
+        }
         for (int64_t o0 = 0; o0 < pl->out_ch; o0 += mr) {
             int64_t rows = pl->out_ch - o0 < mr ? pl->out_ch - o0 : mr;
             const float *a = wpack + o0 * pl->ckk;
             if (rows == mr && cols == 32) {
-                uk->fn(pl->ckk, a, lo, hi, off, y + o0 * pl->pixels + q0, pl->pixels, 0.0f);
+                uk->fn(pl->ckk, a, runs, run, off, y + o0 * pl->pixels + q0, pl->pixels, 0.0f);
                 continue;
             }
-            uk->fn(pl->ckk, a, lo, hi, off, tile, 32, 0.0f);
+            uk->fn(pl->ckk, a, runs, run, off, tile, 32, 0.0f);
             for (int64_t r = 0; r < rows; r++)
                 memcpy(y + (o0 + r) * pl->pixels + q0, tile + r * 32, (size_t)cols * sizeof(float));
         }
@@ -182,9 +187,9 @@ dfp_status dfp_conv_f32_wtgrad_inplace(const conv_plan *pl)
                     for (int64_t b = 0; b < nb; b++) {
                         const float *lo = xc + kh * g->dilation_h * wp * c + b * 32;
                         /* a last block of <= 16 taps reads its run twice: never past the row */
-                        const float *hi = row_cols - b * 32 > 16 ? lo + 16 : lo;
+                        const float *runs[2] = {lo, row_cols - b * 32 > 16 ? lo + 16 : lo};
                         for (int64_t ip = 0; ip < mpan; ip++)
-                            uk->fn(p_n, ap + ip * p_n * mr, lo, hi, off,
+                            uk->fn(p_n, ap + ip * p_n * mr, runs, 16, off,
                                    acc + ip * mr * ldt + (kh * nb + b) * 32, ldt, 1.0f);
                     }
             }

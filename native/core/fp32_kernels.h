@@ -29,12 +29,12 @@ typedef struct dfp_sgemm_ukernel_da {
 } dfp_sgemm_ukernel_da;
 
 /* B-in-place variant for the direct convolution (NR = 32, alpha = 1, beta 0 or
- * 1): row p of B is 16 floats at b_lo + off[p] (columns 0-15) and 16 at b_hi +
- * off[p] (columns 16-31), unaligned: runs read straight from a zero-padded
- * input image at the offsets of the K taps (FPROP) or pixels (WTGRAD). */
-typedef void (*dfp_sgemm_ukernel_bo_fn)(int64_t k, const float *a, const float *b_lo,
-                                        const float *b_hi, const int64_t *off, float *c,
-                                        int64_t ldc, float beta);
+ * 1): row p of B is 32 / run runs of `run` floats (16 or 8), run r at
+ * runs[r] + off[p], unaligned: read straight from a zero-padded input image at
+ * the offsets of the K taps (FPROP) or pixels (WTGRAD). */
+typedef void (*dfp_sgemm_ukernel_bo_fn)(int64_t k, const float *a, const float *const *runs,
+                                        int run, const int64_t *off, float *c, int64_t ldc,
+                                        float beta);
 
 typedef struct dfp_sgemm_ukernel_bo {
     dfp_sgemm_ukernel_bo_fn fn; /* NULL where the ISA has none */
