@@ -6,7 +6,7 @@ ISA and thread counts 1 and 2. The geometries reach odd batches (a WTGRAD image
 pair with one missing image), odd channel counts (a zero channel in the pair
 layout), several WTGRAD slices, padding larger or smaller than the kernel's
 reach (the direct BPROP's own padding), strides and dilation, and output rows
-a multiple of 16 wide, where the VNNI kernel reads B in place, and channel
+a multiple of 16 (or 8) wide, where the VNNI kernel reads B in place, and channel
 counts a multiple of 16, where the VNNI WTGRAD reads the taps in place (each
 compared with the packing ISAs)."""
 import numpy as np
@@ -31,6 +31,8 @@ GEOMS = [  # x shape, w shape, stride, padding, dilation
     ((3, 5, 32, 32), (8, 5, 3, 3), (1, 1), (1, 1), (1, 1)),       # FPROP and BPROP in place
     ((2, 3, 20, 18), (4, 3, 3, 3), (2, 1), (1, 1), (1, 2)),       # in place, stride_h 2, dilation
     ((2, 6, 16, 48), (9, 6, 3, 3), (1, 1), (1, 1), (1, 1)),       # a panel's halves in two rows
+    ((3, 4, 8, 8), (8, 4, 3, 3), (1, 1), (1, 1), (1, 1)),         # 8-wide rows: runs of 8 in place
+    ((2, 3, 6, 24), (5, 3, 3, 3), (2, 1), (1, 1), (1, 1)),        # runs of 8, a last short block
     # channels a multiple of 16: VNNI WTGRAD reads the taps in place (channel-last x)
     ((3, 32, 12, 12), (8, 32, 3, 3), (1, 1), (1, 1), (1, 1)),     # 3 full column blocks per kh
     ((2, 16, 6, 6), (24, 16, 1, 1), (1, 1), (0, 0), (1, 1)),      # 1x1: one half block

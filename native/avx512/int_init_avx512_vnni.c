@@ -43,13 +43,14 @@ static inline __m512i dpwssd(__m512i acc, __m512i b, __m512i a)
     return acc;
 }
 
-/* The body of both entry points: B from a packed panel (off == NULL: pair p at
- * b + p * 64) or, for the direct conv, read in place (pair p: columns 0-15 at
- * b + off[p], columns 16-31 at b_hi + off[p]); always inlined, so each entry
- * point is compiled for its own case. */
+/* The body of all entry points: B from a packed panel (off == NULL: pair p at
+ * b + p * 64) or read in place (pair p: two runs of 16 pairs at runs[0..1] +
+ * off[p], or with run8 four runs of 8 at runs[0..3] + off[p]); always inlined,
+ * so each entry point is compiled for its own case. */
 static inline __attribute__((always_inline)) void
-igemm_body(int64_t kp, int64_t chunk, const int16_t *a, const int16_t *b, const int16_t *b_hi,
-           const int64_t *off, float *c, int64_t ldc, int accumulate)
+igemm_body(int64_t kp, int64_t chunk, const int16_t *a, const int16_t *b,
+           const int16_t *const *runs, const int run8, const int64_t *off, float *c, int64_t ldc,
+           int accumulate)
 {
     if (!accumulate)
         for (int i = 0; i < MR; i++)
@@ -66,9 +67,15 @@ igemm_body(int64_t kp, int64_t chunk, const int16_t *a, const int16_t *b, const 
                 s71 = _mm512_setzero_si512();
         for (int64_t p = 0; p < n; p++, ap += MR * 2) {
             __m512i b0, b1, a0, a1, a2, a3, a4, a5, a6, a7;
-            if (off) {
-                b0 = _mm512_loadu_si512((const void *)(b + off[p0 + p]));
-                b1 = _mm512_loadu_si512((const void *)(b_hi + off[p0 + p]));
+            if (off && run8) {
+                const int64_t o = off[p0 + p];
+                b0 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const void *)(runs[0] + o))),
+                                        _mm256_loadu_si256((const void *)(runs[1] + o)), 1);
+                b1 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const void *)(runs[2] + o))),
+                                        _mm256_loadu_si256((const void *)(runs[3] + o)), 1);
+            } else if (off) {
+                b0 = _mm512_loadu_si512((const void *)(runs[0] + off[p0 + p]));
+                b1 = _mm512_loadu_si512((const void *)(runs[1] + off[p0 + p]));
             } else {
                 b0 = _mm512_load_si512((const void *)bp);
                 b1 = _mm512_load_si512((const void *)(bp + 32));
@@ -121,15 +128,18 @@ igemm_body(int64_t kp, int64_t chunk, const int16_t *a, const int16_t *b, const 
 static void igemm_s16_avx512_vnni_8x32(int64_t kp, int64_t chunk, const int16_t *a,
                                        const int16_t *b, float *c, int64_t ldc, int accumulate)
 {
-    igemm_body(kp, chunk, a, b, NULL, NULL, c, ldc, accumulate);
+    igemm_body(kp, chunk, a, b, NULL, 0, NULL, c, ldc, accumulate);
 }
 
 static void igemm_s16_inplace_avx512_vnni_8x32(int64_t kp, int64_t chunk, const int16_t *a,
-                                               const int16_t *b_lo, const int16_t *b_hi,
+                                               const int16_t *const *runs, int run,
                                                const int64_t *off, float *c, int64_t ldc,
                                                int accumulate)
 {
-    igemm_body(kp, chunk, a, b_lo, b_hi, off, c, ldc, accumulate);
+    if (run == 8)
+        igemm_body(kp, chunk, a, NULL, runs, 1, off, c, ldc, accumulate);
+    else
+        igemm_body(kp, chunk, a, NULL, runs, 0, off, c, ldc, accumulate);
 }
 
 void dfp_int_kernels_init_avx512_vnni(dfp_int_kernels *k)

@@ -140,19 +140,20 @@ static void conv_tile_inplace(const dfp_conv_geom *g, const dfp_pairs_layout *l,
                               const int64_t *off, int64_t p0, int64_t np, float *buf, int64_t ldb)
 {
     const int64_t npan = (np + 31) / 32;
+    const int run = g->out_w % 16 == 0 ? 16 : 8; /* output pixels per run, along one row */
     for (int64_t q0 = 0; q0 < kp; q0 += kc) {
         const int64_t kcb = min64(kc, kp - q0);
         for (int64_t jp = 0; jp < npan; jp++) {
-            const int16_t *half[2];
-            for (int h = 0; h < 2; h++) {
-                /* a half past np (np is a multiple of 16) repeats the first: its
+            const int16_t *runs[4];
+            for (int r = 0; r < 32 / run; r++) {
+                /* a run past np (np is a multiple of run) repeats the first: its
                  * columns are never read back, and it stays inside xp */
-                int64_t p = p0 + jp * 32 + (jp * 32 + 16 * h < np ? 16 * h : 0);
+                int64_t p = p0 + jp * 32 + (jp * 32 + run * r < np ? run * r : 0);
                 int64_t oh = p / g->out_w, ow = p % g->out_w;
-                half[h] = xpn + (oh * g->stride_h * l->wp + ow) * 2;
+                runs[r] = xpn + (oh * g->stride_h * l->wp + ow) * 2;
             }
             for (int64_t ip = 0; ip < mpan; ip++)
-                ukr(kcb, chunk, wp + (ip * kp + q0) * mr * 2, half[0], half[1], off + q0,
+                ukr(kcb, chunk, wp + (ip * kp + q0) * mr * 2, runs, run, off + q0,
                     buf + ip * mr * ldb + jp * 32, ldb, q0 > 0);
         }
     }
@@ -178,10 +179,10 @@ static dfp_status direct_conv(const dfp_conv_geom *g, int64_t batch, int64_t out
     int32_t wmax = dfp_pack_conv_weights(g, out_ch, w, mr, wp);
     int64_t chunk, kc;
     dfp_igemm_chunking(wmax, xmax, &chunk, &kc);
-    /* B read in place from xp when each half panel (16 output pixels) is a run
-     * of one output row, contiguous in xp at stride 1: no pixel packing. */
+    /* B read in place from xp when each run of 16 (or 8) output pixels lies in
+     * one output row, contiguous in xp at stride 1: no pixel packing. */
     const dfp_igemm_s16_inplace_fn inplace = ik->igemm_s16_inplace;
-    const int use_inplace = inplace && nr == 32 && g->stride_w == 1 && g->out_w % 16 == 0;
+    const int use_inplace = inplace && nr == 32 && g->stride_w == 1 && g->out_w % 8 == 0;
     int64_t *off = use_inplace ? malloc((size_t)kp * sizeof(int64_t)) : NULL;
     if (use_inplace && !off) {
         free(wp);

@@ -76,9 +76,9 @@ dfp_status dfp_wtgrad_inplace(const dfp_conv_geom *g, int64_t batch, int64_t out
                     for (int64_t b = 0; b < nb; b++) {
                         const int16_t *lo = xs + (kh * wp * c + b * nr) * 2;
                         /* a last block of <= 16 columns reads its run twice: never past the taps */
-                        const int16_t *hi = row_cols - b * nr > 16 ? lo + 32 : lo;
+                        const int16_t *runs[2] = {lo, row_cols - b * nr > 16 ? lo + 32 : lo};
                         for (int64_t ip = 0; ip < mpan; ip++)
-                            ik->igemm_s16_inplace(kpb, chunk, ap + ip * kpb * mr * 2, lo, hi, off,
+                            ik->igemm_s16_inplace(kpb, chunk, ap + ip * kpb * mr * 2, runs, 16, off,
                                                   ps + ip * mr * ldt + (kh * nb + b) * nr, ldt,
                                                   q0 > 0);
                     }

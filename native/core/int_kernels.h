@@ -29,13 +29,14 @@ typedef void (*dfp_igemm_s16_fn)(int64_t kp, int64_t chunk, const int16_t *a,
                                  const int16_t *b, float *c, int64_t ldc, int accumulate);
 
 /* The same micro-kernel with B read in place instead of from a packed panel
- * (NR = 32 only): pair p of columns 0-15 is the 16 int32 pairs at b_lo + off[p],
- * of columns 16-31 those at b_hi + off[p] (direct conv: two runs of 16 output
- * pixels in the channel-pair layout). Same sums, same flushes as igemm_s16 on
- * the packed copy. NULL where an ISA does not provide it (callers then pack). */
+ * (NR = 32 only): pair p of the 32 columns is 32 / run runs of `run` int32 pairs
+ * (16 or 8), run r at runs[r] + off[p] (direct conv: runs of output pixels in
+ * the channel-pair layout; WTGRAD: runs of taps in the channel-last layout).
+ * Same sums, same flushes as igemm_s16 on the packed copy. NULL where an ISA
+ * does not provide it (callers then pack). */
 typedef void (*dfp_igemm_s16_inplace_fn)(int64_t kp, int64_t chunk, const int16_t *a,
-                                         const int16_t *b_lo, const int16_t *b_hi,
-                                         const int64_t *off, float *c, int64_t ldc, int accumulate);
+                                         const int16_t *const *runs, int run, const int64_t *off,
+                                         float *c, int64_t ldc, int accumulate);
 
 /* Quantise n contiguous floats; returns the number of saturated elements. */
 typedef int64_t (*dfp_quantize_s16_fn)(const float *x, int64_t n, const dfp_quant_run *run,
