@@ -116,16 +116,16 @@ static void interleave_s16_avx512(const int16_t *even, const int16_t *odd, int64
     }
     idx_lo = _mm512_loadu_si512((const void *)lo);
     idx_hi = _mm512_loadu_si512((const void *)hi);
-    int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        __m512i e = _mm512_loadu_si512((const void *)(even + i));
-        __m512i o = odd ? _mm512_loadu_si512((const void *)(odd + i)) : _mm512_setzero_si512();
-        _mm512_storeu_si512((void *)(dst + 2 * i), _mm512_permutex2var_epi16(e, idx_lo, o));
-        _mm512_storeu_si512((void *)(dst + 2 * i + 32), _mm512_permutex2var_epi16(e, idx_hi, o));
-    }
-    for (; i < n; i++) {
-        dst[2 * i] = even[i];
-        dst[2 * i + 1] = odd ? odd[i] : 0;
+    for (int64_t i = 0; i < n; i += 32) {
+        /* the last block masked: loads past n read nothing, stores write 2(n - i) values */
+        int64_t left = n - i < 32 ? n - i : 32;
+        __mmask32 in = (__mmask32)(left == 32 ? 0xffffffffu : (1u << left) - 1);
+        __mmask32 out_lo = (__mmask32)(left >= 16 ? 0xffffffffu : (1u << (2 * left)) - 1);
+        __mmask32 out_hi = (__mmask32)(left == 32 ? 0xffffffffu : left <= 16 ? 0 : (1u << (2 * (left - 16))) - 1);
+        __m512i e = _mm512_maskz_loadu_epi16(in, even + i);
+        __m512i o = odd ? _mm512_maskz_loadu_epi16(in, odd + i) : _mm512_setzero_si512();
+        _mm512_mask_storeu_epi16(dst + 2 * i, out_lo, _mm512_permutex2var_epi16(e, idx_lo, o));
+        _mm512_mask_storeu_epi16(dst + 2 * i + 32, out_hi, _mm512_permutex2var_epi16(e, idx_hi, o));
     }
 }
 

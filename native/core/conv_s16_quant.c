@@ -61,9 +61,7 @@ int64_t dfp_quantize_plane_pairs(const float *x, int64_t batch, int64_t channels
                 const int16_t *e = q + ih * w, *o = q + hw + ih * w;
                 memset(row, 0, (size_t)(pad_w * 2) * sizeof(int16_t));
                 memset(row + (pad_w + w) * 2, 0, (size_t)(pad_w * 2) * sizeof(int16_t));
-                int16_t *in = row + pad_w * 2;
-                for (int64_t iw = 0; iw < w; iw++)
-                    in[2 * iw] = e[iw], in[2 * iw + 1] = o[iw];
+                ik->interleave_s16(e, o, w, row + pad_w * 2);
             }
         }
         free(q);
