@@ -2,8 +2,13 @@
  * one output row segment at a time; the input columns a segment touches are
  * found analytically, so padding costs a memset, not a branch per pixel. */
 #include "im2col.h"
+#include "kernel_table.h"
 
 #include <string.h>
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 /* floor(a / b) for b > 0 and any sign of a */
 static inline int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
@@ -210,9 +215,102 @@ static inline void scatter_segment(const dfp_conv_geom *g, float *plane, int64_t
             row[o * g->stride_w] += src[o - ow0];
 }
 
+/* Stride 1 along rows: per (c, kh, output row) the KW taps' segments are first
+ * summed into one input-row vector t (t = ((0 + s_0) + s_1) + ..., kw in order),
+ * then added into dx once. Adding each tap straight into dx chained every add
+ * through memory (the next tap's segment overlaps the last one shifted by one
+ * column), and short rows made that read-after-write the whole cost. The
+ * portable loop and the AVX-512 one do the same float operations. */
+typedef struct row_job {
+    const float *src[DFP_COL2IM_MAX_KW]; /* the taps' dcol rows, at this output row's start */
+    int64_t first[DFP_COL2IM_MAX_KW], last[DFP_COL2IM_MAX_KW]; /* valid output columns */
+    int64_t off[DFP_COL2IM_MAX_KW];      /* input column = output column + off */
+    int64_t ow0, kw;
+} row_job;
+
+static void add_row_portable(const row_job *r, float *t, int64_t in_w, float *dst)
+{
+    for (int64_t i = 0; i < in_w; i++)
+        t[i] = 0.0f;
+    for (int64_t k = 0; k < r->kw; k++)
+        for (int64_t o = r->first[k]; o < r->last[k]; o++)
+            t[o + r->off[k]] += r->src[k][o - r->ow0];
+    for (int64_t i = 0; i < in_w; i++)
+        dst[i] += t[i];
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+/* 16 input columns per vector; lanes outside a tap's valid outputs load 0, and
+ * +0 added to the sum changes nothing (the sum starts at +0, so it is never -0). */
+__attribute__((target("avx512f"))) static void add_row_avx512(const row_job *r, int64_t in_w, float *dst)
+{
+    for (int64_t i0 = 0; i0 < in_w; i0 += 16) {
+        __m512 t = _mm512_setzero_ps();
+        for (int64_t k = 0; k < r->kw; k++) {
+            /* lanes i0 + l with output o = i0 + l - off in [first, last) */
+            int64_t lo = r->first[k] + r->off[k] - i0, hi = r->last[k] + r->off[k] - i0;
+            lo = lo < 0 ? 0 : lo, hi = hi > 16 ? 16 : hi;
+            if (hi <= lo)
+                continue;
+            __mmask16 m = (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+            const float *s = r->src[k] + (i0 - r->off[k] - r->ow0);
+            t = _mm512_add_ps(t, _mm512_maskz_loadu_ps(m, s));
+        }
+        int64_t n = in_w - i0 < 16 ? in_w - i0 : 16;
+        __mmask16 m = (__mmask16)((1u << n) - 1);
+        _mm512_mask_storeu_ps(dst + i0, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, dst + i0), t));
+    }
+}
+#endif
+
+static void col2im_rows_stride1(const dfp_conv_geom *g, const float *dcol, int64_t ldcol, int64_t p0,
+                                int64_t np, float *dx, float *t)
+{
+    const int64_t taps = g->kernel_h * g->kernel_w;
+    const int simd = dfp_kernels()->isa >= DFP_ISA_AVX512;
+    row_job r;
+    r.kw = g->kernel_w;
+    for (int64_t c = 0; c < g->channels; c++) {
+        float *plane = dx + c * g->in_h * g->in_w;
+        for (int64_t kh = 0; kh < g->kernel_h; kh++)
+            for (int64_t p = p0, oh = p0 / g->out_w, ow0 = p0 % g->out_w; p < p0 + np; oh++, ow0 = 0) {
+                int64_t count = g->out_w - ow0 < p0 + np - p ? g->out_w - ow0 : p0 + np - p;
+                int64_t ih = oh * g->stride_h - g->pad_h + kh * g->dilation_h;
+                if (ih >= 0 && ih < g->in_h) {
+                    r.ow0 = ow0;
+                    for (int64_t k = 0; k < r.kw; k++) {
+                        int64_t a, b;
+                        r.off[k] = k * g->dilation_w - g->pad_w;
+                        valid_outputs(r.off[k], 1, g->in_w, ow0, ow0 + count, &a, &b);
+                        r.first[k] = a, r.last[k] = b;
+                        r.src[k] = dcol + (c * taps + kh * g->kernel_w + k) * ldcol + (p - p0);
+                    }
+#if defined(__GNUC__) && defined(__x86_64__)
+                    if (simd)
+                        add_row_avx512(&r, g->in_w, plane + ih * g->in_w);
+                    else
+#endif
+                        add_row_portable(&r, t, g->in_w, plane + ih * g->in_w);
+                }
+                p += count;
+            }
+    }
+    (void)simd;
+}
+
+int dfp_col2im_rows_apply(const dfp_conv_geom *g)
+{
+    return g->stride_w == 1 && g->kernel_w <= DFP_COL2IM_MAX_KW && g->in_w <= DFP_COL2IM_MAX_W;
+}
+
 void dfp_col2im_tile_f32(const dfp_conv_geom *g, const float *dcol, int64_t ldcol, int64_t p0,
                          int64_t np, float *dx)
 {
+    if (dfp_col2im_rows_apply(g)) {
+        float t[DFP_COL2IM_MAX_W];
+        col2im_rows_stride1(g, dcol, ldcol, p0, np, dx, t);
+        return;
+    }
     int64_t taps = g->kernel_h * g->kernel_w;
     const int64_t oh_first = p0 / g->out_w, ow_first = p0 % g->out_w;
     for (int64_t r = 0; r < g->channels * taps; r++) {
