@@ -22,7 +22,8 @@ GEOMS = [  # x shape, w shape, stride, padding, dilation
     ((3, 16, 8, 8), (16, 16, 3, 3), (1, 1), (1, 1), (1, 1)),      # odd batch
     ((6, 2, 40, 40), (4, 2, 3, 3), (1, 1), (1, 1), (1, 1)),       # 3 WTGRAD slices
     ((5, 3, 33, 33), (8, 3, 3, 3), (1, 1), (1, 1), (1, 1)),       # odd everything
-    ((2, 4, 9, 9), (6, 4, 3, 3), (1, 1), (0, 0), (1, 1)),         # dx 81 px, dy 49: BPROP by col2im
+    ((2, 4, 9, 9), (6, 4, 5, 5), (1, 1), (0, 0), (1, 1)),         # dx 81 px, dy 25: BPROP by col2im
+    ((2, 4, 14, 14), (6, 4, 5, 5), (1, 1), (0, 0), (1, 1)),       # dx 196 px, dy 100: direct (vw 16)
     ((2, 4, 40, 40), (6, 4, 3, 3), (1, 1), (0, 0), (1, 1)),       # direct BPROP, its padding 2
     ((2, 4, 9, 10), (5, 4, 3, 3), (1, 1), (2, 3), (2, 1)),        # dilation, wide pad
     ((4, 16, 16, 16), (32, 16, 3, 3), (2, 2), (1, 1), (1, 1)),    # stride 2
@@ -155,7 +156,7 @@ def test_passes_bit_identical_across_isas_and_threads(geom):
             assert np.array_equal(a.view(np.uint32), b.view(np.uint32))
 
 
-@pytest.mark.parametrize("geom", [GEOMS[0], GEOMS[3], GEOMS[6], GEOMS[2]])  # direct / col2im BPROP,
+@pytest.mark.parametrize("geom", [GEOMS[0], GEOMS[3], GEOMS[7], GEOMS[2]])  # direct / col2im BPROP,
 @pytest.mark.parametrize("rounding", ["nearest", "stochastic"])           # in place / packed WTGRAD
 def test_wtgrad_on_codes_kept_by_fprop_and_bprop(geom, rounding):
     """dy quantised once, in BPROP, and its codes re-paired for WTGRAD: the weight

@@ -61,11 +61,15 @@ static dfp_status quantize_tensor(const float *x, int64_t n, const dfp_dfp16_par
 
 /* int16 elements of a plane-pair layout (conv_s16_pack.h) of batch x channels
  * planes of h x w with a border of pad_h, pad_w. */
+/* Pairs past the end of a layout that the direct conv may read (never use): its
+ * rows padded to a multiple of 16 output pixels run on past the last row. */
+#define PAIRS_SLACK 32
+
 static int64_t pairs_size(int64_t batch, int64_t channels, int64_t h, int64_t w, int64_t pad_h,
                           int64_t pad_w, int pair_images)
 {
     int64_t planes = pair_images ? (batch + 1) / 2 * channels : batch * ((channels + 1) / 2);
-    return planes * (h + 2 * pad_h) * (w + 2 * pad_w) * 2;
+    return planes * (h + 2 * pad_h) * (w + 2 * pad_w) * 2 + 2 * PAIRS_SLACK;
 }
 
 /* x (batch x channels x h x w) quantised per tensor straight into a plane-pair
@@ -77,11 +81,11 @@ static dfp_status quantize_pairs(const float *x, int64_t batch, int64_t channels
 {
     if (!params_valid(p))
         return DFP_ERR_INVALID_ARGUMENT;
-    int16_t *q = into ? into
-                      : malloc((size_t)(pairs_size(batch, channels, h, w, pad_h, pad_w, pair_images) + 1) *
-                               sizeof(int16_t));
+    const int64_t size = pairs_size(batch, channels, h, w, pad_h, pad_w, pair_images);
+    int16_t *q = into ? into : malloc((size_t)size * sizeof(int16_t));
     if (!q)
         return DFP_ERR_OUT_OF_MEMORY;
+    memset(q + size - 2 * PAIRS_SLACK, 0, 2 * PAIRS_SLACK * sizeof(int16_t));
     t->q = into ? NULL : q; /* owned only when allocated here */
     int bad = 0;
     t->e = dfp_dfp16_tensor_exponent(x, batch * channels * h * w, p->shift, &bad);
@@ -134,13 +138,13 @@ static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 /* One tile of the direct conv with B read in place (see direct_conv): output
  * pixels [p0, p0 + np) of one image, all mpan weight panels, K blocks of kc
  * pairs in order as dfp_igemm_panels does (same sums, same flushes). */
-static void conv_tile_inplace(const dfp_conv_geom *g, const dfp_pairs_layout *l,
+static void conv_tile_inplace(const dfp_conv_geom *g, const dfp_pairs_layout *l, int64_t vw,
                               dfp_igemm_s16_inplace_fn ukr, int64_t mpan, int mr, int64_t kp,
                               int64_t chunk, int64_t kc, const int16_t *wp, const int16_t *xpn,
                               const int64_t *off, int64_t p0, int64_t np, float *buf, int64_t ldb)
 {
     const int64_t npan = (np + 31) / 32;
-    const int run = g->out_w % 16 == 0 ? 16 : 8; /* output pixels per run, along one row */
+    const int run = vw % 16 == 0 ? 16 : 8; /* output pixels per run, along one row */
     for (int64_t q0 = 0; q0 < kp; q0 += kc) {
         const int64_t kcb = min64(kc, kp - q0);
         for (int64_t jp = 0; jp < npan; jp++) {
@@ -149,13 +153,40 @@ static void conv_tile_inplace(const dfp_conv_geom *g, const dfp_pairs_layout *l,
                 /* a run past np (np is a multiple of run) repeats the first: its
                  * columns are never read back, and it stays inside xp */
                 int64_t p = p0 + jp * 32 + (jp * 32 + run * r < np ? run * r : 0);
-                int64_t oh = p / g->out_w, ow = p % g->out_w;
+                int64_t oh = p / vw, ow = p % vw;
                 runs[r] = xpn + (oh * g->stride_h * l->wp + ow) * 2;
             }
             for (int64_t ip = 0; ip < mpan; ip++)
                 ukr(kcb, chunk, wp + (ip * kp + q0) * mr * 2, runs, run, off + q0,
                     buf + ip * mr * ldb + jp * 32, ldb, q0 > 0);
         }
+    }
+}
+
+/* Width the in-place path computes output rows at: out_w when runs of 16 or 8
+ * pixels tile it, else out_w rounded up (the extra columns are computed from
+ * the next pairs of xp and dropped by the epilogue: at LeNet's widths 28 and 10,
+ * 12% and 38% more products instead of packing every pixel's taps). */
+static int64_t virtual_width(int64_t out_w)
+{
+    if (out_w % 8 == 0)
+        return out_w;
+    return out_w < 8 ? 8 : (out_w + 15) / 16 * 16;
+}
+
+/* y rows from the sums of virtual pixels [p0, p0 + np) (width vw >= out_w). */
+static void epilogue_virtual(const dfp_conv_geom *g, int64_t vw, int64_t out_ch, int64_t pixels,
+                             const float *buf, int64_t ldb, float sw, float sx, int64_t p0, int64_t np,
+                             float *yn)
+{
+    for (int64_t p = p0; p < p0 + np;) {
+        int64_t oh = p / vw, ow = p % vw, row_end = (oh + 1) * vw;
+        int64_t end = p0 + np < row_end ? p0 + np : row_end;
+        if (ow < g->out_w) {
+            int64_t n = (end - p < g->out_w - ow) ? end - p : g->out_w - ow;
+            dfp_igemm_epilogue(out_ch, n, buf + (p - p0), ldb, sw, sx, yn + oh * g->out_w + ow, pixels, 0);
+        }
+        p = end;
     }
 }
 
@@ -171,7 +202,13 @@ static dfp_status direct_conv(const dfp_conv_geom *g, int64_t batch, int64_t out
     dfp_pairs_layout l = dfp_pairs_layout_of(g);
     int64_t kp = l.cp * g->kernel_h * g->kernel_w, pixels = g->out_h * g->out_w;
     int64_t mpan = (out_ch + mr - 1) / mr;
-    int64_t tile = min64(pixels, (int64_t)TILE_PANELS * nr), tiles = (pixels + tile - 1) / tile;
+    /* B read in place from xp when each run of 16 (or 8) output pixels lies in
+     * one output row, contiguous in xp at stride 1: no pixel packing. Rows are
+     * computed vw wide (see virtual_width); tiles run over those virtual pixels. */
+    const dfp_igemm_s16_inplace_fn inplace = ik->igemm_s16_inplace;
+    const int use_inplace = inplace && nr == 32 && g->stride_w == 1;
+    const int64_t vw = use_inplace ? virtual_width(g->out_w) : g->out_w, vpixels = g->out_h * vw;
+    int64_t tile = min64(vpixels, (int64_t)TILE_PANELS * nr), tiles = (vpixels + tile - 1) / tile;
     int64_t npan = (tile + nr - 1) / nr, ldb = npan * nr, items = batch * tiles;
     int16_t *wp = aligned_alloc(64, (size_t)((mpan * kp * mr * 4 + 63) / 64 * 64));
     if (!wp)
@@ -179,10 +216,6 @@ static dfp_status direct_conv(const dfp_conv_geom *g, int64_t batch, int64_t out
     int32_t wmax = dfp_pack_conv_weights(g, out_ch, w, mr, wp);
     int64_t chunk, kc;
     dfp_igemm_chunking(wmax, xmax, &chunk, &kc);
-    /* B read in place from xp when each run of 16 (or 8) output pixels lies in
-     * one output row, contiguous in xp at stride 1: no pixel packing. */
-    const dfp_igemm_s16_inplace_fn inplace = ik->igemm_s16_inplace;
-    const int use_inplace = inplace && nr == 32 && g->stride_w == 1 && g->out_w % 8 == 0;
     int64_t *off = use_inplace ? malloc((size_t)kp * sizeof(int64_t)) : NULL;
     if (use_inplace && !off) {
         free(wp);
@@ -203,23 +236,28 @@ static dfp_status direct_conv(const dfp_conv_geom *g, int64_t batch, int64_t out
         for (int64_t it = 0; it < items; it++) {
             if (!buf || !bp)
                 continue;
-            int64_t n = it / tiles, p0 = (it % tiles) * tile, np = min64(tile, pixels - p0);
+            int64_t n = it / tiles, p0 = (it % tiles) * tile, np = min64(tile, vpixels - p0);
             const int16_t *xpn = xp + n * l.cp * l.hp * l.wp * 2;
+            float *yn = y + n * out_ch * pixels;
             if (use_inplace)
-                conv_tile_inplace(g, &l, inplace, mpan, mr, kp, chunk, kc, wp, xpn, off, p0, np,
+                conv_tile_inplace(g, &l, vw, inplace, mpan, mr, kp, chunk, kc, wp, xpn, off, p0, np,
                                   buf, ldb);
             else {
                 dfp_pack_conv_pixels(g, xpn, p0, np, nr, bp);
                 dfp_igemm_panels(mpan, (np + nr - 1) / nr, kp, chunk, kc, wp, bp, buf, ldb, 0);
             }
-            float *yt = y + n * out_ch * pixels + p0;
-            dfp_igemm_epilogue(out_ch, np, buf, ldb, sw, sx, yt, pixels, 0);
-            for (int64_t o = 0; bias && o < out_ch; o++)
-                for (int64_t p = 0; p < np; p++)
-                    yt[o * pixels + p] += bias[o];
+            if (vw == g->out_w)
+                dfp_igemm_epilogue(out_ch, np, buf, ldb, sw, sx, yn + p0, pixels, 0);
+            else
+                epilogue_virtual(g, vw, out_ch, pixels, buf, ldb, sw, sx, p0, np, yn);
         }
         free(buf), free(bp);
     }
+    if (bias && !failed)
+#pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(batch * out_ch / 8))
+        for (int64_t i = 0; i < batch * out_ch; i++)
+            for (int64_t p = 0; p < pixels; p++)
+                y[i * pixels + p] += bias[i % out_ch];
     free(wp), free(off);
     if (failed)
         return DFP_ERR_OUT_OF_MEMORY;
@@ -337,15 +375,18 @@ static void bprop_padding(const dfp_conv_geom *g, int64_t *ph, int64_t *pw)
 
 /* The direct BPROP runs every tap over dx's pixels, reading dy through a border
  * of ph, pw zeros: when dx has many more pixels than dy (an unpadded conv with a
- * large kernel, LeNet's 5x5 on 14x14: 196 vs 100), most of its products are with
- * that border, and GEMM + col2im over dy's pixels does less work. */
+ * large kernel) most of its products are with that border, and GEMM + col2im
+ * over dy's pixels does less work. Up to 2.5 times dy's pixels the direct conv
+ * wins on VNNI, where it reads dy in place (LeNet's 5x5 on 14x14: 196 vs 100
+ * pixels, 1.8 -> 1.5 ms); the choice depends on the shape only, so every ISA
+ * takes the same path and gets the same bits. */
 static int bprop_is_direct(const dfp_conv_geom *g)
 {
     int64_t ph, pw;
     bprop_padding(g, &ph, &pw);
     if (g->stride_h != 1 || g->stride_w != 1 || ph < 0 || pw < 0)
         return 0;
-    return 2 * g->in_h * g->in_w <= 3 * g->out_h * g->out_w;
+    return 2 * g->in_h * g->in_w <= 5 * g->out_h * g->out_w;
 }
 
 /* Direct BPROP; j->dy holds dy in the channel-pair layout of gt (padding ph, pw). */
