@@ -3,8 +3,17 @@
  * costly as the products for operands used by few columns (M=16384, N=64).
  * Pure data movement and exact integer max: identical to the scalar reference. */
 #include "int_kernels.h"
+#include "s16_runs.h"
 
 #include <immintrin.h>
+
+/* Largest unsigned 16-bit lane: minpos of the complement finds it. */
+static inline int32_t max_epu16(__m512i v)
+{
+    __m256i h = _mm256_max_epu16(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
+    __m128i q = _mm_max_epu16(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    return 0xffff - _mm_extract_epi16(_mm_minpos_epu16(_mm_xor_si128(q, _mm_set1_epi16(-1))), 0);
+}
 
 static int32_t load_s16_avx512(const int16_t *src, int64_t n, int16_t *dst, int32_t m, int64_t *sat)
 {
@@ -18,19 +27,8 @@ static int32_t load_s16_avx512(const int16_t *src, int64_t n, int16_t *dst, int3
         mx = _mm512_max_epu16(mx, _mm512_abs_epi16(v));
         _mm512_storeu_si512((void *)(dst + i), v);
     }
-    __m256i h = _mm256_max_epu16(_mm512_castsi512_si256(mx), _mm512_extracti64x4_epi64(mx, 1));
-    __m128i q = _mm_max_epu16(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-    /* minpos of the complement finds the largest unsigned value */
-    int32_t vm = 0xffff - _mm_extract_epi16(_mm_minpos_epu16(_mm_xor_si128(q, _mm_set1_epi16(-1))), 0);
-    m = vm > m ? vm : m;
-    for (; i < n; i++) {
-        int16_t v = src[i];
-        clamped += v == INT16_MIN;
-        v = v == INT16_MIN ? (int16_t)-32767 : v;
-        dst[i] = v;
-        int32_t a = v < 0 ? -(int32_t)v : v;
-        m = a > m ? a : m;
-    }
+    int32_t vm = max_epu16(mx);
+    m = dfp_load_s16_span(src, i, n, dst, vm > m ? vm : m, &clamped);
     *sat += clamped;
     return m;
 }
@@ -41,15 +39,8 @@ static int32_t absmax_s16_avx512(const int16_t *v, int64_t n, int32_t m)
     int64_t i = 0;
     for (; i + 32 <= n; i += 32)
         mx = _mm512_max_epu16(mx, _mm512_abs_epi16(_mm512_loadu_si512((const void *)(v + i))));
-    __m256i h = _mm256_max_epu16(_mm512_castsi512_si256(mx), _mm512_extracti64x4_epi64(mx, 1));
-    __m128i q = _mm_max_epu16(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-    int32_t vm = 0xffff - _mm_extract_epi16(_mm_minpos_epu16(_mm_xor_si128(q, _mm_set1_epi16(-1))), 0);
-    m = vm > m ? vm : m;
-    for (; i < n; i++) {
-        int32_t a = v[i] < 0 ? -(int32_t)v[i] : v[i];
-        m = a > m ? a : m;
-    }
-    return m;
+    int32_t vm = max_epu16(mx);
+    return dfp_absmax_s16_span(v, i, n, vm > m ? vm : m);
 }
 
 /* 8 rows x 16 pairs (one zmm of 32-bit pairs per row) transposed into 16 pairs x

@@ -6,6 +6,7 @@
  * partial sum can overflow) and flushed c += (float)isum in chunk order. */
 #include "int_kernels.h"
 #include "dfp16_round.h"
+#include "s16_runs.h"
 
 #include <string.h>
 
@@ -63,26 +64,12 @@ static uint32_t absmax_bits_scalar(const float *x, int64_t n)
 
 static int32_t load_s16_scalar(const int16_t *src, int64_t n, int16_t *dst, int32_t m, int64_t *sat)
 {
-    int64_t clamped = 0;
-    for (int64_t i = 0; i < n; i++) {
-        int16_t v = src[i];
-        clamped += v == INT16_MIN;
-        v = v == INT16_MIN ? (int16_t)-32767 : v;
-        dst[i] = v;
-        int32_t a = v < 0 ? -(int32_t)v : v;
-        m = a > m ? a : m;
-    }
-    *sat += clamped;
-    return m;
+    return dfp_load_s16_span(src, 0, n, dst, m, sat);
 }
 
 static int32_t absmax_s16_scalar(const int16_t *v, int64_t n, int32_t m)
 {
-    for (int64_t i = 0; i < n; i++) {
-        int32_t a = v[i] < 0 ? -(int32_t)v[i] : v[i];
-        m = a > m ? a : m;
-    }
-    return m;
+    return dfp_absmax_s16_span(v, 0, n, m);
 }
 
 static void pack_pairs8_scalar(const int16_t *const rows[8], int64_t np, int w, int32_t *dst)
