@@ -27,7 +27,7 @@ def _array(name, x, ndim=None, dtype=np.float32):
         raise TypeError(f"{name}: expected a numpy.ndarray, received {type(x).__name__}")
     if dtype is not None and x.dtype != dtype:
         raise TypeError(f"{name}: expected dtype {np.dtype(dtype)}, received {x.dtype}")
-    if ndim is not None and x.ndim not in np.atleast_1d(ndim):
+    if ndim is not None and x.ndim not in (ndim if isinstance(ndim, (tuple, list)) else (ndim,)):
         raise ValueError(f"{name}: expected {ndim}-d array, received shape {x.shape}")
     if not x.flags.c_contiguous:
         raise ValueError(f"{name}: expected a C-contiguous array, received strides {x.strides}"
