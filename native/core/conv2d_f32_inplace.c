@@ -149,6 +149,28 @@ static void chanlast_image(const dfp_conv_geom *g, const float *x, float *xc)
     }
 }
 
+/* dy[n] (O x P) as the kernel's A panels: with 8-row panels through the 8-row
+ * transpose of the integer packer (32-bit elements: a float is moved as is). */
+static void pack_dy(const conv_plan *pl, const dfp_sgemm_ukernel_bo *uk, int64_t n, float *ap)
+{
+    const int64_t p_n = pl->pixels, mr = uk->mr;
+    const float *dy = pl->dy + n * pl->out_ch * p_n;
+    if (mr != 8) {
+        dfp_pack_a_f32((int)mr, pl->out_ch, p_n, dy, p_n, 1, ap);
+        return;
+    }
+    const dfp_pack_pairs8_fn pack = dfp_kernels()->integer.pack_pairs8;
+    for (int64_t o0 = 0; o0 < pl->out_ch; o0 += 8) {
+        float *panel = ap + o0 * p_n;
+        const int16_t *rows[8] = {NULL};
+        for (int64_t i = 0; i < 8 && o0 + i < pl->out_ch; i++)
+            rows[i] = (const int16_t *)(const void *)(dy + (o0 + i) * p_n);
+        if (pl->out_ch - o0 < 8) /* rows past O stay zero */
+            memset(panel, 0, (size_t)(8 * p_n) * sizeof(float));
+        pack(rows, p_n, 8, (int32_t *)(void *)panel);
+    }
+}
+
 dfp_status dfp_conv_f32_wtgrad_inplace(const conv_plan *pl)
 {
     const dfp_sgemm_ukernel_bo *uk = &dfp_kernels()->fp32.sgemm_inplace;
@@ -182,7 +204,7 @@ dfp_status dfp_conv_f32_wtgrad_inplace(const conv_plan *pl)
 #pragma omp for schedule(static)
             for (int64_t n = 0; n < pl->batch; n++) {
                 chanlast_image(g, pl->x + n * c * pl->in_pixels, xc);
-                dfp_pack_a_f32((int)mr, pl->out_ch, p_n, pl->dy + n * pl->out_ch * p_n, p_n, 1, ap);
+                pack_dy(pl, uk, n, ap);
                 for (int64_t kh = 0; kh < g->kernel_h; kh++)
                     for (int64_t b = 0; b < nb; b++) {
                         const float *lo = xc + kh * g->dilation_h * wp * c + b * 32;
