@@ -5,29 +5,22 @@ channels), the variant whose counts match the paper: resnet20 0.27M, resnet32
 0.46M, resnet56 0.85M. Parameter names follow torchvision (conv1, bn1,
 layerK.i.conv1, fc), so state dicts line up with PyTorch ports.
 """
-import numpy as np
-
 from dfpengine import nn
 
 
 class PadShortcut(nn.Module):
-    """Option A shortcut: keep every `stride`-th pixel, zero-pad channels in_planes -> planes.
-
-    The channel padding is a product with a constant 0/1 embedding matrix:
-    exact in FP32 (matmul is outside the precision policy), no parameters, and
-    built from ops the engine already differentiates.
-    """
+    """Option A shortcut: keep every `stride`-th pixel, zero-pad channels in_planes -> planes
+    (half before, the rest after, as the usual PyTorch ports do); no parameters."""
 
     def __init__(self, in_planes, planes, stride):
         super().__init__()
         self.stride = stride
-        before = (planes - in_planes) // 2
-        self.embed = np.zeros((in_planes, planes), np.float32)
-        self.embed[np.arange(in_planes), before + np.arange(in_planes)] = 1
+        self.before = (planes - in_planes) // 2
+        self.after = planes - in_planes - self.before
 
     def forward(self, x):
         x = x[:, :, ::self.stride, ::self.stride]
-        return (x.permute(0, 2, 3, 1) @ self.embed).permute(0, 3, 1, 2)
+        return nn.functional.pad(x, (0, 0, 0, 0, self.before, self.after))
 
 
 class BasicBlock(nn.Module):

@@ -81,6 +81,8 @@ CASES = {
     "flatten": (lambda a: a.flatten(1), [randn(2, 3, 2)]),
     "getitem": (lambda a: a[1:, ::2], [randn(3, 4)]),
     "getitem_repeated": (lambda a: a[np.array([0, 0, 2])], [randn(3, 2)]),
+    "pad_channels": (lambda a: dfp.nn.functional.pad(a[:, :, ::2, ::2], (0, 0, 1, 0, 2, 1)) *
+                     dfp.tensor(np.arange(2 * 6 * 3 * 2.0).reshape(2, 6, 3, 2)), [randn(2, 3, 4, 3)]),
     "matmul": (lambda a, b: a @ b, [randn(3, 4), randn(4, 5)]),
     "matmul_batched_left": (lambda a, b: a @ b, [randn(2, 3, 4), randn(4, 2)]),
     "linear": (lambda x, w, b: ops.linear.linear(x, w, b), [randn(3, 4), randn(5, 4), randn(5)]),

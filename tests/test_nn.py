@@ -204,3 +204,12 @@ def test_conv_net_learns_a_separable_problem():
     model.eval()
     with dfp.no_grad():
         assert (model(dfp.tensor(x)).argmax(1).numpy() == y).mean() > 0.9
+
+
+def test_pad_matches_numpy_and_checks_its_argument():
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    y = F.pad(dfp.tensor(x), (1, 2, 0, 1), value=-1.0).numpy()
+    np.testing.assert_array_equal(y, np.pad(x, ((0, 0), (0, 1), (1, 2)), constant_values=-1.0))
+    for bad in ((1,), (1, -1), (1, 2, 3, 4, 5, 6, 7, 8), (1.5, 1)):
+        with pytest.raises(ValueError, match="pad"):
+            F.pad(dfp.tensor(x), bad)

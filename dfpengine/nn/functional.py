@@ -56,3 +56,8 @@ def cross_entropy(input, target, reduction="mean"):
 
 def flatten(input, start_dim=0, end_dim=-1):
     return ops.shape.flatten(input, start_dim, end_dim)
+
+
+def pad(input, pad, value=0.0):
+    """Constant padding; `pad` lists (before, after) pairs from the last dimension back."""
+    return ops.shape.pad(input, pad, value)

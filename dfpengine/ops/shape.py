@@ -1,4 +1,5 @@
-"""Shape ops: reshape, transpose, permute, flatten, indexing. Gradients undo the move."""
+"""Shape ops: reshape, transpose, permute, flatten, constant padding, indexing. Gradients
+undo the move."""
 import numpy as np
 
 from ..autograd import record
@@ -39,6 +40,23 @@ def flatten(a, start_dim=0, end_dim=-1):
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     merged = int(np.prod(a.shape[start:end + 1]))
     return reshape(a, a.shape[:start] + (merged,) + a.shape[end + 1:])
+
+
+def pad(a, pad, value=0.0):
+    """Constant padding in PyTorch's order: `pad` = (last_before, last_after,
+    second_last_before, second_last_after, ...), non-negative ints."""
+    if (not isinstance(pad, (tuple, list)) or len(pad) % 2 or len(pad) > 2 * a.ndim
+            or not all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) and p >= 0 for p in pad)):
+        raise ValueError(f"pad: expected an even number (at most {2 * a.ndim}) of non-negative ints "
+                         f"for input of shape {a.shape}, received {pad!r}")
+    x = a.numpy()
+    widths = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        widths[x.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
+    inside = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, x.shape))
+    y = np.full(tuple(n + lo + hi for (lo, hi), n in zip(widths, x.shape)), value, dtype=np.float32)
+    y[inside] = x
+    return record(Tensor(y), (a,), lambda g: (np.ascontiguousarray(g[inside]),))
 
 
 def _is_basic(index):
