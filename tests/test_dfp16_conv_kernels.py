@@ -6,9 +6,9 @@ ISA and thread counts 1 and 2. The geometries reach odd batches (a WTGRAD image
 pair with one missing image), odd channel counts (a zero channel in the pair
 layout), several WTGRAD slices, padding larger or smaller than the kernel's
 reach (the direct BPROP's own padding), strides and dilation, and output rows
-a multiple of 16 (or 8) wide, where the VNNI kernel reads B in place, and channel
-counts a multiple of 16, where the VNNI WTGRAD reads the taps in place (each
-compared with the packing ISAs)."""
+a multiple of 16 (or 8, or padded to those) wide, where the VNNI kernel reads B
+in place, and WTGRAD without row dilation, where VNNI reads the taps in place
+(each compared with the packing ISAs)."""
 import numpy as np
 import pytest
 
@@ -34,11 +34,12 @@ GEOMS = [  # x shape, w shape, stride, padding, dilation
     ((2, 6, 16, 48), (9, 6, 3, 3), (1, 1), (1, 1), (1, 1)),       # a panel's halves in two rows
     ((3, 4, 8, 8), (8, 4, 3, 3), (1, 1), (1, 1), (1, 1)),         # 8-wide rows: runs of 8 in place
     ((2, 3, 6, 24), (5, 3, 3, 3), (2, 1), (1, 1), (1, 1)),        # runs of 8, a last short block
-    # channels a multiple of 16: VNNI WTGRAD reads the taps in place (channel-last x)
+    # VNNI WTGRAD reads the taps in place (channel-last x): full and partial column blocks
     ((3, 32, 12, 12), (8, 32, 3, 3), (1, 1), (1, 1), (1, 1)),     # 3 full column blocks per kh
     ((2, 16, 6, 6), (24, 16, 1, 1), (1, 1), (0, 0), (1, 1)),      # 1x1: one half block
     ((4, 48, 10, 10), (16, 48, 3, 3), (2, 2), (1, 1), (1, 1)),    # a last half block, stride 2
     ((5, 16, 34, 30), (8, 16, 3, 3), (1, 1), (1, 1), (1, 1)),     # 3 slices, odd batch
+    ((2, 8, 10, 12), (4, 8, 3, 3), (1, 1), (2, 1), (2, 1)),       # row dilation, 24 of 32 columns
 ]
 
 

@@ -61,8 +61,9 @@ static dfp_status quantize_tensor(const float *x, int64_t n, const dfp_dfp16_par
 
 /* int16 elements of a plane-pair layout (conv_s16_pack.h) of batch x channels
  * planes of h x w with a border of pad_h, pad_w. */
-/* Pairs past the end of a layout that the direct conv may read (never use): its
- * rows padded to a multiple of 16 output pixels run on past the last row. */
+/* Pairs past the end of a layout that the direct conv or the in-place WTGRAD
+ * may read (never use): rows padded to a multiple of 16 output pixels, or a
+ * kernel row's last block of 32 taps, run on past the last row. */
 #define PAIRS_SLACK 32
 
 static int64_t pairs_size(int64_t batch, int64_t channels, int64_t h, int64_t w, int64_t pad_h,
@@ -488,10 +489,12 @@ static dfp_status wtgrad(const conv_job *j, float *dw, dfp_gemm_stats *stats)
     if (dfp_wtgrad_inplace_applies(g)) {
         int16_t *xc = j->x.q;
         if (!j->x_chanlast) {
-            xc = malloc((size_t)(pairs * g->channels * hp * wp * 2 + 1) * sizeof(int16_t));
+            const int64_t size = pairs_size(j->batch, g->channels, g->in_h, g->in_w, g->pad_h, g->pad_w, 1);
+            xc = malloc((size_t)size * sizeof(int16_t));
             if (!xc)
                 return DFP_ERR_OUT_OF_MEMORY;
             dfp_chanlast_from_imgpairs(pairs, g->channels, hp * wp, j->x.q, xc);
+            memset(xc + size - 2 * PAIRS_SLACK, 0, 2 * PAIRS_SLACK * sizeof(int16_t));
         }
         dfp_status st = dfp_wtgrad_inplace(g, j->batch, o, xc, j->dy.q, chunk, kc, per,
                                            pow2(j->dy.e), pow2(j->x.e), dw, &flushes);
@@ -592,10 +595,12 @@ dfp_status dfp_conv2d_backward_weight_dfp16(const dfp_conv2d_shape *shape, const
 static dfp_status x_from_kept(conv_job *j, const dfp_dfp16_input *kept)
 {
     const dfp_conv_geom *g = &j->g;
-    j->x.q = malloc((size_t)(pairs_size(j->batch, g->channels, g->in_h, g->in_w, g->pad_h, g->pad_w, 1) + 1) *
-                    sizeof(int16_t));
+    const int64_t size = pairs_size(j->batch, g->channels, g->in_h, g->in_w, g->pad_h, g->pad_w, 1);
+    j->x.q = malloc((size_t)size * sizeof(int16_t));
     if (!j->x.q)
         return DFP_ERR_OUT_OF_MEMORY;
+    /* the in-place WTGRAD's last column block may read up to 31 pairs past the end */
+    memset(j->x.q + size - 2 * PAIRS_SLACK, 0, 2 * PAIRS_SLACK * sizeof(int16_t));
     j->x_chanlast = dfp_wtgrad_inplace_applies(g);
     if (j->x_chanlast)
         dfp_chanlast_from_chanpairs(j->batch, g->channels,

@@ -25,8 +25,10 @@ static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 int dfp_wtgrad_inplace_applies(const dfp_conv_geom *g)
 {
     const dfp_int_kernels *ik = &dfp_kernels()->integer;
-    return ik->igemm_s16_inplace && ik->nr == 32 && g->channels % 16 == 0 && g->dilation_h == 1 &&
-           g->dilation_w == 1;
+    /* a kernel row of fewer than 16 taps would leave most of the 32 columns idle:
+     * packing costs less there (LeNet's first conv: 5 taps of 32) */
+    return ik->igemm_s16_inplace && ik->nr == 32 && g->dilation_w == 1 &&
+           g->kernel_w * g->channels >= 16;
 }
 
 dfp_status dfp_wtgrad_inplace(const dfp_conv_geom *g, int64_t batch, int64_t out_ch,
@@ -74,8 +76,10 @@ dfp_status dfp_wtgrad_inplace(const dfp_conv_geom *g, int64_t batch, int64_t out
                 }
                 for (int64_t kh = 0; kh < kh_n; kh++)
                     for (int64_t b = 0; b < nb; b++) {
-                        const int16_t *lo = xs + (kh * wp * c + b * nr) * 2;
-                        /* a last block of <= 16 columns reads its run twice: never past the taps */
+                        const int16_t *lo = xs + (kh * g->dilation_h * wp * c + b * nr) * 2;
+                        /* a last block of <= 16 columns reads its run twice; columns past
+                         * the kernel row (the next pixels, or the layout's zero slack at
+                         * the very end) are computed and dropped */
                         const int16_t *runs[2] = {lo, row_cols - b * nr > 16 ? lo + 32 : lo};
                         for (int64_t ip = 0; ip < mpan; ip++)
                             ik->igemm_s16_inplace(kpb, chunk, ap + ip * kpb * mr * 2, runs, 16, off,

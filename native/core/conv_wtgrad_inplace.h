@@ -8,7 +8,9 @@
 #include <stdint.h>
 
 /* Whether the in-place path serves g on the selected ISA (the VNNI in-place
- * micro-kernel with NR = 32, channels a multiple of 16, no dilation). */
+ * micro-kernel with NR = 32, no dilation along rows, kernel rows of at least
+ * 16 taps). x's channel-last layout
+ * needs PAIRS_SLACK zero pairs past its end (conv_dfp16.c). */
 int dfp_wtgrad_inplace_applies(const dfp_conv_geom *g);
 
 /* dw (out_ch x C*KH*KW) = sa * sb * sum over K of dy . taps, from x in the
