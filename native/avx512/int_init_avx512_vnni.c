@@ -18,10 +18,13 @@
 #define MR 8
 #define NR 32
 
-/* Flush one INT32 chunk sum into the FP32 tile: c += (float)s. */
-static inline void flush(float *c, __m512i s)
+/* Flush one INT32 chunk sum into the FP32 tile: c += (float)s, or c = (float)s
+ * for the first chunk of a fresh tile (the same value as 0 + (float)s, whose
+ * zero is never -0): no zeroing pass, no load. */
+static inline void flush(float *c, __m512i s, int first)
 {
-    _mm512_storeu_ps(c, _mm512_add_ps(_mm512_loadu_ps(c), _mm512_cvtepi32_ps(s)));
+    __m512 v = _mm512_cvtepi32_ps(s);
+    _mm512_storeu_ps(c, first ? v : _mm512_add_ps(_mm512_loadu_ps(c), v));
 }
 
 /* The pair at p broadcast to all 16 lanes: a pure load uop. Each broadcast
@@ -52,11 +55,8 @@ igemm_body(int64_t kp, int64_t chunk, const int16_t *a, const int16_t *b,
            const int16_t *const *runs, const int run8, const int64_t *off, float *c, int64_t ldc,
            int accumulate)
 {
-    if (!accumulate)
-        for (int i = 0; i < MR; i++)
-            for (int j = 0; j < NR; j += 16)
-                _mm512_storeu_ps(c + i * ldc + j, _mm512_setzero_ps());
     for (int64_t p0 = 0; p0 < kp; p0 += chunk) {
+        const int first = p0 == 0 && !accumulate;
         const int16_t *ap = a + p0 * MR * 2, *bp = off ? NULL : b + p0 * NR * 2;
         int64_t n = p0 + chunk < kp ? chunk : kp - p0;
         __m512i s00 = _mm512_setzero_si512(), s01 = _mm512_setzero_si512(), s10 = _mm512_setzero_si512(),
@@ -106,22 +106,22 @@ igemm_body(int64_t kp, int64_t chunk, const int16_t *a, const int16_t *b,
             s70 = dpwssd(s70, b0, a7);
             s71 = dpwssd(s71, b1, a7);
         }
-        flush(c + 0 * ldc + 0, s00);
-        flush(c + 0 * ldc + 16, s01);
-        flush(c + 1 * ldc + 0, s10);
-        flush(c + 1 * ldc + 16, s11);
-        flush(c + 2 * ldc + 0, s20);
-        flush(c + 2 * ldc + 16, s21);
-        flush(c + 3 * ldc + 0, s30);
-        flush(c + 3 * ldc + 16, s31);
-        flush(c + 4 * ldc + 0, s40);
-        flush(c + 4 * ldc + 16, s41);
-        flush(c + 5 * ldc + 0, s50);
-        flush(c + 5 * ldc + 16, s51);
-        flush(c + 6 * ldc + 0, s60);
-        flush(c + 6 * ldc + 16, s61);
-        flush(c + 7 * ldc + 0, s70);
-        flush(c + 7 * ldc + 16, s71);
+        flush(c + 0 * ldc + 0, s00, first);
+        flush(c + 0 * ldc + 16, s01, first);
+        flush(c + 1 * ldc + 0, s10, first);
+        flush(c + 1 * ldc + 16, s11, first);
+        flush(c + 2 * ldc + 0, s20, first);
+        flush(c + 2 * ldc + 16, s21, first);
+        flush(c + 3 * ldc + 0, s30, first);
+        flush(c + 3 * ldc + 16, s31, first);
+        flush(c + 4 * ldc + 0, s40, first);
+        flush(c + 4 * ldc + 16, s41, first);
+        flush(c + 5 * ldc + 0, s50, first);
+        flush(c + 5 * ldc + 16, s51, first);
+        flush(c + 6 * ldc + 0, s60, first);
+        flush(c + 6 * ldc + 16, s61, first);
+        flush(c + 7 * ldc + 0, s70, first);
+        flush(c + 7 * ldc + 16, s71, first);
     }
 }
 
