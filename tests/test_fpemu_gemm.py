@@ -137,7 +137,15 @@ def _fast_path_cases():
         "saturating": (huge, np.full((200, 9), 30000, np.float32), fp8),
         "inf_nan": (with_inf, b, fp8),
         "chunk_1": (a, b, floats.fp8_gemm_format(chunk=1)),
+        # exact ties of the 10-bit accumulator: 1024 + 1 and 1024 + 3 go to even
+        "ties": (np.ones((40, 200), np.float32), _ties_column(), fp8),
     }
+
+
+def _ties_column():
+    b = np.tile(np.float32([1, 3, 0.5, 1.5]), 50)
+    b[0] = b[64] = b[128] = 1024
+    return np.repeat(b[:, None], 9, axis=1) * np.float32([1, -1, 2, 0.25, 1, 1, 1, 1, 1])
 
 
 @pytest.mark.parametrize("case", sorted(_fast_path_cases()))

@@ -186,19 +186,26 @@ static void dfp_gemm_fpemu_f32_avx512_16x8(int64_t k, const float *a_panel,
         _mm512_storeu_ps(c_tile + j * MR, total[j]);
 }
 
-/* Nearest-even rounding onto the accumulator grid by (v + C) - C (contract of
- * gemm_ukernel_nearest in emu_kernels.h): C = 2^(max(e_v, emin) + 23 - man)
- * with v's sign, built from v's sign and exponent bits; the final OR restores
- * -0. With on_grid the clamp and the sign fix are not needed (emu_kernels.h). */
+/* Nearest-even rounding onto the accumulator grid (contract of
+ * gemm_ukernel_nearest in emu_kernels.h). With on_grid: Veltkamp's split,
+ * g = sigma * v, hi = g + (v - g) with sigma = 2^(23 - man) + 1, rounds v to
+ * man + 1 significant bits, ties to even (checked exhaustively against
+ * float_round.h for every FP32 below the accumulator's max); three FP
+ * operations instead of two integer and two FP ones. Sums below the smallest
+ * normal are already on the grid and have at most man significant bits, so
+ * they pass unchanged, and no zero's sign matters (emu_kernels.h); sigma * v
+ * cannot overflow since |v| < max / 2 there. Otherwise (v + C) - C with C =
+ * 2^(max(e_v, emin) + 23 - man) of v's sign, built from v's sign and exponent
+ * bits; the final OR restores -0. */
 static inline __attribute__((always_inline)) __m512
-round_nearest_fast_avx512(__m512 v, __m512i emin_bits, __m512i shift_bits, const int on_grid)
+round_nearest_fast_avx512(__m512 v, __m512i emin_bits, __m512i shift_bits, __m512 sigma,
+                          const int on_grid)
 {
-    const __m512i u = _mm512_castps_si512(v);
     if (on_grid) {
-        __m512i e = _mm512_and_si512(u, _mm512_set1_epi32((int)0xff800000u));
-        __m512 c = _mm512_castsi512_ps(_mm512_add_epi32(e, shift_bits));
-        return _mm512_sub_ps(_mm512_add_ps(v, c), c);
+        __m512 g = _mm512_mul_ps(v, sigma);
+        return _mm512_add_ps(g, _mm512_sub_ps(v, g));
     }
+    const __m512i u = _mm512_castps_si512(v);
     const __m512i sign = _mm512_set1_epi32((int)DFP_F32_SIGN_MASK);
     __m512i e = _mm512_max_epu32(_mm512_and_si512(u, _mm512_set1_epi32(0x7f800000)), emin_bits);
     /* 0xF8: A | (B & C) */
@@ -215,6 +222,7 @@ fpemu_nearest_tile_avx512(int64_t k, const float *a_panel, const float *b_panel,
 {
     const __m512i emin_bits = _mm512_set1_epi32(acc->fmt.tb << 23);
     const __m512i shift_bits = _mm512_set1_epi32((23 - acc->fmt.man_bits) << 23);
+    const __m512 sigma = _mm512_set1_ps((float)((1 << (23 - acc->fmt.man_bits)) + 1));
     __m512 total[NR], s[NR];
     for (int j = 0; j < NR; j++)
         total[j] = _mm512_setzero_ps();
@@ -227,12 +235,12 @@ fpemu_nearest_tile_avx512(int64_t k, const float *a_panel, const float *b_panel,
             av = _mm512_loadu_ps(a_panel + t * MR);
             for (int j = 0; j < NR; j++) {
                 __m512 v = _mm512_fmadd_ps(av, _mm512_set1_ps(b_panel[t * NR + j]), s[j]);
-                s[j] = round_nearest_fast_avx512(v, emin_bits, shift_bits, on_grid);
+                s[j] = round_nearest_fast_avx512(v, emin_bits, shift_bits, sigma, on_grid);
             }
         }
         for (int j = 0; j < NR; j++)
             total[j] = round_nearest_fast_avx512(_mm512_add_ps(total[j], s[j]), emin_bits,
-                                                 shift_bits, on_grid);
+                                                 shift_bits, sigma, on_grid);
     }
     for (int j = 0; j < NR; j++)
         _mm512_storeu_ps(c_tile + j * MR, total[j]);

@@ -20,10 +20,12 @@
  * C = +-2^(max(e_v, emin) + 23 - man_bits) of v's sign (C's FP32 ulp is v's grid
  * step), sign restored for zeros: a few vector instructions instead of the
  * general integer rounding. With acc->on_grid (FP8 inputs, FP16 accumulator)
- * C = +-2^(e_v + 23 - man) needs neither the emin clamp nor the sign fix: sums
- * below the smallest normal are already on the grid, and a -0 partial sum only
- * ever meets +0 + -0 = +0 at the chunk total. The scalar reference uses its
- * exact kernel. */
+ * sums below the smallest normal are already on the grid (so no emin clamp is
+ * needed), a -0 partial sum only ever meets +0 + -0 = +0 at the chunk total (no
+ * sign fix), and rounding to man + 1 significant bits may be done by
+ * Veltkamp's split, g = (2^(23 - man) + 1) * v, g + (v - g), which rounds to
+ * nearest-even (checked exhaustively for every man and every FP32 below the
+ * bound). The scalar reference uses its exact kernel. */
 #ifndef DFP_EMU_KERNELS_H
 #define DFP_EMU_KERNELS_H
 
