@@ -305,6 +305,77 @@ static void dfp_bfp_block_avx512(const dfp_bfp_block *b, const float *x, int64_t
     dfp_bfp_block_span(b, x, i, n, mant, y);
 }
 
+static void dfp_absmax_kmajor_avx512(const float *x, int64_t ldx, int rows, int64_t len,
+                                     uint32_t *amax)
+{
+    const __mmask16 m = (__mmask16)((1u << rows) - 1u);
+    const __m512i abs = _mm512_set1_epi32((int)DFP_F32_ABS_MASK);
+    __m512i mx = _mm512_setzero_si512();
+    for (int64_t t = 0; t < len; t++)
+        mx = _mm512_max_epu32(mx, _mm512_and_si512(_mm512_maskz_loadu_epi32(m, x + t * ldx), abs));
+    _mm512_mask_storeu_epi32(amax, m, mx);
+}
+
+/* The codes of dfp_bfp_code on 16 lanes of one k-major row: the same exact
+ * steps as dfp_bfp_block_avx512, with a scale and an index per lane. */
+static inline __m512i bfp_codes_kmajor_avx512(__m512 x, __m512 vdown, __m512 kmax, int stochastic,
+                                              uint64_t key, __m512i lo, __m512i hi)
+{
+    __m512 v = _mm512_mul_ps(x, vdown), k;
+    if (stochastic) {
+        __m512i rnd = rng_u32_avx512(key, lo, hi);
+        __m512 fl = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+        __m512 f = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_sub_ps(v, fl), _mm512_set1_ps(4294967296.0f)),
+                                        _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC);
+        __mmask16 upm = _mm512_cmplt_epu32_mask(rnd, _mm512_cvttps_epu32(f));
+        k = _mm512_add_ps(fl, _mm512_maskz_mov_ps(upm, _mm512_set1_ps(1.0f)));
+    } else {
+        k = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    }
+    k = _mm512_max_ps(_mm512_min_ps(k, kmax), _mm512_sub_ps(_mm512_setzero_ps(), kmax));
+    return _mm512_cvttps_epi32(k);
+}
+
+/* dfp_bfp_block_kmajor_fn: lane r = row r; codes t and t + 1 are joined into
+ * one 32-bit pair word per lane (low half first, as the int16 layout on x86). */
+static void dfp_bfp_block_kmajor_avx512(const dfp_bfp_lanes *b, const float *x, int64_t ldx,
+                                        int64_t len, int32_t *pairs, int64_t ld)
+{
+    const __mmask16 m = (__mmask16)((1u << b->rows) - 1u);
+    for (int r = 0; r < b->rows; r++)
+        if (b->scale_exp[r] < -127 || b->scale_exp[r] > 126) {
+            dfp_bfp_kmajor_span(b, x, ldx, len, pairs, ld); /* 2^-scale_exp not a normal float */
+            return;
+        }
+    const __m512i se = _mm512_maskz_loadu_epi32(m, b->scale_exp);
+    const __m512 vdown = _mm512_castsi512_ps(
+        _mm512_slli_epi32(_mm512_sub_epi32(_mm512_set1_epi32(127), se), 23));
+    const __m512 kmax = _mm512_set1_ps(b->kmax);
+    const __m512i i0 = _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm512_cvtepi64_epi32(_mm512_loadu_si512(b->index0))),
+        _mm512_cvtepi64_epi32(_mm512_loadu_si512(b->index0 + 8)), 1);
+    const __m512i h0 = _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm512_cvtepi64_epi32(_mm512_srli_epi64(_mm512_loadu_si512(b->index0), 32))),
+        _mm512_cvtepi64_epi32(_mm512_srli_epi64(_mm512_loadu_si512(b->index0 + 8), 32)), 1);
+    const __m512i low16 = _mm512_set1_epi32(0xffff);
+    for (int64_t t = 0; t < len; t += 2) {
+        /* index0 + t with the carry into the high half */
+        __m512i lo = _mm512_add_epi32(i0, _mm512_set1_epi32((int)t));
+        __m512i hi = _mm512_mask_add_epi32(h0, _mm512_cmplt_epu32_mask(lo, i0), h0, _mm512_set1_epi32(1));
+        __m512i even = bfp_codes_kmajor_avx512(_mm512_maskz_loadu_ps(m, x + t * ldx), vdown, kmax,
+                                               b->stochastic, b->key, lo, hi);
+        __m512i odd = _mm512_setzero_si512();
+        if (t + 1 < len) {
+            lo = _mm512_add_epi32(i0, _mm512_set1_epi32((int)(t + 1)));
+            hi = _mm512_mask_add_epi32(h0, _mm512_cmplt_epu32_mask(lo, i0), h0, _mm512_set1_epi32(1));
+            odd = bfp_codes_kmajor_avx512(_mm512_maskz_loadu_ps(m, x + (t + 1) * ldx), vdown, kmax,
+                                          b->stochastic, b->key, lo, hi);
+        }
+        __m512i word = _mm512_or_si512(_mm512_and_si512(even, low16), _mm512_slli_epi32(odd, 16));
+        _mm512_mask_storeu_epi32(pairs + (t / 2) * ld, m, word);
+    }
+}
+
 void dfp_emu_kernels_init_avx512(dfp_emu_kernels *k)
 {
     k->round = dfp_round_fp_avx512;
@@ -312,6 +383,8 @@ void dfp_emu_kernels_init_avx512(dfp_emu_kernels *k)
     k->gemm_ukernel_nearest = dfp_gemm_fpemu_nearest_f32_avx512_16x8;
     k->absmax_bits = dfp_absmax_bits_avx512;
     k->bfp_block = dfp_bfp_block_avx512;
+    k->absmax_kmajor = dfp_absmax_kmajor_avx512;
+    k->bfp_block_kmajor = dfp_bfp_block_kmajor_avx512;
     k->mr = MR;
     k->nr = NR;
 }

@@ -11,23 +11,56 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Panel of rows [r0, r0 + rows) (rows <= w); fbuf holds w * block floats,
- * qbuf block int16. Returns 1 when a block holds NaN/inf. */
+/* Panel of rows [r0, r0 + rows) (rows <= w) of an operand with contiguous
+ * rows; qbuf holds block int16. Returns 1 when a block holds NaN/inf. */
 static int pack_panel(const dfp_bfp_operand *op, const dfp_bfp_args *qa, int64_t k, int64_t r0,
-                      int64_t rows, int w, int64_t kp, int16_t *panel, int32_t *exps, float *fbuf,
-                      int16_t *qbuf)
+                      int64_t rows, int w, int16_t *panel, int32_t *exps, int16_t *qbuf)
 {
     const int64_t block = op->block, nb = (k + block - 1) / block;
     int bad = 0;
-    memset(panel, 0, (size_t)(kp * w * 2) * sizeof(int16_t));
     for (int64_t b = 0; b < nb; b++) {
         const int64_t c0 = b * block, len = k - c0 < block ? k - c0 : block;
-        if (op->k_stride != 1) /* rows are contiguous: gather the rows x len tile */
-            dfp_bfp_gather_transposed(op->x, op->k_stride, r0, rows, c0, len, fbuf);
         for (int64_t i = 0; i < rows; i++) {
-            const float *src = op->k_stride == 1 ? op->x + (r0 + i) * op->row_stride + c0 : fbuf + i * len;
+            const float *src = op->x + (r0 + i) * op->row_stride + c0;
             bad |= dfp_bfp_quantize_block(src, r0 + i, c0, len, qa, qbuf, exps + (r0 + i) * nb + b, NULL);
             dfp_scatter_k_run(qbuf, len, c0, (int)i, w, panel);
+        }
+    }
+    return bad;
+}
+
+/* Panel of rows [r0, r0 + rows) of a k-major operand (element (r, t) at
+ * x[t * k_stride + r]): DFP_BFP_LANES rows at a time, each block's exponents
+ * from the kernel table's vertical max, its codes written straight into the
+ * panel's VNNI pairs (blocks are even, so a block starts a pair). Reading
+ * whole source rows replaces the transposing gather, and one kernel call
+ * serves 16 rows. Returns 1 when a block holds NaN/inf. */
+static int pack_panel_kmajor(const dfp_bfp_operand *op, const dfp_bfp_args *qa, int64_t k,
+                             int64_t r0, int64_t rows, int w, int16_t *panel, int32_t *exps)
+{
+    const dfp_emu_kernels *kern = &dfp_kernels()->emu;
+    const int64_t block = op->block, nb = (k + block - 1) / block;
+    dfp_bfp_lanes lanes = {.kmax = (float)((1 << qa->mag_bits) - 1),
+                           .stochastic = qa->stochastic, .key = qa->key};
+    uint32_t amax[DFP_BFP_LANES];
+    int bad = 0;
+    for (int64_t g0 = 0; g0 < rows; g0 += DFP_BFP_LANES) {
+        lanes.rows = (int)(rows - g0 < DFP_BFP_LANES ? rows - g0 : DFP_BFP_LANES);
+        for (int64_t b = 0; b < nb; b++) {
+            const int64_t c0 = b * block, len = k - c0 < block ? k - c0 : block;
+            const float *x = op->x + c0 * op->k_stride + r0 + g0;
+            int bad_block = 0;
+            kern->absmax_kmajor(x, op->k_stride, lanes.rows, len, amax);
+            for (int r = 0; r < lanes.rows; r++) {
+                const int64_t row = r0 + g0 + r;
+                bad_block |= amax[r] >= DFP_F32_INF_BITS;
+                lanes.scale_exp[r] = exps[row * nb + b] = dfp_bfp_scale_exp(amax[r], qa);
+                lanes.index0[r] = (uint64_t)(row * qa->cols + c0);
+            }
+            if (!bad_block) /* NaN would have no code (the result is an error anyway) */
+                kern->bfp_block_kmajor(&lanes, x, op->k_stride, len,
+                                       (int32_t *)(void *)panel + (c0 / 2) * w + g0, w);
+            bad |= bad_block;
         }
     }
     return bad;
@@ -50,18 +83,20 @@ dfp_status dfp_bfp_pack_operand(const dfp_bfp_operand *op, int64_t rows, int64_t
 #pragma omp parallel num_threads(dfp_threads_for_work(out->npanels)) reduction(| : bad) \
     reduction(| : failed)
     {
-        float *fbuf = malloc((size_t)w * (size_t)op->block * sizeof(float));
         int16_t *qbuf = malloc((size_t)op->block * sizeof(int16_t));
-        failed = !fbuf || !qbuf;
+        failed = !qbuf;
 #pragma omp for schedule(static)
         for (int64_t p = 0; p < out->npanels; p++) {
             if (failed)
                 continue;
             const int64_t r0 = p * w, n = rows - r0 < w ? rows - r0 : w;
-            bad |= pack_panel(op, &qa, k, r0, n, w, out->kp, out->panels + p * out->kp * w * 2, exps,
-                              fbuf, qbuf);
+            int16_t *panel = out->panels + p * out->kp * w * 2;
+            memset(panel, 0, (size_t)(out->kp * w * 2) * sizeof(int16_t));
+            if (op->k_stride != 1)
+                bad |= pack_panel_kmajor(op, &qa, k, r0, n, w, panel, exps);
+            else
+                bad |= pack_panel(op, &qa, k, r0, n, w, panel, exps, qbuf);
         }
-        free(fbuf);
         free(qbuf);
     }
     if (failed)

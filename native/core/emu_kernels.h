@@ -73,6 +73,31 @@ typedef uint32_t (*dfp_absmax_bits_fn)(const float *x, int64_t n);
 typedef void (*dfp_bfp_block_fn)(const dfp_bfp_block *b, const float *x, int64_t n,
                                  int16_t *mant, float *y);
 
+/* K-major block quantisation (the BFP packer's path for operands stored
+ * transposed, e.g. im2col columns): up to DFP_BFP_LANES rows at once, element
+ * t of row r's block at x[t * ldx + r], so one row of the source feeds every
+ * lane and no transposing gather is needed. Row r's block is quantised as
+ * dfp_bfp_block_fn quantises it with scale_exp[r] and index0[r]. */
+#define DFP_BFP_LANES 16
+
+typedef struct dfp_bfp_lanes {
+    int rows;                           /* lanes in use, 1 .. DFP_BFP_LANES */
+    int32_t scale_exp[DFP_BFP_LANES];
+    uint64_t index0[DFP_BFP_LANES];     /* stochastic index of each row's element t = 0 */
+    float kmax;
+    int stochastic;
+    uint64_t key;
+} dfp_bfp_lanes;
+
+/* amax[r] = largest |x| bits of row r's len elements (as dfp_absmax_bits_fn). */
+typedef void (*dfp_absmax_kmajor_fn)(const float *x, int64_t ldx, int rows, int64_t len,
+                                     uint32_t *amax);
+/* Codes of each row's block, written as VNNI pairs: code t of row r at
+ * ((int16_t *)pairs)[((t / 2) * ld + r) * 2 + t % 2]; with odd len the last
+ * pair's upper half is written 0. */
+typedef void (*dfp_bfp_block_kmajor_fn)(const dfp_bfp_lanes *b, const float *x, int64_t ldx,
+                                        int64_t len, int32_t *pairs, int64_t ld);
+
 typedef struct dfp_emu_kernels {
     dfp_fpemu_round_fn round;
     dfp_fpemu_ukernel_fn gemm_ukernel;
@@ -80,6 +105,8 @@ typedef struct dfp_emu_kernels {
     int mr, nr;            /* register block of both micro-kernels */
     dfp_absmax_bits_fn absmax_bits;
     dfp_bfp_block_fn bfp_block;
+    dfp_absmax_kmajor_fn absmax_kmajor;
+    dfp_bfp_block_kmajor_fn bfp_block_kmajor;
 } dfp_emu_kernels;
 
 void dfp_emu_kernels_init_scalar(dfp_emu_kernels *k);
@@ -111,6 +138,21 @@ static inline float dfp_pow2_or_zero(int32_t p)
     return p >= -126 && p <= 127 ? dfp_bits_f32((uint32_t)(p + 127) << 23) : 0.0f;
 }
 
+/* Code of element x, the i-th of block b (down = dfp_pow2_or_zero(-b->scale_exp)):
+ * the scalar reference's step of dfp_bfp_block_fn. */
+static inline float dfp_bfp_code(const dfp_bfp_block *b, float down, float x, uint64_t i)
+{
+    float v = down != 0.0f ? x * down : ldexpf(x, -b->scale_exp), k;
+    if (b->stochastic) {
+        uint32_t rnd = dfp_fpemu_rng(b->key, b->index0 + i);
+        float fl = floorf(v);
+        k = fl + (float)((double)rnd < (double)(v - fl) * 4294967296.0);
+    } else {
+        k = nearbyintf(v); /* default FP environment: ties to even */
+    }
+    return k > b->kmax ? b->kmax : (k < -b->kmax ? -b->kmax : k);
+}
+
 /* dfp_bfp_block_fn on elements [i0, n): the scalar reference, also the tail
  * and out-of-range fallback of the SIMD kernels. */
 static inline void dfp_bfp_block_span(const dfp_bfp_block *b, const float *x, int64_t i0,
@@ -118,19 +160,27 @@ static inline void dfp_bfp_block_span(const dfp_bfp_block *b, const float *x, in
 {
     const float down = dfp_pow2_or_zero(-b->scale_exp), up = dfp_pow2_or_zero(b->scale_exp);
     for (int64_t i = i0; i < n; i++) {
-        float v = down != 0.0f ? x[i] * down : ldexpf(x[i], -b->scale_exp), k;
-        if (b->stochastic) {
-            uint32_t rnd = dfp_fpemu_rng(b->key, b->index0 + (uint64_t)i);
-            float fl = floorf(v);
-            k = fl + (float)((double)rnd < (double)(v - fl) * 4294967296.0);
-        } else {
-            k = nearbyintf(v); /* default FP environment: ties to even */
-        }
-        k = k > b->kmax ? b->kmax : (k < -b->kmax ? -b->kmax : k);
+        float k = dfp_bfp_code(b, down, x[i], (uint64_t)i);
         if (mant)
             mant[i] = (int16_t)k;
         if (y)
             y[i] = up != 0.0f ? k * up : ldexpf(k, b->scale_exp);
+    }
+}
+
+/* dfp_bfp_block_kmajor_fn: the scalar reference, also the SIMD kernels' fallback. */
+static inline void dfp_bfp_kmajor_span(const dfp_bfp_lanes *b, const float *x, int64_t ldx,
+                                       int64_t len, int32_t *pairs, int64_t ld)
+{
+    int16_t *out = (int16_t *)(void *)pairs;
+    for (int r = 0; r < b->rows; r++) {
+        const dfp_bfp_block blk = {b->scale_exp[r], b->kmax, b->stochastic, b->key, b->index0[r]};
+        const float down = dfp_pow2_or_zero(-blk.scale_exp);
+        for (int64_t t = 0; t < len; t++)
+            out[((t / 2) * ld + r) * 2 + t % 2] =
+                (int16_t)dfp_bfp_code(&blk, down, x[t * ldx + r], (uint64_t)t);
+        if (len % 2)
+            out[((len / 2) * ld + r) * 2 + 1] = 0;
     }
 }
 
@@ -141,6 +191,19 @@ static inline uint32_t dfp_absmax_bits_span(const float *x, int64_t i0, int64_t 
         mx = u > mx ? u : mx;
     }
     return mx;
+}
+
+static inline void dfp_absmax_kmajor_span(const float *x, int64_t ldx, int rows, int64_t len,
+                                          uint32_t *amax)
+{
+    for (int r = 0; r < rows; r++) {
+        uint32_t mx = 0;
+        for (int64_t t = 0; t < len; t++) {
+            uint32_t u = dfp_f32_bits(x[t * ldx + r]) & DFP_F32_ABS_MASK;
+            mx = u > mx ? u : mx;
+        }
+        amax[r] = mx;
+    }
 }
 
 /* Chunk-rule helpers shared by the micro-kernels. */

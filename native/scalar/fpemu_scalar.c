@@ -65,6 +65,18 @@ static void dfp_bfp_block_scalar(const dfp_bfp_block *b, const float *x, int64_t
     dfp_bfp_block_span(b, x, 0, n, mant, y);
 }
 
+static void dfp_absmax_kmajor_scalar(const float *x, int64_t ldx, int rows, int64_t len,
+                                     uint32_t *amax)
+{
+    dfp_absmax_kmajor_span(x, ldx, rows, len, amax);
+}
+
+static void dfp_bfp_block_kmajor_scalar(const dfp_bfp_lanes *b, const float *x, int64_t ldx,
+                                        int64_t len, int32_t *pairs, int64_t ld)
+{
+    dfp_bfp_kmajor_span(b, x, ldx, len, pairs, ld);
+}
+
 void dfp_emu_kernels_init_scalar(dfp_emu_kernels *k)
 {
     k->round = dfp_round_fp_scalar;
@@ -72,6 +84,8 @@ void dfp_emu_kernels_init_scalar(dfp_emu_kernels *k)
     k->gemm_ukernel_nearest = dfp_gemm_fpemu_f32_scalar_16x4;
     k->absmax_bits = dfp_absmax_bits_scalar;
     k->bfp_block = dfp_bfp_block_scalar;
+    k->absmax_kmajor = dfp_absmax_kmajor_scalar;
+    k->bfp_block_kmajor = dfp_bfp_block_kmajor_scalar;
     k->mr = DFP_FPEMU_SCALAR_MR;
     k->nr = DFP_FPEMU_SCALAR_NR;
 }
