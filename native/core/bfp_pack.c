@@ -91,7 +91,10 @@ dfp_status dfp_bfp_pack_operand(const dfp_bfp_operand *op, int64_t rows, int64_t
                 continue;
             const int64_t r0 = p * w, n = rows - r0 < w ? rows - r0 : w;
             int16_t *panel = out->panels + p * out->kp * w * 2;
-            memset(panel, 0, (size_t)(out->kp * w * 2) * sizeof(int16_t));
+            /* every code is written, so only padding needs zeros: rows past the
+             * edge and, from the row-major path, the upper half of an odd k's last pair */
+            if (n < w || (k % 2 && op->k_stride == 1))
+                memset(panel, 0, (size_t)(out->kp * w * 2) * sizeof(int16_t));
             if (op->k_stride != 1)
                 bad |= pack_panel_kmajor(op, &qa, k, r0, n, w, panel, exps);
             else

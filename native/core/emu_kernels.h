@@ -98,6 +98,15 @@ typedef void (*dfp_absmax_kmajor_fn)(const float *x, int64_t ldx, int rows, int6
 typedef void (*dfp_bfp_block_kmajor_fn)(const dfp_bfp_lanes *b, const float *x, int64_t ldx,
                                         int64_t len, int32_t *pairs, int64_t ld);
 
+/* The BFP GEMM's flush of one micro-tile of exact block sums (bfp_gemm.c):
+ * tot[i * ldt + j] += blk[i * ldb + j] * 2^(ea[i * lde] + eb[j]) for i < rows,
+ * j < cols. The product is the exact power-of-two scaling ldexpf gives (an
+ * integer-valued blk times a normal 2^e never lands in the subnormal range),
+ * then one FP32 add. */
+typedef void (*dfp_bfp_scale_add_fn)(const float *blk, int64_t ldb, const int32_t *ea, int64_t lde,
+                                     const int32_t *eb, int64_t rows, int64_t cols, float *tot,
+                                     int64_t ldt);
+
 typedef struct dfp_emu_kernels {
     dfp_fpemu_round_fn round;
     dfp_fpemu_ukernel_fn gemm_ukernel;
@@ -107,6 +116,7 @@ typedef struct dfp_emu_kernels {
     dfp_bfp_block_fn bfp_block;
     dfp_absmax_kmajor_fn absmax_kmajor;
     dfp_bfp_block_kmajor_fn bfp_block_kmajor;
+    dfp_bfp_scale_add_fn bfp_scale_add;
 } dfp_emu_kernels;
 
 void dfp_emu_kernels_init_scalar(dfp_emu_kernels *k);
@@ -191,6 +201,23 @@ static inline uint32_t dfp_absmax_bits_span(const float *x, int64_t i0, int64_t 
         mx = u > mx ? u : mx;
     }
     return mx;
+}
+
+/* v * 2^e as ldexpf rounds it: a multiply by 2^e built from its bits when that
+ * is a normal float (a libm call per block sum was the cost). */
+static inline float dfp_scale_pow2(float v, int32_t e)
+{
+    float p = dfp_pow2_or_zero(e);
+    return p != 0.0f ? v * p : ldexpf(v, (int)e);
+}
+
+/* dfp_bfp_scale_add_fn on columns [j0, cols) of one row: the scalar reference,
+ * also the SIMD kernels' tail. */
+static inline void dfp_bfp_scale_add_span(const float *blk, int32_t ea, const int32_t *eb,
+                                          int64_t j0, int64_t cols, float *tot)
+{
+    for (int64_t j = j0; j < cols; j++)
+        tot[j] += dfp_scale_pow2(blk[j], ea + eb[j]);
 }
 
 static inline void dfp_absmax_kmajor_span(const float *x, int64_t ldx, int rows, int64_t len,

@@ -211,7 +211,11 @@ static void run_tiles(int64_t m, int64_t n, int64_t k, const float *ap, const fl
     const dfp_fpemu_ukernel_fn ukernel = fast ? kern->gemm_ukernel_nearest : kern->gemm_ukernel;
     const int mr = kern->mr, nr = kern->nr;
     const int64_t mb = (m + mr - 1) / mr, nb = (n + nr - 1) / nr;
-#pragma omp parallel for schedule(dynamic) num_threads(dfp_threads_for_work(mb * nb))
+    /* tiles are handed out 16 at a time: each grab is a locked add, which waits
+     * for the previous tile's scattered stores to C to drain (with one tile per
+     * grab that wait was up to a fifth of a small-K GEMM) */
+    const int chunk = mb * nb >= 256 ? 16 : 1;
+#pragma omp parallel for schedule(dynamic, chunk) num_threads(dfp_threads_for_work(mb * nb))
     for (int64_t tile = 0; tile < mb * nb; tile++) {
         int64_t i0 = (tile % mb) * mr, j0 = (tile / mb) * nr;
         float out[DFP_FPEMU_MAX_TILE];

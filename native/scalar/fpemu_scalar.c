@@ -77,6 +77,14 @@ static void dfp_bfp_block_kmajor_scalar(const dfp_bfp_lanes *b, const float *x, 
     dfp_bfp_kmajor_span(b, x, ldx, len, pairs, ld);
 }
 
+static void dfp_bfp_scale_add_scalar(const float *blk, int64_t ldb, const int32_t *ea, int64_t lde,
+                                     const int32_t *eb, int64_t rows, int64_t cols, float *tot,
+                                     int64_t ldt)
+{
+    for (int64_t i = 0; i < rows; i++)
+        dfp_bfp_scale_add_span(blk + i * ldb, ea[i * lde], eb, 0, cols, tot + i * ldt);
+}
+
 void dfp_emu_kernels_init_scalar(dfp_emu_kernels *k)
 {
     k->round = dfp_round_fp_scalar;
@@ -86,6 +94,7 @@ void dfp_emu_kernels_init_scalar(dfp_emu_kernels *k)
     k->bfp_block = dfp_bfp_block_scalar;
     k->absmax_kmajor = dfp_absmax_kmajor_scalar;
     k->bfp_block_kmajor = dfp_bfp_block_kmajor_scalar;
+    k->bfp_scale_add = dfp_bfp_scale_add_scalar;
     k->mr = DFP_FPEMU_SCALAR_MR;
     k->nr = DFP_FPEMU_SCALAR_NR;
 }
