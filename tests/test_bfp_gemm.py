@@ -160,6 +160,27 @@ def test_kmajor_operand_extreme_exponents_equal_contiguous(restore_isa_threads):
             assert np.array_equal(got.view(np.uint32), want), (isa, rounding)
 
 
+def test_quantiser_signed_zeros_and_tiny_values_identical_on_every_isa(restore_isa_threads):
+    # -0 and values far below the block maximum: codes, exponents and dequantised
+    # values (whose zero signs show) equal the scalar reference's
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((64, 256)).astype(np.float32)
+    x[:, ::7], x[:, 1::11], x[3] = -0.0, -1e-9, -0.0
+    x[5, :64] *= np.float32(1e-38)
+    for rounding in ("stochastic", "nearest"):
+        for floor in (False, True):
+            got = {}
+            for isa in _native.isa_supported():
+                _native.select_isa(isa)
+                y = _emu.bfp_quantize(x, 64, 7, floor, rounding, 1, 2)
+                k, e = _emu.bfp_quantize(x, 64, 7, floor, rounding, 1, 2, True)
+                got[isa] = (y.view(np.uint32), k, e)
+            for isa, (y, k, e) in got.items():
+                ref = got["scalar"]
+                assert np.array_equal(y, ref[0]) and np.array_equal(k, ref[1]) and np.array_equal(e, ref[2]), \
+                    (isa, rounding, floor)
+
+
 def test_kmajor_operand_with_nan_raises():
     a = np.ones((130, 40), np.float32)
     a[70, 33] = np.nan

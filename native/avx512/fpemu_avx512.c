@@ -11,21 +11,36 @@
 #define MR 16
 #define NR 8
 
-static inline __m512i rng_mix32_avx512(__m512i x)
+/* x >> 16 in every 32-bit lane as a byte shuffle: the same bits, but on the
+ * shuffle port, while shifts share port 0 with the multiplies that bound the
+ * generator. */
+static inline __m512i srl16_avx512(__m512i x)
 {
-    x = _mm512_xor_si512(x, _mm512_srli_epi32(x, 16));
+    const __m512i ctl = _mm512_set4_epi32((int)0x80800f0eu, (int)0x80800b0au, (int)0x80800706u,
+                                          (int)0x80800302u);
+    return _mm512_shuffle_epi8(x, ctl);
+}
+
+/* dfp_mix32 after its first step x ^= x >> 16. */
+static inline __m512i rng_mix32_tail_avx512(__m512i x)
+{
     x = _mm512_mullo_epi32(x, _mm512_set1_epi32((int)0x7feb352du));
     x = _mm512_xor_si512(x, _mm512_srli_epi32(x, 15));
     x = _mm512_mullo_epi32(x, _mm512_set1_epi32((int)0x846ca68bu));
-    return _mm512_xor_si512(x, _mm512_srli_epi32(x, 16));
+    return _mm512_xor_si512(x, srl16_avx512(x));
 }
 
-/* dfp_fpemu_rng(key, index) for 16 indices given as low and high 32-bit halves. */
+/* dfp_fpemu_rng(key, index) for 16 indices given as low and high 32-bit halves.
+ * The first round's x = lo ^ k, x ^= x >> 16 is lo ^ (lo >> 16) ^ (k ^ k >> 16):
+ * one three-way XOR (ternary logic 0x96) with a constant. */
 static inline __m512i rng_u32_avx512(uint64_t key, __m512i lo, __m512i hi)
 {
-    __m512i x = rng_mix32_avx512(_mm512_xor_si512(lo, _mm512_set1_epi32((int)(uint32_t)key)));
+    const uint32_t k = (uint32_t)key;
+    __m512i x = rng_mix32_tail_avx512(_mm512_ternarylogic_epi32(
+        lo, srl16_avx512(lo), _mm512_set1_epi32((int)(k ^ (k >> 16))), 0x96));
     __m512i h = _mm512_xor_si512(hi, _mm512_set1_epi32((int)(uint32_t)(key >> 32)));
-    return rng_mix32_avx512(_mm512_add_epi32(x, h));
+    __m512i y = _mm512_add_epi32(x, h);
+    return rng_mix32_tail_avx512(_mm512_xor_si512(y, srl16_avx512(y)));
 }
 
 /* Halves of base + lane (lane = 0..15), with the carry into the high half. */
@@ -267,6 +282,18 @@ static uint32_t dfp_absmax_bits_avx512(const float *x, int64_t n)
     return dfp_absmax_bits_span(x, i, n, (uint32_t)_mm512_reduce_max_epu32(mx));
 }
 
+/* floor(v) for the stochastic codes by adding and removing 1.5 * 2^23 with the
+ * add rounded down: two plain FP adds instead of a roundscale's two port-0
+ * uops. Exact for |v| < 2^22; larger |v| (never produced by a block's own
+ * scale, |v| <= 2^15) are off by at most one but then clamp to the same
+ * +-kmax (< 2^22 - 2), and -0 gives +0, which the code fl + 0 gives anyway. */
+static inline __m512 floor_small_avx512(__m512 v)
+{
+    const __m512 magic = _mm512_set1_ps(12582912.0f);
+    return _mm512_sub_ps(_mm512_add_round_ps(v, magic, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC),
+                         magic);
+}
+
 /* dfp_bfp_block_span on 16 lanes: the power-of-two scaling, roundscale
  * (nearest-even or floor) and compares are exact, so lanes equal the scalar
  * steps. Stochastic: rnd < frac * 2^32 (exact in double there) is
@@ -280,18 +307,27 @@ static void dfp_bfp_block_avx512(const dfp_bfp_block *b, const float *x, int64_t
         const __m512 vdown = _mm512_set1_ps(down), vup = _mm512_set1_ps(up);
         const __m512 kmax = _mm512_set1_ps(b->kmax), kmin = _mm512_set1_ps(-b->kmax);
         const __m512 two32 = _mm512_set1_ps(4294967296.0f);
+        const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        const int carry_free = b->index0 >> 32 == (b->index0 + (uint64_t)n) >> 32;
+        const __m512i hi_all = _mm512_set1_epi32((int)(uint32_t)(b->index0 >> 32));
         for (; i + MR <= n; i += MR) {
             __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + i), vdown), k;
             if (b->stochastic) {
-                __m512i lo, hi;
-                index_halves_avx512(b->index0 + (uint64_t)i, &lo, &hi);
+                __m512i lo, hi = hi_all;
+                if (carry_free) /* every index of the call shares its high half */
+                    lo = _mm512_add_epi32(_mm512_set1_epi32((int)(uint32_t)(b->index0 + (uint64_t)i)),
+                                          iota);
+                else
+                    index_halves_avx512(b->index0 + (uint64_t)i, &lo, &hi);
                 __m512i rnd = rng_u32_avx512(b->key, lo, hi);
-                __m512 fl = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-                __m512 f = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_sub_ps(v, fl), two32),
-                                                _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC);
-                __mmask16 upm = _mm512_cmplt_epu32_mask(rnd, _mm512_cvttps_epu32(f));
-                /* fl + 0 or 1 for every lane, as the scalar code (-0 + 0 = +0) */
-                k = _mm512_add_ps(fl, _mm512_maskz_mov_ps(upm, _mm512_set1_ps(1.0f)));
+                __m512 fl = floor_small_avx512(v);
+                /* ceil(frac * 2^32) converted in one step (exact: an integer below 2^32) */
+                __m512i f = _mm512_cvt_roundps_epu32(_mm512_mul_ps(_mm512_sub_ps(v, fl), two32),
+                                                     _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC);
+                __mmask16 upm = _mm512_cmplt_epu32_mask(rnd, f);
+                /* fl + 1 where up; fl is never -0 here, so untouched lanes equal
+                 * the scalar fl + 0 */
+                k = _mm512_mask_add_ps(fl, upm, fl, _mm512_set1_ps(1.0f));
             } else {
                 k = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
             }
@@ -324,11 +360,11 @@ static inline __m512i bfp_codes_kmajor_avx512(__m512 x, __m512 vdown, __m512 kma
     __m512 v = _mm512_mul_ps(x, vdown), k;
     if (stochastic) {
         __m512i rnd = rng_u32_avx512(key, lo, hi);
-        __m512 fl = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-        __m512 f = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_sub_ps(v, fl), _mm512_set1_ps(4294967296.0f)),
-                                        _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC);
-        __mmask16 upm = _mm512_cmplt_epu32_mask(rnd, _mm512_cvttps_epu32(f));
-        k = _mm512_add_ps(fl, _mm512_maskz_mov_ps(upm, _mm512_set1_ps(1.0f)));
+        __m512 fl = floor_small_avx512(v);
+        __m512i f = _mm512_cvt_roundps_epu32(_mm512_mul_ps(_mm512_sub_ps(v, fl), _mm512_set1_ps(4294967296.0f)),
+                                             _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC);
+        __mmask16 upm = _mm512_cmplt_epu32_mask(rnd, f);
+        k = _mm512_mask_add_ps(fl, upm, fl, _mm512_set1_ps(1.0f)); /* fl is never -0 */
     } else {
         k = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     }
@@ -336,17 +372,39 @@ static inline __m512i bfp_codes_kmajor_avx512(__m512 x, __m512 vdown, __m512 kma
     return _mm512_cvttps_epi32(k);
 }
 
-/* dfp_bfp_block_kmajor_fn: lane r = row r; codes t and t + 1 are joined into
- * one 32-bit pair word per lane (low half first, as the int16 layout on x86). */
+/* Codes t and t + 1 of 16 rows as one pair word per lane (low half first, as
+ * the int16 layout on x86); with carry_free no lane's index0 + t crosses a
+ * multiple of 2^32, so the high halves stay h0. */
+static inline __attribute__((always_inline)) __m512i
+bfp_pair_kmajor_avx512(const dfp_bfp_lanes *b, const float *x, int64_t ldx, int64_t len, int64_t t,
+                       __mmask16 m, __m512 vdown, __m512 kmax, __m512i i0, __m512i h0,
+                       const int carry_free)
+{
+    __m512i code[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
+    for (int64_t u = 0; u < 2 && t + u < len; u++) {
+        __m512i lo = _mm512_add_epi32(i0, _mm512_set1_epi32((int)(t + u))), hi = h0;
+        if (!carry_free)
+            hi = _mm512_mask_add_epi32(h0, _mm512_cmplt_epu32_mask(lo, i0), h0, _mm512_set1_epi32(1));
+        code[u] = bfp_codes_kmajor_avx512(_mm512_maskz_loadu_ps(m, x + (t + u) * ldx), vdown, kmax,
+                                          b->stochastic, b->key, lo, hi);
+    }
+    return _mm512_or_si512(_mm512_and_si512(code[0], _mm512_set1_epi32(0xffff)),
+                           _mm512_slli_epi32(code[1], 16));
+}
+
+/* dfp_bfp_block_kmajor_fn: lane r = row r, per-lane scales and indices. */
 static void dfp_bfp_block_kmajor_avx512(const dfp_bfp_lanes *b, const float *x, int64_t ldx,
                                         int64_t len, int32_t *pairs, int64_t ld)
 {
     const __mmask16 m = (__mmask16)((1u << b->rows) - 1u);
-    for (int r = 0; r < b->rows; r++)
+    int carry_free = 1;
+    for (int r = 0; r < b->rows; r++) {
         if (b->scale_exp[r] < -127 || b->scale_exp[r] > 126) {
             dfp_bfp_kmajor_span(b, x, ldx, len, pairs, ld); /* 2^-scale_exp not a normal float */
             return;
         }
+        carry_free &= b->index0[r] >> 32 == (b->index0[r] + (uint64_t)len) >> 32;
+    }
     const __m512i se = _mm512_maskz_loadu_epi32(m, b->scale_exp);
     const __m512 vdown = _mm512_castsi512_ps(
         _mm512_slli_epi32(_mm512_sub_epi32(_mm512_set1_epi32(127), se), 23));
@@ -357,21 +415,9 @@ static void dfp_bfp_block_kmajor_avx512(const dfp_bfp_lanes *b, const float *x, 
     const __m512i h0 = _mm512_inserti64x4(
         _mm512_castsi256_si512(_mm512_cvtepi64_epi32(_mm512_srli_epi64(_mm512_loadu_si512(b->index0), 32))),
         _mm512_cvtepi64_epi32(_mm512_srli_epi64(_mm512_loadu_si512(b->index0 + 8), 32)), 1);
-    const __m512i low16 = _mm512_set1_epi32(0xffff);
     for (int64_t t = 0; t < len; t += 2) {
-        /* index0 + t with the carry into the high half */
-        __m512i lo = _mm512_add_epi32(i0, _mm512_set1_epi32((int)t));
-        __m512i hi = _mm512_mask_add_epi32(h0, _mm512_cmplt_epu32_mask(lo, i0), h0, _mm512_set1_epi32(1));
-        __m512i even = bfp_codes_kmajor_avx512(_mm512_maskz_loadu_ps(m, x + t * ldx), vdown, kmax,
-                                               b->stochastic, b->key, lo, hi);
-        __m512i odd = _mm512_setzero_si512();
-        if (t + 1 < len) {
-            lo = _mm512_add_epi32(i0, _mm512_set1_epi32((int)(t + 1)));
-            hi = _mm512_mask_add_epi32(h0, _mm512_cmplt_epu32_mask(lo, i0), h0, _mm512_set1_epi32(1));
-            odd = bfp_codes_kmajor_avx512(_mm512_maskz_loadu_ps(m, x + (t + 1) * ldx), vdown, kmax,
-                                          b->stochastic, b->key, lo, hi);
-        }
-        __m512i word = _mm512_or_si512(_mm512_and_si512(even, low16), _mm512_slli_epi32(odd, 16));
+        __m512i word = carry_free ? bfp_pair_kmajor_avx512(b, x, ldx, len, t, m, vdown, kmax, i0, h0, 1)
+                                  : bfp_pair_kmajor_avx512(b, x, ldx, len, t, m, vdown, kmax, i0, h0, 0);
         _mm512_mask_storeu_epi32(pairs + (t / 2) * ld, m, word);
     }
 }
