@@ -11,9 +11,8 @@
 #define MR 16
 #define NR 8
 
-/* x >> 16 in every 32-bit lane as a byte shuffle: the same bits, but on the
- * shuffle port, while shifts share port 0 with the multiplies that bound the
- * generator. */
+/* x >> 16 in every 32-bit lane as a byte shuffle: the same bits, on the
+ * shuffle port instead of port 0, where the generator's multiplies run. */
 static inline __m512i srl16_avx512(__m512i x)
 {
     const __m512i ctl = _mm512_set4_epi32((int)0x80800f0eu, (int)0x80800b0au, (int)0x80800706u,
@@ -110,29 +109,38 @@ static inline void strided_halves_avx512(uint64_t base, uint64_t stride, __m512i
     *hi = _mm512_loadu_si512(h);
 }
 
-/* Nearest rounding of finite and non-finite x by (v + C) - C: C =
- * 2^(clamp(e_v, emin, emax) + 23 - man) with v's sign has v's grid step as its
- * FP32 ulp (the emin clamp gives the subnormal step, the emax clamp keeps C
- * finite for huge v, which then saturate); results above max saturate (or
- * become inf), inf stays, NaN becomes the quiet NaN: float_round.h's rules.
- * Needs emax + 24 - man <= 127 (see round_fast_ok). */
+/* Nearest rounding of finite and non-finite x by (|x| + C) - C: C =
+ * 2^(clamp(e_x, emin, emax) + 23 - man) has |x|'s grid step as its FP32 ulp
+ * (the emin clamp gives the subnormal step, the emax clamp keeps C finite for
+ * huge x, which then saturate); results above max saturate (an unsigned
+ * integer min on the bits) or become inf; then x's sign. A vector holding inf
+ * or NaN (rare) takes one more step: inf stays, NaN becomes the quiet NaN of
+ * its sign. float_round.h's rules; needs emax + 24 - man <= 127 (see
+ * round_fast_ok). */
 static inline __m512 round_nearest_ps_avx512(__m512 x, const dfp_fmt_consts *c)
 {
     const __m512i sign = _mm512_set1_epi32((int)DFP_F32_SIGN_MASK);
     const __m512i u = _mm512_castps_si512(x);
     const __m512i a = _mm512_andnot_si512(sign, u);
-    __m512i e = _mm512_and_si512(u, _mm512_set1_epi32(0x7f800000));
+    __m512i e = _mm512_and_si512(a, _mm512_set1_epi32(0x7f800000));
     e = _mm512_max_epu32(e, _mm512_set1_epi32(c->tb << 23));
     e = _mm512_min_epu32(e, _mm512_set1_epi32((int)(c->max_bits & 0x7f800000u)));
-    __m512 cv = _mm512_castsi512_ps(_mm512_ternarylogic_epi32(
-        _mm512_add_epi32(e, _mm512_set1_epi32((23 - c->man_bits) << 23)), u, sign, 0xF8));
-    __m512i out = _mm512_andnot_si512(sign, _mm512_castps_si512(_mm512_sub_ps(_mm512_add_ps(x, cv), cv)));
-    __mmask16 over = _mm512_cmpgt_epu32_mask(out, _mm512_set1_epi32((int)c->max_bits));
-    out = _mm512_mask_mov_epi32(out, over, _mm512_set1_epi32((int)c->overflow_bits));
+    const __m512 cv = _mm512_castsi512_ps(_mm512_add_epi32(e, _mm512_set1_epi32((23 - c->man_bits) << 23)));
+    const __m512 av = _mm512_castsi512_ps(a);
+    __m512i out = _mm512_castps_si512(_mm512_sub_ps(_mm512_add_ps(av, cv), cv));
+    if (c->overflow_bits == c->max_bits) {
+        out = _mm512_min_epu32(out, _mm512_set1_epi32((int)c->max_bits));
+    } else {
+        __mmask16 over = _mm512_cmpgt_epu32_mask(out, _mm512_set1_epi32((int)c->max_bits));
+        out = _mm512_mask_mov_epi32(out, over, _mm512_set1_epi32((int)c->overflow_bits));
+    }
     __mmask16 nonfinite = _mm512_cmpge_epu32_mask(a, _mm512_set1_epi32((int)DFP_F32_INF_BITS));
-    __mmask16 nan = _mm512_cmpgt_epu32_mask(a, _mm512_set1_epi32((int)DFP_F32_INF_BITS));
-    out = _mm512_mask_mov_epi32(out, nonfinite, a);
-    out = _mm512_mask_mov_epi32(out, nan, _mm512_set1_epi32((int)DFP_F32_QNAN_BITS));
+    if (nonfinite) {
+        __mmask16 nan = _mm512_cmpgt_epu32_mask(a, _mm512_set1_epi32((int)DFP_F32_INF_BITS));
+        out = _mm512_mask_mov_epi32(out, nonfinite, a);
+        out = _mm512_mask_mov_epi32(out, nan, _mm512_set1_epi32((int)DFP_F32_QNAN_BITS));
+    }
+    /* 0xF8: A | (B & C) */
     return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(out, u, sign, 0xF8));
 }
 
