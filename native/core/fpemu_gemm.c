@@ -17,6 +17,7 @@
 #define DFP_FPEMU_MAX_TILE 1024 /* MR * NR upper bound for the tile buffer */
 #define PACK_TB 128             /* columns per packing block (buffer MR x PACK_TB floats) */
 #define GROUP_ROWS 256          /* rows per group of a transposed source with many rows */
+#define COL_TILES 8             /* column tiles per group of the tile order (run_tiles) */
 
 dfp_status dfp_float_format_check(const dfp_float_format *f);
 
@@ -303,9 +304,15 @@ static void run_tiles(int64_t m, int64_t n, int64_t k, const float *ap, const fl
      * for the previous tile's scattered stores to C to drain (with one tile per
      * grab that wait was up to a fifth of a small-K GEMM) */
     const int chunk = mb * nb >= 256 ? 16 : 1;
+    /* order: groups of COL_TILES column tiles, in each group row tile by row
+     * tile, so consecutive tiles continue the same rows of C and complete
+     * their cache lines while in L1 (rows of a wide C are a multiple of 4 KiB
+     * apart and share a few L1 sets); the group's B panels stay in cache */
 #pragma omp parallel for schedule(dynamic, chunk) num_threads(dfp_threads_for_work(mb * nb))
     for (int64_t tile = 0; tile < mb * nb; tile++) {
-        int64_t i0 = (tile % mb) * mr, j0 = (tile / mb) * nr;
+        const int64_t g = tile / (mb * COL_TILES), in_group = tile % (mb * COL_TILES);
+        const int64_t cols = nb - g * COL_TILES < COL_TILES ? nb - g * COL_TILES : COL_TILES;
+        const int64_t i0 = (in_group / cols) * mr, j0 = (g * COL_TILES + in_group % cols) * nr;
         float out[DFP_FPEMU_MAX_TILE];
         ukernel(k, ap + i0 * k, bp + j0 * k, out, i0, j0, acc);
         store_tile_any(out, m - i0 < mr ? m - i0 : mr, n - j0 < nr ? n - j0 : nr,
