@@ -1,9 +1,11 @@
-/* AVX-512 float-emulation kernels: rounding to a narrow float grid and the
- * 16x8 emulated-GEMM micro-kernels (16 lanes = 16 rows of C, 8 columns).
+/* AVX-512 float-emulation kernels: rounding to a narrow float grid, the 16x8
+ * emulated-GEMM micro-kernels (16 lanes = 16 rows of C, 8 columns), and the
+ * block floating point quantiser (row-major and k-major) and flush kernels.
  * Contracts: native/core/emu_kernels.h and float_round.h. Every step is the
  * scalar reference's integer step on 16 lanes (variable shifts give 0 for
- * counts >= 32, which is what the scalar code computes), so results are
- * bit-identical to native/scalar/fpemu_scalar.c. */
+ * counts >= 32, which is what the scalar code computes) or an FP step shown
+ * exact where it is used, so results are bit-identical to
+ * native/scalar/fpemu_scalar.c. */
 #include <immintrin.h>
 
 #include "emu_kernels.h"

@@ -1,9 +1,10 @@
 /* Packing of FP32 GEMM operands into VNNI pair-interleaved int16 panels with
  * block floating point quantisation on the way: per row and K block, the
  * quantiser's block kernel writes the mantissas, which go straight into the
- * panel, and the block's scale exponent into a rows x nblocks array. The codes
- * are dfp_bfp_quantize's (same kernel, same element indices for stochastic
- * rounding); only where they are stored differs. */
+ * panel, and the block's scale exponent into a rows x nblocks array. Operands
+ * stored transposed (k-major) go 16 rows at a time through the k-major kernels
+ * instead. The codes are dfp_bfp_quantize's (same arithmetic, same element
+ * indices for stochastic rounding); only where they are stored differs. */
 #include "bfp_pack.h"
 #include "bfp_quantize.h"
 #include "kernel_table.h"

@@ -1,6 +1,7 @@
-/* Scalar reference float-emulation kernels: rounding to a narrow float grid
- * and the 16x4 emulated-GEMM micro-kernel. Contracts: native/core/emu_kernels.h
- * and float_round.h. These define the results every ISA must reproduce. */
+/* Scalar reference float-emulation kernels: rounding to a narrow float grid,
+ * the 16x4 emulated-GEMM micro-kernel, and the block floating point quantiser
+ * and flush kernels. Contracts: native/core/emu_kernels.h and float_round.h.
+ * These define the results every ISA must reproduce. */
 #include "emu_kernels.h"
 
 #define DFP_FPEMU_SCALAR_MR 16
