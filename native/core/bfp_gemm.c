@@ -160,6 +160,13 @@ static bfp_plan make_plan(int64_t m, int64_t n, int64_t k, int block, int transp
                    .transposed = transposed, .sa = sa, .sb = sb};
     pl.mc = MC_MAX / pl.mr * pl.mr;
     pl.nc = NC_MAX / pl.nr * pl.nr;
+    /* about two tiles per thread where the shape allows (narrower tiles first):
+     * a 16 x 144 wtgrad product was one tile, so one thread. Tiles only split
+     * the output; every element keeps its block order. */
+    const int64_t want = 2 * (int64_t)dfp_num_threads();
+    while (((m + pl.mc - 1) / pl.mc) * ((n + pl.nc - 1) / pl.nc) < want && pl.nc > pl.nr &&
+           n > pl.nc / 2)
+        pl.nc = (pl.nc / 2 + pl.nr - 1) / pl.nr * pl.nr;
     return pl;
 }
 
