@@ -12,14 +12,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Panel of rows [r0, r0 + rows) (rows <= w) of an operand with contiguous
- * rows; qbuf holds block int16. Returns 1 when a block holds NaN/inf. */
+/* K blocks [b0, b1) of the panel of rows [r0, r0 + rows) (rows <= w) of an
+ * operand with contiguous rows; qbuf holds block int16. Returns 1 when a
+ * block holds NaN/inf. */
 static int pack_panel(const dfp_bfp_operand *op, const dfp_bfp_args *qa, int64_t k, int64_t r0,
-                      int64_t rows, int w, int16_t *panel, int32_t *exps, int16_t *qbuf)
+                      int64_t rows, int64_t b0, int64_t b1, int w, int16_t *panel, int32_t *exps,
+                      int16_t *qbuf)
 {
     const int64_t block = op->block, nb = (k + block - 1) / block;
     int bad = 0;
-    for (int64_t b = 0; b < nb; b++) {
+    for (int64_t b = b0; b < b1; b++) {
         const int64_t c0 = b * block, len = k - c0 < block ? k - c0 : block;
         for (int64_t i = 0; i < rows; i++) {
             const float *src = op->x + (r0 + i) * op->row_stride + c0;
@@ -30,14 +32,16 @@ static int pack_panel(const dfp_bfp_operand *op, const dfp_bfp_args *qa, int64_t
     return bad;
 }
 
-/* Panel of rows [r0, r0 + rows) of a k-major operand (element (r, t) at
- * x[t * k_stride + r]): DFP_BFP_LANES rows at a time, each block's exponents
- * from the kernel table's vertical max, its codes written straight into the
- * panel's VNNI pairs (blocks are even, so a block starts a pair). Reading
- * whole source rows replaces the transposing gather, and one kernel call
- * serves 16 rows. Returns 1 when a block holds NaN/inf. */
+/* K blocks [b0, b1) of the panel of rows [r0, r0 + rows) of a k-major
+ * operand (element (r, t) at x[t * k_stride + r]): DFP_BFP_LANES rows at a
+ * time, each block's exponents from the kernel table's vertical max, its
+ * codes written straight into the panel's VNNI pairs (blocks are even, so a
+ * block starts a pair). Reading whole source rows replaces the transposing
+ * gather, and one kernel call serves 16 rows. Returns 1 when a block holds
+ * NaN/inf. */
 static int pack_panel_kmajor(const dfp_bfp_operand *op, const dfp_bfp_args *qa, int64_t k,
-                             int64_t r0, int64_t rows, int w, int16_t *panel, int32_t *exps)
+                             int64_t r0, int64_t rows, int64_t b0, int64_t b1, int w,
+                             int16_t *panel, int32_t *exps)
 {
     const dfp_emu_kernels *kern = &dfp_kernels()->emu;
     const int64_t block = op->block, nb = (k + block - 1) / block;
@@ -47,7 +51,7 @@ static int pack_panel_kmajor(const dfp_bfp_operand *op, const dfp_bfp_args *qa, 
     int bad = 0;
     for (int64_t g0 = 0; g0 < rows; g0 += DFP_BFP_LANES) {
         lanes.rows = (int)(rows - g0 < DFP_BFP_LANES ? rows - g0 : DFP_BFP_LANES);
-        for (int64_t b = 0; b < nb; b++) {
+        for (int64_t b = b0; b < b1; b++) {
             const int64_t c0 = b * block, len = k - c0 < block ? k - c0 : block;
             const float *x = op->x + c0 * op->k_stride + r0 + g0;
             int bad_block = 0;
@@ -80,26 +84,36 @@ dfp_status dfp_bfp_pack_operand(const dfp_bfp_operand *op, int64_t rows, int64_t
     out->panels = aligned_alloc(64, (size_t)((out->npanels * out->kp * w * 2 * 2 + 63) / 64 * 64));
     if (!out->panels)
         return DFP_ERR_OUT_OF_MEMORY;
+    /* work items: a panel's K blocks in `split` ranges, so operands with few
+     * panels (wtgrad's im2col rows: 144 rows, 5 panels) still share out evenly */
+    const int64_t nb = (k + op->block - 1) / op->block;
+    const int64_t threads = dfp_threads_for_work(out->npanels * nb);
+    int64_t split = out->npanels > 0 ? (4 * threads + out->npanels - 1) / out->npanels : 1;
+    split = split < nb ? split : nb;
+    /* every code is written, so only padding needs zeros: rows past the edge
+     * and, from the row-major path, the upper half of an odd k's last pair */
+    const int zero_all = k % 2 && op->k_stride == 1;
     int bad = 0, failed = 0;
-#pragma omp parallel num_threads(dfp_threads_for_work(out->npanels)) reduction(| : bad) \
-    reduction(| : failed)
+#pragma omp parallel num_threads(threads) reduction(| : bad) reduction(| : failed)
     {
         int16_t *qbuf = malloc((size_t)op->block * sizeof(int16_t));
         failed = !qbuf;
 #pragma omp for schedule(static)
-        for (int64_t p = 0; p < out->npanels; p++) {
+        for (int64_t p = 0; p < out->npanels; p++)
+            if (zero_all || rows - p * w < w)
+                memset(out->panels + p * out->kp * w * 2, 0, (size_t)(out->kp * w * 2) * sizeof(int16_t));
+#pragma omp for schedule(static)
+        for (int64_t item = 0; item < out->npanels * split; item++) {
             if (failed)
                 continue;
+            const int64_t p = item / split, part = item % split;
+            const int64_t b0 = nb * part / split, b1 = nb * (part + 1) / split;
             const int64_t r0 = p * w, n = rows - r0 < w ? rows - r0 : w;
             int16_t *panel = out->panels + p * out->kp * w * 2;
-            /* every code is written, so only padding needs zeros: rows past the
-             * edge and, from the row-major path, the upper half of an odd k's last pair */
-            if (n < w || (k % 2 && op->k_stride == 1))
-                memset(panel, 0, (size_t)(out->kp * w * 2) * sizeof(int16_t));
             if (op->k_stride != 1)
-                bad |= pack_panel_kmajor(op, &qa, k, r0, n, w, panel, exps);
+                bad |= pack_panel_kmajor(op, &qa, k, r0, n, b0, b1, w, panel, exps);
             else
-                bad |= pack_panel(op, &qa, k, r0, n, w, panel, exps, qbuf);
+                bad |= pack_panel(op, &qa, k, r0, n, b0, b1, w, panel, exps, qbuf);
         }
         free(qbuf);
     }
