@@ -78,12 +78,28 @@ static void dfp_bfp_block_kmajor_scalar(const dfp_bfp_lanes *b, const float *x, 
     dfp_bfp_kmajor_span(b, x, ldx, len, pairs, ld);
 }
 
+/* Rows whose every 2^(ea + eb[j]) is a normal float take a branch-free loop
+ * (the compiler vectorises it at the baseline ISA; AVX2 uses this kernel). */
 static void dfp_bfp_scale_add_scalar(const float *blk, int64_t ldb, const int32_t *ea, int64_t lde,
                                      const int32_t *eb, int64_t rows, int64_t cols, float *tot,
                                      int64_t ldt)
 {
-    for (int64_t i = 0; i < rows; i++)
-        dfp_bfp_scale_add_span(blk + i * ldb, ea[i * lde], eb, 0, cols, tot + i * ldt);
+    int32_t eb_min = INT32_MAX, eb_max = INT32_MIN;
+    for (int64_t j = 0; j < cols; j++) {
+        eb_min = eb[j] < eb_min ? eb[j] : eb_min;
+        eb_max = eb[j] > eb_max ? eb[j] : eb_max;
+    }
+    for (int64_t i = 0; i < rows; i++) {
+        const float *b = blk + i * ldb;
+        float *t = tot + i * ldt;
+        const int32_t e = ea[i * lde];
+        if (e + eb_min < -126 || e + eb_max > 127) {
+            dfp_bfp_scale_add_span(b, e, eb, 0, cols, t);
+            continue;
+        }
+        for (int64_t j = 0; j < cols; j++)
+            t[j] += b[j] * dfp_bits_f32((uint32_t)(e + eb[j] + 127) << 23);
+    }
 }
 
 void dfp_emu_kernels_init_scalar(dfp_emu_kernels *k)
