@@ -144,6 +144,50 @@ def test_quantise_while_packing_equals_quantise_then_gemm(m, n, k, block, mag, f
             assert np.array_equal(got.view(np.uint32), want), (isa, threads)
 
 
+def test_kmajor_operand_extreme_exponents_equal_contiguous(restore_isa_threads):
+    # transposed (k-major) operands quantise 16 rows per kernel call; rows whose
+    # scale 2^-E is not a normal float (blocks below about 2^-121) take the scalar steps
+    rng = np.random.default_rng(5)
+    # rows 0..31: a different scale per lane; rows 32..34 (the last group): tiny
+    scales = np.float32([1e-30, 1.0, 1e30, 1e37, 0.0, 1e-20, 5.0, 1e10] * 4 + [1e-38, 1e-45, 1.0])[:, None]
+    a = (rng.standard_normal((130, 35)).T * scales).astype(np.float32)      # 35 x 130, k-major
+    b = (rng.standard_normal((130, 20)).T).astype(np.float32)
+    for rounding in ("stochastic", "nearest"):
+        want = two_step(a, b, 64, 7, False, rounding).view(np.uint32)
+        for isa in _native.isa_supported():
+            _native.select_isa(isa)
+            got = _emu.gemm_bfp_f32(a, b, 64, 7, False, rounding, 7, False, rounding, 3, 10, 11)
+            assert np.array_equal(got.view(np.uint32), want), (isa, rounding)
+
+
+def test_quantiser_signed_zeros_and_tiny_values_identical_on_every_isa(restore_isa_threads):
+    # -0 and values far below the block maximum: codes, exponents and dequantised
+    # values (whose zero signs show) equal the scalar reference's
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((64, 256)).astype(np.float32)
+    x[:, ::7], x[:, 1::11], x[3] = -0.0, -1e-9, -0.0
+    x[5, :64] *= np.float32(1e-38)
+    for rounding in ("stochastic", "nearest"):
+        for floor in (False, True):
+            got = {}
+            for isa in _native.isa_supported():
+                _native.select_isa(isa)
+                y = _emu.bfp_quantize(x, 64, 7, floor, rounding, 1, 2)
+                k, e = _emu.bfp_quantize(x, 64, 7, floor, rounding, 1, 2, True)
+                got[isa] = (y.view(np.uint32), k, e)
+            for isa, (y, k, e) in got.items():
+                ref = got["scalar"]
+                assert np.array_equal(y, ref[0]) and np.array_equal(k, ref[1]) and np.array_equal(e, ref[2]), \
+                    (isa, rounding, floor)
+
+
+def test_kmajor_operand_with_nan_raises():
+    a = np.ones((130, 40), np.float32)
+    a[70, 33] = np.nan
+    with pytest.raises(Exception, match="(?i)finite|nan"):
+        _emu.gemm_bfp_f32(a.T, np.ones((5, 130), np.float32), 64, 7, False, "nearest", 7, False, "nearest")
+
+
 def test_gemm_bfp_f32_rejects_bad_input():
     a, b = np.ones((4, 64), np.float32), np.ones((5, 64), np.float32)
     with pytest.raises(ValueError, match="m x k and n x k"):

@@ -71,6 +71,19 @@ def test_bit_identical_across_isas_threads_and_transposes(rounding):
     assert rel < 0.25  # FP8 inputs: 2 mantissa bits
 
 
+@pytest.mark.parametrize("rounding", ["nearest", "stochastic"])
+def test_many_row_operands_pack_like_their_transposes(rounding):
+    # over 2048 rows, a transposed source is packed in row groups (pack_row_group):
+    # the same values and stochastic indices as the row-major packing
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((2100, 24)).astype(np.float32)
+    b = rng.standard_normal((24, 2060)).astype(np.float32)
+    fmt = floats.fp8_gemm_format(rounding=rounding, acc_rounding=rounding, chunk=16)
+    want = floats.gemm_fp8(a, b, fmt=fmt, seed=5)
+    got = floats.gemm_fp8(a.T.copy(), b.T.copy(), True, True, fmt=fmt, seed=5)
+    assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
 def test_inputs_are_rounded_to_fp8():
     rng = np.random.default_rng(1)
     a = rng.standard_normal((8, 16)).astype(np.float32)
@@ -137,7 +150,15 @@ def _fast_path_cases():
         "saturating": (huge, np.full((200, 9), 30000, np.float32), fp8),
         "inf_nan": (with_inf, b, fp8),
         "chunk_1": (a, b, floats.fp8_gemm_format(chunk=1)),
+        # exact ties of the 10-bit accumulator: 1024 + 1 and 1024 + 3 go to even
+        "ties": (np.ones((40, 200), np.float32), _ties_column(), fp8),
     }
+
+
+def _ties_column():
+    b = np.tile(np.float32([1, 3, 0.5, 1.5]), 50)
+    b[0] = b[64] = b[128] = 1024
+    return np.repeat(b[:, None], 9, axis=1) * np.float32([1, -1, 2, 0.25, 1, 1, 1, 1, 1])
 
 
 @pytest.mark.parametrize("case", sorted(_fast_path_cases()))

@@ -1,9 +1,11 @@
-/* AVX-512 float-emulation kernels: rounding to a narrow float grid and the
- * 16x8 emulated-GEMM micro-kernels (16 lanes = 16 rows of C, 8 columns).
+/* AVX-512 float-emulation kernels: rounding to a narrow float grid, the 16x8
+ * emulated-GEMM micro-kernels (16 lanes = 16 rows of C, 8 columns), and the
+ * block floating point quantiser (row-major and k-major) and flush kernels.
  * Contracts: native/core/emu_kernels.h and float_round.h. Every step is the
  * scalar reference's integer step on 16 lanes (variable shifts give 0 for
- * counts >= 32, which is what the scalar code computes), so results are
- * bit-identical to native/scalar/fpemu_scalar.c. */
+ * counts >= 32, which is what the scalar code computes) or an FP step shown
+ * exact where it is used, so results are bit-identical to
+ * native/scalar/fpemu_scalar.c. */
 #include <immintrin.h>
 
 #include "emu_kernels.h"
@@ -11,21 +13,35 @@
 #define MR 16
 #define NR 8
 
-static inline __m512i rng_mix32_avx512(__m512i x)
+/* x >> 16 in every 32-bit lane as a byte shuffle: the same bits, on the
+ * shuffle port instead of port 0, where the generator's multiplies run. */
+static inline __m512i srl16_avx512(__m512i x)
 {
-    x = _mm512_xor_si512(x, _mm512_srli_epi32(x, 16));
+    const __m512i ctl = _mm512_set4_epi32((int)0x80800f0eu, (int)0x80800b0au, (int)0x80800706u,
+                                          (int)0x80800302u);
+    return _mm512_shuffle_epi8(x, ctl);
+}
+
+/* dfp_mix32 after its first step x ^= x >> 16. */
+static inline __m512i rng_mix32_tail_avx512(__m512i x)
+{
     x = _mm512_mullo_epi32(x, _mm512_set1_epi32((int)0x7feb352du));
     x = _mm512_xor_si512(x, _mm512_srli_epi32(x, 15));
     x = _mm512_mullo_epi32(x, _mm512_set1_epi32((int)0x846ca68bu));
-    return _mm512_xor_si512(x, _mm512_srli_epi32(x, 16));
+    return _mm512_xor_si512(x, srl16_avx512(x));
 }
 
-/* dfp_fpemu_rng(key, index) for 16 indices given as low and high 32-bit halves. */
+/* dfp_fpemu_rng(key, index) for 16 indices given as low and high 32-bit halves.
+ * The first round's x = lo ^ k, x ^= x >> 16 is lo ^ (lo >> 16) ^ (k ^ k >> 16):
+ * one three-way XOR (ternary logic 0x96) with a constant. */
 static inline __m512i rng_u32_avx512(uint64_t key, __m512i lo, __m512i hi)
 {
-    __m512i x = rng_mix32_avx512(_mm512_xor_si512(lo, _mm512_set1_epi32((int)(uint32_t)key)));
+    const uint32_t k = (uint32_t)key;
+    __m512i x = rng_mix32_tail_avx512(_mm512_ternarylogic_epi32(
+        lo, srl16_avx512(lo), _mm512_set1_epi32((int)(k ^ (k >> 16))), 0x96));
     __m512i h = _mm512_xor_si512(hi, _mm512_set1_epi32((int)(uint32_t)(key >> 32)));
-    return rng_mix32_avx512(_mm512_add_epi32(x, h));
+    __m512i y = _mm512_add_epi32(x, h);
+    return rng_mix32_tail_avx512(_mm512_xor_si512(y, srl16_avx512(y)));
 }
 
 /* Halves of base + lane (lane = 0..15), with the carry into the high half. */
@@ -95,29 +111,38 @@ static inline void strided_halves_avx512(uint64_t base, uint64_t stride, __m512i
     *hi = _mm512_loadu_si512(h);
 }
 
-/* Nearest rounding of finite and non-finite x by (v + C) - C: C =
- * 2^(clamp(e_v, emin, emax) + 23 - man) with v's sign has v's grid step as its
- * FP32 ulp (the emin clamp gives the subnormal step, the emax clamp keeps C
- * finite for huge v, which then saturate); results above max saturate (or
- * become inf), inf stays, NaN becomes the quiet NaN: float_round.h's rules.
- * Needs emax + 24 - man <= 127 (see round_fast_ok). */
+/* Nearest rounding of finite and non-finite x by (|x| + C) - C: C =
+ * 2^(clamp(e_x, emin, emax) + 23 - man) has |x|'s grid step as its FP32 ulp
+ * (the emin clamp gives the subnormal step, the emax clamp keeps C finite for
+ * huge x, which then saturate); results above max saturate (an unsigned
+ * integer min on the bits) or become inf; then x's sign. A vector holding inf
+ * or NaN (rare) takes one more step: inf stays, NaN becomes the quiet NaN of
+ * its sign. float_round.h's rules; needs emax + 24 - man <= 127 (see
+ * round_fast_ok). */
 static inline __m512 round_nearest_ps_avx512(__m512 x, const dfp_fmt_consts *c)
 {
     const __m512i sign = _mm512_set1_epi32((int)DFP_F32_SIGN_MASK);
     const __m512i u = _mm512_castps_si512(x);
     const __m512i a = _mm512_andnot_si512(sign, u);
-    __m512i e = _mm512_and_si512(u, _mm512_set1_epi32(0x7f800000));
+    __m512i e = _mm512_and_si512(a, _mm512_set1_epi32(0x7f800000));
     e = _mm512_max_epu32(e, _mm512_set1_epi32(c->tb << 23));
     e = _mm512_min_epu32(e, _mm512_set1_epi32((int)(c->max_bits & 0x7f800000u)));
-    __m512 cv = _mm512_castsi512_ps(_mm512_ternarylogic_epi32(
-        _mm512_add_epi32(e, _mm512_set1_epi32((23 - c->man_bits) << 23)), u, sign, 0xF8));
-    __m512i out = _mm512_andnot_si512(sign, _mm512_castps_si512(_mm512_sub_ps(_mm512_add_ps(x, cv), cv)));
-    __mmask16 over = _mm512_cmpgt_epu32_mask(out, _mm512_set1_epi32((int)c->max_bits));
-    out = _mm512_mask_mov_epi32(out, over, _mm512_set1_epi32((int)c->overflow_bits));
+    const __m512 cv = _mm512_castsi512_ps(_mm512_add_epi32(e, _mm512_set1_epi32((23 - c->man_bits) << 23)));
+    const __m512 av = _mm512_castsi512_ps(a);
+    __m512i out = _mm512_castps_si512(_mm512_sub_ps(_mm512_add_ps(av, cv), cv));
+    if (c->overflow_bits == c->max_bits) {
+        out = _mm512_min_epu32(out, _mm512_set1_epi32((int)c->max_bits));
+    } else {
+        __mmask16 over = _mm512_cmpgt_epu32_mask(out, _mm512_set1_epi32((int)c->max_bits));
+        out = _mm512_mask_mov_epi32(out, over, _mm512_set1_epi32((int)c->overflow_bits));
+    }
     __mmask16 nonfinite = _mm512_cmpge_epu32_mask(a, _mm512_set1_epi32((int)DFP_F32_INF_BITS));
-    __mmask16 nan = _mm512_cmpgt_epu32_mask(a, _mm512_set1_epi32((int)DFP_F32_INF_BITS));
-    out = _mm512_mask_mov_epi32(out, nonfinite, a);
-    out = _mm512_mask_mov_epi32(out, nan, _mm512_set1_epi32((int)DFP_F32_QNAN_BITS));
+    if (nonfinite) {
+        __mmask16 nan = _mm512_cmpgt_epu32_mask(a, _mm512_set1_epi32((int)DFP_F32_INF_BITS));
+        out = _mm512_mask_mov_epi32(out, nonfinite, a);
+        out = _mm512_mask_mov_epi32(out, nan, _mm512_set1_epi32((int)DFP_F32_QNAN_BITS));
+    }
+    /* 0xF8: A | (B & C) */
     return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(out, u, sign, 0xF8));
 }
 
@@ -186,19 +211,26 @@ static void dfp_gemm_fpemu_f32_avx512_16x8(int64_t k, const float *a_panel,
         _mm512_storeu_ps(c_tile + j * MR, total[j]);
 }
 
-/* Nearest-even rounding onto the accumulator grid by (v + C) - C (contract of
- * gemm_ukernel_nearest in emu_kernels.h): C = 2^(max(e_v, emin) + 23 - man)
- * with v's sign, built from v's sign and exponent bits; the final OR restores
- * -0. With on_grid the clamp and the sign fix are not needed (emu_kernels.h). */
+/* Nearest-even rounding onto the accumulator grid (contract of
+ * gemm_ukernel_nearest in emu_kernels.h). With on_grid: Veltkamp's split,
+ * g = sigma * v, hi = g + (v - g) with sigma = 2^(23 - man) + 1, rounds v to
+ * man + 1 significant bits, ties to even (checked exhaustively against
+ * float_round.h for every FP32 below the accumulator's max); three FP
+ * operations instead of two integer and two FP ones. Sums below the smallest
+ * normal are already on the grid and have at most man significant bits, so
+ * they pass unchanged, and no zero's sign matters (emu_kernels.h); sigma * v
+ * cannot overflow since |v| < max / 2 there. Otherwise (v + C) - C with C =
+ * 2^(max(e_v, emin) + 23 - man) of v's sign, built from v's sign and exponent
+ * bits; the final OR restores -0. */
 static inline __attribute__((always_inline)) __m512
-round_nearest_fast_avx512(__m512 v, __m512i emin_bits, __m512i shift_bits, const int on_grid)
+round_nearest_fast_avx512(__m512 v, __m512i emin_bits, __m512i shift_bits, __m512 sigma,
+                          const int on_grid)
 {
-    const __m512i u = _mm512_castps_si512(v);
     if (on_grid) {
-        __m512i e = _mm512_and_si512(u, _mm512_set1_epi32((int)0xff800000u));
-        __m512 c = _mm512_castsi512_ps(_mm512_add_epi32(e, shift_bits));
-        return _mm512_sub_ps(_mm512_add_ps(v, c), c);
+        __m512 g = _mm512_mul_ps(v, sigma);
+        return _mm512_add_ps(g, _mm512_sub_ps(v, g));
     }
+    const __m512i u = _mm512_castps_si512(v);
     const __m512i sign = _mm512_set1_epi32((int)DFP_F32_SIGN_MASK);
     __m512i e = _mm512_max_epu32(_mm512_and_si512(u, _mm512_set1_epi32(0x7f800000)), emin_bits);
     /* 0xF8: A | (B & C) */
@@ -215,6 +247,7 @@ fpemu_nearest_tile_avx512(int64_t k, const float *a_panel, const float *b_panel,
 {
     const __m512i emin_bits = _mm512_set1_epi32(acc->fmt.tb << 23);
     const __m512i shift_bits = _mm512_set1_epi32((23 - acc->fmt.man_bits) << 23);
+    const __m512 sigma = _mm512_set1_ps((float)((1 << (23 - acc->fmt.man_bits)) + 1));
     __m512 total[NR], s[NR];
     for (int j = 0; j < NR; j++)
         total[j] = _mm512_setzero_ps();
@@ -227,12 +260,12 @@ fpemu_nearest_tile_avx512(int64_t k, const float *a_panel, const float *b_panel,
             av = _mm512_loadu_ps(a_panel + t * MR);
             for (int j = 0; j < NR; j++) {
                 __m512 v = _mm512_fmadd_ps(av, _mm512_set1_ps(b_panel[t * NR + j]), s[j]);
-                s[j] = round_nearest_fast_avx512(v, emin_bits, shift_bits, on_grid);
+                s[j] = round_nearest_fast_avx512(v, emin_bits, shift_bits, sigma, on_grid);
             }
         }
         for (int j = 0; j < NR; j++)
             total[j] = round_nearest_fast_avx512(_mm512_add_ps(total[j], s[j]), emin_bits,
-                                                 shift_bits, on_grid);
+                                                 shift_bits, sigma, on_grid);
     }
     for (int j = 0; j < NR; j++)
         _mm512_storeu_ps(c_tile + j * MR, total[j]);
@@ -259,6 +292,18 @@ static uint32_t dfp_absmax_bits_avx512(const float *x, int64_t n)
     return dfp_absmax_bits_span(x, i, n, (uint32_t)_mm512_reduce_max_epu32(mx));
 }
 
+/* floor(v) for the stochastic codes by adding and removing 1.5 * 2^23 with the
+ * add rounded down: two plain FP adds instead of a roundscale's two port-0
+ * uops. Exact for |v| < 2^22; larger |v| (never produced by a block's own
+ * scale, |v| <= 2^15) are off by at most one but then clamp to the same
+ * +-kmax (< 2^22 - 2), and -0 gives +0, which the code fl + 0 gives anyway. */
+static inline __m512 floor_small_avx512(__m512 v)
+{
+    const __m512 magic = _mm512_set1_ps(12582912.0f);
+    return _mm512_sub_ps(_mm512_add_round_ps(v, magic, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC),
+                         magic);
+}
+
 /* dfp_bfp_block_span on 16 lanes: the power-of-two scaling, roundscale
  * (nearest-even or floor) and compares are exact, so lanes equal the scalar
  * steps. Stochastic: rnd < frac * 2^32 (exact in double there) is
@@ -272,18 +317,27 @@ static void dfp_bfp_block_avx512(const dfp_bfp_block *b, const float *x, int64_t
         const __m512 vdown = _mm512_set1_ps(down), vup = _mm512_set1_ps(up);
         const __m512 kmax = _mm512_set1_ps(b->kmax), kmin = _mm512_set1_ps(-b->kmax);
         const __m512 two32 = _mm512_set1_ps(4294967296.0f);
+        const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        const int carry_free = b->index0 >> 32 == (b->index0 + (uint64_t)n) >> 32;
+        const __m512i hi_all = _mm512_set1_epi32((int)(uint32_t)(b->index0 >> 32));
         for (; i + MR <= n; i += MR) {
             __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + i), vdown), k;
             if (b->stochastic) {
-                __m512i lo, hi;
-                index_halves_avx512(b->index0 + (uint64_t)i, &lo, &hi);
+                __m512i lo, hi = hi_all;
+                if (carry_free) /* every index of the call shares its high half */
+                    lo = _mm512_add_epi32(_mm512_set1_epi32((int)(uint32_t)(b->index0 + (uint64_t)i)),
+                                          iota);
+                else
+                    index_halves_avx512(b->index0 + (uint64_t)i, &lo, &hi);
                 __m512i rnd = rng_u32_avx512(b->key, lo, hi);
-                __m512 fl = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-                __m512 f = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_sub_ps(v, fl), two32),
-                                                _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC);
-                __mmask16 upm = _mm512_cmplt_epu32_mask(rnd, _mm512_cvttps_epu32(f));
-                /* fl + 0 or 1 for every lane, as the scalar code (-0 + 0 = +0) */
-                k = _mm512_add_ps(fl, _mm512_maskz_mov_ps(upm, _mm512_set1_ps(1.0f)));
+                __m512 fl = floor_small_avx512(v);
+                /* ceil(frac * 2^32) converted in one step (exact: an integer below 2^32) */
+                __m512i f = _mm512_cvt_roundps_epu32(_mm512_mul_ps(_mm512_sub_ps(v, fl), two32),
+                                                     _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC);
+                __mmask16 upm = _mm512_cmplt_epu32_mask(rnd, f);
+                /* fl + 1 where up; fl is never -0 here, so untouched lanes equal
+                 * the scalar fl + 0 */
+                k = _mm512_mask_add_ps(fl, upm, fl, _mm512_set1_ps(1.0f));
             } else {
                 k = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
             }
@@ -297,6 +351,116 @@ static void dfp_bfp_block_avx512(const dfp_bfp_block *b, const float *x, int64_t
     dfp_bfp_block_span(b, x, i, n, mant, y);
 }
 
+static void dfp_absmax_kmajor_avx512(const float *x, int64_t ldx, int rows, int64_t len,
+                                     uint32_t *amax)
+{
+    const __mmask16 m = (__mmask16)((1u << rows) - 1u);
+    const __m512i abs = _mm512_set1_epi32((int)DFP_F32_ABS_MASK);
+    __m512i mx = _mm512_setzero_si512();
+    for (int64_t t = 0; t < len; t++)
+        mx = _mm512_max_epu32(mx, _mm512_and_si512(_mm512_maskz_loadu_epi32(m, x + t * ldx), abs));
+    _mm512_mask_storeu_epi32(amax, m, mx);
+}
+
+/* The codes of dfp_bfp_code on 16 lanes of one k-major row: the same exact
+ * steps as dfp_bfp_block_avx512, with a scale and an index per lane. */
+static inline __m512i bfp_codes_kmajor_avx512(__m512 x, __m512 vdown, __m512 kmax, int stochastic,
+                                              uint64_t key, __m512i lo, __m512i hi)
+{
+    __m512 v = _mm512_mul_ps(x, vdown), k;
+    if (stochastic) {
+        __m512i rnd = rng_u32_avx512(key, lo, hi);
+        __m512 fl = floor_small_avx512(v);
+        __m512i f = _mm512_cvt_roundps_epu32(_mm512_mul_ps(_mm512_sub_ps(v, fl), _mm512_set1_ps(4294967296.0f)),
+                                             _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC);
+        __mmask16 upm = _mm512_cmplt_epu32_mask(rnd, f);
+        k = _mm512_mask_add_ps(fl, upm, fl, _mm512_set1_ps(1.0f)); /* fl is never -0 */
+    } else {
+        k = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    }
+    k = _mm512_max_ps(_mm512_min_ps(k, kmax), _mm512_sub_ps(_mm512_setzero_ps(), kmax));
+    return _mm512_cvttps_epi32(k);
+}
+
+/* Codes t and t + 1 of 16 rows as one pair word per lane (low half first, as
+ * the int16 layout on x86); with carry_free no lane's index0 + t crosses a
+ * multiple of 2^32, so the high halves stay h0. */
+static inline __attribute__((always_inline)) __m512i
+bfp_pair_kmajor_avx512(const dfp_bfp_lanes *b, const float *x, int64_t ldx, int64_t len, int64_t t,
+                       __mmask16 m, __m512 vdown, __m512 kmax, __m512i i0, __m512i h0,
+                       const int carry_free)
+{
+    __m512i code[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
+    for (int64_t u = 0; u < 2 && t + u < len; u++) {
+        __m512i lo = _mm512_add_epi32(i0, _mm512_set1_epi32((int)(t + u))), hi = h0;
+        if (!carry_free)
+            hi = _mm512_mask_add_epi32(h0, _mm512_cmplt_epu32_mask(lo, i0), h0, _mm512_set1_epi32(1));
+        code[u] = bfp_codes_kmajor_avx512(_mm512_maskz_loadu_ps(m, x + (t + u) * ldx), vdown, kmax,
+                                          b->stochastic, b->key, lo, hi);
+    }
+    return _mm512_or_si512(_mm512_and_si512(code[0], _mm512_set1_epi32(0xffff)),
+                           _mm512_slli_epi32(code[1], 16));
+}
+
+/* dfp_bfp_block_kmajor_fn: lane r = row r, per-lane scales and indices. */
+static void dfp_bfp_block_kmajor_avx512(const dfp_bfp_lanes *b, const float *x, int64_t ldx,
+                                        int64_t len, int32_t *pairs, int64_t ld)
+{
+    const __mmask16 m = (__mmask16)((1u << b->rows) - 1u);
+    int carry_free = 1;
+    for (int r = 0; r < b->rows; r++) {
+        if (b->scale_exp[r] < -127 || b->scale_exp[r] > 126) {
+            dfp_bfp_kmajor_span(b, x, ldx, len, pairs, ld); /* 2^-scale_exp not a normal float */
+            return;
+        }
+        carry_free &= b->index0[r] >> 32 == (b->index0[r] + (uint64_t)len) >> 32;
+    }
+    const __m512i se = _mm512_maskz_loadu_epi32(m, b->scale_exp);
+    const __m512 vdown = _mm512_castsi512_ps(
+        _mm512_slli_epi32(_mm512_sub_epi32(_mm512_set1_epi32(127), se), 23));
+    const __m512 kmax = _mm512_set1_ps(b->kmax);
+    const __m512i i0 = _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm512_cvtepi64_epi32(_mm512_loadu_si512(b->index0))),
+        _mm512_cvtepi64_epi32(_mm512_loadu_si512(b->index0 + 8)), 1);
+    const __m512i h0 = _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm512_cvtepi64_epi32(_mm512_srli_epi64(_mm512_loadu_si512(b->index0), 32))),
+        _mm512_cvtepi64_epi32(_mm512_srli_epi64(_mm512_loadu_si512(b->index0 + 8), 32)), 1);
+    for (int64_t t = 0; t < len; t += 2) {
+        __m512i word = carry_free ? bfp_pair_kmajor_avx512(b, x, ldx, len, t, m, vdown, kmax, i0, h0, 1)
+                                  : bfp_pair_kmajor_avx512(b, x, ldx, len, t, m, vdown, kmax, i0, h0, 0);
+        _mm512_mask_storeu_epi32(pairs + (t / 2) * ld, m, word);
+    }
+}
+
+/* dfp_bfp_scale_add_fn, 16 columns at a time: 2^(ea + eb) built from its bits
+ * for the lanes where it is a normal float; a vector with any other lane
+ * (never seen in practice) goes through the scalar steps. */
+static void dfp_bfp_scale_add_avx512(const float *blk, int64_t ldb, const int32_t *ea, int64_t lde,
+                                     const int32_t *eb, int64_t rows, int64_t cols, float *tot,
+                                     int64_t ldt)
+{
+    const int64_t vec = cols / MR * MR;
+    for (int64_t i = 0; i < rows; i++) {
+        const float *b = blk + i * ldb;
+        float *t = tot + i * ldt;
+        const __m512i e_row = _mm512_set1_epi32(ea[i * lde] + 127);
+        int64_t j = 0;
+        for (; j < vec; j += MR) {
+            __m512i e = _mm512_add_epi32(e_row, _mm512_loadu_si512(eb + j)); /* biased */
+            __mmask16 normal = _mm512_cmpgt_epi32_mask(e, _mm512_setzero_si512()) &
+                               _mm512_cmplt_epi32_mask(e, _mm512_set1_epi32(255));
+            if (normal != 0xffff) {
+                dfp_bfp_scale_add_span(b, ea[i * lde], eb, j, j + MR, t);
+                continue;
+            }
+            __m512 s = _mm512_castsi512_ps(_mm512_slli_epi32(e, 23));
+            _mm512_storeu_ps(t + j, _mm512_add_ps(_mm512_loadu_ps(t + j),
+                                                  _mm512_mul_ps(_mm512_loadu_ps(b + j), s)));
+        }
+        dfp_bfp_scale_add_span(b, ea[i * lde], eb, j, cols, t);
+    }
+}
+
 void dfp_emu_kernels_init_avx512(dfp_emu_kernels *k)
 {
     k->round = dfp_round_fp_avx512;
@@ -304,6 +468,9 @@ void dfp_emu_kernels_init_avx512(dfp_emu_kernels *k)
     k->gemm_ukernel_nearest = dfp_gemm_fpemu_nearest_f32_avx512_16x8;
     k->absmax_bits = dfp_absmax_bits_avx512;
     k->bfp_block = dfp_bfp_block_avx512;
+    k->absmax_kmajor = dfp_absmax_kmajor_avx512;
+    k->bfp_block_kmajor = dfp_bfp_block_kmajor_avx512;
+    k->bfp_scale_add = dfp_bfp_scale_add_avx512;
     k->mr = MR;
     k->nr = NR;
 }

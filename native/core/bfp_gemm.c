@@ -24,17 +24,6 @@
 #define MC_MAX 192 /* output tile rows (a multiple of every MR) */
 #define NC_MAX 256 /* output tile columns */
 
-/* v * 2^e, correctly rounded: an exact power-of-two multiply when 2^e is a
- * normal float (built from its bits: a libm call per block sum was the cost),
- * ldexpf otherwise. */
-static inline float scale_pow2(float v, int32_t e)
-{
-    if (e < -126 || e > 127)
-        return ldexpf(v, (int)e);
-    union { uint32_t u; float f; } p = {(uint32_t)(e + 127) << 23};
-    return v * p.f;
-}
-
 /* ---- portable path: any block, block sums in INT64 when INT32 could overflow ---- */
 
 static int32_t dot32(const int16_t *a, const int16_t *b, int64_t len)
@@ -67,7 +56,7 @@ static void gemm_bfp_portable(int64_t m, int64_t n, int64_t k, int block, const 
                 int64_t t0 = b * block, len = k - t0 < block ? k - t0 : block;
                 const int16_t *pa = ka + i * k + t0, *pb = kb + j * k + t0;
                 float sum = wide ? (float)dot64(pa, pb, len) : (float)dot32(pa, pb, len);
-                acc += scale_pow2(sum, sa[i * nb + b] + sb[j * nb + b]);
+                acc += dfp_scale_pow2(sum, sa[i * nb + b] + sb[j * nb + b]);
             }
             c[i * ldc + j] = acc;
         }
@@ -85,24 +74,6 @@ typedef struct bfp_plan {
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-/* tot[i][j] += blk[i][j] * 2^(ea + eb[j]) for one row of a tile. The power of two
- * is built from its bits when every exponent of the row is a normal float's. */
-static void add_scaled_row(float *tot, const float *blk, int32_t ea, const int32_t *eb,
-                           int32_t eb_min, int32_t eb_max, int64_t cols)
-{
-    if (ea + eb_min >= -126 && ea + eb_max <= 127) {
-        for (int64_t j = 0; j < cols; j++) {
-            uint32_t bits = (uint32_t)(ea + eb[j] + 127) << 23;
-            float s;
-            memcpy(&s, &bits, sizeof s);
-            tot[j] += blk[j] * s;
-        }
-    } else {
-        for (int64_t j = 0; j < cols; j++)
-            tot[j] += scale_pow2(blk[j], ea + eb[j]);
-    }
-}
-
 /* Output tile [i0, i0 + mc) x [j0, j0 + nc): block by block, the micro-kernel
  * writes each mr x nr sub-tile's exact block sums into blk, which is scaled and
  * added into the tile's FP32 totals tot (ld ldt); finally tot is copied to c. */
@@ -110,6 +81,7 @@ static void bfp_tile(const bfp_plan *pl, int64_t i0, int64_t j0, float *tot, flo
                      int32_t *eb, float *c, int64_t ldc)
 {
     const dfp_igemm_s16_fn ukr = dfp_kernels()->integer.igemm_s16;
+    const dfp_bfp_scale_add_fn scale_add = dfp_kernels()->emu.bfp_scale_add;
     const int mr = pl->mr, nr = pl->nr;
     const int64_t mc = min64(pl->mc, pl->m - i0), nc = min64(pl->nc, pl->n - j0);
     const int64_t mpan = (mc + mr - 1) / mr, npan = (nc + nr - 1) / nr, ldt = npan * nr;
@@ -118,24 +90,16 @@ static void bfp_tile(const bfp_plan *pl, int64_t i0, int64_t j0, float *tot, flo
         memset(tot + i * ldt, 0, (size_t)nc * sizeof(float));
     for (int64_t b = 0; b < pl->nb; b++) {
         const int64_t p0 = b * pl->block_pairs, len = min64(pl->block_pairs, kp - p0);
-        int32_t eb_min = INT32_MAX, eb_max = INT32_MIN;
-        for (int64_t j = 0; j < nc; j++) {
+        for (int64_t j = 0; j < nc; j++)
             eb[j] = pl->sb[(j0 + j) * pl->nb + b];
-            eb_min = eb[j] < eb_min ? eb[j] : eb_min;
-            eb_max = eb[j] > eb_max ? eb[j] : eb_max;
-        }
         for (int64_t jp = 0; jp < npan; jp++) {
             const int16_t *bp = pl->pb.panels + ((j0 / nr + jp) * kp + p0) * nr * 2;
             const int64_t cols = min64(nr, nc - jp * nr);
             for (int64_t ip = 0; ip < mpan; ip++) {
                 const int16_t *ap = pl->pa.panels + ((i0 / mr + ip) * kp + p0) * mr * 2;
                 ukr(len, len, ap, bp, blk, nr, 0);
-                const int64_t rows = min64(mr, mc - ip * mr);
-                for (int64_t r = 0; r < rows; r++) {
-                    const int64_t i = ip * mr + r;
-                    add_scaled_row(tot + i * ldt + jp * nr, blk + r * nr,
-                                   pl->sa[(i0 + i) * pl->nb + b], eb + jp * nr, eb_min, eb_max, cols);
-                }
+                scale_add(blk, nr, pl->sa + (i0 + ip * mr) * pl->nb + b, pl->nb, eb + jp * nr,
+                          min64(mr, mc - ip * mr), cols, tot + ip * mr * ldt + jp * nr, ldt);
             }
         }
     }
@@ -196,6 +160,13 @@ static bfp_plan make_plan(int64_t m, int64_t n, int64_t k, int block, int transp
                    .transposed = transposed, .sa = sa, .sb = sb};
     pl.mc = MC_MAX / pl.mr * pl.mr;
     pl.nc = NC_MAX / pl.nr * pl.nr;
+    /* about two tiles per thread where the shape allows (narrower tiles first):
+     * a 16 x 144 wtgrad product was one tile, so one thread. Tiles only split
+     * the output; every element keeps its block order. */
+    const int64_t want = 2 * (int64_t)dfp_num_threads();
+    while (((m + pl.mc - 1) / pl.mc) * ((n + pl.nc - 1) / pl.nc) < want && pl.nc > pl.nr &&
+           n > pl.nc / 2)
+        pl.nc = (pl.nc / 2 + pl.nr - 1) / pl.nr * pl.nr;
     return pl;
 }
 

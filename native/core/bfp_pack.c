@@ -1,9 +1,10 @@
 /* Packing of FP32 GEMM operands into VNNI pair-interleaved int16 panels with
  * block floating point quantisation on the way: per row and K block, the
  * quantiser's block kernel writes the mantissas, which go straight into the
- * panel, and the block's scale exponent into a rows x nblocks array. The codes
- * are dfp_bfp_quantize's (same kernel, same element indices for stochastic
- * rounding); only where they are stored differs. */
+ * panel, and the block's scale exponent into a rows x nblocks array. Operands
+ * stored transposed (k-major) go 16 rows at a time through the k-major kernels
+ * instead. The codes are dfp_bfp_quantize's (same arithmetic, same element
+ * indices for stochastic rounding); only where they are stored differs. */
 #include "bfp_pack.h"
 #include "bfp_quantize.h"
 #include "kernel_table.h"
@@ -11,23 +12,60 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Panel of rows [r0, r0 + rows) (rows <= w); fbuf holds w * block floats,
- * qbuf block int16. Returns 1 when a block holds NaN/inf. */
+/* K blocks [b0, b1) of the panel of rows [r0, r0 + rows) (rows <= w) of an
+ * operand with contiguous rows; qbuf holds block int16. Returns 1 when a
+ * block holds NaN/inf. */
 static int pack_panel(const dfp_bfp_operand *op, const dfp_bfp_args *qa, int64_t k, int64_t r0,
-                      int64_t rows, int w, int64_t kp, int16_t *panel, int32_t *exps, float *fbuf,
+                      int64_t rows, int64_t b0, int64_t b1, int w, int16_t *panel, int32_t *exps,
                       int16_t *qbuf)
 {
     const int64_t block = op->block, nb = (k + block - 1) / block;
     int bad = 0;
-    memset(panel, 0, (size_t)(kp * w * 2) * sizeof(int16_t));
-    for (int64_t b = 0; b < nb; b++) {
+    for (int64_t b = b0; b < b1; b++) {
         const int64_t c0 = b * block, len = k - c0 < block ? k - c0 : block;
-        if (op->k_stride != 1) /* rows are contiguous: gather the rows x len tile */
-            dfp_bfp_gather_transposed(op->x, op->k_stride, r0, rows, c0, len, fbuf);
         for (int64_t i = 0; i < rows; i++) {
-            const float *src = op->k_stride == 1 ? op->x + (r0 + i) * op->row_stride + c0 : fbuf + i * len;
+            const float *src = op->x + (r0 + i) * op->row_stride + c0;
             bad |= dfp_bfp_quantize_block(src, r0 + i, c0, len, qa, qbuf, exps + (r0 + i) * nb + b, NULL);
             dfp_scatter_k_run(qbuf, len, c0, (int)i, w, panel);
+        }
+    }
+    return bad;
+}
+
+/* K blocks [b0, b1) of the panel of rows [r0, r0 + rows) of a k-major
+ * operand (element (r, t) at x[t * k_stride + r]): DFP_BFP_LANES rows at a
+ * time, each block's exponents from the kernel table's vertical max, its
+ * codes written straight into the panel's VNNI pairs (blocks are even, so a
+ * block starts a pair). Reading whole source rows replaces the transposing
+ * gather, and one kernel call serves 16 rows. Returns 1 when a block holds
+ * NaN/inf. */
+static int pack_panel_kmajor(const dfp_bfp_operand *op, const dfp_bfp_args *qa, int64_t k,
+                             int64_t r0, int64_t rows, int64_t b0, int64_t b1, int w,
+                             int16_t *panel, int32_t *exps)
+{
+    const dfp_emu_kernels *kern = &dfp_kernels()->emu;
+    const int64_t block = op->block, nb = (k + block - 1) / block;
+    dfp_bfp_lanes lanes = {.kmax = (float)((1 << qa->mag_bits) - 1),
+                           .stochastic = qa->stochastic, .key = qa->key};
+    uint32_t amax[DFP_BFP_LANES];
+    int bad = 0;
+    for (int64_t g0 = 0; g0 < rows; g0 += DFP_BFP_LANES) {
+        lanes.rows = (int)(rows - g0 < DFP_BFP_LANES ? rows - g0 : DFP_BFP_LANES);
+        for (int64_t b = b0; b < b1; b++) {
+            const int64_t c0 = b * block, len = k - c0 < block ? k - c0 : block;
+            const float *x = op->x + c0 * op->k_stride + r0 + g0;
+            int bad_block = 0;
+            kern->absmax_kmajor(x, op->k_stride, lanes.rows, len, amax);
+            for (int r = 0; r < lanes.rows; r++) {
+                const int64_t row = r0 + g0 + r;
+                bad_block |= amax[r] >= DFP_F32_INF_BITS;
+                lanes.scale_exp[r] = exps[row * nb + b] = dfp_bfp_scale_exp(amax[r], qa);
+                lanes.index0[r] = (uint64_t)(row * qa->cols + c0);
+            }
+            if (!bad_block) /* NaN would have no code (the result is an error anyway) */
+                kern->bfp_block_kmajor(&lanes, x, op->k_stride, len,
+                                       (int32_t *)(void *)panel + (c0 / 2) * w + g0, w);
+            bad |= bad_block;
         }
     }
     return bad;
@@ -46,22 +84,37 @@ dfp_status dfp_bfp_pack_operand(const dfp_bfp_operand *op, int64_t rows, int64_t
     out->panels = aligned_alloc(64, (size_t)((out->npanels * out->kp * w * 2 * 2 + 63) / 64 * 64));
     if (!out->panels)
         return DFP_ERR_OUT_OF_MEMORY;
+    /* work items: a panel's K blocks in `split` ranges, so operands with few
+     * panels (wtgrad's im2col rows: 144 rows, 5 panels) still share out evenly */
+    const int64_t nb = (k + op->block - 1) / op->block;
+    const int64_t threads = dfp_threads_for_work(out->npanels * nb);
+    int64_t split = out->npanels > 0 ? (4 * threads + out->npanels - 1) / out->npanels : 1;
+    split = split < nb ? split : nb;
+    /* every code is written, so only padding needs zeros: rows past the edge
+     * and, from the row-major path, the upper half of an odd k's last pair */
+    const int zero_all = k % 2 && op->k_stride == 1;
     int bad = 0, failed = 0;
-#pragma omp parallel num_threads(dfp_threads_for_work(out->npanels)) reduction(| : bad) \
-    reduction(| : failed)
+#pragma omp parallel num_threads(threads) reduction(| : bad) reduction(| : failed)
     {
-        float *fbuf = malloc((size_t)w * (size_t)op->block * sizeof(float));
         int16_t *qbuf = malloc((size_t)op->block * sizeof(int16_t));
-        failed = !fbuf || !qbuf;
+        failed = !qbuf;
 #pragma omp for schedule(static)
-        for (int64_t p = 0; p < out->npanels; p++) {
+        for (int64_t p = 0; p < out->npanels; p++)
+            if (zero_all || rows - p * w < w)
+                memset(out->panels + p * out->kp * w * 2, 0, (size_t)(out->kp * w * 2) * sizeof(int16_t));
+#pragma omp for schedule(static)
+        for (int64_t item = 0; item < out->npanels * split; item++) {
             if (failed)
                 continue;
+            const int64_t p = item / split, part = item % split;
+            const int64_t b0 = nb * part / split, b1 = nb * (part + 1) / split;
             const int64_t r0 = p * w, n = rows - r0 < w ? rows - r0 : w;
-            bad |= pack_panel(op, &qa, k, r0, n, w, out->kp, out->panels + p * out->kp * w * 2, exps,
-                              fbuf, qbuf);
+            int16_t *panel = out->panels + p * out->kp * w * 2;
+            if (op->k_stride != 1)
+                bad |= pack_panel_kmajor(op, &qa, k, r0, n, b0, b1, w, panel, exps);
+            else
+                bad |= pack_panel(op, &qa, k, r0, n, b0, b1, w, panel, exps, qbuf);
         }
-        free(fbuf);
         free(qbuf);
     }
     if (failed)

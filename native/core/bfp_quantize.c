@@ -30,6 +30,15 @@ static int block_exponent(uint32_t amax_bits, int floor_exponent)
     return f == 0.5f ? e - 1 : e;
 }
 
+int32_t dfp_bfp_scale_exp(uint32_t amax_bits, const dfp_bfp_args *a)
+{
+    int e = amax_bits != 0 ? block_exponent(amax_bits, a->floor_exponent) : 0;
+    /* MX (floor E): the largest element has k in [2^(m-1), 2^m), so it stays
+     * representable (OCP MXINT8: k * 2^(E-6), |k| <= 127). HBFP (ceil E):
+     * k * 2^(E-m) as in the Accuracy Boosters code. */
+    return a->floor_exponent ? e - (a->mag_bits - 1) : e - a->mag_bits;
+}
+
 /* One block; returns 0, or 1 when it holds a NaN or inf. */
 int dfp_bfp_quantize_block(const float *x, int64_t r, int64_t c0, int64_t len, const dfp_bfp_args *a,
                            int16_t *mant, int32_t *scale_exp, float *y)
@@ -38,13 +47,8 @@ int dfp_bfp_quantize_block(const float *x, int64_t r, int64_t c0, int64_t len, c
     uint32_t amax_bits = kern->absmax_bits(x, len);
     if (amax_bits >= DFP_F32_INF_BITS)
         return 1;
-    int e = amax_bits != 0 ? block_exponent(amax_bits, a->floor_exponent) : 0;
-    /* MX (floor E): the largest element has k in [2^(m-1), 2^m), so it stays
-     * representable (OCP MXINT8: k * 2^(E-6), |k| <= 127). HBFP (ceil E):
-     * k * 2^(E-m) as in the Accuracy Boosters code. */
-    dfp_bfp_block b = {a->floor_exponent ? e - (a->mag_bits - 1) : e - a->mag_bits,
-                       (float)((1 << a->mag_bits) - 1), a->stochastic, a->key,
-                       (uint64_t)(r * a->cols + c0)};
+    dfp_bfp_block b = {dfp_bfp_scale_exp(amax_bits, a), (float)((1 << a->mag_bits) - 1),
+                       a->stochastic, a->key, (uint64_t)(r * a->cols + c0)};
     kern->bfp_block(&b, x, len, mant, y);
     if (scale_exp)
         *scale_exp = b.scale_exp;

@@ -30,6 +30,10 @@ static inline void dfp_bfp_gather_transposed(const float *x, int64_t ldx, int64_
     }
 }
 
+/* Scale exponent of a block whose largest magnitude has FP32 bits amax_bits
+ * (finite; 0 for an all-zero block): codes are x * 2^-scale_exp rounded. */
+int32_t dfp_bfp_scale_exp(uint32_t amax_bits, const dfp_bfp_args *a);
+
 /* Quantise one block of len contiguous floats, element (r, c0) first: mant
  * and/or y (either may be NULL), *scale_exp. Returns 1 on NaN/inf, else 0. */
 int dfp_bfp_quantize_block(const float *x, int64_t r, int64_t c0, int64_t len, const dfp_bfp_args *a,

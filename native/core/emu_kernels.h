@@ -20,10 +20,12 @@
  * C = +-2^(max(e_v, emin) + 23 - man_bits) of v's sign (C's FP32 ulp is v's grid
  * step), sign restored for zeros: a few vector instructions instead of the
  * general integer rounding. With acc->on_grid (FP8 inputs, FP16 accumulator)
- * C = +-2^(e_v + 23 - man) needs neither the emin clamp nor the sign fix: sums
- * below the smallest normal are already on the grid, and a -0 partial sum only
- * ever meets +0 + -0 = +0 at the chunk total. The scalar reference uses its
- * exact kernel. */
+ * sums below the smallest normal are already on the grid (so no emin clamp is
+ * needed), a -0 partial sum only ever meets +0 + -0 = +0 at the chunk total (no
+ * sign fix), and rounding to man + 1 significant bits may be done by
+ * Veltkamp's split, g = (2^(23 - man) + 1) * v, g + (v - g), which rounds to
+ * nearest-even (checked exhaustively for every man and every FP32 below the
+ * bound). The scalar reference uses its exact kernel. */
 #ifndef DFP_EMU_KERNELS_H
 #define DFP_EMU_KERNELS_H
 
@@ -71,6 +73,40 @@ typedef uint32_t (*dfp_absmax_bits_fn)(const float *x, int64_t n);
 typedef void (*dfp_bfp_block_fn)(const dfp_bfp_block *b, const float *x, int64_t n,
                                  int16_t *mant, float *y);
 
+/* K-major block quantisation (the BFP packer's path for operands stored
+ * transposed, e.g. im2col columns): up to DFP_BFP_LANES rows at once, element
+ * t of row r's block at x[t * ldx + r], so one row of the source feeds every
+ * lane and no transposing gather is needed. Row r's block is quantised as
+ * dfp_bfp_block_fn quantises it with scale_exp[r] and index0[r]. */
+#define DFP_BFP_LANES 16
+
+typedef struct dfp_bfp_lanes {
+    int rows;                           /* lanes in use, 1 .. DFP_BFP_LANES */
+    int32_t scale_exp[DFP_BFP_LANES];
+    uint64_t index0[DFP_BFP_LANES];     /* stochastic index of each row's element t = 0 */
+    float kmax;
+    int stochastic;
+    uint64_t key;
+} dfp_bfp_lanes;
+
+/* amax[r] = largest |x| bits of row r's len elements (as dfp_absmax_bits_fn). */
+typedef void (*dfp_absmax_kmajor_fn)(const float *x, int64_t ldx, int rows, int64_t len,
+                                     uint32_t *amax);
+/* Codes of each row's block, written as VNNI pairs: code t of row r at
+ * ((int16_t *)pairs)[((t / 2) * ld + r) * 2 + t % 2]; with odd len the last
+ * pair's upper half is written 0. */
+typedef void (*dfp_bfp_block_kmajor_fn)(const dfp_bfp_lanes *b, const float *x, int64_t ldx,
+                                        int64_t len, int32_t *pairs, int64_t ld);
+
+/* The BFP GEMM's flush of one micro-tile of exact block sums (bfp_gemm.c):
+ * tot[i * ldt + j] += blk[i * ldb + j] * 2^(ea[i * lde] + eb[j]) for i < rows,
+ * j < cols. The product is the exact power-of-two scaling ldexpf gives (an
+ * integer-valued blk times a normal 2^e never lands in the subnormal range),
+ * then one FP32 add. */
+typedef void (*dfp_bfp_scale_add_fn)(const float *blk, int64_t ldb, const int32_t *ea, int64_t lde,
+                                     const int32_t *eb, int64_t rows, int64_t cols, float *tot,
+                                     int64_t ldt);
+
 typedef struct dfp_emu_kernels {
     dfp_fpemu_round_fn round;
     dfp_fpemu_ukernel_fn gemm_ukernel;
@@ -78,6 +114,9 @@ typedef struct dfp_emu_kernels {
     int mr, nr;            /* register block of both micro-kernels */
     dfp_absmax_bits_fn absmax_bits;
     dfp_bfp_block_fn bfp_block;
+    dfp_absmax_kmajor_fn absmax_kmajor;
+    dfp_bfp_block_kmajor_fn bfp_block_kmajor;
+    dfp_bfp_scale_add_fn bfp_scale_add;
 } dfp_emu_kernels;
 
 void dfp_emu_kernels_init_scalar(dfp_emu_kernels *k);
@@ -109,6 +148,21 @@ static inline float dfp_pow2_or_zero(int32_t p)
     return p >= -126 && p <= 127 ? dfp_bits_f32((uint32_t)(p + 127) << 23) : 0.0f;
 }
 
+/* Code of element x, the i-th of block b (down = dfp_pow2_or_zero(-b->scale_exp)):
+ * the scalar reference's step of dfp_bfp_block_fn. */
+static inline float dfp_bfp_code(const dfp_bfp_block *b, float down, float x, uint64_t i)
+{
+    float v = down != 0.0f ? x * down : ldexpf(x, -b->scale_exp), k;
+    if (b->stochastic) {
+        uint32_t rnd = dfp_fpemu_rng(b->key, b->index0 + i);
+        float fl = floorf(v);
+        k = fl + (float)((double)rnd < (double)(v - fl) * 4294967296.0);
+    } else {
+        k = nearbyintf(v); /* default FP environment: ties to even */
+    }
+    return k > b->kmax ? b->kmax : (k < -b->kmax ? -b->kmax : k);
+}
+
 /* dfp_bfp_block_fn on elements [i0, n): the scalar reference, also the tail
  * and out-of-range fallback of the SIMD kernels. */
 static inline void dfp_bfp_block_span(const dfp_bfp_block *b, const float *x, int64_t i0,
@@ -116,19 +170,27 @@ static inline void dfp_bfp_block_span(const dfp_bfp_block *b, const float *x, in
 {
     const float down = dfp_pow2_or_zero(-b->scale_exp), up = dfp_pow2_or_zero(b->scale_exp);
     for (int64_t i = i0; i < n; i++) {
-        float v = down != 0.0f ? x[i] * down : ldexpf(x[i], -b->scale_exp), k;
-        if (b->stochastic) {
-            uint32_t rnd = dfp_fpemu_rng(b->key, b->index0 + (uint64_t)i);
-            float fl = floorf(v);
-            k = fl + (float)((double)rnd < (double)(v - fl) * 4294967296.0);
-        } else {
-            k = nearbyintf(v); /* default FP environment: ties to even */
-        }
-        k = k > b->kmax ? b->kmax : (k < -b->kmax ? -b->kmax : k);
+        float k = dfp_bfp_code(b, down, x[i], (uint64_t)i);
         if (mant)
             mant[i] = (int16_t)k;
         if (y)
             y[i] = up != 0.0f ? k * up : ldexpf(k, b->scale_exp);
+    }
+}
+
+/* dfp_bfp_block_kmajor_fn: the scalar reference, also the SIMD kernels' fallback. */
+static inline void dfp_bfp_kmajor_span(const dfp_bfp_lanes *b, const float *x, int64_t ldx,
+                                       int64_t len, int32_t *pairs, int64_t ld)
+{
+    int16_t *out = (int16_t *)(void *)pairs;
+    for (int r = 0; r < b->rows; r++) {
+        const dfp_bfp_block blk = {b->scale_exp[r], b->kmax, b->stochastic, b->key, b->index0[r]};
+        const float down = dfp_pow2_or_zero(-blk.scale_exp);
+        for (int64_t t = 0; t < len; t++)
+            out[((t / 2) * ld + r) * 2 + t % 2] =
+                (int16_t)dfp_bfp_code(&blk, down, x[t * ldx + r], (uint64_t)t);
+        if (len % 2)
+            out[((len / 2) * ld + r) * 2 + 1] = 0;
     }
 }
 
@@ -139,6 +201,36 @@ static inline uint32_t dfp_absmax_bits_span(const float *x, int64_t i0, int64_t 
         mx = u > mx ? u : mx;
     }
     return mx;
+}
+
+/* v * 2^e as ldexpf rounds it: a multiply by 2^e built from its bits when that
+ * is a normal float (a libm call per block sum was the cost). */
+static inline float dfp_scale_pow2(float v, int32_t e)
+{
+    float p = dfp_pow2_or_zero(e);
+    return p != 0.0f ? v * p : ldexpf(v, (int)e);
+}
+
+/* dfp_bfp_scale_add_fn on columns [j0, cols) of one row: the scalar reference,
+ * also the SIMD kernels' tail. */
+static inline void dfp_bfp_scale_add_span(const float *blk, int32_t ea, const int32_t *eb,
+                                          int64_t j0, int64_t cols, float *tot)
+{
+    for (int64_t j = j0; j < cols; j++)
+        tot[j] += dfp_scale_pow2(blk[j], ea + eb[j]);
+}
+
+static inline void dfp_absmax_kmajor_span(const float *x, int64_t ldx, int rows, int64_t len,
+                                          uint32_t *amax)
+{
+    for (int r = 0; r < rows; r++) {
+        uint32_t mx = 0;
+        for (int64_t t = 0; t < len; t++) {
+            uint32_t u = dfp_f32_bits(x[t * ldx + r]) & DFP_F32_ABS_MASK;
+            mx = u > mx ? u : mx;
+        }
+        amax[r] = mx;
+    }
 }
 
 /* Chunk-rule helpers shared by the micro-kernels. */

@@ -16,6 +16,8 @@
 
 #define DFP_FPEMU_MAX_TILE 1024 /* MR * NR upper bound for the tile buffer */
 #define PACK_TB 128             /* columns per packing block (buffer MR x PACK_TB floats) */
+#define GROUP_ROWS 256          /* rows per group of a transposed source with many rows */
+#define COL_TILES 8             /* column tiles per group of the tile order (run_tiles) */
 
 dfp_status dfp_float_format_check(const dfp_float_format *f);
 
@@ -77,6 +79,58 @@ static uint32_t pack_source_rows(const fpemu_pack *p, int64_t t0, int64_t nt, fl
     return mx;
 }
 
+/* Transposed source with many rows (pack_operand's choice): the panels of
+ * rows [r0, r0 + nr), a group of whole panels, source row by source row; each
+ * slice is rounded into buf (nr floats, in L1) and dealt out, so the group's
+ * panels fill sequentially instead of a 64-byte piece of every panel of the
+ * operand per source row. Returns the largest |value|. */
+static uint32_t pack_row_group(const fpemu_pack *p, int64_t r0, int64_t nr, float *buf,
+                               float *dst, const dfp_fmt_consts *c)
+{
+    const int w = p->width;
+    const dfp_emu_kernels *kern = &dfp_kernels()->emu;
+    uint32_t mx = 0;
+    for (int64_t t = 0; t < p->k; t++) {
+        const float *row = p->src + t * p->ld + r0;
+        if (p->fmt->exp_bits != 0) {
+            kern->round(c, p->stochastic, p->key, elem_index(p, r0, t),
+                        p->b_layout ? 1u : (uint64_t)p->k, row, buf, nr);
+            row = buf;
+        }
+        for (int64_t i0 = 0; i0 < nr; i0 += w)
+            memcpy(dst + ((r0 + i0) / w) * p->k * w + t * w, row + i0,
+                   (size_t)(nr - i0 < w ? nr - i0 : w) * sizeof(float));
+        uint32_t rm = kern->absmax_bits(row, nr);
+        mx = rm > mx ? rm : mx;
+    }
+    return mx;
+}
+
+/* panel[t * w + i] = buf[i * PACK_TB + t] for t < tb, i < nr. Called with a
+ * constant w (the register blocks in use) and nr == w, GCC turns the loop
+ * into unpack-based 4 x 4 transposes even at the baseline ISA; the scalar
+ * loop it replaces was most of packing a row-major operand. */
+static inline __attribute__((always_inline)) void
+transpose_to_panel(const float *restrict buf, int64_t tb, int64_t nr, float *restrict panel,
+                   const int w)
+{
+    for (int64_t t = 0; t < tb; t++)
+        for (int64_t i = 0; i < nr; i++)
+            panel[t * w + i] = buf[i * PACK_TB + t];
+}
+
+static void transpose_block(const float *buf, int64_t tb, int64_t nr, float *panel, int w)
+{
+    if (nr == w && w == 16)
+        transpose_to_panel(buf, tb, 16, panel, 16);
+    else if (nr == w && w == 8)
+        transpose_to_panel(buf, tb, 8, panel, 8);
+    else if (nr == w && w == 4)
+        transpose_to_panel(buf, tb, 4, panel, 4);
+    else
+        transpose_to_panel(buf, tb, nr, panel, w);
+}
+
 /* Panel of rows r0 .. r0+w-1 of a source whose rows are contiguous (rows past
  * the edge stay zero): blocks of PACK_TB columns go through an L1-sized buffer
  * (w x PACK_TB), rounded with the unpacked element indices, so the panel is
@@ -97,9 +151,7 @@ static void pack_panel(const fpemu_pack *p, int64_t r0, float *buf, float *panel
             else
                 memcpy(buf + i * PACK_TB, src, (size_t)tb * sizeof(float));
         }
-        for (int64_t t = 0; t < tb; t++)
-            for (int64_t i = 0; i < nr; i++)
-                panel[(t0 + t) * w + i] = buf[i * PACK_TB + t];
+        transpose_block(buf, tb, nr, panel + t0 * w, w);
     }
 }
 
@@ -129,9 +181,14 @@ static dfp_status pack_operand(const fpemu_pack *p, float **out, uint32_t *absma
     dfp_fmt_consts c = {0};
     if (p->fmt->exp_bits != 0)
         c = dfp_fmt_consts_make(p->fmt);
-    /* transposed sources: source rows per block, about PACK_TB * MR elements */
-    const int64_t nt_block = p->rows >= PACK_TB * 16 ? 1 : PACK_TB * 16 / (p->rows > 0 ? p->rows : 1);
-    const size_t buf_len = p->trans ? (size_t)(nt_block * p->rows) : (size_t)p->width * PACK_TB;
+    /* transposed sources: source rows per block, about PACK_TB * MR elements;
+     * with more rows than that, groups of GROUP_ROWS rows (pack_row_group) */
+    const int by_rows = p->trans && p->rows >= PACK_TB * 16;
+    const int64_t nt_block = by_rows ? 1 : PACK_TB * 16 / (p->rows > 0 ? p->rows : 1);
+    const int64_t group = GROUP_ROWS / p->width * p->width, groups = (p->rows + group - 1) / group;
+    const size_t buf_len = by_rows    ? (size_t)group
+                           : p->trans ? (size_t)(nt_block * p->rows)
+                                      : (size_t)p->width * PACK_TB;
     int failed = 0;
     uint32_t mx = 0;
 #pragma omp parallel num_threads(dfp_threads_for_work(total / 4096))
@@ -140,6 +197,13 @@ static dfp_status pack_operand(const fpemu_pack *p, float **out, uint32_t *absma
         if (!buf) {
 #pragma omp atomic write
             failed = 1;
+        } else if (by_rows) {
+#pragma omp for schedule(static) reduction(max : mx)
+            for (int64_t g = 0; g < groups; g++) {
+                const int64_t r0 = g * group, nr = p->rows - r0 < group ? p->rows - r0 : group;
+                uint32_t rm = pack_row_group(p, r0, nr, buf, dst, &c);
+                mx = rm > mx ? rm : mx;
+            }
         } else if (p->trans) {
 #pragma omp for schedule(static) reduction(max : mx)
             for (int64_t t0 = 0; t0 < p->k; t0 += nt_block) {
@@ -204,6 +268,31 @@ static int products_on_grid(const dfp_fpemu_gemm_params *p)
            dfp_fmt_emin(fa) - fa->man_bits + dfp_fmt_emin(fb) - fb->man_bits >= step;
 }
 
+/* c[i * ldc + j] = out[j * mr + i] for i < rows, j < cols; with the register
+ * block as compile-time constants (full tiles of the blocks in use) GCC
+ * vectorises the transpose, which otherwise was a sixth of small-K GEMMs. */
+static inline __attribute__((always_inline)) void
+store_tile(const float *restrict out, int64_t rows, int64_t cols, float *restrict c, int64_t ldc,
+           const int mr)
+{
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < cols; j++)
+            c[i * ldc + j] = out[j * mr + i];
+}
+
+static void store_tile_any(const float *out, int64_t rows, int64_t cols, float *c, int64_t ldc,
+                           int mr, int nr)
+{
+    if (rows == 16 && cols == 8 && mr == 16 && nr == 8)
+        store_tile(out, 16, 8, c, ldc, 16);
+    else if (rows == 16 && cols == 4 && mr == 16 && nr == 4)
+        store_tile(out, 16, 4, c, ldc, 16);
+    else if (rows == 8 && cols == 4 && mr == 8 && nr == 4)
+        store_tile(out, 8, 4, c, ldc, 8);
+    else
+        store_tile(out, rows, cols, c, ldc, mr);
+}
+
 static void run_tiles(int64_t m, int64_t n, int64_t k, const float *ap, const float *bp,
                       float *c, int64_t ldc, const dfp_fpemu_acc *acc, int fast)
 {
@@ -211,14 +300,23 @@ static void run_tiles(int64_t m, int64_t n, int64_t k, const float *ap, const fl
     const dfp_fpemu_ukernel_fn ukernel = fast ? kern->gemm_ukernel_nearest : kern->gemm_ukernel;
     const int mr = kern->mr, nr = kern->nr;
     const int64_t mb = (m + mr - 1) / mr, nb = (n + nr - 1) / nr;
-#pragma omp parallel for schedule(dynamic) num_threads(dfp_threads_for_work(mb * nb))
+    /* tiles are handed out 16 at a time: each grab is a locked add, which waits
+     * for the previous tile's scattered stores to C to drain (with one tile per
+     * grab that wait was up to a fifth of a small-K GEMM) */
+    const int chunk = mb * nb >= 256 ? 16 : 1;
+    /* order: groups of COL_TILES column tiles, in each group row tile by row
+     * tile, so consecutive tiles continue the same rows of C and complete
+     * their cache lines while in L1 (rows of a wide C are a multiple of 4 KiB
+     * apart and share a few L1 sets); the group's B panels stay in cache */
+#pragma omp parallel for schedule(dynamic, chunk) num_threads(dfp_threads_for_work(mb * nb))
     for (int64_t tile = 0; tile < mb * nb; tile++) {
-        int64_t i0 = (tile % mb) * mr, j0 = (tile / mb) * nr;
+        const int64_t g = tile / (mb * COL_TILES), in_group = tile % (mb * COL_TILES);
+        const int64_t cols = nb - g * COL_TILES < COL_TILES ? nb - g * COL_TILES : COL_TILES;
+        const int64_t i0 = (in_group / cols) * mr, j0 = (g * COL_TILES + in_group % cols) * nr;
         float out[DFP_FPEMU_MAX_TILE];
         ukernel(k, ap + i0 * k, bp + j0 * k, out, i0, j0, acc);
-        for (int64_t i = 0; i < mr && i0 + i < m; i++)
-            for (int64_t j = 0; j < nr && j0 + j < n; j++)
-                c[(i0 + i) * ldc + j0 + j] = out[j * mr + i];
+        store_tile_any(out, m - i0 < mr ? m - i0 : mr, n - j0 < nr ? n - j0 : nr,
+                       c + i0 * ldc + j0, ldc, mr, nr);
     }
 }
 

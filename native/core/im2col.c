@@ -60,6 +60,19 @@ static inline void gather_segment(const dfp_conv_geom *g, const char *plane, siz
     memset(dst + (size_t)(last - ow0) * elem, 0, (size_t)(ow0 + count - last) * elem);
 }
 
+/* count zero elements at dst; a single element (the usual padding column of
+ * a 3 x 3 tap) is one store instead of a libc call per output row. */
+static inline void zero_elems(char *dst, int64_t count, size_t elem)
+{
+    static const char zero[8] = {0};
+    if (count == 1 && elem == 4)
+        memcpy(dst, zero, 4);
+    else if (count == 1 && elem == 2)
+        memcpy(dst, zero, 2);
+    else
+        memset(dst, 0, (size_t)count * elem);
+}
+
 /* Stride 1 with out_w == in_w ("same" width): pixel p of tap (kh, kw) reads
  * input element p + shift, shift = (kh*dh - ph)*W + (kw*dw - pw), wherever its
  * column ow + (kw*dw - pw) lies in [0, W); given a valid column, that index is
@@ -99,7 +112,7 @@ static void row_same_width(const dfp_conv_geom *g, const char *x, size_t elem, i
     for (int64_t rs = p0 - p0 % w; rs < p0 + np; rs += w) {
         int64_t a = rs + bad_lo > p0 ? rs + bad_lo : p0, b = rs + bad_hi < p0 + np ? rs + bad_hi : p0 + np;
         if (b > a)
-            memset(dst + (size_t)(a - p0) * elem, 0, (size_t)(b - a) * elem);
+            zero_elems(dst + (size_t)(a - p0) * elem, b - a, elem);
     }
 }
 

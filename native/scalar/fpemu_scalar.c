@@ -1,6 +1,7 @@
-/* Scalar reference float-emulation kernels: rounding to a narrow float grid
- * and the 16x4 emulated-GEMM micro-kernel. Contracts: native/core/emu_kernels.h
- * and float_round.h. These define the results every ISA must reproduce. */
+/* Scalar reference float-emulation kernels: rounding to a narrow float grid,
+ * the 16x4 emulated-GEMM micro-kernel, and the block floating point quantiser
+ * and flush kernels. Contracts: native/core/emu_kernels.h and float_round.h.
+ * These define the results every ISA must reproduce. */
 #include "emu_kernels.h"
 
 #define DFP_FPEMU_SCALAR_MR 16
@@ -65,6 +66,42 @@ static void dfp_bfp_block_scalar(const dfp_bfp_block *b, const float *x, int64_t
     dfp_bfp_block_span(b, x, 0, n, mant, y);
 }
 
+static void dfp_absmax_kmajor_scalar(const float *x, int64_t ldx, int rows, int64_t len,
+                                     uint32_t *amax)
+{
+    dfp_absmax_kmajor_span(x, ldx, rows, len, amax);
+}
+
+static void dfp_bfp_block_kmajor_scalar(const dfp_bfp_lanes *b, const float *x, int64_t ldx,
+                                        int64_t len, int32_t *pairs, int64_t ld)
+{
+    dfp_bfp_kmajor_span(b, x, ldx, len, pairs, ld);
+}
+
+/* Rows whose every 2^(ea + eb[j]) is a normal float take a branch-free loop
+ * (the compiler vectorises it at the baseline ISA; AVX2 uses this kernel). */
+static void dfp_bfp_scale_add_scalar(const float *blk, int64_t ldb, const int32_t *ea, int64_t lde,
+                                     const int32_t *eb, int64_t rows, int64_t cols, float *tot,
+                                     int64_t ldt)
+{
+    int32_t eb_min = INT32_MAX, eb_max = INT32_MIN;
+    for (int64_t j = 0; j < cols; j++) {
+        eb_min = eb[j] < eb_min ? eb[j] : eb_min;
+        eb_max = eb[j] > eb_max ? eb[j] : eb_max;
+    }
+    for (int64_t i = 0; i < rows; i++) {
+        const float *b = blk + i * ldb;
+        float *t = tot + i * ldt;
+        const int32_t e = ea[i * lde];
+        if (e + eb_min < -126 || e + eb_max > 127) {
+            dfp_bfp_scale_add_span(b, e, eb, 0, cols, t);
+            continue;
+        }
+        for (int64_t j = 0; j < cols; j++)
+            t[j] += b[j] * dfp_bits_f32((uint32_t)(e + eb[j] + 127) << 23);
+    }
+}
+
 void dfp_emu_kernels_init_scalar(dfp_emu_kernels *k)
 {
     k->round = dfp_round_fp_scalar;
@@ -72,6 +109,9 @@ void dfp_emu_kernels_init_scalar(dfp_emu_kernels *k)
     k->gemm_ukernel_nearest = dfp_gemm_fpemu_f32_scalar_16x4;
     k->absmax_bits = dfp_absmax_bits_scalar;
     k->bfp_block = dfp_bfp_block_scalar;
+    k->absmax_kmajor = dfp_absmax_kmajor_scalar;
+    k->bfp_block_kmajor = dfp_bfp_block_kmajor_scalar;
+    k->bfp_scale_add = dfp_bfp_scale_add_scalar;
     k->mr = DFP_FPEMU_SCALAR_MR;
     k->nr = DFP_FPEMU_SCALAR_NR;
 }

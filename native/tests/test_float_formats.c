@@ -1,6 +1,6 @@
 /* Float formats through the public API: FP8 spot values, saturation, code
- * round trip, and every supported ISA bit-identical to scalar (rounding and
- * the emulated GEMM). */
+ * round trip, and every supported ISA bit-identical to scalar (rounding, on a
+ * sweep of FP32 bit patterns too, and the emulated GEMM). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,9 +81,55 @@ static void test_isas_match_scalar(void)
     free(y);
 }
 
+/* FP32 bit patterns for the nearest-rounding sweep: every 251st pattern (all
+ * exponents, inf and NaN included), then for every exponent and sign the
+ * dropped bits of a d-bit rounding at 0, just below, at and just above half,
+ * and all ones (ties to even and carries into the exponent). */
+static int64_t sweep_patterns(int d, uint32_t *u)
+{
+    int64_t n = 0;
+    for (uint64_t v = 0; v < (1ull << 32); v += 251)
+        u[n++] = (uint32_t)v;
+    const uint32_t half = 1u << (d - 1), low[5] = {0, half - 1, half, half + 1, 2 * half - 1};
+    for (uint32_t top = 0; top < 512; top++)       /* sign and exponent */
+        for (uint32_t kept = 0; kept < 64; kept++) /* low kept mantissa bits */
+            for (int l = 0; l < 5; l++)
+                u[n++] = top << 23 | ((kept << d) & 0x7fffffu) | low[l];
+    return n;
+}
+
+static void test_nearest_sweep_matches_scalar(void)
+{
+    const int64_t cap = (1ll << 32) / 251 + 1 + 512 * 64 * 5;
+    uint32_t *u = malloc((size_t)cap * sizeof(uint32_t));
+    float *ref = malloc((size_t)cap * sizeof(float)), *y = malloc((size_t)cap * sizeof(float));
+    dfp_isa before = dfp_isa_selected();
+    for (int id = DFP_FMT_FP8; id <= DFP_FMT_BF16; id++) {
+        for (int sat = 0; sat < 2; sat++) {
+            dfp_float_format f;
+            dfp_float_format_get((dfp_float_format_id)id, &f);
+            f.saturate = sat;
+            const int64_t n = sweep_patterns(23 - f.man_bits, u);
+            const float *x = (const float *)(const void *)u;
+            CHECK(dfp_isa_select(DFP_ISA_SCALAR) == DFP_OK);
+            dfp_float_round(&f, DFP_ROUND_NEAREST, 0, 0, 0, x, ref, n);
+            for (int isa = DFP_ISA_AVX2; isa <= (int)dfp_isa_supported(); isa++) {
+                CHECK(dfp_isa_select((dfp_isa)isa) == DFP_OK);
+                dfp_float_round(&f, DFP_ROUND_NEAREST, 0, 0, 0, x, y, n);
+                CHECK(memcmp(y, ref, (size_t)n * sizeof(float)) == 0);
+            }
+        }
+    }
+    dfp_isa_select(before);
+    free(u);
+    free(ref);
+    free(y);
+}
+
 int main(void)
 {
     test_fp8_values();
     test_isas_match_scalar();
+    test_nearest_sweep_matches_scalar();
     return TEST_RESULT();
 }
