@@ -12,6 +12,7 @@
  * whose block is odd (a K pair would straddle two blocks) take the portable
  * loop below, which sums in INT64 where needed.
  * Contract: dfpengine.h, dfp_gemm_bfp. */
+#include "scratch.h"
 #include "bfp_pack.h"
 #include "bfp_quantize.h"
 #include "igemm.h"
@@ -215,8 +216,8 @@ dfp_status dfp_gemm_bfp(int64_t m, int64_t n, int64_t k, int block, const int16_
         st = dfp_s16_pack_operand(&src_b, pl.nr, pl.kp, &pl.pb);
     if (st == DFP_OK)
         st = gemm_bfp_integer(&pl, c, ldc);
-    free(pl.pa.panels);
-    free(pl.pb.panels);
+    dfp_scratch_give(pl.pa.panels);
+    dfp_scratch_give(pl.pb.panels);
     return st;
 }
 
@@ -308,8 +309,8 @@ dfp_status dfp_gemm_bfp_f32(int64_t m, int64_t n, int64_t k, const dfp_bfp_opera
         st = dfp_bfp_pack_operand(b, n, k, pl.nr, &pl.pb, sb);
     if (st == DFP_OK)
         st = gemm_bfp_integer(&pl, c, ldc);
-    free(pl.pa.panels);
-    free(pl.pb.panels);
+    dfp_scratch_give(pl.pa.panels);
+    dfp_scratch_give(pl.pb.panels);
     free(sa);
     free(sb);
     return st;

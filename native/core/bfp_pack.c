@@ -5,6 +5,7 @@
  * stored transposed (k-major) go 16 rows at a time through the k-major kernels
  * instead. The codes are dfp_bfp_quantize's (same arithmetic, same element
  * indices for stochastic rounding); only where they are stored differs. */
+#include "scratch.h"
 #include "bfp_pack.h"
 #include "bfp_quantize.h"
 #include "kernel_table.h"
@@ -81,7 +82,7 @@ dfp_status dfp_bfp_pack_operand(const dfp_bfp_operand *op, int64_t rows, int64_t
     out->npanels = (rows + w - 1) / w;
     out->max_abs = (1 << op->mag_bits) - 1;
     out->sat = 0;
-    out->panels = aligned_alloc(64, (size_t)((out->npanels * out->kp * w * 2 * 2 + 63) / 64 * 64));
+    out->panels = dfp_scratch_take((size_t)(out->npanels * out->kp * w * 2) * sizeof(int16_t));
     if (!out->panels)
         return DFP_ERR_OUT_OF_MEMORY;
     /* work items: a panel's K blocks in `split` ranges, so operands with few

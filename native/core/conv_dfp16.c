@@ -11,6 +11,7 @@
  * K slices; slices are a fixed split of K (by shape only) whose FP32 partials
  * are added in slice order, so results do not depend on the thread count, and
  * the INT32 sums being exact, not on the ISA either. */
+#include "scratch.h"
 #include "dfpengine.h"
 #include "igemm.h"
 #include "im2col.h"
@@ -312,7 +313,7 @@ static dfp_status bprop_col2im(const conv_job *j, float *dx, dfp_gemm_stats *sta
         }
         free(buf), free(bp);
     }
-    free(pa.panels);
+    dfp_scratch_give(pa.panels);
     if (failed)
         return DFP_ERR_OUT_OF_MEMORY;
     if (stats) {

@@ -7,6 +7,7 @@
  * block, with K-chunk boundaries at fixed multiples of the chunk length and FP32
  * flushes in K order. Threads split output tiles only, so results are identical
  * for every thread count and, the INT32 sums being exact, for every ISA. */
+#include "scratch.h"
 #include "igemm.h"
 #include "kernel_table.h"
 
@@ -30,7 +31,7 @@ dfp_status dfp_s16_pack_operand(const dfp_s16_source *src, int w, int64_t kp, df
     out->w = w;
     out->kp = kp;
     out->npanels = (src->rows + w - 1) / w;
-    out->panels = aligned_alloc(64, (size_t)((out->npanels * kp * w * 2 * 2 + 63) / 64 * 64));
+    out->panels = dfp_scratch_take((size_t)(out->npanels * kp * w * 2) * sizeof(int16_t));
     if (!out->panels)
         return DFP_ERR_OUT_OF_MEMORY;
     int32_t m = 0;
@@ -162,7 +163,7 @@ dfp_status dfp_igemm_run(const dfp_s16_source *a, const dfp_s16_source *b, float
         stats->chunk_len = 2 * min64(pl.chunk, pl.kp);
         stats->saturations += pa.sat + pb.sat;
     }
-    free(pa.panels);
-    free(pb.panels);
+    dfp_scratch_give(pa.panels);
+    dfp_scratch_give(pb.panels);
     return st;
 }
