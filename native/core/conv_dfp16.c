@@ -18,6 +18,7 @@
 #include "kernel_table.h"
 #include "conv_s16_pack.h"
 #include "conv_wtgrad_inplace.h"
+#include "scratch.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -52,7 +53,7 @@ static dfp_status quantize_tensor(const float *x, int64_t n, const dfp_dfp16_par
 {
     if (!params_valid(p))
         return DFP_ERR_INVALID_ARGUMENT;
-    t->q = malloc((size_t)(n > 0 ? n : 1) * sizeof(int16_t));
+    t->q = dfp_scratch_take((size_t)(n > 0 ? n : 1) * sizeof(int16_t));
     if (!t->q)
         return DFP_ERR_OUT_OF_MEMORY;
     int bad = 0;
@@ -84,7 +85,7 @@ static dfp_status quantize_pairs(const float *x, int64_t batch, int64_t channels
     if (!params_valid(p))
         return DFP_ERR_INVALID_ARGUMENT;
     const int64_t size = pairs_size(batch, channels, h, w, pad_h, pad_w, pair_images);
-    int16_t *q = into ? into : malloc((size_t)size * sizeof(int16_t));
+    int16_t *q = into ? into : dfp_scratch_take((size_t)size * sizeof(int16_t));
     if (!q)
         return DFP_ERR_OUT_OF_MEMORY;
     memset(q + size - 2 * PAIRS_SLACK, 0, 2 * PAIRS_SLACK * sizeof(int16_t));
@@ -121,7 +122,7 @@ static dfp_status make_job(const dfp_conv2d_shape *s, conv_job *j)
 
 static void free_job(conv_job *j)
 {
-    free(j->x.q), free(j->w.q), free(j->dy.q);
+    dfp_scratch_give(j->x.q), dfp_scratch_give(j->w.q), dfp_scratch_give(j->dy.q);
 }
 
 static dfp_s16_source s16(const int16_t *data, int64_t ld, int k_contig, int64_t rows, int64_t k)
@@ -491,7 +492,7 @@ static dfp_status wtgrad(const conv_job *j, float *dw, dfp_gemm_stats *stats)
         int16_t *xc = j->x.q;
         if (!j->x_chanlast) {
             const int64_t size = pairs_size(j->batch, g->channels, g->in_h, g->in_w, g->pad_h, g->pad_w, 1);
-            xc = malloc((size_t)size * sizeof(int16_t));
+            xc = dfp_scratch_take((size_t)size * sizeof(int16_t));
             if (!xc)
                 return DFP_ERR_OUT_OF_MEMORY;
             dfp_chanlast_from_imgpairs(pairs, g->channels, hp * wp, j->x.q, xc);
@@ -500,14 +501,14 @@ static dfp_status wtgrad(const conv_job *j, float *dw, dfp_gemm_stats *stats)
         dfp_status st = dfp_wtgrad_inplace(g, j->batch, o, xc, j->dy.q, chunk, kc, per,
                                            pow2(j->dy.e), pow2(j->x.e), dw, &flushes);
         if (xc != j->x.q)
-            free(xc);
+            dfp_scratch_give(xc);
         if (st == DFP_OK && stats) {
             stats->flushes += o * ckk * flushes;
             stats->chunk_len = 2 * min64(chunk, pairs * pixels);
         }
         return st;
     }
-    float *part = aligned_alloc(64, (size_t)((nslices * part_len * 4 + 63) / 64 * 64 + 64));
+    float *part = dfp_scratch_take((size_t)(nslices * part_len) * sizeof(float));
     const int16_t *xi = j->x.q, *dyi = j->dy.q; /* image-pair layouts */
     int failed = !part;
 #pragma omp parallel num_threads(dfp_threads_for_work(nslices)) reduction(| : failed) \
@@ -553,7 +554,7 @@ static dfp_status wtgrad(const conv_job *j, float *dw, dfp_gemm_stats *stats)
             stats->chunk_len = 2 * min64(chunk, pairs * pixels);
         }
     }
-    free(part);
+    dfp_scratch_give(part);
     return failed ? DFP_ERR_OUT_OF_MEMORY : DFP_OK;
 }
 
@@ -597,7 +598,7 @@ static dfp_status x_from_kept(conv_job *j, const dfp_dfp16_input *kept)
 {
     const dfp_conv_geom *g = &j->g;
     const int64_t size = pairs_size(j->batch, g->channels, g->in_h, g->in_w, g->pad_h, g->pad_w, 1);
-    j->x.q = malloc((size_t)size * sizeof(int16_t));
+    j->x.q = dfp_scratch_take((size_t)size * sizeof(int16_t));
     if (!j->x.q)
         return DFP_ERR_OUT_OF_MEMORY;
     /* the in-place WTGRAD's last column block may read up to 31 pairs past the end */

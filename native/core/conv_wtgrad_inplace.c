@@ -16,6 +16,7 @@
 #include "conv_wtgrad_inplace.h"
 #include "conv_s16_pack.h"
 #include "kernel_table.h"
+#include "scratch.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,7 @@ dfp_status dfp_wtgrad_inplace(const dfp_conv_geom *g, int64_t batch, int64_t out
     const int64_t row_cols = kw_n * c, nb = (row_cols + nr - 1) / nr; /* B column blocks per kh */
     const int64_t mpan = (out_ch + mr - 1) / mr, ldt = kh_n * nb * nr, part_len = mpan * mr * ldt;
     const int64_t nslices = (pairs + per - 1) / per;
-    float *part = aligned_alloc(64, (size_t)((nslices * part_len * 4 + 63) / 64 * 64 + 64));
+    float *part = dfp_scratch_take((size_t)(nslices * part_len) * sizeof(float));
     int failed = !part;
     int64_t flushes = 0;
 #pragma omp parallel num_threads(dfp_threads_for_work(nslices)) reduction(| : failed) \
@@ -107,6 +108,6 @@ dfp_status dfp_wtgrad_inplace(const dfp_conv_geom *g, int64_t batch, int64_t out
                     }
         *flushes_per_elem = flushes;
     }
-    free(part);
+    dfp_scratch_give(part);
     return failed ? DFP_ERR_OUT_OF_MEMORY : DFP_OK;
 }
