@@ -64,6 +64,9 @@ CONV_CASES = [  # x shape, w shape, stride, padding, dilation
     ((1, 3, 5, 16), (4, 3, 3, 3), (1, 1), (1, 1), (1, 1)),    # 80 pixels: a last half block
     ((2, 16, 8, 8), (12, 16, 3, 3), (1, 1), (1, 1), (1, 1)),  # 8-wide rows: runs of 8
     ((1, 2, 3, 24), (3, 2, 3, 3), (1, 1), (1, 1), (1, 1)),    # 72 pixels: a last block of one run
+    ((2, 16, 16, 16), (8, 16, 3, 3), (2, 2), (1, 1), (1, 1)), # stride 2: even/odd column phases
+    ((1, 3, 9, 31), (5, 3, 3, 3), (2, 2), (1, 1), (1, 1)),    # odd padded width, 80 pixels
+    ((2, 4, 10, 16), (6, 4, 3, 3), (3, 1), (1, 1), (1, 1)),   # row stride 3
     # channels a multiple of 16: AVX-512 WTGRAD reads the taps in place (channel-last copy)
     ((2, 32, 9, 10), (5, 32, 3, 2), (2, 1), (1, 1), (2, 1)),  # strides, row dilation, 2 full blocks
     ((3, 16, 7, 8), (4, 16, 1, 1), (2, 2), (0, 0), (1, 1)),   # 1x1 strided: one half block

@@ -21,7 +21,7 @@ typedef struct conv_plan {
     const dfp_sgemm_ukernel *uk; /* the kernel wpack is packed for */
 } conv_plan;
 
-/* FPROP with B read in place (stride 1, output rows a multiple of 8 wide). */
+/* FPROP with B read in place (row stride 1 or 2, output rows a multiple of 8 wide). */
 int dfp_conv_f32_fprop_inplace_applies(const conv_plan *pl);
 dfp_status dfp_conv_f32_fprop_inplace(const conv_plan *pl);
 

@@ -2,9 +2,9 @@
  * the B-in-place SGEMM micro-kernel (sgemm_inplace) instead of im2col tiles.
  *
  * FPROP (and stride-1 BPROP, which is the FPROP of dy): each image is copied
- * once into zero-bordered planes; the K row (c, kh, kw) of 32 output pixels (two
- * runs of 16, or four of 8, along output rows) is runs of that copy at a fixed
- * offset. The weights are packed once; the sums run over K in the im2col
+ * once into zero-bordered planes (with stride 2 along rows, split into even and
+ * odd columns); the K row (c, kh, kw) of 32 output pixels (two runs of 16, or
+ * four of 8, along output rows) is runs of that copy at a fixed offset. The weights are packed once; the sums run over K in the im2col
  * GEMM's order.
  *
  * WTGRAD, dW (O x C*KH*KW) = dy (O x P) * taps^T: each image is copied once
@@ -25,21 +25,40 @@
 int dfp_conv_f32_fprop_inplace_applies(const conv_plan *pl)
 {
     const dfp_sgemm_ukernel_bo *uk = &dfp_kernels()->fp32.sgemm_inplace;
-    return uk->fn && uk->nr == 32 && uk->mr <= 8 && !pl->direct && pl->g.stride_h == 1 &&
-           pl->g.stride_w == 1 && pl->g.out_w % 8 == 0;
+    const dfp_conv_geom *g = &pl->g;
+    return uk->fn && uk->nr == 32 && uk->mr <= 8 && !pl->direct && g->out_w % 8 == 0 &&
+           (g->stride_w == 1 || (g->stride_w == 2 && g->dilation_w == 1));
+}
+
+/* Width of one column phase of the padded image: with stride 2 along rows the
+ * copy splits even and odd padded columns into two planes, so the taps of
+ * consecutive output pixels (columns 2ow + kw) are consecutive again, in phase
+ * kw % 2 at column ow + kw / 2. */
+static inline int64_t phase_width(const dfp_conv_geom *g)
+{
+    int64_t wp = g->in_w + 2 * g->pad_w;
+    return (wp + g->stride_w - 1) / g->stride_w;
 }
 
 static void fprop_image_inplace(const conv_plan *pl, const dfp_sgemm_ukernel_bo *uk, const float *wpack,
                                 const int64_t *off, int64_t n, float *xp, float *tile)
 {
     const dfp_conv_geom *g = &pl->g;
-    const int64_t hp = g->in_h + 2 * g->pad_h, wp = g->in_w + 2 * g->pad_w, mr = uk->mr;
-    const float *x = pl->x + n * g->channels * pl->in_pixels;
+    const int64_t hp = g->in_h + 2 * g->pad_h, wq = phase_width(g), mr = uk->mr, c_n = g->channels;
+    const float *x = pl->x + n * c_n * pl->in_pixels;
     float *y = pl->y + n * pl->out_ch * pl->pixels;
-    for (int64_t c = 0; c < g->channels; c++) /* interior only: the border stays zero */
-        for (int64_t h = 0; h < g->in_h; h++)
-            memcpy(xp + (c * hp + h + g->pad_h) * wp + g->pad_w, x + (c * g->in_h + h) * g->in_w,
-                   (size_t)g->in_w * sizeof(float));
+    for (int64_t c = 0; c < c_n; c++) /* interior only: the border stays zero */
+        for (int64_t h = 0; h < g->in_h; h++) {
+            const float *src = x + (c * g->in_h + h) * g->in_w;
+            if (g->stride_w == 1) {
+                memcpy(xp + (c * hp + h + g->pad_h) * wq + g->pad_w, src, (size_t)g->in_w * sizeof(float));
+                continue;
+            }
+            for (int64_t w = 0; w < g->in_w; w++) { /* padded column j to phase j % 2, column j / 2 */
+                int64_t j = w + g->pad_w;
+                xp[((j % 2 * c_n + c) * hp + h + g->pad_h) * wq + j / 2] = src[w];
+            }
+        }
     /* runs of 16 output pixels, or of 8 where output rows are 8 wide (multiples of 8) */
     const int run = g->out_w % 16 == 0 ? 16 : 8;
     for (int64_t q0 = 0; q0 < pl->pixels; q0 += 32) {
@@ -47,7 +66,7 @@ static void fprop_image_inplace(const conv_plan *pl, const dfp_sgemm_ukernel_bo 
         const float *runs[4];
         for (int r = 0; r < 32 / run; r++) { /* runs past the last pixel repeat the first */
             int64_t q = r * run < cols ? q0 + r * run : q0;
-            runs[r] = xp + q / g->out_w * wp + q % g->out_w;
+            runs[r] = xp + q / g->out_w * g->stride_h * wq + q % g->out_w;
         }
         for (int64_t o0 = 0; o0 < pl->out_ch; o0 += mr) {
             int64_t rows = pl->out_ch - o0 < mr ? pl->out_ch - o0 : mr;
@@ -71,17 +90,18 @@ dfp_status dfp_conv_f32_fprop_inplace(const conv_plan *pl)
 {
     const dfp_sgemm_ukernel_bo *uk = &dfp_kernels()->fp32.sgemm_inplace;
     const dfp_conv_geom *g = &pl->g;
-    const int64_t hp = g->in_h + 2 * g->pad_h, wp = g->in_w + 2 * g->pad_w;
-    const int64_t planes = g->channels * hp * wp, kk = g->kernel_h * g->kernel_w;
+    const int64_t hp = g->in_h + 2 * g->pad_h, wq = phase_width(g), s = g->stride_w;
+    const int64_t planes = s * g->channels * hp * wq, kk = g->kernel_h * g->kernel_w;
     const int64_t mpan = (pl->out_ch + uk->mr - 1) / uk->mr;
     float *wpack = malloc((size_t)(mpan * uk->mr * pl->ckk) * sizeof(float));
     int64_t *off = malloc((size_t)pl->ckk * sizeof(int64_t));
     int failed = !wpack || !off;
     if (!failed) {
         dfp_pack_a_f32(uk->mr, pl->out_ch, pl->ckk, pl->w, pl->ckk, 1, wpack);
-        for (int64_t r = 0; r < pl->ckk; r++) /* K row r = (c, kh, kw), the OIHW order */
-            off[r] = r / kk * hp * wp + (r % kk / g->kernel_w) * g->dilation_h * wp +
-                     r % g->kernel_w * g->dilation_w;
+        for (int64_t r = 0; r < pl->ckk; r++) { /* K row r = (c, kh, kw), the OIHW order */
+            int64_t c = r / kk, kh = r % kk / g->kernel_w, kw = r % g->kernel_w * g->dilation_w;
+            off[r] = ((kw % s * g->channels + c) * hp + kh * g->dilation_h) * wq + kw / s;
+        }
     }
     double macs = (double)pl->batch * pl->pixels * pl->out_ch * pl->ckk;
     double per = macs / DFP_CONV_MIN_MACS_PER_THREAD;
