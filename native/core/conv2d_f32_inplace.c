@@ -4,8 +4,8 @@
  * FPROP (and stride-1 BPROP, which is the FPROP of dy): each image is copied
  * once into zero-bordered planes (with stride 2 along rows, split into even and
  * odd columns); the K row (c, kh, kw) of 32 output pixels (two runs of 16, or
- * four of 8, along output rows) is runs of that copy at a fixed offset. The weights are packed once; the sums run over K in the im2col
- * GEMM's order.
+ * four of 8, along output rows) is runs of that copy at a fixed offset. The
+ * weights are packed once; the sums run over K in the im2col GEMM's order.
  *
  * WTGRAD, dW (O x C*KH*KW) = dy (O x P) * taps^T: each image is copied once
  * channel-last with a zero border, xc[ih][iw][c], so for one output pixel and

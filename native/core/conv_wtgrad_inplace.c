@@ -7,12 +7,14 @@
  *   xc[m][ih][iw][c] = 32-bit pair (x[2m][c][ih][iw], x[2m+1][c][ih][iw])
  * (zero border and zero missing image, as the image-pair layout xi), so for one
  * K pair (image pair m, output pixel oh, ow) and one kernel row kh the KW*C taps
- * (kw, c) are consecutive pairs at ((m*hp + oh*sh + kh)*wp + ow*sw)*C: the
+ * (kw, c) are consecutive pairs at ((m*hp + oh*sh + kh*dh)*wp + ow*sw)*C: the
  * in-place kernel reads them as B columns (32 per call, two runs of 16).
  *
  * The callers build xc from the image-pair or the channel-pair layout
- * (conv_s16_pack.h). Same K order, slices, K blocks and chunks as the packed path, and every output
- * element gets the same flushes in the same order, so dW is bit-identical to it. */
+ * (conv_s16_pack.h). Same K order, slices, K blocks and chunks as the packed
+ * path, and every output element gets the same flushes in the same order, so
+ * dW is bit-identical to it. Kernel rows not a multiple of 32 taps leave a
+ * partial last block whose extra columns are computed and dropped. */
 #include "conv_wtgrad_inplace.h"
 #include "conv_s16_pack.h"
 #include "kernel_table.h"
