@@ -7,34 +7,6 @@
 
 #include <immintrin.h>
 
-/* v = y (given) or d; s += v; q += d * v */
-static inline void step(__m512d d, const float *y, int64_t i, __mmask8 m, __m512d *s, __m512d *q)
-{
-    __m512d v = y ? _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, y + i)) : d;
-    *s = _mm512_add_pd(*s, v);
-    *q = _mm512_add_pd(*q, _mm512_mul_pd(d, v));
-}
-
-void dfp_sum2_f64_avx512(const float *x, const float *y, int64_t n, double shift, double out[2])
-{
-    __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd(), vs = _mm512_set1_pd(shift);
-    __m512d q0 = _mm512_setzero_pd(), q1 = _mm512_setzero_pd();
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m512d d0 = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + i)), vs);
-        __m512d d1 = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + i + 8)), vs);
-        step(d0, y, i, 0xff, &s0, &q0);
-        step(d1, y, i + 8, 0xff, &s1, &q1);
-    }
-    for (; i < n; i += 8) {
-        __mmask8 m = n - i >= 8 ? 0xff : (__mmask8)((1u << (n - i)) - 1);
-        __m512d d = _mm512_maskz_sub_pd(m, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, x + i)), vs);
-        step(d, y, i, m, &s0, &q0);
-    }
-    out[0] = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
-    out[1] = _mm512_reduce_add_pd(_mm512_add_pd(q0, q1));
-}
-
 /* g = y > 0 ? dy : 0 over the lanes of m (stored), widened to double */
 static inline __m512d relu_grad(const float *dy, const float *y, float *g, int64_t i, __mmask8 m)
 {
@@ -45,8 +17,21 @@ static inline __m512d relu_grad(const float *dy, const float *y, float *g, int64
     return _mm512_cvtps_pd(v);
 }
 
-void dfp_relu_sum2_f64_avx512(const float *x, const float *dy, const float *y, int64_t n, double shift,
-                              float *g, double out[2])
+/* The value summed at lanes i .. i+7 (mask m): y (given), d itself (y NULL),
+ * or with relu the masked gradient (relu_grad, which also stores g). */
+static inline __m512d value(__m512d d, const float *y, const float *dy, float *g, int relu, int64_t i,
+                            __mmask8 m)
+{
+    if (relu)
+        return relu_grad(dy, y, g, i, m);
+    return y ? _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, y + i)) : d;
+}
+
+/* s += v; q += d * v over n values (two accumulator pairs, masked tail) for both
+ * entry points, so relu_sum2 sums in exactly sum2's order. */
+static inline __attribute__((always_inline)) void
+sum2_body(const float *x, const float *y, const float *dy, float *g, int relu, int64_t n, double shift,
+          double out[2])
 {
     __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd(), vs = _mm512_set1_pd(shift);
     __m512d q0 = _mm512_setzero_pd(), q1 = _mm512_setzero_pd();
@@ -54,7 +39,7 @@ void dfp_relu_sum2_f64_avx512(const float *x, const float *dy, const float *y, i
     for (; i + 16 <= n; i += 16) {
         __m512d d0 = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + i)), vs);
         __m512d d1 = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + i + 8)), vs);
-        __m512d v0 = relu_grad(dy, y, g, i, 0xff), v1 = relu_grad(dy, y, g, i + 8, 0xff);
+        __m512d v0 = value(d0, y, dy, g, relu, i, 0xff), v1 = value(d1, y, dy, g, relu, i + 8, 0xff);
         s0 = _mm512_add_pd(s0, v0);
         q0 = _mm512_add_pd(q0, _mm512_mul_pd(d0, v0));
         s1 = _mm512_add_pd(s1, v1);
@@ -63,10 +48,21 @@ void dfp_relu_sum2_f64_avx512(const float *x, const float *dy, const float *y, i
     for (; i < n; i += 8) {
         __mmask8 m = n - i >= 8 ? 0xff : (__mmask8)((1u << (n - i)) - 1);
         __m512d d = _mm512_maskz_sub_pd(m, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, x + i)), vs);
-        __m512d v = relu_grad(dy, y, g, i, m);
+        __m512d v = value(d, y, dy, g, relu, i, m);
         s0 = _mm512_add_pd(s0, v);
         q0 = _mm512_add_pd(q0, _mm512_mul_pd(d, v));
     }
     out[0] = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
     out[1] = _mm512_reduce_add_pd(_mm512_add_pd(q0, q1));
+}
+
+void dfp_sum2_f64_avx512(const float *x, const float *y, int64_t n, double shift, double out[2])
+{
+    sum2_body(x, y, NULL, NULL, 0, n, shift, out);
+}
+
+void dfp_relu_sum2_f64_avx512(const float *x, const float *dy, const float *y, int64_t n, double shift,
+                              float *g, double out[2])
+{
+    sum2_body(x, y, dy, g, 1, n, shift, out);
 }

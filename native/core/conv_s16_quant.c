@@ -129,15 +129,11 @@ void dfp_imgpairs_from_nchw(int64_t batch, int64_t channels, int64_t pixels, con
                             int16_t *xi)
 {
     const int64_t planes = (batch + 1) / 2 * channels;
+    const dfp_interleave_s16_fn interleave = dfp_kernels()->integer.interleave_s16;
 #pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(planes / 8))
     for (int64_t pl = 0; pl < planes; pl++) {
         int64_t m = pl / channels, c = pl % channels;
         const int16_t *a = q + (2 * m * channels + c) * pixels;
-        const int16_t *b = 2 * m + 1 < batch ? a + channels * pixels : NULL;
-        int16_t *d = xi + pl * pixels * 2;
-        for (int64_t i = 0; i < pixels; i++) {
-            d[2 * i] = a[i];
-            d[2 * i + 1] = b ? b[i] : 0;
-        }
+        interleave(a, 2 * m + 1 < batch ? a + channels * pixels : NULL, pixels, xi + pl * pixels * 2);
     }
 }
