@@ -15,8 +15,8 @@
  * added in thread order. */
 #include "conv2d_f32.h"
 #include "kernel_table.h"
+#include "layout32.h"
 #include "pack_f32.h"
-#include "transpose_avx512.h"
 
 #include <omp.h>
 #include <stdlib.h>
@@ -132,41 +132,12 @@ int dfp_conv_f32_wtgrad_inplace_applies(const conv_plan *pl)
            pl->g.dilation_w == 1;
 }
 
-#if defined(__GNUC__) && defined(__x86_64__)
-/* Rows of 16 pixels x 16 channels through one transpose; returns pixels done. */
-__attribute__((target("avx512f"))) static int64_t
-chanlast_row_avx512(const float *x, int64_t plane, int64_t channels, int64_t w, float *d)
-{
-    int64_t i0 = 0;
-    for (; i0 + 16 <= w; i0 += 16)
-        for (int64_t c0 = 0; c0 < channels; c0 += 16) {
-            __m512i r[16];
-            for (int j = 0; j < 16; j++)
-                r[j] = _mm512_loadu_si512((const void *)(x + (c0 + j) * plane + i0));
-            transpose16_epi32(r);
-            for (int j = 0; j < 16; j++)
-                _mm512_storeu_si512((void *)(d + (i0 + j) * channels + c0), r[j]);
-        }
-    return i0;
-}
-#endif
-
 /* Image x (C x H x W) into the interior of xc[hp][wp][C] (the border stays zero). */
 static void chanlast_image(const dfp_conv_geom *g, const float *x, float *xc)
 {
     const int64_t wp = g->in_w + 2 * g->pad_w, c = g->channels, plane = g->in_h * g->in_w;
-    for (int64_t h = 0; h < g->in_h; h++) {
-        const float *row = x + h * g->in_w;
-        float *d = xc + ((h + g->pad_h) * wp + g->pad_w) * c;
-        int64_t i = 0;
-#if defined(__GNUC__) && defined(__x86_64__)
-        if (dfp_kernels()->isa >= DFP_ISA_AVX512)
-            i = chanlast_row_avx512(row, plane, c, g->in_w, d);
-#endif
-        for (; i < g->in_w; i++)
-            for (int64_t ci = 0; ci < c; ci++)
-                d[i * c + ci] = row[ci * plane + i];
-    }
+    for (int64_t h = 0; h < g->in_h; h++)
+        dfp_to_channel_last32(x + h * g->in_w, plane, g->in_w, c, xc + ((h + g->pad_h) * wp + g->pad_w) * c);
 }
 
 /* dy[n] (O x P) as the kernel's A panels: with 8-row panels through the 8-row

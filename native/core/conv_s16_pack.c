@@ -2,6 +2,7 @@
  * VNNI panel packing, so no column matrix is ever materialised. */
 #include "conv_s16_pack.h"
 #include "kernel_table.h"
+#include "layout32.h"
 
 #include <string.h>
 
@@ -274,41 +275,12 @@ void dfp_pack_imgpairs_taps(const dfp_conv_geom *g, const int16_t *xi, int64_t r
     }
 }
 
-#if defined(__GNUC__) && defined(__x86_64__)
-/* 16 channels x 16 pixels per in-register transpose. */
-__attribute__((target("avx512f"))) static int64_t
-chanlast_avx512(int64_t channels, int64_t pix, const int32_t *s, int32_t *d)
-{
-    int64_t i0 = 0;
-    for (; i0 + 16 <= pix; i0 += 16)
-        for (int64_t c0 = 0; c0 + 16 <= channels; c0 += 16) {
-            __m512i r[16];
-            for (int j = 0; j < 16; j++)
-                r[j] = _mm512_loadu_si512((const void *)(s + (c0 + j) * pix + i0));
-            transpose16_epi32(r);
-            for (int j = 0; j < 16; j++)
-                _mm512_storeu_si512((void *)(d + (i0 + j) * channels + c0), r[j]);
-        }
-    return channels % 16 == 0 ? i0 : 0;
-}
-#endif
-
 void dfp_chanlast_from_imgpairs(int64_t pairs, int64_t channels, int64_t pix, const int16_t *xi,
                                 int16_t *xc)
 {
 #pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(pairs / 4))
-    for (int64_t m = 0; m < pairs; m++) {
-        const int32_t *s = (const int32_t *)(const void *)xi + m * channels * pix;
-        int32_t *d = (int32_t *)(void *)xc + m * channels * pix;
-        int64_t i0 = 0;
-#if defined(__GNUC__) && defined(__x86_64__)
-        if (dfp_kernels()->isa >= DFP_ISA_AVX512)
-            i0 = chanlast_avx512(channels, pix, s, d);
-#endif
-        for (int64_t i = i0; i < pix; i++)
-            for (int64_t c = 0; c < channels; c++)
-                d[i * channels + c] = s[c * pix + i];
-    }
+    for (int64_t m = 0; m < pairs; m++) /* a 32-bit pair per pixel and channel */
+        dfp_to_channel_last32(xi + m * channels * pix * 2, pix, pix, channels, xc + m * channels * pix * 2);
 }
 
 #if defined(__GNUC__) && defined(__x86_64__)
