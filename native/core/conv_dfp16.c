@@ -10,120 +10,20 @@
  * whole quantised tensors' maxima. Threads take (image, tile) items or WTGRAD
  * K slices; slices are a fixed split of K (by shape only) whose FP32 partials
  * are added in slice order, so results do not depend on the thread count, and
- * the INT32 sums being exact, not on the ISA either. */
-#include "scratch.h"
-#include "dfpengine.h"
-#include "igemm.h"
-#include "im2col.h"
-#include "kernel_table.h"
+ * the INT32 sums being exact, not on the ISA either. This file: FPROP and
+ * BPROP; WTGRAD in conv_dfp16_wtgrad.c, the shared job and quantisers in
+ * conv_dfp16_job.c. */
+#include "conv_dfp16_job.h"
 #include "conv_s16_pack.h"
-#include "conv_wtgrad_inplace.h"
+#include "igemm.h"
+#include "kernel_table.h"
 #include "scratch.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-
 #define TILE_PANELS 8       /* B panels (of NR output pixels) per direct-conv tile */
 #define COL2IM_TILE 256     /* strided BPROP: output pixels per col2im tile */
-#define WG_SLICE_PAIRS 1024 /* WTGRAD: K pairs per slice, at least one image */
-
-typedef struct qtensor {
-    int16_t *q;
-    int32_t e;
-    int32_t max_abs; /* largest |q|: sets the chunk length */
-} qtensor;
-
-typedef struct conv_job {
-    dfp_conv_geom g;
-    int64_t batch, out_ch, ckk, pixels, in_pixels;
-    qtensor x, w, dy;
-    int x_chanlast; /* WTGRAD: x.q is the channel-last layout xc, not xi */
-} conv_job;
-
-static int params_valid(const dfp_dfp16_params *p)
-{
-    return p->shift >= 0 && p->shift <= 3 && p->rounding >= DFP_ROUND_NEAREST &&
-           p->rounding <= DFP_ROUND_BIASED;
-}
-
-static dfp_status quantize_tensor(const float *x, int64_t n, const dfp_dfp16_params *p,
-                                  qtensor *t, int64_t *sat)
-{
-    if (!params_valid(p))
-        return DFP_ERR_INVALID_ARGUMENT;
-    t->q = dfp_scratch_take((size_t)(n > 0 ? n : 1) * sizeof(int16_t));
-    if (!t->q)
-        return DFP_ERR_OUT_OF_MEMORY;
-    int bad = 0;
-    *sat += dfp_dfp16_quantize_tensor_par(x, n, p, t->q, &t->e, &bad, &t->max_abs);
-    return bad ? DFP_ERR_NOT_FINITE : DFP_OK;
-}
-
-/* int16 elements of a plane-pair layout (conv_s16_pack.h) of batch x channels
- * planes of h x w with a border of pad_h, pad_w. */
-/* Pairs past the end of a layout that the direct conv or the in-place WTGRAD
- * may read (never use): rows padded to a multiple of 16 output pixels, or a
- * kernel row's last block of 32 taps, run on past the last row. */
-#define PAIRS_SLACK 32
-
-static int64_t pairs_size(int64_t batch, int64_t channels, int64_t h, int64_t w, int64_t pad_h,
-                          int64_t pad_w, int pair_images)
-{
-    int64_t planes = pair_images ? (batch + 1) / 2 * channels : batch * ((channels + 1) / 2);
-    return planes * (h + 2 * pad_h) * (w + 2 * pad_w) * 2 + 2 * PAIRS_SLACK;
-}
-
-/* x (batch x channels x h x w) quantised per tensor straight into a plane-pair
- * layout with a zero border: channel pairs for the direct conv, image pairs for
- * WTGRAD; into `into` when given, else into a new buffer owned by t. */
-static dfp_status quantize_pairs(const float *x, int64_t batch, int64_t channels, int64_t h,
-                                 int64_t w, int64_t pad_h, int64_t pad_w, int pair_images,
-                                 const dfp_dfp16_params *p, qtensor *t, int64_t *sat, int16_t *into)
-{
-    if (!params_valid(p))
-        return DFP_ERR_INVALID_ARGUMENT;
-    const int64_t size = pairs_size(batch, channels, h, w, pad_h, pad_w, pair_images);
-    int16_t *q = into ? into : dfp_scratch_take((size_t)size * sizeof(int16_t));
-    if (!q)
-        return DFP_ERR_OUT_OF_MEMORY;
-    memset(q + size - 2 * PAIRS_SLACK, 0, 2 * PAIRS_SLACK * sizeof(int16_t));
-    t->q = into ? NULL : q; /* owned only when allocated here */
-    int bad = 0;
-    t->e = dfp_dfp16_tensor_exponent(x, batch * channels * h * w, p->shift, &bad);
-    if (bad)
-        return DFP_ERR_NOT_FINITE;
-    dfp_quant_run run = dfp_dfp16_run(t->e, p, 0);
-    int64_t n_sat = dfp_quantize_plane_pairs(x, batch, channels, h, w, pad_h, pad_w, pair_images,
-                                             &run, q, &t->max_abs);
-    if (n_sat < 0)
-        return DFP_ERR_OUT_OF_MEMORY;
-    *sat += n_sat;
-    return DFP_OK;
-}
-
-static dfp_status make_job(const dfp_conv2d_shape *s, conv_job *j)
-{
-    int64_t oh, ow;
-    dfp_status st = dfp_conv2d_output_size(s, &oh, &ow);
-    if (st != DFP_OK)
-        return st;
-    memset(j, 0, sizeof(*j));
-    j->g = (dfp_conv_geom){s->in_channels, s->in_h, s->in_w, s->kernel_h, s->kernel_w, s->stride_h,
-                           s->stride_w, s->pad_h, s->pad_w, s->dilation_h, s->dilation_w, oh, ow};
-    j->batch = s->batch;
-    j->out_ch = s->out_channels;
-    j->ckk = s->in_channels * s->kernel_h * s->kernel_w;
-    j->pixels = oh * ow;
-    j->in_pixels = s->in_h * s->in_w;
-    return DFP_OK;
-}
-
-static void free_job(conv_job *j)
-{
-    dfp_scratch_give(j->x.q), dfp_scratch_give(j->w.q), dfp_scratch_give(j->dy.q);
-}
 
 static dfp_s16_source s16(const int16_t *data, int64_t ld, int k_contig, int64_t rows, int64_t k)
 {
@@ -131,10 +31,6 @@ static dfp_s16_source s16(const int16_t *data, int64_t ld, int k_contig, int64_t
                         .k_contiguous = k_contig, .rows = rows, .k = k};
     return s;
 }
-
-/* 2^e for a DFP16 exponent (always a normal float: e in [-126, 127]). */
-static inline float pow2(int32_t e) { return ldexpf(1.0f, e); }
-
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
@@ -288,7 +184,7 @@ static dfp_status bprop_col2im(const conv_job *j, float *dx, dfp_gemm_stats *sta
     /* col2im adds tiles into dx in tile order: the tile must not depend on the ISA */
     int64_t tile = min64(pixels, COL2IM_TILE), npan = (tile + nr - 1) / nr;
     int64_t ldb = npan * nr, mpan = pa.npanels;
-    float sa = pow2(j->w.e), sb = pow2(j->dy.e);
+    float sa = dfp_pow2f(j->w.e), sb = dfp_pow2f(j->dy.e);
     int failed = 0;
 #pragma omp parallel num_threads(dfp_threads_for_work(j->batch)) reduction(| : failed)
     {
@@ -327,9 +223,9 @@ static dfp_status bprop_col2im(const conv_job *j, float *dx, dfp_gemm_stats *sta
 int64_t dfp_conv2d_dfp16_input_size(const dfp_conv2d_shape *shape)
 {
     conv_job j;
-    if (!shape || make_job(shape, &j) != DFP_OK)
+    if (!shape || dfp_conv_make_job(shape, &j) != DFP_OK)
         return -1;
-    return pairs_size(j.batch, j.g.channels, j.g.in_h, j.g.in_w, j.g.pad_h, j.g.pad_w, 0);
+    return dfp_conv_pairs_size(j.batch, j.g.channels, j.g.in_h, j.g.in_w, j.g.pad_h, j.g.pad_w, 0);
 }
 
 dfp_status dfp_conv2d_forward_dfp16_keep(const dfp_conv2d_shape *shape, const float *x,
@@ -340,23 +236,23 @@ dfp_status dfp_conv2d_forward_dfp16_keep(const dfp_conv2d_shape *shape, const fl
     conv_job j;
     if (!shape || !x || !w || !y || !px || !pw || (kept && !kept->pairs))
         return DFP_ERR_NULL_POINTER;
-    dfp_status st = make_job(shape, &j);
+    dfp_status st = dfp_conv_make_job(shape, &j);
     int64_t sat = 0;
     if (st == DFP_OK)
-        st = quantize_pairs(x, j.batch, j.g.channels, j.g.in_h, j.g.in_w, j.g.pad_h, j.g.pad_w, 0,
+        st = dfp_conv_quantize_pairs(x, j.batch, j.g.channels, j.g.in_h, j.g.in_w, j.g.pad_h, j.g.pad_w, 0,
                             px, &j.x, &sat, kept ? kept->pairs : NULL);
     if (st == DFP_OK)
-        st = quantize_tensor(w, j.out_ch * j.ckk, pw, &j.w, &sat);
+        st = dfp_conv_quantize_tensor(w, j.out_ch * j.ckk, pw, &j.w, &sat);
     if (st == DFP_OK)
         st = direct_conv(&j.g, j.batch, j.out_ch, kept ? kept->pairs : j.x.q, j.x.max_abs, j.w.q,
-                         pow2(j.w.e), pow2(j.x.e), bias, y, stats);
+                         dfp_pow2f(j.w.e), dfp_pow2f(j.x.e), bias, y, stats);
     if (st == DFP_OK && kept) {
         kept->exponent = j.x.e;
         kept->max_abs = j.x.max_abs;
     }
     if (st == DFP_OK && stats)
         stats->saturations += sat;
-    free_job(&j);
+    dfp_conv_free_job(&j);
     return st;
 }
 
@@ -408,8 +304,8 @@ static dfp_status bprop_direct(const conv_job *j, float *dx, dfp_gemm_stats *sta
         for (int64_t cc = 0; cc < c; cc++)
             for (int64_t t = 0; t < kk; t++)
                 wt[(cc * o + oo) * kk + (kk - 1 - t)] = j->w.q[(oo * c + cc) * kk + t];
-    dfp_status st = direct_conv(&gt, j->batch, c, j->dy.q, j->dy.max_abs, wt, pow2(j->w.e),
-                                pow2(j->dy.e), NULL, dx, stats);
+    dfp_status st = direct_conv(&gt, j->batch, c, j->dy.q, j->dy.max_abs, wt, dfp_pow2f(j->w.e),
+                                dfp_pow2f(j->dy.e), NULL, dx, stats);
     free(wt);
     return st;
 }
@@ -417,9 +313,9 @@ static dfp_status bprop_direct(const conv_job *j, float *dx, dfp_gemm_stats *sta
 int64_t dfp_conv2d_dfp16_grad_size(const dfp_conv2d_shape *shape)
 {
     conv_job j;
-    if (!shape || make_job(shape, &j) != DFP_OK)
+    if (!shape || dfp_conv_make_job(shape, &j) != DFP_OK)
         return -1;
-    return pairs_size(j.batch, j.out_ch, j.g.out_h, j.g.out_w, 0, 0, 1);
+    return dfp_conv_pairs_size(j.batch, j.out_ch, j.g.out_h, j.g.out_w, 0, 0, 1);
 }
 
 dfp_status dfp_conv2d_backward_data_dfp16(const dfp_conv2d_shape *shape, const float *dy,
@@ -438,19 +334,19 @@ dfp_status dfp_conv2d_backward_data_dfp16_keep(const dfp_conv2d_shape *shape, co
     conv_job j;
     if (!shape || !dy || !w || !dx || !pdy || !pw || (kept_dy && !kept_dy->pairs))
         return DFP_ERR_NULL_POINTER;
-    dfp_status st = make_job(shape, &j);
+    dfp_status st = dfp_conv_make_job(shape, &j);
     int64_t sat = 0;
     const int direct = st == DFP_OK && bprop_is_direct(&j.g);
     if (st == DFP_OK && direct) {
         int64_t ph, pwd;
         bprop_padding(&j.g, &ph, &pwd);
-        st = quantize_pairs(dy, j.batch, j.out_ch, j.g.out_h, j.g.out_w, ph, pwd, 0, pdy, &j.dy,
+        st = dfp_conv_quantize_pairs(dy, j.batch, j.out_ch, j.g.out_h, j.g.out_w, ph, pwd, 0, pdy, &j.dy,
                             &sat, NULL);
     } else if (st == DFP_OK) {
-        st = quantize_tensor(dy, j.batch * j.out_ch * j.pixels, pdy, &j.dy, &sat);
+        st = dfp_conv_quantize_tensor(dy, j.batch * j.out_ch * j.pixels, pdy, &j.dy, &sat);
     }
     if (st == DFP_OK)
-        st = quantize_tensor(w, j.out_ch * j.ckk, pw, &j.w, &sat);
+        st = dfp_conv_quantize_tensor(w, j.out_ch * j.ckk, pw, &j.w, &sat);
     if (st == DFP_OK)
         st = direct ? bprop_direct(&j, dx, stats) : bprop_col2im(&j, dx, stats);
     if (st == DFP_OK && kept_dy) { /* dy's codes in WTGRAD's image-pair layout */
@@ -467,191 +363,7 @@ dfp_status dfp_conv2d_backward_data_dfp16_keep(const dfp_conv2d_shape *shape, co
     }
     if (st == DFP_OK && stats)
         stats->saturations += sat;
-    free_job(&j);
+    dfp_conv_free_job(&j);
     return st;
 }
 
-/* WTGRAD as one reduction over K = image pairs x output pixels (a K pair
- * holds two images at one pixel, see conv_s16_pack.h), cut into fixed slices of
- * whole image pairs; each slice's FP32 partial dW is one blocked GEMM on panels
- * packed from dyi (rows o) and the taps of xi (rows c,kh,kw); the partials are
- * then added in slice order. */
-static dfp_status wtgrad(const conv_job *j, float *dw, dfp_gemm_stats *stats)
-{
-    const dfp_int_kernels *ik = &dfp_kernels()->integer;
-    const dfp_conv_geom *g = &j->g;
-    const int mr = ik->mr, nr = ik->nr;
-    int64_t o = j->out_ch, ckk = j->ckk, pixels = j->pixels, pairs = (j->batch + 1) / 2;
-    int64_t mpan = (o + mr - 1) / mr, npan = (ckk + nr - 1) / nr, ldb = npan * nr;
-    int64_t per = WG_SLICE_PAIRS / pixels > 1 ? WG_SLICE_PAIRS / pixels : 1;
-    int64_t nslices = (pairs + per - 1) / per, part_len = mpan * mr * ldb;
-    int64_t hp = g->in_h + 2 * g->pad_h, wp = g->in_w + 2 * g->pad_w;
-    int64_t chunk, kc, flushes = 0;
-    dfp_igemm_chunking(j->dy.max_abs, j->x.max_abs, &chunk, &kc);
-    if (dfp_wtgrad_inplace_applies(g)) {
-        int16_t *xc = j->x.q;
-        if (!j->x_chanlast) {
-            const int64_t size = pairs_size(j->batch, g->channels, g->in_h, g->in_w, g->pad_h, g->pad_w, 1);
-            xc = dfp_scratch_take((size_t)size * sizeof(int16_t));
-            if (!xc)
-                return DFP_ERR_OUT_OF_MEMORY;
-            dfp_chanlast_from_imgpairs(pairs, g->channels, hp * wp, j->x.q, xc);
-            memset(xc + size - 2 * PAIRS_SLACK, 0, 2 * PAIRS_SLACK * sizeof(int16_t));
-        }
-        dfp_status st = dfp_wtgrad_inplace(g, j->batch, o, xc, j->dy.q, chunk, kc, per,
-                                           pow2(j->dy.e), pow2(j->x.e), dw, &flushes);
-        if (xc != j->x.q)
-            dfp_scratch_give(xc);
-        if (st == DFP_OK && stats) {
-            stats->flushes += o * ckk * flushes;
-            stats->chunk_len = 2 * min64(chunk, pairs * pixels);
-        }
-        return st;
-    }
-    float *part = dfp_scratch_take((size_t)(nslices * part_len) * sizeof(float));
-    const int16_t *xi = j->x.q, *dyi = j->dy.q; /* image-pair layouts */
-    int failed = !part;
-#pragma omp parallel num_threads(dfp_threads_for_work(nslices)) reduction(| : failed) \
-    reduction(+ : flushes) if (!failed)
-    {
-        int16_t *ap = aligned_alloc(64, (size_t)((mpan * kc * mr * 4 + 63) / 64 * 64));
-        int16_t *bp = aligned_alloc(64, (size_t)((npan * kc * nr * 4 + 63) / 64 * 64));
-        failed |= !ap || !bp;
-#pragma omp for schedule(static)
-        for (int64_t s = 0; s < nslices; s++) {
-            if (failed)
-                continue;
-            int64_t m0 = s * per, kps = min64(per, pairs - m0) * pixels;
-            const int16_t *dys = dyi + m0 * o * pixels * 2;
-            const int16_t *xs = xi + m0 * g->channels * hp * wp * 2;
-            float *ps = part + s * part_len;
-            for (int64_t q0 = 0; q0 < kps; q0 += kc) {
-                int64_t kpb = min64(kc, kps - q0);
-                for (int64_t ip = 0; ip < mpan; ip++)
-                    dfp_pack_imgpairs_dy(dys, o, pixels, ip * mr, min64(mr, o - ip * mr), mr, q0,
-                                         kpb, ap + ip * kpb * mr * 2);
-                for (int64_t jp = 0; jp < npan; jp++)
-                    dfp_pack_imgpairs_taps(g, xs, jp * nr, min64(nr, ckk - jp * nr), nr, q0, kpb,
-                                           bp + jp * kpb * nr * 2);
-                dfp_igemm_panels(mpan, npan, kpb, chunk, kc, ap, bp, ps, ldb, q0 > 0);
-                flushes += (kpb + chunk - 1) / chunk;
-            }
-        }
-        free(ap), free(bp);
-    }
-    if (!failed) {
-        float sa = pow2(j->dy.e), sb = pow2(j->x.e);
-#pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(o))
-        for (int64_t r = 0; r < o; r++)
-            for (int64_t c = 0; c < ckk; c++) {
-                float acc = nslices ? part[r * ldb + c] : 0.0f;
-                for (int64_t s = 1; s < nslices; s++)
-                    acc += part[s * part_len + r * ldb + c];
-                dw[r * ckk + c] = acc * sa * sb;
-            }
-        if (stats) {
-            stats->flushes += o * ckk * flushes;
-            stats->chunk_len = 2 * min64(chunk, pairs * pixels);
-        }
-    }
-    dfp_scratch_give(part);
-    return failed ? DFP_ERR_OUT_OF_MEMORY : DFP_OK;
-}
-
-/* WTGRAD once j->x holds x in the image-pair layout: dy quantised the same way, then
- * the reduction; frees the job. */
-static dfp_status wtgrad_from_x(conv_job *j, const float *dy, float *dw,
-                                const dfp_dfp16_params *pdy, int64_t sat, dfp_gemm_stats *stats)
-{
-    dfp_status st = quantize_pairs(dy, j->batch, j->out_ch, j->g.out_h, j->g.out_w, 0, 0, 1, pdy,
-                                   &j->dy, &sat, NULL);
-    if (st == DFP_OK)
-        st = wtgrad(j, dw, stats);
-    if (st == DFP_OK && stats)
-        stats->saturations += sat;
-    free_job(j);
-    return st;
-}
-
-dfp_status dfp_conv2d_backward_weight_dfp16(const dfp_conv2d_shape *shape, const float *x,
-                                            const float *dy, float *dw, const dfp_dfp16_params *px,
-                                            const dfp_dfp16_params *pdy, dfp_gemm_stats *stats)
-{
-    conv_job j;
-    if (!shape || !x || !dy || !dw || !px || !pdy)
-        return DFP_ERR_NULL_POINTER;
-    dfp_status st = make_job(shape, &j);
-    int64_t sat = 0;
-    if (st == DFP_OK)
-        st = quantize_pairs(x, j.batch, j.g.channels, j.g.in_h, j.g.in_w, j.g.pad_h, j.g.pad_w, 1,
-                            px, &j.x, &sat, NULL);
-    if (st != DFP_OK) {
-        free_job(&j);
-        return st;
-    }
-    return wtgrad_from_x(&j, dy, dw, pdy, sat, stats);
-}
-
-/* j->x from FPROP's kept channel pairs (an int16 shuffle, no FP32 read) into
- * the channel-last layout of the in-place WTGRAD or the image pairs. */
-static dfp_status x_from_kept(conv_job *j, const dfp_dfp16_input *kept)
-{
-    const dfp_conv_geom *g = &j->g;
-    const int64_t size = pairs_size(j->batch, g->channels, g->in_h, g->in_w, g->pad_h, g->pad_w, 1);
-    j->x.q = dfp_scratch_take((size_t)size * sizeof(int16_t));
-    if (!j->x.q)
-        return DFP_ERR_OUT_OF_MEMORY;
-    /* the in-place WTGRAD's last column block may read up to 31 pairs past the end */
-    memset(j->x.q + size - 2 * PAIRS_SLACK, 0, 2 * PAIRS_SLACK * sizeof(int16_t));
-    j->x_chanlast = dfp_wtgrad_inplace_applies(g);
-    if (j->x_chanlast)
-        dfp_chanlast_from_chanpairs(j->batch, g->channels,
-                                    (g->in_h + 2 * g->pad_h) * (g->in_w + 2 * g->pad_w), kept->pairs,
-                                    j->x.q);
-    else
-        dfp_imgpairs_from_chanpairs(j->batch, g->channels, g->in_h, g->in_w, g->pad_h, g->pad_w,
-                                    g->pad_h, g->pad_w, kept->pairs, j->x.q);
-    j->x.e = kept->exponent;
-    j->x.max_abs = kept->max_abs;
-    return DFP_OK;
-}
-
-dfp_status dfp_conv2d_backward_weight_dfp16_codes(const dfp_conv2d_shape *shape,
-                                                  const dfp_dfp16_input *kept_x,
-                                                  const dfp_dfp16_input *kept_dy, float *dw,
-                                                  dfp_gemm_stats *stats)
-{
-    conv_job j;
-    if (!shape || !kept_x || !kept_x->pairs || !kept_dy || !kept_dy->pairs || !dw)
-        return DFP_ERR_NULL_POINTER;
-    dfp_status st = make_job(shape, &j);
-    if (st == DFP_OK)
-        st = x_from_kept(&j, kept_x);
-    if (st == DFP_OK) {
-        j.dy.q = kept_dy->pairs; /* borrowed: not freed with the job */
-        j.dy.e = kept_dy->exponent;
-        j.dy.max_abs = kept_dy->max_abs;
-        st = wtgrad(&j, dw, stats);
-        j.dy.q = NULL;
-    }
-    free_job(&j);
-    return st;
-}
-
-dfp_status dfp_conv2d_backward_weight_dfp16_kept(const dfp_conv2d_shape *shape,
-                                                 const dfp_dfp16_input *kept, const float *dy,
-                                                 float *dw, const dfp_dfp16_params *pdy,
-                                                 dfp_gemm_stats *stats)
-{
-    conv_job j;
-    if (!shape || !kept || !kept->pairs || !dy || !dw || !pdy)
-        return DFP_ERR_NULL_POINTER;
-    dfp_status st = make_job(shape, &j);
-    if (st != DFP_OK)
-        return st;
-    if (x_from_kept(&j, kept) != DFP_OK) {
-        free_job(&j);
-        return DFP_ERR_OUT_OF_MEMORY;
-    }
-    return wtgrad_from_x(&j, dy, dw, pdy, 0, stats);
-}

@@ -16,6 +16,7 @@
  * dW is bit-identical to it. Kernel rows not a multiple of 32 taps leave a
  * partial last block whose extra columns are computed and dropped. */
 #include "conv_wtgrad_inplace.h"
+#include "conv_dfp16_job.h"
 #include "conv_s16_pack.h"
 #include "kernel_table.h"
 #include "scratch.h"
@@ -94,22 +95,17 @@ dfp_status dfp_wtgrad_inplace(const dfp_conv_geom *g, int64_t batch, int64_t out
         }
         free(ap), free(off);
     }
+    const int64_t ckk = c * kh_n * kw_n;
+    int64_t *col = failed ? NULL : malloc((size_t)ckk * sizeof(int64_t));
+    failed |= !col;
     if (!failed) {
-        /* dw[o][(ci*KH + kh)*KW + kw] from part[s][o][kh*nb*nr + kw*C + ci], slices in order */
-        const int64_t ckk = c * kh_n * kw_n;
-#pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(out_ch))
-        for (int64_t o = 0; o < out_ch; o++)
-            for (int64_t ci = 0; ci < c; ci++)
-                for (int64_t kh = 0; kh < kh_n; kh++)
-                    for (int64_t kw = 0; kw < kw_n; kw++) {
-                        const float *src = part + o * ldt + kh * nb * nr + kw * c + ci;
-                        float acc = nslices ? src[0] : 0.0f;
-                        for (int64_t s = 1; s < nslices; s++)
-                            acc += src[s * part_len];
-                        dw[o * ckk + (ci * kh_n + kh) * kw_n + kw] = acc * sa * sb;
-                    }
+        /* dw[o][(ci*KH + kh)*KW + kw] from part[s][o][kh*nb*nr + kw*C + ci] */
+        for (int64_t r = 0; r < ckk; r++)
+            col[r] = r % (kh_n * kw_n) / kw_n * nb * nr + r % kw_n * c + r / (kh_n * kw_n);
+        dfp_wtgrad_sum_slices(part, nslices, part_len, out_ch, ldt, ckk, col, sa, sb, dw);
         *flushes_per_elem = flushes;
     }
+    free(col);
     dfp_scratch_give(part);
     return failed ? DFP_ERR_OUT_OF_MEMORY : DFP_OK;
 }

@@ -1,0 +1,82 @@
+/* The DFP16 convolution's job (shape, quantised operands) and its quantisers
+ * into plane-pair layouts, shared by FPROP/BPROP (conv_dfp16.c) and WTGRAD
+ * (conv_dfp16_wtgrad.c). */
+#include "conv_dfp16_job.h"
+#include "conv_s16_pack.h"
+#include "igemm.h"
+#include "scratch.h"
+
+#include <string.h>
+
+int dfp_conv_params_valid(const dfp_dfp16_params *p)
+{
+    return p->shift >= 0 && p->shift <= 3 && p->rounding >= DFP_ROUND_NEAREST &&
+           p->rounding <= DFP_ROUND_BIASED;
+}
+
+dfp_status dfp_conv_quantize_tensor(const float *x, int64_t n, const dfp_dfp16_params *p, qtensor *t,
+                                    int64_t *sat)
+{
+    if (!dfp_conv_params_valid(p))
+        return DFP_ERR_INVALID_ARGUMENT;
+    t->q = dfp_scratch_take((size_t)(n > 0 ? n : 1) * sizeof(int16_t));
+    if (!t->q)
+        return DFP_ERR_OUT_OF_MEMORY;
+    int bad = 0;
+    *sat += dfp_dfp16_quantize_tensor_par(x, n, p, t->q, &t->e, &bad, &t->max_abs);
+    return bad ? DFP_ERR_NOT_FINITE : DFP_OK;
+}
+
+int64_t dfp_conv_pairs_size(int64_t batch, int64_t channels, int64_t h, int64_t w, int64_t pad_h,
+                            int64_t pad_w, int pair_images)
+{
+    int64_t planes = pair_images ? (batch + 1) / 2 * channels : batch * ((channels + 1) / 2);
+    return planes * (h + 2 * pad_h) * (w + 2 * pad_w) * 2 + 2 * PAIRS_SLACK;
+}
+
+dfp_status dfp_conv_quantize_pairs(const float *x, int64_t batch, int64_t channels, int64_t h,
+                                   int64_t w, int64_t pad_h, int64_t pad_w, int pair_images,
+                                   const dfp_dfp16_params *p, qtensor *t, int64_t *sat, int16_t *into)
+{
+    if (!dfp_conv_params_valid(p))
+        return DFP_ERR_INVALID_ARGUMENT;
+    const int64_t size = dfp_conv_pairs_size(batch, channels, h, w, pad_h, pad_w, pair_images);
+    int16_t *q = into ? into : dfp_scratch_take((size_t)size * sizeof(int16_t));
+    if (!q)
+        return DFP_ERR_OUT_OF_MEMORY;
+    memset(q + size - 2 * PAIRS_SLACK, 0, 2 * PAIRS_SLACK * sizeof(int16_t));
+    t->q = into ? NULL : q; /* owned only when allocated here */
+    int bad = 0;
+    t->e = dfp_dfp16_tensor_exponent(x, batch * channels * h * w, p->shift, &bad);
+    if (bad)
+        return DFP_ERR_NOT_FINITE;
+    dfp_quant_run run = dfp_dfp16_run(t->e, p, 0);
+    int64_t n_sat = dfp_quantize_plane_pairs(x, batch, channels, h, w, pad_h, pad_w, pair_images,
+                                             &run, q, &t->max_abs);
+    if (n_sat < 0)
+        return DFP_ERR_OUT_OF_MEMORY;
+    *sat += n_sat;
+    return DFP_OK;
+}
+
+dfp_status dfp_conv_make_job(const dfp_conv2d_shape *s, conv_job *j)
+{
+    int64_t oh, ow;
+    dfp_status st = dfp_conv2d_output_size(s, &oh, &ow);
+    if (st != DFP_OK)
+        return st;
+    memset(j, 0, sizeof(*j));
+    j->g = (dfp_conv_geom){s->in_channels, s->in_h, s->in_w, s->kernel_h, s->kernel_w, s->stride_h,
+                           s->stride_w, s->pad_h, s->pad_w, s->dilation_h, s->dilation_w, oh, ow};
+    j->batch = s->batch;
+    j->out_ch = s->out_channels;
+    j->ckk = s->in_channels * s->kernel_h * s->kernel_w;
+    j->pixels = oh * ow;
+    j->in_pixels = s->in_h * s->in_w;
+    return DFP_OK;
+}
+
+void dfp_conv_free_job(conv_job *j)
+{
+    dfp_scratch_give(j->x.q), dfp_scratch_give(j->w.q), dfp_scratch_give(j->dy.q);
+}

@@ -1,0 +1,60 @@
+/* Internal job of the DFP16 convolution (conv_dfp16_job.c): the shape, the
+ * quantised operands and the quantisers into the plane-pair layouts of
+ * conv_s16_pack.h, shared by FPROP/BPROP (conv_dfp16.c) and WTGRAD
+ * (conv_dfp16_wtgrad.c). */
+#ifndef DFP_CONV_DFP16_JOB_H
+#define DFP_CONV_DFP16_JOB_H
+
+#include "dfpengine.h"
+#include "im2col.h"
+
+#include <math.h>
+#include <stdint.h>
+
+typedef struct qtensor {
+    int16_t *q;
+    int32_t e;
+    int32_t max_abs; /* largest |q|: sets the chunk length */
+} qtensor;
+
+typedef struct conv_job {
+    dfp_conv_geom g;
+    int64_t batch, out_ch, ckk, pixels, in_pixels;
+    qtensor x, w, dy;
+    int x_chanlast; /* WTGRAD: x.q is the channel-last layout xc, not xi */
+} conv_job;
+
+/* Pairs past the end of a layout that the direct conv or the in-place WTGRAD
+ * may read (never use): rows padded to a multiple of 16 output pixels, or a
+ * kernel row's last block of 32 taps, run on past the last row. Kept zero. */
+#define PAIRS_SLACK 32
+
+/* 2^e for a DFP16 exponent (always a normal float: e in [-126, 127]). */
+static inline float dfp_pow2f(int32_t e) { return ldexpf(1.0f, e); }
+
+int dfp_conv_params_valid(const dfp_dfp16_params *p);
+dfp_status dfp_conv_make_job(const dfp_conv2d_shape *s, conv_job *j);
+/* Gives the job's owned operand buffers back to the scratch cache. */
+void dfp_conv_free_job(conv_job *j);
+
+/* int16 elements of a plane-pair layout of batch x channels planes of h x w
+ * with a border of pad_h, pad_w (channel pairs, or image pairs), slack included. */
+int64_t dfp_conv_pairs_size(int64_t batch, int64_t channels, int64_t h, int64_t w, int64_t pad_h,
+                            int64_t pad_w, int pair_images);
+/* A flat tensor quantised per tensor into a new buffer owned by t. */
+dfp_status dfp_conv_quantize_tensor(const float *x, int64_t n, const dfp_dfp16_params *p, qtensor *t,
+                                    int64_t *sat);
+/* x (batch x channels x h x w) quantised per tensor straight into a plane-pair
+ * layout with a zero border: channel pairs for the direct conv, image pairs for
+ * WTGRAD; into `into` when given, else into a new buffer owned by t. */
+dfp_status dfp_conv_quantize_pairs(const float *x, int64_t batch, int64_t channels, int64_t h,
+                                   int64_t w, int64_t pad_h, int64_t pad_w, int pair_images,
+                                   const dfp_dfp16_params *p, qtensor *t, int64_t *sat, int16_t *into);
+
+/* The WTGRAD partials of nslices slices (slice s at part + s * part_len, row o
+ * at o * ldp) summed in slice order and scaled: dw[o][r] = (sum_s part[s][o][col[r]])
+ * * sa * sb for r < ckk (col NULL: col[r] = r). */
+void dfp_wtgrad_sum_slices(const float *part, int64_t nslices, int64_t part_len, int64_t out_ch,
+                           int64_t ldp, int64_t ckk, const int64_t *col, float sa, float sb, float *dw);
+
+#endif
