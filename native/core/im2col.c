@@ -234,6 +234,9 @@ static inline void scatter_segment(const dfp_conv_geom *g, float *plane, int64_t
  * through memory (the next tap's segment overlaps the last one shifted by one
  * column), and short rows made that read-after-write the whole cost. The
  * portable loop and the AVX-512 one do the same float operations. */
+#define DFP_COL2IM_MAX_KW 16   /* kernel widths and input widths the row sums serve */
+#define DFP_COL2IM_MAX_W 4096
+
 typedef struct row_job {
     const float *src[DFP_COL2IM_MAX_KW]; /* the taps' dcol rows, at this output row's start */
     int64_t first[DFP_COL2IM_MAX_KW], last[DFP_COL2IM_MAX_KW]; /* valid output columns */
@@ -311,7 +314,7 @@ static void col2im_rows_stride1(const dfp_conv_geom *g, const float *dcol, int64
     (void)simd;
 }
 
-int dfp_col2im_rows_apply(const dfp_conv_geom *g)
+static int col2im_rows_apply(const dfp_conv_geom *g)
 {
     return g->stride_w == 1 && g->kernel_w <= DFP_COL2IM_MAX_KW && g->in_w <= DFP_COL2IM_MAX_W;
 }
@@ -319,7 +322,7 @@ int dfp_col2im_rows_apply(const dfp_conv_geom *g)
 void dfp_col2im_tile_f32(const dfp_conv_geom *g, const float *dcol, int64_t ldcol, int64_t p0,
                          int64_t np, float *dx)
 {
-    if (dfp_col2im_rows_apply(g)) {
+    if (col2im_rows_apply(g)) {
         float t[DFP_COL2IM_MAX_W];
         col2im_rows_stride1(g, dcol, ldcol, p0, np, dx, t);
         return;

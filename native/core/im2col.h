@@ -31,9 +31,6 @@ void dfp_im2col_panels_f32(const dfp_conv_geom *g, const float *x, int64_t p0, i
  * overlapping taps accumulate). With stride 1 along rows (and kernel and input
  * widths within the limits below) each input row gets the sum of its KW taps'
  * segments, ((0 + s_0) + s_1) + ..., in one add; otherwise tap by tap. */
-#define DFP_COL2IM_MAX_KW 16
-#define DFP_COL2IM_MAX_W 4096
-int dfp_col2im_rows_apply(const dfp_conv_geom *g);
 void dfp_col2im_tile_f32(const dfp_conv_geom *g, const float *dcol, int64_t ldcol, int64_t p0,
                          int64_t np, float *dx);
 
