@@ -48,17 +48,40 @@ def test_matches_exact_product_of_quantised_operands(m, n, k, ta, tb):
     assert np.all(np.abs(c - ref) <= qerr + (flushes_per_elem + 2) * 2.0 ** -24 * absum + 1e-6)
 
 
-def test_chunk_never_allows_int32_overflow():
+def _worst_partial_sum(qa, qb, chunk_len):
+    """Largest |partial sum| any INT32 accumulator of the GEMM can hold: per chunk
+    window of K, sum |a_ik| |b_kj| bounds every prefix of that window's sum."""
+    aa, ab = np.abs(qa.astype(np.int64)), np.abs(qb.astype(np.int64))
+    return max(int((aa[:, k0:k0 + chunk_len] @ ab[k0:k0 + chunk_len]).max())
+               for k0 in range(0, qa.shape[1], chunk_len))
+
+
+@pytest.mark.parametrize("shift", [0, 2])
+def test_chunk_never_allows_int32_overflow(shift):
     a, b = _operands(8, 8, 2048, 0, 0)
-    qa, _ = _int.quantize_dfp16(a, shift=0)
-    qb, _ = _int.quantize_dfp16(b, shift=0)
-    fmt = formats.GemmFormat(formats.dfp16(shift=0), formats.dfp16(shift=0))
+    qa, _ = _int.quantize_dfp16(a, shift=shift)
+    qb, _ = _int.quantize_dfp16(b, shift=shift)
+    fmt = formats.GemmFormat(formats.dfp16(shift=shift), formats.dfp16(shift=shift))
     _int.reset_gemm_stats()
     _int.gemm_quantized(a, b, fmt=fmt)
     chunk = _int.gemm_stats()["chunk_len"]
-    bound = chunk * int(np.abs(qa.astype(np.int64)).max()) * int(np.abs(qb.astype(np.int64)).max())
-    assert 2 <= chunk and bound <= 2 ** 31 - 1
+    assert 2 <= chunk and _worst_partial_sum(qa, qb, chunk) <= 2 ** 31 - 1
     assert _int.gemm_stats()["flushes"] == 64 * -(-2048 // chunk)
+
+
+def test_chunk_from_row_sums_is_longer_than_from_maxima():
+    """Typical (Gaussian) data sums far below its maximum times the length: the
+    row-sum rule allows chunks longer than 2^31 / (2 max|a| max|b|) pairs, and the
+    partial sums still cannot overflow."""
+    rng = np.random.default_rng(3)
+    qa = np.clip(np.rint(rng.standard_normal((16, 4608)) * 2000), -8191, 8191).astype(np.int16)
+    qb = np.clip(np.rint(rng.standard_normal((4608, 24)) * 2000), -8191, 8191).astype(np.int16)
+    _int.reset_gemm_stats()
+    _int.gemm_s16(qa, qb)
+    chunk = _int.gemm_stats()["chunk_len"]
+    by_maxima = 2 * ((2 ** 31 - 1) // (2 * int(np.abs(qa).max()) * int(np.abs(qb).max())))
+    assert chunk > 2 * by_maxima
+    assert _worst_partial_sum(qa, qb, chunk) <= 2 ** 31 - 1
 
 
 @pytest.mark.parametrize("rounding", ["nearest", "stochastic", "biased"])

@@ -43,6 +43,24 @@ static int32_t absmax_s16_avx512(const int16_t *v, int64_t n, int32_t m)
     return dfp_absmax_s16_span(v, i, n, vm > m ? vm : m);
 }
 
+/* Two groups per zmm: |v| summed in pairs by vpmaddwd (exact: |v| <= 32767),
+ * then each 256-bit half reduced: within 128-bit lanes by two shuffles, across
+ * the two lanes of each half by a 128-bit lane swap. */
+static void l1_groups_s16_avx512(const int16_t *v, int64_t ngroups, int32_t *out)
+{
+    const __m512i ones = _mm512_set1_epi16(1);
+    int64_t j = 0;
+    for (; j + 2 <= ngroups; j += 2) {
+        __m512i s = _mm512_madd_epi16(_mm512_abs_epi16(_mm512_loadu_si512((const void *)(v + 16 * j))), ones);
+        s = _mm512_add_epi32(s, _mm512_shuffle_epi32(s, _MM_PERM_BADC));
+        s = _mm512_add_epi32(s, _mm512_shuffle_epi32(s, _MM_PERM_CDAB));
+        s = _mm512_add_epi32(s, _mm512_shuffle_i32x4(s, s, _MM_SHUFFLE(2, 3, 0, 1)));
+        out[j] += _mm_cvtsi128_si32(_mm512_castsi512_si128(s));
+        out[j + 1] += _mm_cvtsi128_si32(_mm512_extracti32x4_epi32(s, 2));
+    }
+    dfp_l1_groups_s16_span(v, j, ngroups, out);
+}
+
 /* 8 rows x 16 pairs (one zmm of 32-bit pairs per row) transposed into 16 pairs x
  * 8 rows: 32-bit then 64-bit unpacks give, per 128-bit lane, 4 rows of one pair;
  * vpermt2q joins the two row halves into whole 256-bit pair rows. Pairs at or
@@ -139,6 +157,7 @@ void dfp_pack_s16_kernels_init_avx512(dfp_int_kernels *k)
 {
     k->load_s16 = load_s16_avx512;
     k->absmax_s16 = absmax_s16_avx512;
+    k->l1_groups_s16 = l1_groups_s16_avx512;
     k->pack_pairs8 = pack_pairs8_avx512;
     k->interleave_s16 = interleave_s16_avx512;
     k->scale_row = scale_row_avx512;

@@ -7,7 +7,8 @@
  *          other strides: dcol = 2^(ew+edy) Wq^T . dyq[n][:, tile], col2im
  *   WTGRAD dW = 2^(edy+ex) sum over slices of dyq . taps^T, K = images*pixels
  * The weight panels are packed once per call. Chunk lengths come from the
- * whole quantised tensors' maxima. Threads take (image, tile) items or WTGRAD
+ * weights' row sums (dy's in WTGRAD) and the other operand's maximum
+ * (igemm_chunk.c). Threads take (image, tile) items or WTGRAD
  * K slices; slices are a fixed split of K (by shape only) whose FP32 partials
  * are added in slice order, so results do not depend on the thread count, and
  * the INT32 sums being exact, not on the ISA either. This file: FPROP and
@@ -89,6 +90,20 @@ static void epilogue_virtual(const dfp_conv_geom *g, int64_t vw, int64_t out_ch,
     }
 }
 
+/* Chunking of a conv whose A operand is the packed weights (rows x kp pairs,
+ * panels of width mr): from their row sums, with the activations' maximum. */
+static dfp_status weight_chunking(const int16_t *wp, int mr, int64_t kp, int64_t rows, int32_t wmax,
+                                  int32_t other_max, int64_t *chunk, int64_t *kc)
+{
+    dfp_l1_groups g;
+    if (dfp_l1_groups_init(&g, rows, (kp + DFP_L1_GROUP - 1) / DFP_L1_GROUP, 0) != DFP_OK)
+        return DFP_ERR_OUT_OF_MEMORY;
+    dfp_l1_groups_from_panels(wp, mr, kp, &g);
+    dfp_igemm_chunking_l1(&g, other_max, wmax, other_max, chunk, kc);
+    dfp_l1_groups_free(&g);
+    return DFP_OK;
+}
+
 /* Direct conv on INT16 data: y[n][o][p] = scale * sum_q Wp[o][q] * xp-panels[q][p]
  * (+ bias[o]); g describes x (C x H x W) -> y (out_ch x OH x OW), xp is x in the
  * channel-pair layout of g (largest |value| xmax), w is OIHW. */
@@ -114,7 +129,10 @@ static dfp_status direct_conv(const dfp_conv_geom *g, int64_t batch, int64_t out
         return DFP_ERR_OUT_OF_MEMORY;
     int32_t wmax = dfp_pack_conv_weights(g, out_ch, w, mr, wp);
     int64_t chunk, kc;
-    dfp_igemm_chunking(wmax, xmax, &chunk, &kc);
+    if (weight_chunking(wp, mr, kp, out_ch, wmax, xmax, &chunk, &kc) != DFP_OK) {
+        free(wp);
+        return DFP_ERR_OUT_OF_MEMORY;
+    }
     int64_t *off = use_inplace ? malloc((size_t)kp * sizeof(int64_t)) : NULL;
     if (use_inplace && !off) {
         free(wp);
@@ -180,7 +198,11 @@ static dfp_status bprop_col2im(const conv_job *j, float *dx, dfp_gemm_stats *sta
     if (st != DFP_OK)
         return st;
     int64_t chunk, kc;
-    dfp_igemm_chunking(pa.max_abs, j->dy.max_abs, &chunk, &kc);
+    st = weight_chunking(pa.panels, mr, kp, j->ckk, pa.max_abs, j->dy.max_abs, &chunk, &kc);
+    if (st != DFP_OK) {
+        dfp_scratch_give(pa.panels);
+        return st;
+    }
     /* col2im adds tiles into dx in tile order: the tile must not depend on the ISA */
     int64_t tile = min64(pixels, COL2IM_TILE), npan = (tile + nr - 1) / nr;
     int64_t ldb = npan * nr, mpan = pa.npanels;

@@ -30,6 +30,28 @@ void dfp_wtgrad_sum_slices(const float *part, int64_t nslices, int64_t part_len,
         }
 }
 
+/* Chunking of WTGRAD (A = dy, rows o, K = image pairs x pixels in slices of
+ * `per` image pairs, chunks restarting at each slice): from dy's row sums per
+ * slice and x's maximum. */
+static dfp_status dy_chunking(const conv_job *j, int64_t per, int64_t nslices, int64_t *chunk,
+                              int64_t *kc)
+{
+    const int64_t o = j->out_ch, pixels = j->pixels, pairs = (j->batch + 1) / 2;
+    const int64_t seg = (per * pixels + DFP_L1_GROUP - 1) / DFP_L1_GROUP;
+    const int64_t last = ((pairs - (nslices - 1) * per) * pixels + DFP_L1_GROUP - 1) / DFP_L1_GROUP;
+    dfp_l1_groups g;
+    if (dfp_l1_groups_init(&g, o, (nslices - 1) * seg + last, seg) != DFP_OK)
+        return DFP_ERR_OUT_OF_MEMORY;
+#pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(o))
+    for (int64_t r = 0; r < o; r++)
+        for (int64_t m = 0; m < pairs; m++)
+            dfp_l1_groups_add_run(j->dy.q + (m * o + r) * pixels * 2, pixels, (m % per) * pixels,
+                                  g.sum + r * g.ngroups + (m / per) * seg);
+    dfp_igemm_chunking_l1(&g, j->x.max_abs, j->dy.max_abs, j->x.max_abs, chunk, kc);
+    dfp_l1_groups_free(&g);
+    return DFP_OK;
+}
+
 /* WTGRAD as one reduction over K = image pairs x output pixels (a K pair
  * holds two images at one pixel, see conv_s16_pack.h), cut into fixed slices of
  * whole image pairs; each slice's FP32 partial dW is one blocked GEMM on panels
@@ -46,7 +68,8 @@ static dfp_status wtgrad(const conv_job *j, float *dw, dfp_gemm_stats *stats)
     int64_t nslices = (pairs + per - 1) / per, part_len = mpan * mr * ldb;
     int64_t hp = g->in_h + 2 * g->pad_h, wp = g->in_w + 2 * g->pad_w;
     int64_t chunk, kc, flushes = 0;
-    dfp_igemm_chunking(j->dy.max_abs, j->x.max_abs, &chunk, &kc);
+    if (dy_chunking(j, per, nslices, &chunk, &kc) != DFP_OK)
+        return DFP_ERR_OUT_OF_MEMORY;
     if (dfp_wtgrad_inplace_applies(g)) {
         int16_t *xc = j->x.q;
         if (!j->x_chanlast) {

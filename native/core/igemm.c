@@ -14,17 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KC_MAX_PAIRS 192 /* K pairs per block: the B micro-panel stays in L1 */
 #define MC_MAX 192       /* rows per output tile (multiple of every MR used) */
 #define NC_MAX 256       /* columns per output tile */
-
-int64_t dfp_igemm_safe_chunk_pairs(int32_t max_a, int32_t max_b)
-{
-    int64_t per_pair = 2 * (int64_t)max_a * (int64_t)max_b;
-    if (per_pair == 0)
-        return INT64_MAX;
-    return (int64_t)INT32_MAX / per_pair; /* >= 1: |values| <= 32767 */
-}
 
 dfp_status dfp_s16_pack_operand(const dfp_s16_source *src, int w, int64_t kp, dfp_s16_packed *out)
 {
@@ -125,21 +116,6 @@ static dfp_status run_tiles(const gemm_plan *pl, const packed_operand *pa, const
     return failed ? DFP_ERR_OUT_OF_MEMORY : DFP_OK;
 }
 
-int64_t dfp_igemm_flushes_per_element(int64_t kp, int64_t kc, int64_t chunk)
-{
-    if (kp == 0)
-        return 0;
-    int64_t full = kp / kc, rest = kp % kc;
-    return full * ((kc + chunk - 1) / chunk) + (rest + chunk - 1) / chunk;
-}
-
-void dfp_igemm_chunking(int32_t max_a, int32_t max_b, int64_t *chunk, int64_t *kc)
-{
-    int64_t safe = dfp_igemm_safe_chunk_pairs(max_a, max_b);
-    *chunk = min64(safe, KC_MAX_PAIRS);
-    *kc = *chunk * (KC_MAX_PAIRS / *chunk);
-}
-
 dfp_status dfp_igemm_run(const dfp_s16_source *a, const dfp_s16_source *b, float scale_a,
                          float scale_b, float *c, int64_t ldc, int accumulate,
                          dfp_gemm_stats *stats)
@@ -153,10 +129,20 @@ dfp_status dfp_igemm_run(const dfp_s16_source *a, const dfp_s16_source *b, float
     if (st == DFP_OK)
         st = dfp_s16_pack_operand(b, pl.nr, pl.kp, &pb);
     if (st == DFP_OK) {
-        dfp_igemm_chunking(pa.max_abs, pb.max_abs, &pl.chunk, &pl.kc);
+        /* row sums of the operand with fewer rows: the cheaper pass */
+        const dfp_s16_packed *small = pl.m <= pl.n ? &pa : &pb;
+        dfp_l1_groups g;
+        st = dfp_l1_groups_init(&g, small == &pa ? pl.m : pl.n, (pl.kp + DFP_L1_GROUP - 1) / DFP_L1_GROUP, 0);
+        if (st == DFP_OK) {
+            dfp_l1_groups_from_panels(small->panels, small->w, pl.kp, &g);
+            dfp_igemm_chunking_l1(&g, small == &pa ? pb.max_abs : pa.max_abs, pa.max_abs, pb.max_abs,
+                                  &pl.chunk, &pl.kc);
+            dfp_l1_groups_free(&g);
+        }
         if (pl.kp == 0)
             pl.kc = 1;
-        st = run_tiles(&pl, &pa, &pb, scale_a, scale_b, c, ldc, accumulate);
+        if (st == DFP_OK)
+            st = run_tiles(&pl, &pa, &pb, scale_a, scale_b, c, ldc, accumulate);
     }
     if (st == DFP_OK && stats) {
         stats->flushes += pl.m * pl.n * (pl.kp ? dfp_igemm_flushes_per_element(pl.kp, pl.kc, pl.chunk) : 0);

@@ -70,9 +70,36 @@ typedef struct dfp_s16_packed {
 dfp_status dfp_s16_pack_operand(const dfp_s16_source *src, int w, int64_t kp, dfp_s16_packed *out);
 
 /* Chunk (pairs summed in INT32) and K block (a multiple of it) for operands with
- * these maxima; both depend on the data only, never on ISA or threads. */
+ * these maxima; both depend on the data only, never on ISA or threads
+ * (igemm_chunk.c). */
 void dfp_igemm_chunking(int32_t max_a, int32_t max_b, int64_t *chunk, int64_t *kc);
 int64_t dfp_igemm_flushes_per_element(int64_t kp, int64_t kc, int64_t chunk);
+
+/* Sums of |value| of one operand's rows over groups of DFP_L1_GROUP K pairs:
+ * sum[r * ngroups + j]. K may be cut into segments of seg groups (WTGRAD slices)
+ * at whose starts the K blocks and chunks restart; group j of a segment covers
+ * its pairs [8j, 8j + 8). */
+#define DFP_L1_GROUP 8
+typedef struct dfp_l1_groups {
+    int32_t *sum;
+    int64_t rows, ngroups, seg;
+} dfp_l1_groups;
+
+/* Zeroed sums; seg <= 0: one segment. */
+dfp_status dfp_l1_groups_init(dfp_l1_groups *g, int64_t rows, int64_t ngroups, int64_t seg);
+void dfp_l1_groups_free(dfp_l1_groups *g);
+/* Add a run of np K-contiguous pairs v (2 np int16) whose first pair is pair q0
+ * of its segment into that segment's row sums `row`. */
+void dfp_l1_groups_add_run(const int16_t *v, int64_t np, int64_t q0, int32_t *row);
+/* Row sums of a packed operand (panels of width w <= DFP_IGEMM_MAX_W, kp pairs,
+ * g->rows rows); sets the sums (no need to zero them first). */
+#define DFP_IGEMM_MAX_W 64
+void dfp_l1_groups_from_panels(const int16_t *panels, int w, int64_t kp, dfp_l1_groups *g);
+/* dfp_igemm_chunking, lengthened where the row sums of g (one operand) times
+ * max_other (the other operand's largest |value|) allow: the chunk is then a
+ * whole number of groups dividing the K block. */
+void dfp_igemm_chunking_l1(const dfp_l1_groups *g, int32_t max_other, int32_t max_a, int32_t max_b,
+                           int64_t *chunk, int64_t *kc);
 
 /* Single-threaded block on packed panels of the current ISA (mr x nr kernel):
  * sums (mpan*mr x npan*nr, row stride ldb) (+)= A . B^T over kp pairs, in K

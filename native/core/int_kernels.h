@@ -53,6 +53,10 @@ typedef int32_t (*dfp_load_s16_fn)(const int16_t *src, int64_t n, int16_t *dst, 
                                    int64_t *sat);
 /* max(m, largest |v[i]|) over n int16 values (|-32768| = 32768). */
 typedef int32_t (*dfp_absmax_s16_fn)(const int16_t *v, int64_t n, int32_t m);
+/* Sums of |value| over groups of 16 int16 (8 K pairs): out[j] += sum over t < 16
+ * of |v[16 j + t]| for j < ngroups. The integer GEMM's chunk rule (igemm_chunk.c)
+ * adds row sums with it; values are never -32768. */
+typedef void (*dfp_l1_groups_s16_fn)(const int16_t *v, int64_t ngroups, int32_t *out);
 /* Pairs [0, np) of 8 K-contiguous rows into 8 consecutive rows of a pair panel
  * of width w: dst[p * w + i] = pair p of rows[i] (int32 = two int16), rows[i] ==
  * NULL writes nothing for row i. */
@@ -75,6 +79,7 @@ typedef struct dfp_int_kernels {
     dfp_absmax_bits_fn absmax_bits;
     dfp_load_s16_fn load_s16;
     dfp_absmax_s16_fn absmax_s16;
+    dfp_l1_groups_s16_fn l1_groups_s16;
     dfp_pack_pairs8_fn pack_pairs8;
     dfp_interleave_s16_fn interleave_s16;
     dfp_scale_row_fn scale_row;

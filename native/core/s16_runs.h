@@ -1,5 +1,5 @@
 /* Scalar definitions of the int16 run kernels of the packer (int_kernels.h:
- * load_s16, absmax_s16) over [begin, n): the reference implementations and the
+ * load_s16, absmax_s16, l1_groups_s16) over [begin, n): the reference implementations and the
  * tails of their SIMD versions. */
 #ifndef DFP_S16_RUNS_H
 #define DFP_S16_RUNS_H
@@ -30,6 +30,18 @@ static inline int32_t dfp_absmax_s16_span(const int16_t *v, int64_t begin, int64
         m = a > m ? a : m;
     }
     return m;
+}
+
+/* out[j] += |v[16 j]| + ... + |v[16 j + 15]| for groups [begin, ngroups) (values
+ * are never -32768: the GEMM operands' contract) */
+static inline void dfp_l1_groups_s16_span(const int16_t *v, int64_t begin, int64_t ngroups, int32_t *out)
+{
+    for (int64_t j = begin; j < ngroups; j++) {
+        int32_t s = 0;
+        for (int t = 0; t < 16; t++)
+            s += v[16 * j + t] < 0 ? -(int32_t)v[16 * j + t] : v[16 * j + t];
+        out[j] += s;
+    }
 }
 
 #endif

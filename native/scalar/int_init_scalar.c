@@ -72,6 +72,11 @@ static int32_t absmax_s16_scalar(const int16_t *v, int64_t n, int32_t m)
     return dfp_absmax_s16_span(v, 0, n, m);
 }
 
+static void l1_groups_s16_scalar(const int16_t *v, int64_t ngroups, int32_t *out)
+{
+    dfp_l1_groups_s16_span(v, 0, ngroups, out);
+}
+
 static void pack_pairs8_scalar(const int16_t *const rows[8], int64_t np, int w, int32_t *dst)
 {
     for (int i = 0; i < 8; i++)
@@ -109,6 +114,7 @@ void dfp_int_kernels_init_scalar(dfp_int_kernels *k)
     k->absmax_bits = absmax_bits_scalar;
     k->load_s16 = load_s16_scalar;
     k->absmax_s16 = absmax_s16_scalar;
+    k->l1_groups_s16 = l1_groups_s16_scalar;
     k->pack_pairs8 = pack_pairs8_scalar;
     k->interleave_s16 = interleave_s16_scalar;
     k->scale_row = scale_row_scalar;

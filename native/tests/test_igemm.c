@@ -3,6 +3,8 @@
  * identical, and the adversarial all-maximum case never wraps. */
 #include "dfpengine.h"
 #include "dfp_test.h"
+#include "igemm.h"
+#include "kernel_table.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -132,8 +134,68 @@ static void test_gemm_exact(int64_t m, int64_t n, int64_t k, int ta, int tb)
     free(a), free(b), free(c);
 }
 
+/* The L1 group-sum kernel of every ISA equals the scalar one, at +-32767 too. */
+static void test_l1_groups_isas(void)
+{
+    enum { G = 37 };
+    int16_t v[16 * G];
+    int32_t o0[G], o1[G];
+    for (int i = 0; i < 16 * G; i++)
+        v[i] = i < 32 ? (i % 2 ? 32767 : -32767) : (int16_t)((int32_t)(rnd() % 65535) - 32767);
+    for (int64_t ng = 0; ng <= G; ng += ng < 4 ? 1 : 11) {
+        CHECK(dfp_isa_select(DFP_ISA_SCALAR) == DFP_OK);
+        for (int j = 0; j < G; j++)
+            o0[j] = o1[j] = j * 1000;
+        dfp_kernels()->integer.l1_groups_s16(v, ng, o0);
+        for (int isa = DFP_ISA_AVX2; isa <= (int)dfp_isa_supported(); isa++) {
+            CHECK(dfp_isa_select((dfp_isa)isa) == DFP_OK);
+            int32_t o2[G];
+            memcpy(o2, o1, sizeof o2);
+            dfp_kernels()->integer.l1_groups_s16(v, ng, o2);
+            CHECK(memcmp(o0, o2, sizeof o2) == 0);
+        }
+    }
+    CHECK(o0[0] == 16 * 32767 && o0[1] == 16 * 32767 + 1000);
+}
+
+/* The row-sum chunk rule picks the longest dividing chunk whose every window
+ * fits, restarts windows at segment starts, and never shortens the maxima's. */
+static void test_chunking_l1(void)
+{
+    dfp_l1_groups g;
+    CHECK(dfp_l1_groups_init(&g, 2, 30, 0) == DFP_OK);
+    /* max|b| = 1000: the row sum of a window may reach INT32_MAX / 1000 = 2147483 */
+    for (int j = 0; j < 30; j++)
+        g.sum[j] = 100000, g.sum[30 + j] = 1000;   /* row 0: 24 groups 2.4e6 (no), 12 fit */
+    int64_t chunk, kc;
+    dfp_igemm_chunking_l1(&g, 1000, 32767, 1000, &chunk, &kc);
+    CHECK(chunk == 12 * DFP_L1_GROUP && kc == 192);
+    g.sum[13] = 1500000; /* windows [12, 24) and [8, 16) now too large, [12, 18) fits */
+    dfp_igemm_chunking_l1(&g, 1000, 32767, 1000, &chunk, &kc);
+    CHECK(chunk == 6 * DFP_L1_GROUP && kc == 192);
+    g.sum[13] = 2100000; /* only single groups fit: the maxima's 32 pairs are longer */
+    dfp_igemm_chunking_l1(&g, 1000, 32767, 1000, &chunk, &kc);
+    CHECK(chunk == 32 && kc == 192);
+    dfp_l1_groups_free(&g);
+    /* two segments of 5 groups: windows restart at group 5, so 24 groups never
+     * sum more than one segment */
+    CHECK(dfp_l1_groups_init(&g, 1, 10, 5) == DFP_OK);
+    for (int j = 0; j < 10; j++)
+        g.sum[j] = 400000;  /* one segment 2.0e6 fits, two would not */
+    dfp_igemm_chunking_l1(&g, 1000, 32767, 1000, &chunk, &kc);
+    CHECK(chunk == 24 * DFP_L1_GROUP);
+    /* the maxima already allow more than any row-sum candidate: kept */
+    dfp_igemm_chunking_l1(&g, 1, 1, 1, &chunk, &kc);
+    CHECK(chunk == 192 && kc == 192);
+    dfp_igemm_chunking_l1(&g, 32767, 32767, 32767, &chunk, &kc);
+    CHECK(chunk == 1 && kc == 192);
+    dfp_l1_groups_free(&g);
+}
+
 int main(void)
 {
+    test_l1_groups_isas();
+    test_chunking_l1();
     test_gemm_exact(13, 37, 301, 0, 0);
     test_gemm_exact(29, 45, 100, 1, 0);
     test_gemm_exact(7, 70, 33, 0, 1);
