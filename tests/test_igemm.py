@@ -110,7 +110,29 @@ def test_rejects_non_dfp16_and_bad_shapes():
         _int.gemm_quantized(a, np.full_like(b, np.inf), fmt=NEAREST)
 
 
-@pytest.mark.parametrize("m,n,k", [(13, 37, 1031), (8, 33, 2), (1, 64, 513)])
+@pytest.mark.parametrize("m,n,k", [(13, 37, 1030), (203, 40, 2), (397, 70, 900)])
+def test_gemm_s16_in_place_a_bit_identical_across_isas_and_threads(m, n, k):
+    """Without -32768 in A and with K even, VNNI reads A's rows in place (no
+    packed copy): rows past a multiple of 8, several row tiles, several K blocks;
+    the same bits as the ISAs that pack A."""
+    rng = np.random.default_rng(m + k)
+    a = rng.integers(-32767, 32768, (m, k)).astype(np.int16)
+    b = rng.integers(-32767, 32768, (k, n)).astype(np.int16)
+    a[-1, -1] = 32767
+    results = []
+    for isa in _native.isa_supported():
+        for threads in (1, 2):
+            _native.select_isa(isa)
+            _native.set_num_threads(threads)
+            results.append(_int.gemm_s16(a, b))
+    exact = a.astype(np.float64) @ b.astype(np.float64)
+    absum = np.abs(a).astype(np.float64) @ np.abs(b).astype(np.float64)
+    assert np.all(np.abs(results[0] - exact) <= k * 2.0 ** -24 * absum)
+    for c in results[1:]:
+        assert np.array_equal(c.view(np.uint32), results[0].view(np.uint32))
+
+
+@pytest.mark.parametrize("m,n,k", [(13, 37, 1031), (8, 33, 2), (1, 64, 513), (20, 9, 64)])
 def test_gemm_s16_packing_bit_identical_across_isas_and_threads(m, n, k):
     """Packing int16 operands (clamp, max, 8-row transposes, pair interleave) on
     every ISA: rows not a multiple of 8, odd K, K past one 512-value packing run,

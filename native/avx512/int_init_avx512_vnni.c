@@ -46,18 +46,26 @@ static inline __m512i dpwssd(__m512i acc, __m512i b, __m512i a)
     return acc;
 }
 
-/* The body of all entry points: B from a packed panel (off == NULL: pair p at
- * b + p * 64) or read in place (pair p: two runs of 16 pairs at runs[0..1] +
- * off[p], or with run8 four runs of 8 at runs[0..3] + off[p]); always inlined,
- * so each entry point is compiled for its own case. */
+/* The body of all entry points: A from a packed panel (arows == NULL: pair p
+ * at a + p * 16) or read in place (row i's pair p at arows[i] + 2p); B from a
+ * packed panel (off == NULL: pair p at b + p * 64) or read in place (pair p: two
+ * runs of 16 pairs at runs[0..1] + off[p], or with run8 four runs of 8 at
+ * runs[0..3] + off[p]); always inlined, so each entry point is compiled for its
+ * own case. */
 static inline __attribute__((always_inline)) void
-igemm_body(int64_t kp, int64_t chunk, const int16_t *a, const int16_t *b,
-           const int16_t *const *runs, const int run8, const int64_t *off, float *c, int64_t ldc,
-           int accumulate)
+igemm_body(int64_t kp, int64_t chunk, const int16_t *a, const int16_t *const *arows,
+           const int16_t *b, const int16_t *const *runs, const int run8, const int64_t *off,
+           float *c, int64_t ldc, int accumulate)
 {
     for (int64_t p0 = 0; p0 < kp; p0 += chunk) {
         const int first = p0 == 0 && !accumulate;
-        const int16_t *ap = a + p0 * MR * 2, *bp = off ? NULL : b + p0 * NR * 2;
+        const int16_t *ap = arows ? NULL : a + p0 * MR * 2, *bp = off ? NULL : b + p0 * NR * 2;
+        const int16_t *r0 = NULL, *r1 = NULL, *r2 = NULL, *r3 = NULL, *r4 = NULL, *r5 = NULL,
+                      *r6 = NULL, *r7 = NULL;
+        if (arows) {
+            r0 = arows[0] + 2 * p0, r1 = arows[1] + 2 * p0, r2 = arows[2] + 2 * p0, r3 = arows[3] + 2 * p0;
+            r4 = arows[4] + 2 * p0, r5 = arows[5] + 2 * p0, r6 = arows[6] + 2 * p0, r7 = arows[7] + 2 * p0;
+        }
         int64_t n = p0 + chunk < kp ? chunk : kp - p0;
         __m512i s00 = _mm512_setzero_si512(), s01 = _mm512_setzero_si512(), s10 = _mm512_setzero_si512(),
                 s11 = _mm512_setzero_si512(), s20 = _mm512_setzero_si512(), s21 = _mm512_setzero_si512(),
@@ -65,7 +73,7 @@ igemm_body(int64_t kp, int64_t chunk, const int16_t *a, const int16_t *b,
                 s41 = _mm512_setzero_si512(), s50 = _mm512_setzero_si512(), s51 = _mm512_setzero_si512(),
                 s60 = _mm512_setzero_si512(), s61 = _mm512_setzero_si512(), s70 = _mm512_setzero_si512(),
                 s71 = _mm512_setzero_si512();
-        for (int64_t p = 0; p < n; p++, ap += MR * 2) {
+        for (int64_t p = 0; p < n; p++, ap += arows ? 0 : MR * 2) {
             __m512i b0, b1, a0, a1, a2, a3, a4, a5, a6, a7;
             if (off && run8) {
                 const int64_t o = off[p0 + p];
@@ -81,28 +89,28 @@ igemm_body(int64_t kp, int64_t chunk, const int16_t *a, const int16_t *b,
                 b1 = _mm512_load_si512((const void *)(bp + 32));
                 bp += NR * 2;
             }
-            a0 = bcast_pair(ap + 0);
+            a0 = bcast_pair(arows ? r0 + 2 * p : ap + 0);
             s00 = dpwssd(s00, b0, a0);
             s01 = dpwssd(s01, b1, a0);
-            a1 = bcast_pair(ap + 2);
+            a1 = bcast_pair(arows ? r1 + 2 * p : ap + 2);
             s10 = dpwssd(s10, b0, a1);
             s11 = dpwssd(s11, b1, a1);
-            a2 = bcast_pair(ap + 4);
+            a2 = bcast_pair(arows ? r2 + 2 * p : ap + 4);
             s20 = dpwssd(s20, b0, a2);
             s21 = dpwssd(s21, b1, a2);
-            a3 = bcast_pair(ap + 6);
+            a3 = bcast_pair(arows ? r3 + 2 * p : ap + 6);
             s30 = dpwssd(s30, b0, a3);
             s31 = dpwssd(s31, b1, a3);
-            a4 = bcast_pair(ap + 8);
+            a4 = bcast_pair(arows ? r4 + 2 * p : ap + 8);
             s40 = dpwssd(s40, b0, a4);
             s41 = dpwssd(s41, b1, a4);
-            a5 = bcast_pair(ap + 10);
+            a5 = bcast_pair(arows ? r5 + 2 * p : ap + 10);
             s50 = dpwssd(s50, b0, a5);
             s51 = dpwssd(s51, b1, a5);
-            a6 = bcast_pair(ap + 12);
+            a6 = bcast_pair(arows ? r6 + 2 * p : ap + 12);
             s60 = dpwssd(s60, b0, a6);
             s61 = dpwssd(s61, b1, a6);
-            a7 = bcast_pair(ap + 14);
+            a7 = bcast_pair(arows ? r7 + 2 * p : ap + 14);
             s70 = dpwssd(s70, b0, a7);
             s71 = dpwssd(s71, b1, a7);
         }
@@ -128,7 +136,13 @@ igemm_body(int64_t kp, int64_t chunk, const int16_t *a, const int16_t *b,
 static void igemm_s16_avx512_vnni_8x32(int64_t kp, int64_t chunk, const int16_t *a,
                                        const int16_t *b, float *c, int64_t ldc, int accumulate)
 {
-    igemm_body(kp, chunk, a, b, NULL, 0, NULL, c, ldc, accumulate);
+    igemm_body(kp, chunk, a, NULL, b, NULL, 0, NULL, c, ldc, accumulate);
+}
+
+static void igemm_s16_arows_avx512_vnni_8x32(int64_t kp, int64_t chunk, const int16_t *const *arows,
+                                             const int16_t *b, float *c, int64_t ldc, int accumulate)
+{
+    igemm_body(kp, chunk, NULL, arows, b, NULL, 0, NULL, c, ldc, accumulate);
 }
 
 static void igemm_s16_inplace_avx512_vnni_8x32(int64_t kp, int64_t chunk, const int16_t *a,
@@ -137,9 +151,9 @@ static void igemm_s16_inplace_avx512_vnni_8x32(int64_t kp, int64_t chunk, const 
                                                int accumulate)
 {
     if (run == 8)
-        igemm_body(kp, chunk, a, NULL, runs, 1, off, c, ldc, accumulate);
+        igemm_body(kp, chunk, a, NULL, NULL, runs, 1, off, c, ldc, accumulate);
     else
-        igemm_body(kp, chunk, a, NULL, runs, 0, off, c, ldc, accumulate);
+        igemm_body(kp, chunk, a, NULL, NULL, runs, 0, off, c, ldc, accumulate);
 }
 
 void dfp_int_kernels_init_avx512_vnni(dfp_int_kernels *k)
@@ -148,4 +162,5 @@ void dfp_int_kernels_init_avx512_vnni(dfp_int_kernels *k)
     k->nr = NR;
     k->igemm_s16 = igemm_s16_avx512_vnni_8x32;
     k->igemm_s16_inplace = igemm_s16_inplace_avx512_vnni_8x32;
+    k->igemm_s16_arows = igemm_s16_arows_avx512_vnni_8x32;
 }

@@ -39,7 +39,13 @@ dfp_status dfp_s16_pack_operand(const dfp_s16_source *src, int w, int64_t kp, df
     return DFP_OK;
 }
 
-typedef dfp_s16_packed packed_operand;
+/* An operand as the micro-kernels read it: packed panels, or (A only, panels ==
+ * NULL) the int16 rows in place, row r at rows + r * ld. */
+typedef struct packed_operand {
+    dfp_s16_packed p;
+    const int16_t *rows;
+    int64_t ld;
+} packed_operand;
 
 typedef struct gemm_plan {
     int64_t m, n, kp, chunk, kc;
@@ -80,6 +86,26 @@ void dfp_igemm_epilogue(int64_t m, int64_t n, const float *sums, int64_t ldb, fl
         row(sums + i * ldb, n, sa, sb, c + i * ldc, accumulate);
 }
 
+/* dfp_igemm_panels with A read in place: rows [i0, i0 + mpan * mr) of pa (rows
+ * past m repeat row m - 1; their sums are never read). Same order of calls. */
+static void panels_arows(const gemm_plan *pl, const packed_operand *pa, int64_t i0, int64_t mpan,
+                         int64_t npan, const int16_t *b, float *sums, int64_t ldb)
+{
+    const dfp_igemm_s16_arows_fn ukr = dfp_kernels()->integer.igemm_s16_arows;
+    const int mr = pl->mr, nr = pl->nr;
+    for (int64_t p0 = 0; p0 < pl->kp; p0 += pl->kc) {
+        int64_t kcb = min64(pl->kc, pl->kp - p0);
+        for (int64_t jp = 0; jp < npan; jp++)
+            for (int64_t ip = 0; ip < mpan; ip++) {
+                const int16_t *rows[DFP_IGEMM_MAX_W];
+                for (int i = 0; i < mr; i++)
+                    rows[i] = pa->rows + min64(i0 + ip * mr + i, pl->m - 1) * pa->ld + 2 * p0;
+                ukr(kcb, pl->chunk, rows, b + (jp * pl->kp + p0) * nr * 2, sums + ip * mr * ldb + jp * nr,
+                    ldb, p0 > 0);
+            }
+    }
+}
+
 /* One output tile [i0, i0+mc) x [j0, j0+nc): unscaled sums in buf, then epilogue. */
 static void compute_tile(const gemm_plan *pl, const packed_operand *pa, const packed_operand *pb,
                          int64_t i0, int64_t j0, float *buf, float sa, float sb, float *c,
@@ -88,9 +114,12 @@ static void compute_tile(const gemm_plan *pl, const packed_operand *pa, const pa
     int64_t mc = min64(pl->mc, pl->m - i0), nc = min64(pl->nc, pl->n - j0);
     int64_t mpan = (mc + pl->mr - 1) / pl->mr, npan = (nc + pl->nr - 1) / pl->nr;
     int64_t ldb = npan * pl->nr;
-    dfp_igemm_panels(mpan, npan, pl->kp, pl->chunk, pl->kc,
-                     pa->panels + (i0 / pl->mr) * pl->kp * pl->mr * 2,
-                     pb->panels + (j0 / pl->nr) * pl->kp * pl->nr * 2, buf, ldb, 0);
+    const int16_t *bp = pb->p.panels + (j0 / pl->nr) * pl->kp * pl->nr * 2;
+    if (!pa->p.panels && pl->kp > 0)
+        panels_arows(pl, pa, i0, mpan, npan, bp, buf, ldb);
+    else
+        dfp_igemm_panels(mpan, npan, pl->kp, pl->chunk, pl->kc,
+                         pa->p.panels + (i0 / pl->mr) * pl->kp * pl->mr * 2, bp, buf, ldb, 0);
     dfp_igemm_epilogue(mc, nc, buf, ldb, sa, sb, c + i0 * ldc + j0, ldc, accumulate);
 }
 
@@ -116,6 +145,34 @@ static dfp_status run_tiles(const gemm_plan *pl, const packed_operand *pa, const
     return failed ? DFP_ERR_OUT_OF_MEMORY : DFP_OK;
 }
 
+/* A int16 source whose rows hold their K pairs adjacent (K-contiguous, K even)
+ * is read in place where the ISA has the kernel for it and no value needs the
+ * packer's -32768 clamp: its maximum (a read-only pass) instead of a packed
+ * copy, which for operands used by few columns (N = 64) cost as much as the
+ * products. Returns 0 when A must be packed. */
+static int a_in_place(const dfp_s16_source *a, const dfp_int_kernels *ik, packed_operand *pa)
+{
+    if (!ik->igemm_s16_arows || ik->mr > DFP_IGEMM_MAX_W || a->pack != dfp_pack_s16_from_s16 ||
+        !a->k_contiguous || a->k % 2 || a->k == 0 || a->rows == 0)
+        return 0;
+    const int16_t *data = a->data;
+    int32_t m = 0;
+#pragma omp parallel for schedule(static) reduction(max : m) \
+    num_threads(dfp_threads_for_work(a->rows * a->k / 65536))
+    for (int64_t r = 0; r < a->rows; r++) {
+        int32_t rm = ik->absmax_s16(data + r * a->ld, a->k, 0);
+        m = rm > m ? rm : m;
+    }
+    if (m > 32767)
+        return 0;
+    pa->rows = data;
+    pa->ld = a->ld;
+    pa->p.max_abs = m;
+    pa->p.w = ik->mr;
+    pa->p.kp = a->k / 2;
+    return 1;
+}
+
 dfp_status dfp_igemm_run(const dfp_s16_source *a, const dfp_s16_source *b, float scale_a,
                          float scale_b, float *c, int64_t ldc, int accumulate,
                          dfp_gemm_stats *stats)
@@ -124,18 +181,25 @@ dfp_status dfp_igemm_run(const dfp_s16_source *a, const dfp_s16_source *b, float
     gemm_plan pl = {.m = a->rows, .n = b->rows, .kp = (a->k + 1) / 2, .mr = ik->mr, .nr = ik->nr};
     pl.mc = MC_MAX / pl.mr * pl.mr;
     pl.nc = NC_MAX / pl.nr * pl.nr;
-    packed_operand pa = {0}, pb = {0};
-    dfp_status st = dfp_s16_pack_operand(a, pl.mr, pl.kp, &pa);
+    packed_operand pa = {.rows = NULL}, pb = {.rows = NULL};
+    dfp_status st = DFP_OK;
+    if (!a_in_place(a, ik, &pa))
+        st = dfp_s16_pack_operand(a, pl.mr, pl.kp, &pa.p);
     if (st == DFP_OK)
-        st = dfp_s16_pack_operand(b, pl.nr, pl.kp, &pb);
+        st = dfp_s16_pack_operand(b, pl.nr, pl.kp, &pb.p);
     if (st == DFP_OK) {
         /* row sums of the operand with fewer rows: the cheaper pass */
-        const dfp_s16_packed *small = pl.m <= pl.n ? &pa : &pb;
+        const int use_a = pl.m <= pl.n;
         dfp_l1_groups g;
-        st = dfp_l1_groups_init(&g, small == &pa ? pl.m : pl.n, (pl.kp + DFP_L1_GROUP - 1) / DFP_L1_GROUP, 0);
+        st = dfp_l1_groups_init(&g, use_a ? pl.m : pl.n, (pl.kp + DFP_L1_GROUP - 1) / DFP_L1_GROUP, 0);
         if (st == DFP_OK) {
-            dfp_l1_groups_from_panels(small->panels, small->w, pl.kp, &g);
-            dfp_igemm_chunking_l1(&g, small == &pa ? pb.max_abs : pa.max_abs, pa.max_abs, pb.max_abs,
+            if (use_a && !pa.p.panels)
+                for (int64_t r = 0; r < pl.m; r++)
+                    dfp_l1_groups_add_run(pa.rows + r * pa.ld, pl.kp, 0, g.sum + r * g.ngroups);
+            else
+                dfp_l1_groups_from_panels(use_a ? pa.p.panels : pb.p.panels, use_a ? pl.mr : pl.nr,
+                                          pl.kp, &g);
+            dfp_igemm_chunking_l1(&g, use_a ? pb.p.max_abs : pa.p.max_abs, pa.p.max_abs, pb.p.max_abs,
                                   &pl.chunk, &pl.kc);
             dfp_l1_groups_free(&g);
         }
@@ -147,9 +211,9 @@ dfp_status dfp_igemm_run(const dfp_s16_source *a, const dfp_s16_source *b, float
     if (st == DFP_OK && stats) {
         stats->flushes += pl.m * pl.n * (pl.kp ? dfp_igemm_flushes_per_element(pl.kp, pl.kc, pl.chunk) : 0);
         stats->chunk_len = 2 * min64(pl.chunk, pl.kp);
-        stats->saturations += pa.sat + pb.sat;
+        stats->saturations += pa.p.sat + pb.p.sat;
     }
-    dfp_scratch_give(pa.panels);
-    dfp_scratch_give(pb.panels);
+    dfp_scratch_give(pa.p.panels);
+    dfp_scratch_give(pb.p.panels);
     return st;
 }

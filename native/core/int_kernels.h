@@ -38,6 +38,13 @@ typedef void (*dfp_igemm_s16_inplace_fn)(int64_t kp, int64_t chunk, const int16_
                                          const int16_t *const *runs, int run, const int64_t *off,
                                          float *c, int64_t ldc, int accumulate);
 
+/* The micro-kernel with A read in place instead of from a packed panel: row i's
+ * pair p at arows[i] + 2p (MR rows; K-contiguous int16 with the pairs of a row
+ * adjacent). Same sums, same flushes as igemm_s16 on the packed copy. NULL where
+ * an ISA does not provide it (callers then pack). */
+typedef void (*dfp_igemm_s16_arows_fn)(int64_t kp, int64_t chunk, const int16_t *const *arows,
+                                       const int16_t *b, float *c, int64_t ldc, int accumulate);
+
 /* Quantise n contiguous floats; returns the number of saturated elements. */
 typedef int64_t (*dfp_quantize_s16_fn)(const float *x, int64_t n, const dfp_quant_run *run,
                                        int16_t *q);
@@ -74,6 +81,7 @@ typedef struct dfp_int_kernels {
     int mr, nr;                    /* register block of igemm_s16 */
     dfp_igemm_s16_fn igemm_s16;
     dfp_igemm_s16_inplace_fn igemm_s16_inplace;
+    dfp_igemm_s16_arows_fn igemm_s16_arows;
     dfp_quantize_s16_fn quantize_s16;
     dfp_dequantize_s16_fn dequantize_s16;
     dfp_absmax_bits_fn absmax_bits;
