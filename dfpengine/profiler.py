@@ -7,8 +7,12 @@ unprofiled step pays one attribute read and one call per op.
 When active, every region records wall time, arithmetic (ops: a multiply-add
 counts 2), bytes moved (inputs read + outputs written, as a lower bound), and the
 change in the integer GEMM's flush and saturation counters if the native layer
-keeps them. `summary()` aggregates by (layer, pass, kind); `chrome_trace()`
-gives events for Perfetto / chrome://tracing.
+keeps them. The time a DFP16 convolution spends in its FP32 -> INT16 passes
+(measured inside the native call) becomes a row of its own, kind "quantize",
+taken out of the pass's row, whose GOP/s are then those of the integer
+products. `summary()` aggregates by (layer, pass, kind); `chrome_trace()` gives
+events for Perfetto / chrome://tracing (the quantise time drawn at the start of
+its pass).
 """
 import os
 import threading
@@ -60,13 +64,18 @@ def is_active():
     return _active is not None
 
 
+# bytes a quantised element moves at least: its FP32 value read, its int16 code written
+QUANTIZE_BYTES_PER_ELEMENT = 6
+
+
 def _gemm_counters():
     from dfpengine import _native
     stats = getattr(_native, "gemm_stats", None)
     if stats is None:
-        return (0, 0)
+        return (0, 0, 0.0, 0)
     s = stats()
-    return (int(s.get("flushes", 0)), int(s.get("saturations", 0)))
+    return (int(s.get("flushes", 0)), int(s.get("saturations", 0)),
+            float(s.get("quantize_seconds", 0.0)), int(s.get("quantized", 0)))
 
 
 class _Region:
@@ -82,7 +91,13 @@ class _Region:
     def __exit__(self, *exc):
         t1 = time.perf_counter()
         c1 = _gemm_counters()
-        self.prof._add(self.key, self.t0, t1, self.ops, self.nbytes,
+        t0, quant = self.t0, min(c1[2] - self.c0[2], t1 - self.t0)
+        if quant > 0:
+            name, pass_, _ = self.key
+            self.prof._add((name, pass_, "quantize"), t0, t0 + quant, 0,
+                           QUANTIZE_BYTES_PER_ELEMENT * (c1[3] - self.c0[3]), 0, 0)
+            t0 += quant
+        self.prof._add(self.key, t0, t1, self.ops, self.nbytes,
                        c1[0] - self.c0[0], c1[1] - self.c0[1])
         return False
 

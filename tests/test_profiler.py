@@ -82,3 +82,26 @@ def test_profile_command_json(tmp_path):
     convs = [r for r in rows if r["kind"] == "conv" and r["pass"] == "wtgrad"]
     assert convs and all(r["flushes"] > 0 for r in convs if r["ops"] > 0)
     assert json.loads(trace.read_text())["traceEvents"]
+
+
+def test_dfp16_quantisation_is_its_own_row():
+    """A DFP16 conv's FP32 -> INT16 passes are timed inside the native call and
+    reported as kind "quantize", taken out of the conv row; an FP32 conv has none."""
+    from dfpengine import precision
+    for preset, quantized in (("dfp16", True), ("fp32", False)):
+        model = small_model()
+        opt = optim.SGD(model.parameters(), lr=0.1)
+        with precision.preset(preset), profiler.Profiler(model) as prof:
+            one_step(model, opt)
+        rows = {(r["layer"], r["pass"], r["kind"]): r for r in prof.summary()}
+        fprop_q = rows.get(("0", "fprop", "quantize"))
+        if not quantized:
+            assert not any(kind == "quantize" for _, _, kind in rows)
+            continue
+        assert fprop_q and fprop_q["seconds"] > 0 and fprop_q["ops"] == 0
+        # x (4x3x8x8) and w (8x3x3x3) read as FP32, written as int16
+        assert fprop_q["bytes"] == profiler.QUANTIZE_BYTES_PER_ELEMENT * (4 * 3 * 8 * 8 + 8 * 3 * 3 * 3)
+        assert ("0", "wtgrad", "quantize") in rows and rows[("0", "fprop", "conv")]["seconds"] > 0
+        events = [e for e in prof.events if e[0][0] == "0" and e[0][1] == "fprop"]
+        (q_key, q0, q1, *_), (c_key, c0, c1, *_) = events
+        assert q_key[2] == "quantize" and c_key[2] == "conv" and q1 == c0 and q0 < q1 < c1

@@ -23,12 +23,14 @@ cnp.import_array()
 
 _ROUNDING = {"nearest": 0, "stochastic": 1, "biased": 2}
 _GRAN = {"tensor": 0, "channel": 1, "block": 2}
-_stats = {"flushes": 0, "chunk_len": 0, "saturations": 0, "calls": 0}
+_stats = {"flushes": 0, "chunk_len": 0, "saturations": 0, "calls": 0, "quantize_seconds": 0.0,
+          "quantized": 0}
 _stream = [0]
 
 
 def gemm_stats():
-    """Accumulated counters of the integer GEMMs: flushes, saturations, calls, last chunk_len."""
+    """Accumulated counters of the integer GEMMs: flushes, saturations, calls, last chunk_len,
+    and of the DFP16 convolutions' FP32 -> INT16 passes: quantize_seconds, quantized (elements)."""
     return dict(_stats)
 
 
@@ -42,6 +44,8 @@ cdef _record(c.dfp_gemm_stats *st):
     _stats["saturations"] += st.saturations
     _stats["chunk_len"] = st.chunk_len
     _stats["calls"] += 1
+    _stats["quantize_seconds"] += st.quantize_ns * 1e-9
+    _stats["quantized"] += st.quantized
 
 
 cdef c.dfp_dfp16_params _params(shift, rounding, seed, stream) except *:
@@ -157,7 +161,7 @@ def gemm_quantized(a, b, trans_a=False, trans_b=False, fmt=None):
         raise ValueError(f"gemm: inner dimensions differ: op(a) is {(m, k)}, op(b) is {(kb, n)}")
     cdef cnp.ndarray out = np.empty((m, n), np.float32)
     cdef int64_t lda = a.shape[1], ldb = b.shape[1]
-    cdef c.dfp_gemm_stats st = [0, 0, 0]
+    cdef c.dfp_gemm_stats st = [0, 0, 0, 0, 0]
     cdef int status
     cdef cnp.ndarray a_ = a
     cdef cnp.ndarray b_ = b
@@ -186,7 +190,7 @@ def gemm_s16(a, b, int32_t ea=0, int32_t eb=0, stats=None):
     if b_.shape[0] != k:
         raise ValueError(f"gemm_s16: inner dimensions differ: a is {(m, k)}, b is {np.shape(b)}")
     cdef cnp.ndarray out = np.empty((m, n), np.float32)
-    cdef c.dfp_gemm_stats st = [0, 0, 0]
+    cdef c.dfp_gemm_stats st = [0, 0, 0, 0, 0]
     cdef int status
     cdef int64_t lda = max(k, 1), ldb = max(n, 1), ldc = max(n, 1)
     with nogil:
@@ -235,7 +239,7 @@ def conv2d_forward_quantized(x, w, bias, stride, padding, dilation, fmt=None, ca
     cdef c.dfp_dfp16_params pw = _spec_params(fb, "conv2d_forward", fmt, 1)
     cdef dfp_conv2d_shape s = _conv_shape(x.shape, w.shape, stride, padding, dilation)
     cdef cnp.ndarray y = np.empty(y_shape, np.float32)
-    cdef c.dfp_gemm_stats st = [0, 0, 0]
+    cdef c.dfp_gemm_stats st = [0, 0, 0, 0, 0]
     cdef int status
     cdef cnp.ndarray x_ = x
     cdef cnp.ndarray w_ = w
@@ -276,7 +280,7 @@ def conv2d_backward_data_quantized(dy, w, x_shape, stride, padding, dilation, fm
     cdef c.dfp_dfp16_params pw = _spec_params(fb, "conv2d_backward_data", fmt, 1)
     cdef dfp_conv2d_shape s = _conv_shape(x_shape, w.shape, stride, padding, dilation)
     cdef cnp.ndarray dx = np.empty(x_shape, np.float32)
-    cdef c.dfp_gemm_stats st = [0, 0, 0]
+    cdef c.dfp_gemm_stats st = [0, 0, 0, 0, 0]
     cdef int status
     cdef cnp.ndarray dy_ = dy
     cdef cnp.ndarray w_ = w
@@ -313,7 +317,7 @@ def conv2d_backward_weight_quantized(x, dy, w_shape, stride, padding, dilation, 
     cdef c.dfp_dfp16_params px = _spec_params(fb, "conv2d_backward_weight", fmt, 1)
     cdef dfp_conv2d_shape s = _conv_shape(x.shape, w_shape, stride, padding, dilation)
     cdef cnp.ndarray dw = np.empty(w_shape, np.float32)
-    cdef c.dfp_gemm_stats st = [0, 0, 0]
+    cdef c.dfp_gemm_stats st = [0, 0, 0, 0, 0]
     cdef int status
     cdef cnp.ndarray x_ = x
     cdef cnp.ndarray dy_ = dy

@@ -21,6 +21,8 @@ cdef extern from "dfpengine.h" nogil:
         int64_t flushes
         int64_t chunk_len
         int64_t saturations
+        int64_t quantize_ns
+        int64_t quantized
     int64_t dfp_dfp16_num_exponents(int64_t rows, int64_t cols, dfp_granularity gran, int64_t block)
     dfp_status dfp_dfp16_quantize(const float *x, int64_t rows, int64_t cols, dfp_granularity gran,
                                   int64_t block, const dfp_dfp16_params *params, int16_t *q,

@@ -77,13 +77,14 @@ static void bench_case(const conv_case *cc, int threads, double peak_f32, double
                "\"pass\": \"%s\", \"batch\": %d, \"in_channels\": %lld, \"out_channels\": %lld, "
                "\"size\": %lld, \"stride\": %lld, \"fp32_ms\": %.3f, \"dfp16_ms\": %.3f, "
                "\"fp32_gflops\": %.1f, \"dfp16_gops\": %.1f, \"fp32_pct_peak\": %.1f, "
-               "\"dfp16_pct_peak\": %.1f, \"dfp16_over_fp32\": %.2f, \"flushes\": %lld}\n",
+               "\"dfp16_pct_peak\": %.1f, \"dfp16_over_fp32\": %.2f, \"flushes\": %lld, "
+               "\"dfp16_quantize_ms\": %.3f}\n",
                dfp_isa_name(dfp_isa_selected()), threads, cc->name, pass_names[pass], BATCH,
                (long long)cc->c, (long long)cc->o, (long long)cc->hw, (long long)cc->stride,
                1e3 * secs[0], 1e3 * secs[1], 1e-9 * ops / secs[0], 1e-9 * ops / secs[1],
                peak_f32 > 0 ? 100.0 * ops / secs[0] / peak_f32 : 0.0,
                peak_s16 > 0 ? 100.0 * ops / secs[1] / peak_s16 : 0.0, secs[0] / secs[1],
-               (long long)st.flushes);
+               (long long)st.flushes, 1e-6 * (double)st.quantize_ns);
         fflush(stdout);
     }
     free(x), free(w), free(dy), free(y), free(dx), free(dw);

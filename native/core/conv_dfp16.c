@@ -272,8 +272,10 @@ dfp_status dfp_conv2d_forward_dfp16_keep(const dfp_conv2d_shape *shape, const fl
         kept->exponent = j.x.e;
         kept->max_abs = j.x.max_abs;
     }
-    if (st == DFP_OK && stats)
+    if (st == DFP_OK && stats) {
         stats->saturations += sat;
+        dfp_conv_add_quant_stats(&j, stats);
+    }
     dfp_conv_free_job(&j);
     return st;
 }
@@ -372,6 +374,7 @@ dfp_status dfp_conv2d_backward_data_dfp16_keep(const dfp_conv2d_shape *shape, co
     if (st == DFP_OK)
         st = direct ? bprop_direct(&j, dx, stats) : bprop_col2im(&j, dx, stats);
     if (st == DFP_OK && kept_dy) { /* dy's codes in WTGRAD's image-pair layout */
+        const int64_t t0 = dfp_clock_ns();
         if (direct) {
             int64_t ph, pwd;
             bprop_padding(&j.g, &ph, &pwd);
@@ -382,9 +385,12 @@ dfp_status dfp_conv2d_backward_data_dfp16_keep(const dfp_conv2d_shape *shape, co
         }
         kept_dy->exponent = j.dy.e;
         kept_dy->max_abs = j.dy.max_abs;
+        j.dy.ns += dfp_clock_ns() - t0;
     }
-    if (st == DFP_OK && stats)
+    if (st == DFP_OK && stats) {
         stats->saturations += sat;
+        dfp_conv_add_quant_stats(&j, stats);
+    }
     dfp_conv_free_job(&j);
     return st;
 }

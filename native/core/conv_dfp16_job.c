@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 199309L /* clock_gettime under -std=c11 */
 /* The DFP16 convolution's job (shape, quantised operands) and its quantisers
  * into plane-pair layouts, shared by FPROP/BPROP (conv_dfp16.c) and WTGRAD
  * (conv_dfp16_wtgrad.c). */
@@ -7,6 +8,22 @@
 #include "scratch.h"
 
 #include <string.h>
+#include <time.h>
+
+int64_t dfp_clock_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void dfp_conv_add_quant_stats(const conv_job *j, dfp_gemm_stats *stats)
+{
+    if (!stats)
+        return;
+    stats->quantize_ns += j->x.ns + j->w.ns + j->dy.ns;
+    stats->quantized += j->x.count + j->w.count + j->dy.count;
+}
 
 int dfp_conv_params_valid(const dfp_dfp16_params *p)
 {
@@ -19,11 +36,14 @@ dfp_status dfp_conv_quantize_tensor(const float *x, int64_t n, const dfp_dfp16_p
 {
     if (!dfp_conv_params_valid(p))
         return DFP_ERR_INVALID_ARGUMENT;
+    const int64_t t0 = dfp_clock_ns();
     t->q = dfp_scratch_take((size_t)(n > 0 ? n : 1) * sizeof(int16_t));
     if (!t->q)
         return DFP_ERR_OUT_OF_MEMORY;
     int bad = 0;
     *sat += dfp_dfp16_quantize_tensor_par(x, n, p, t->q, &t->e, &bad, &t->max_abs);
+    t->ns += dfp_clock_ns() - t0;
+    t->count += n;
     return bad ? DFP_ERR_NOT_FINITE : DFP_OK;
 }
 
@@ -40,6 +60,7 @@ dfp_status dfp_conv_quantize_pairs(const float *x, int64_t batch, int64_t channe
 {
     if (!dfp_conv_params_valid(p))
         return DFP_ERR_INVALID_ARGUMENT;
+    const int64_t t0 = dfp_clock_ns();
     const int64_t size = dfp_conv_pairs_size(batch, channels, h, w, pad_h, pad_w, pair_images);
     int16_t *q = into ? into : dfp_scratch_take((size_t)size * sizeof(int16_t));
     if (!q)
@@ -56,6 +77,8 @@ dfp_status dfp_conv_quantize_pairs(const float *x, int64_t batch, int64_t channe
     if (n_sat < 0)
         return DFP_ERR_OUT_OF_MEMORY;
     *sat += n_sat;
+    t->ns += dfp_clock_ns() - t0;
+    t->count += batch * channels * h * w;
     return DFP_OK;
 }
 

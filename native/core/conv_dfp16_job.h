@@ -15,6 +15,8 @@ typedef struct qtensor {
     int16_t *q;
     int32_t e;
     int32_t max_abs; /* largest |q|: sets the chunk length */
+    int64_t ns;      /* time spent quantising it and changing its layout */
+    int64_t count;   /* FP32 elements quantised into it */
 } qtensor;
 
 typedef struct conv_job {
@@ -33,6 +35,10 @@ typedef struct conv_job {
 static inline float dfp_pow2f(int32_t e) { return ldexpf(1.0f, e); }
 
 int dfp_conv_params_valid(const dfp_dfp16_params *p);
+/* Monotonic clock in nanoseconds: the stats' quantisation time. */
+int64_t dfp_clock_ns(void);
+/* Adds the job's quantisation and re-layout time and count to stats (nullable). */
+void dfp_conv_add_quant_stats(const conv_job *j, dfp_gemm_stats *stats);
 dfp_status dfp_conv_make_job(const dfp_conv2d_shape *s, conv_job *j);
 /* Gives the job's owned operand buffers back to the scratch cache. */
 void dfp_conv_free_job(conv_job *j);

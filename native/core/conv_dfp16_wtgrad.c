@@ -73,12 +73,15 @@ static dfp_status wtgrad(const conv_job *j, float *dw, dfp_gemm_stats *stats)
     if (dfp_wtgrad_inplace_applies(g)) {
         int16_t *xc = j->x.q;
         if (!j->x_chanlast) {
+            const int64_t t0 = dfp_clock_ns();
             const int64_t size = dfp_conv_pairs_size(j->batch, g->channels, g->in_h, g->in_w, g->pad_h, g->pad_w, 1);
             xc = dfp_scratch_take((size_t)size * sizeof(int16_t));
             if (!xc)
                 return DFP_ERR_OUT_OF_MEMORY;
             dfp_chanlast_from_imgpairs(pairs, g->channels, hp * wp, j->x.q, xc);
             memset(xc + size - 2 * PAIRS_SLACK, 0, 2 * PAIRS_SLACK * sizeof(int16_t));
+            if (stats)
+                stats->quantize_ns += dfp_clock_ns() - t0;
         }
         dfp_status st = dfp_wtgrad_inplace(g, j->batch, o, xc, j->dy.q, chunk, kc, per,
                                            dfp_pow2f(j->dy.e), dfp_pow2f(j->x.e), dw, &flushes);
@@ -142,8 +145,10 @@ static dfp_status wtgrad_from_x(conv_job *j, const float *dy, float *dw,
                                    &j->dy, &sat, NULL);
     if (st == DFP_OK)
         st = wtgrad(j, dw, stats);
-    if (st == DFP_OK && stats)
+    if (st == DFP_OK && stats) {
         stats->saturations += sat;
+        dfp_conv_add_quant_stats(j, stats);
+    }
     dfp_conv_free_job(j);
     return st;
 }
@@ -172,6 +177,7 @@ dfp_status dfp_conv2d_backward_weight_dfp16(const dfp_conv2d_shape *shape, const
 static dfp_status x_from_kept(conv_job *j, const dfp_dfp16_input *kept)
 {
     const dfp_conv_geom *g = &j->g;
+    const int64_t t0 = dfp_clock_ns();
     const int64_t size = dfp_conv_pairs_size(j->batch, g->channels, g->in_h, g->in_w, g->pad_h, g->pad_w, 1);
     j->x.q = dfp_scratch_take((size_t)size * sizeof(int16_t));
     if (!j->x.q)
@@ -188,6 +194,7 @@ static dfp_status x_from_kept(conv_job *j, const dfp_dfp16_input *kept)
                                     g->pad_h, g->pad_w, kept->pairs, j->x.q);
     j->x.e = kept->exponent;
     j->x.max_abs = kept->max_abs;
+    j->x.ns += dfp_clock_ns() - t0;
     return DFP_OK;
 }
 
@@ -209,6 +216,8 @@ dfp_status dfp_conv2d_backward_weight_dfp16_codes(const dfp_conv2d_shape *shape,
         st = wtgrad(&j, dw, stats);
         j.dy.q = NULL;
     }
+    if (st == DFP_OK)
+        dfp_conv_add_quant_stats(&j, stats);
     dfp_conv_free_job(&j);
     return st;
 }

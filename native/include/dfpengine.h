@@ -185,6 +185,9 @@ typedef struct dfp_gemm_stats {
     int64_t flushes;           /* INT32 -> FP32 flushes, summed over output elements */
     int64_t chunk_len;         /* K elements per INT32 chunk of the last GEMM */
     int64_t saturations;       /* operand elements clamped to +-32767 while quantising */
+    int64_t quantize_ns;       /* DFP16 convolutions: time in their FP32 -> INT16 passes and
+                                  the re-layouts of kept codes, added up (nanoseconds) */
+    int64_t quantized;         /* ... and the FP32 elements those passes quantised */
 } dfp_gemm_stats;
 
 /* Number of exponents for a (rows x cols) tensor under a granularity. */
