@@ -65,6 +65,8 @@ CONV_CASES = [  # x shape, w shape, stride, padding, dilation
     ((2, 16, 8, 8), (12, 16, 3, 3), (1, 1), (1, 1), (1, 1)),  # 8-wide rows: runs of 8
     ((1, 2, 3, 24), (3, 2, 3, 3), (1, 1), (1, 1), (1, 1)),    # 72 pixels: a last block of one run
     ((2, 16, 16, 16), (8, 16, 3, 3), (2, 2), (1, 1), (1, 1)), # stride 2: even/odd column phases
+    ((2, 8, 9, 33), (8, 8, 3, 3), (2, 2), (0, 0), (1, 1)),    # ... odd width, even (zero) padding
+    ((2, 8, 6, 31), (8, 8, 5, 5), (2, 2), (2, 2), (1, 1)),    # ... odd width, padding 2
     ((1, 3, 9, 31), (5, 3, 3, 3), (2, 2), (1, 1), (1, 1)),    # odd padded width, 80 pixels
     ((2, 4, 10, 16), (6, 4, 3, 3), (3, 1), (1, 1), (1, 1)),   # row stride 3
     # channels a multiple of 16: AVX-512 WTGRAD reads the taps in place (channel-last copy)

@@ -40,6 +40,20 @@ static inline int64_t phase_width(const dfp_conv_geom *g)
     return (wp + g->stride_w - 1) / g->stride_w;
 }
 
+/* a[i] = src[2i], b[i] = src[2i + 1] (n source columns); a loop the compiler
+ * vectorises, where a per-element phase and column computation cost more than
+ * the products */
+static inline void split_columns(const float *restrict src, int64_t n, float *restrict a,
+                                 float *restrict b)
+{
+    for (int64_t i = 0; i < n / 2; i++) {
+        a[i] = src[2 * i];
+        b[i] = src[2 * i + 1];
+    }
+    if (n % 2)
+        a[n / 2] = src[n - 1];
+}
+
 static void fprop_image_inplace(const conv_plan *pl, const dfp_sgemm_ukernel_bo *uk, const float *wpack,
                                 const int64_t *off, int64_t n, float *xp, float *tile)
 {
@@ -54,10 +68,13 @@ static void fprop_image_inplace(const conv_plan *pl, const dfp_sgemm_ukernel_bo 
                 memcpy(xp + (c * hp + h + g->pad_h) * wq + g->pad_w, src, (size_t)g->in_w * sizeof(float));
                 continue;
             }
-            for (int64_t w = 0; w < g->in_w; w++) { /* padded column j to phase j % 2, column j / 2 */
-                int64_t j = w + g->pad_w;
-                xp[((j % 2 * c_n + c) * hp + h + g->pad_h) * wq + j / 2] = src[w];
-            }
+            /* padded column j = w + pad_w goes to phase j % 2, column j / 2: source
+             * columns 2i and 2i + 1 to columns i + (pad_w + t) / 2 of phases
+             * (pad_w + t) % 2, t = 0, 1 */
+            float *row[2];
+            for (int t = 0; t < 2; t++)
+                row[t] = xp + (((g->pad_w + t) % 2 * c_n + c) * hp + h + g->pad_h) * wq + (g->pad_w + t) / 2;
+            split_columns(src, g->in_w, row[0], row[1]);
         }
     /* runs of 16 output pixels, or of 8 where output rows are 8 wide (multiples of 8) */
     const int run = g->out_w % 16 == 0 ? 16 : 8;
