@@ -50,18 +50,22 @@ int64_t dfp_quantize_plane_pairs(const float *x, int64_t batch, int64_t channels
                 dfp_quant_run r = *run;
                 r.index0 = (uint64_t)(src[t] * hw);
                 sat += ik->quantize_s16(x + src[t] * hw, hw, &r, qt);
-                qm = dfp_kernels()->integer.absmax_s16(qt, hw, qm);
             }
+            qm = ik->absmax_s16(q, 2 * hw, qm);
             int16_t *d = dst + pl * plane;
-            /* zero the border only: the interior is written below */
-            memset(d, 0, (size_t)(pad_h * wp * 2) * sizeof(int16_t));
-            memset(d + (pad_h + h) * wp * 2, 0, (size_t)(pad_h * wp * 2) * sizeof(int16_t));
+            if (pad_h || pad_w) /* the border: one pass over the small plane, interior rewritten below */
+                memset(d, 0, (size_t)plane * sizeof(int16_t));
             for (int64_t ih = 0; ih < h; ih++) {
-                int16_t *row = d + (ih + pad_h) * wp * 2;
+                int16_t *row = d + (ih + pad_h) * wp * 2 + pad_w * 2;
                 const int16_t *e = q + ih * w, *o = q + hw + ih * w;
-                memset(row, 0, (size_t)(pad_w * 2) * sizeof(int16_t));
-                memset(row + (pad_w + w) * 2, 0, (size_t)(pad_w * 2) * sizeof(int16_t));
-                ik->interleave_s16(e, o, w, row + pad_w * 2);
+                if (w >= 32) {
+                    ik->interleave_s16(e, o, w, row);
+                    continue;
+                }
+                /* short rows (ResNet's 8 and 16 wide planes): a call per row cost
+                 * more than the row; the same int16 moves inline */
+                for (int64_t i = 0; i < w; i++)
+                    row[2 * i] = e[i], row[2 * i + 1] = o[i];
             }
         }
         free(q);
