@@ -67,6 +67,11 @@ CONV_CASES = [  # x shape, w shape, stride, padding, dilation
     ((2, 16, 16, 16), (8, 16, 3, 3), (2, 2), (1, 1), (1, 1)), # stride 2: even/odd column phases
     ((2, 8, 9, 33), (8, 8, 3, 3), (2, 2), (0, 0), (1, 1)),    # ... odd width, even (zero) padding
     ((2, 8, 6, 31), (8, 8, 5, 5), (2, 2), (2, 2), (1, 1)),    # ... odd width, padding 2
+    # strided BPROP as stride-1 phase convs of dy (AVX-512; rows a multiple of 8 * stride wide)
+    ((2, 16, 32, 32), (32, 16, 3, 3), (2, 2), (1, 1), (1, 1)), # ResNet's stage entry
+    ((2, 8, 12, 48), (16, 8, 3, 3), (3, 3), (1, 1), (1, 1)),   # stride 3
+    ((2, 8, 16, 32), (8, 8, 1, 1), (2, 2), (0, 0), (1, 1)),    # 1x1: phases without taps
+    ((2, 4, 12, 16), (8, 4, 4, 4), (2, 2), (1, 1), (1, 1)),    # even kernel
     ((1, 3, 9, 31), (5, 3, 3, 3), (2, 2), (1, 1), (1, 1)),    # odd padded width, 80 pixels
     ((2, 4, 10, 16), (6, 4, 3, 3), (3, 1), (1, 1), (1, 1)),   # row stride 3
     # channels a multiple of 16: AVX-512 WTGRAD reads the taps in place (channel-last copy)

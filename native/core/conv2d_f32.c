@@ -260,6 +260,8 @@ dfp_status dfp_conv2d_backward_data_f32(const dfp_conv2d_shape *shape, const flo
     if (transposed_conv_applies(shape))
         return backward_data_transposed(shape, &pl, dy, w, dx);
     pl.dy = dy, pl.w = w, pl.dx = dx;
+    if (dfp_conv_f32_bprop_phases_applies(&pl))
+        return dfp_conv_f32_bprop_phases(&pl);
     double macs = (double)pl.batch * pl.pixels * pl.out_ch * pl.ckk;
     float **accs;
     int nacc;

@@ -25,6 +25,12 @@ typedef struct conv_plan {
 int dfp_conv_f32_fprop_inplace_applies(const conv_plan *pl);
 dfp_status dfp_conv_f32_fprop_inplace(const conv_plan *pl);
 
+/* BPROP of a strided conv as stride-1 phase convs of dy read in place
+ * (conv2d_f32_bprop_phases.c; strides up to 4, no dilation, input rows a
+ * multiple of 8 * stride wide). */
+int dfp_conv_f32_bprop_phases_applies(const conv_plan *pl);
+dfp_status dfp_conv_f32_bprop_phases(const conv_plan *pl);
+
 /* WTGRAD with the taps read in place from a channel-last copy of each image
  * (channels a multiple of 16, no horizontal dilation). */
 int dfp_conv_f32_wtgrad_inplace_applies(const conv_plan *pl);
