@@ -4,7 +4,9 @@
  * the INT16 tensors (im2col fused into packing, see conv_s16_pack.h):
  *   FPROP  y[n][:, tile]  = 2^(ew+ex)  Wq (O x K) . panels of xp[n]   (direct)
  *   BPROP  stride 1: the direct conv of dyq with the flipped, transposed Wq;
- *          other strides: dcol = 2^(ew+edy) Wq^T . dyq[n][:, tile], col2im
+ *          strides up to 4 with rows a multiple of 8 * stride wide: stride-1
+ *          phase convs of dyq (conv_dfp16_bprop_phases.c);
+ *          others: dcol = 2^(ew+edy) Wq^T . dyq[n][:, tile], col2im
  *   WTGRAD dW = 2^(edy+ex) sum over slices of dyq . taps^T, K = images*pixels
  * The weight panels are packed once per call. Chunk lengths come from the
  * weights' row sums (dy's in WTGRAD) and the other operand's maximum
@@ -15,6 +17,7 @@
  * BPROP; WTGRAD in conv_dfp16_wtgrad.c, the shared job and quantisers in
  * conv_dfp16_job.c. */
 #include "conv_dfp16_job.h"
+#include "conv_dfp16_phases.h"
 #include "conv_s16_pack.h"
 #include "igemm.h"
 #include "kernel_table.h"
@@ -90,20 +93,6 @@ static void epilogue_virtual(const dfp_conv_geom *g, int64_t vw, int64_t out_ch,
     }
 }
 
-/* Chunking of a conv whose A operand is the packed weights (rows x kp pairs,
- * panels of width mr): from their row sums, with the activations' maximum. */
-static dfp_status weight_chunking(const int16_t *wp, int mr, int64_t kp, int64_t rows, int32_t wmax,
-                                  int32_t other_max, int64_t *chunk, int64_t *kc)
-{
-    dfp_l1_groups g;
-    if (dfp_l1_groups_init(&g, rows, (kp + DFP_L1_GROUP - 1) / DFP_L1_GROUP, 0) != DFP_OK)
-        return DFP_ERR_OUT_OF_MEMORY;
-    dfp_l1_groups_from_panels(wp, mr, kp, &g);
-    dfp_igemm_chunking_l1(&g, other_max, wmax, other_max, chunk, kc);
-    dfp_l1_groups_free(&g);
-    return DFP_OK;
-}
-
 /* Direct conv on INT16 data: y[n][o][p] = scale * sum_q Wp[o][q] * xp-panels[q][p]
  * (+ bias[o]); g describes x (C x H x W) -> y (out_ch x OH x OW), xp is x in the
  * channel-pair layout of g (largest |value| xmax), w is OIHW. */
@@ -129,7 +118,7 @@ static dfp_status direct_conv(const dfp_conv_geom *g, int64_t batch, int64_t out
         return DFP_ERR_OUT_OF_MEMORY;
     int32_t wmax = dfp_pack_conv_weights(g, out_ch, w, mr, wp);
     int64_t chunk, kc;
-    if (weight_chunking(wp, mr, kp, out_ch, wmax, xmax, &chunk, &kc) != DFP_OK) {
+    if (dfp_conv_weight_chunking(wp, mr, kp, out_ch, wmax, xmax, &chunk, &kc) != DFP_OK) {
         free(wp);
         return DFP_ERR_OUT_OF_MEMORY;
     }
@@ -198,7 +187,7 @@ static dfp_status bprop_col2im(const conv_job *j, float *dx, dfp_gemm_stats *sta
     if (st != DFP_OK)
         return st;
     int64_t chunk, kc;
-    st = weight_chunking(pa.panels, mr, kp, j->ckk, pa.max_abs, j->dy.max_abs, &chunk, &kc);
+    st = dfp_conv_weight_chunking(pa.panels, mr, kp, j->ckk, pa.max_abs, j->dy.max_abs, &chunk, &kc);
     if (st != DFP_OK) {
         dfp_scratch_give(pa.panels);
         return st;
@@ -361,9 +350,13 @@ dfp_status dfp_conv2d_backward_data_dfp16_keep(const dfp_conv2d_shape *shape, co
     dfp_status st = dfp_conv_make_job(shape, &j);
     int64_t sat = 0;
     const int direct = st == DFP_OK && bprop_is_direct(&j.g);
-    if (st == DFP_OK && direct) {
-        int64_t ph, pwd;
+    const int phases = st == DFP_OK && !direct && dfp_conv_dfp16_bprop_phases_applies(&j.g);
+    int64_t ph = 0, pwd = 0; /* dy's border in its channel-pair layout */
+    if (direct)
         bprop_padding(&j.g, &ph, &pwd);
+    else if (phases)
+        dfp_conv_dfp16_bprop_phase_border(&j.g, &ph, &pwd);
+    if (st == DFP_OK && (direct || phases)) {
         st = dfp_conv_quantize_pairs(dy, j.batch, j.out_ch, j.g.out_h, j.g.out_w, ph, pwd, 0, pdy, &j.dy,
                             &sat, NULL);
     } else if (st == DFP_OK) {
@@ -372,12 +365,11 @@ dfp_status dfp_conv2d_backward_data_dfp16_keep(const dfp_conv2d_shape *shape, co
     if (st == DFP_OK)
         st = dfp_conv_quantize_tensor(w, j.out_ch * j.ckk, pw, &j.w, &sat);
     if (st == DFP_OK)
-        st = direct ? bprop_direct(&j, dx, stats) : bprop_col2im(&j, dx, stats);
+        st = direct ? bprop_direct(&j, dx, stats)
+             : phases ? dfp_conv_dfp16_bprop_phases(&j, dx, stats) : bprop_col2im(&j, dx, stats);
     if (st == DFP_OK && kept_dy) { /* dy's codes in WTGRAD's image-pair layout */
         const int64_t t0 = dfp_clock_ns();
-        if (direct) {
-            int64_t ph, pwd;
-            bprop_padding(&j.g, &ph, &pwd);
+        if (direct || phases) {
             dfp_imgpairs_from_chanpairs(j.batch, j.out_ch, j.g.out_h, j.g.out_w, ph, pwd, 0, 0,
                                         j.dy.q, kept_dy->pairs);
         } else {

@@ -31,6 +31,18 @@ int dfp_conv_params_valid(const dfp_dfp16_params *p)
            p->rounding <= DFP_ROUND_BIASED;
 }
 
+dfp_status dfp_conv_weight_chunking(const int16_t *wp, int mr, int64_t kp, int64_t rows, int32_t wmax,
+                                    int32_t other_max, int64_t *chunk, int64_t *kc)
+{
+    dfp_l1_groups g;
+    if (dfp_l1_groups_init(&g, rows, (kp + DFP_L1_GROUP - 1) / DFP_L1_GROUP, 0) != DFP_OK)
+        return DFP_ERR_OUT_OF_MEMORY;
+    dfp_l1_groups_from_panels(wp, mr, kp, &g);
+    dfp_igemm_chunking_l1(&g, other_max, wmax, other_max, chunk, kc);
+    dfp_l1_groups_free(&g);
+    return DFP_OK;
+}
+
 dfp_status dfp_conv_quantize_tensor(const float *x, int64_t n, const dfp_dfp16_params *p, qtensor *t,
                                     int64_t *sat)
 {

@@ -37,6 +37,11 @@ static inline float dfp_pow2f(int32_t e) { return ldexpf(1.0f, e); }
 int dfp_conv_params_valid(const dfp_dfp16_params *p);
 /* Monotonic clock in nanoseconds: the stats' quantisation time. */
 int64_t dfp_clock_ns(void);
+/* Chunk and K block of a conv whose A operand is packed weights (rows x kp
+ * pairs in panels of width mr, largest |w| wmax) against activations or
+ * gradients of largest |value| other_max: from the weights' row sums. */
+dfp_status dfp_conv_weight_chunking(const int16_t *wp, int mr, int64_t kp, int64_t rows, int32_t wmax,
+                                    int32_t other_max, int64_t *chunk, int64_t *kc);
 /* Adds the job's quantisation and re-layout time and count to stats (nullable). */
 void dfp_conv_add_quant_stats(const conv_job *j, dfp_gemm_stats *stats);
 dfp_status dfp_conv_make_job(const dfp_conv2d_shape *s, conv_job *j);
