@@ -46,6 +46,8 @@ GEOMS = [  # x shape, w shape, stride, padding, dilation
     ((2, 8, 16, 32), (7, 8, 1, 1), (2, 2), (0, 0), (1, 1)),       # 1x1: phases without taps, odd O
     ((3, 4, 12, 16), (6, 4, 4, 4), (2, 2), (1, 1), (1, 1)),       # even kernel
     ((2, 6, 12, 16), (8, 6, 3, 3), (2, 1), (1, 1), (1, 1)),       # row stride only
+    # FPROP with stride 2 along rows: VNNI reads a copy split into column phases
+    ((2, 4, 10, 15), (8, 4, 3, 3), (2, 2), (1, 1), (1, 1)),       # odd padded width
 ]
 
 

@@ -41,7 +41,7 @@ static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 /* One tile of the direct conv with B read in place (see direct_conv): output
  * pixels [p0, p0 + np) of one image, all mpan weight panels, K blocks of kc
  * pairs in order as dfp_igemm_panels does (same sums, same flushes). */
-static void conv_tile_inplace(const dfp_conv_geom *g, const dfp_pairs_layout *l, int64_t vw,
+static void conv_tile_inplace(const dfp_conv_geom *g, int64_t row_pairs, int64_t vw,
                               dfp_igemm_s16_inplace_fn ukr, int64_t mpan, int mr, int64_t kp,
                               int64_t chunk, int64_t kc, const int16_t *wp, const int16_t *xpn,
                               const int64_t *off, int64_t p0, int64_t np, float *buf, int64_t ldb)
@@ -57,7 +57,7 @@ static void conv_tile_inplace(const dfp_conv_geom *g, const dfp_pairs_layout *l,
                  * columns are never read back, and it stays inside xp */
                 int64_t p = p0 + jp * 32 + (jp * 32 + run * r < np ? run * r : 0);
                 int64_t oh = p / vw, ow = p % vw;
-                runs[r] = xpn + (oh * g->stride_h * l->wp + ow) * 2;
+                runs[r] = xpn + (oh * g->stride_h * row_pairs + ow) * 2;
             }
             for (int64_t ip = 0; ip < mpan; ip++)
                 ukr(kcb, chunk, wp + (ip * kp + q0) * mr * 2, runs, run, off + q0,
@@ -93,6 +93,29 @@ static void epilogue_virtual(const dfp_conv_geom *g, int64_t vw, int64_t out_ch,
     }
 }
 
+/* xp's pairs (32-bit) split by padded column parity: pair (row, j) of plane cp
+ * of image n to plane (n * 2 + j % 2) * cp + cp, column j / 2 of rows wq wide. */
+static void split_column_phases(const dfp_pairs_layout *l, int64_t batch, const int16_t *xp, int64_t wq,
+                                int16_t *xq)
+{
+    const int64_t planes = batch * l->cp;
+#pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(planes / 8))
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const int64_t n = pl / l->cp, cp = pl % l->cp;
+        const int32_t *src = (const int32_t *)(const void *)xp + pl * l->hp * l->wp;
+        int32_t *even = (int32_t *)(void *)xq + ((n * 2) * l->cp + cp) * l->hp * wq;
+        int32_t *odd = even + l->cp * l->hp * wq;
+        for (int64_t r = 0; r < l->hp; r++) {
+            const int32_t *restrict s = src + r * l->wp;
+            int32_t *restrict e = even + r * wq, *restrict o = odd + r * wq;
+            for (int64_t j = 0; j < l->wp / 2; j++)
+                e[j] = s[2 * j], o[j] = s[2 * j + 1];
+            if (l->wp % 2) /* the last even column; its odd partner is never read */
+                e[l->wp / 2] = s[l->wp - 1], o[l->wp / 2] = 0;
+        }
+    }
+}
+
 /* Direct conv on INT16 data: y[n][o][p] = scale * sum_q Wp[o][q] * xp-panels[q][p]
  * (+ bias[o]); g describes x (C x H x W) -> y (out_ch x OH x OW), xp is x in the
  * channel-pair layout of g (largest |value| xmax), w is OIHW. */
@@ -107,9 +130,14 @@ static dfp_status direct_conv(const dfp_conv_geom *g, int64_t batch, int64_t out
     int64_t mpan = (out_ch + mr - 1) / mr;
     /* B read in place from xp when each run of 16 (or 8) output pixels lies in
      * one output row, contiguous in xp at stride 1: no pixel packing. Rows are
-     * computed vw wide (see virtual_width); tiles run over those virtual pixels. */
+     * computed vw wide (see virtual_width); tiles run over those virtual pixels.
+     * With stride 2 along rows, from a copy of xp split into even and odd
+     * columns (column phases), where the taps of consecutive output pixels are
+     * consecutive again; output rows then a multiple of 8 wide. */
     const dfp_igemm_s16_inplace_fn inplace = ik->igemm_s16_inplace;
-    const int use_inplace = inplace && nr == 32 && g->stride_w == 1;
+    const int col_phases = inplace && nr == 32 && g->stride_w == 2 && g->dilation_w == 1 && g->out_w % 8 == 0;
+    const int use_inplace = (inplace && nr == 32 && g->stride_w == 1) || col_phases;
+    const int64_t wq = col_phases ? (l.wp + 1) / 2 : l.wp, image = l.cp * l.hp * l.wp * 2;
     const int64_t vw = use_inplace ? virtual_width(g->out_w) : g->out_w, vpixels = g->out_h * vw;
     int64_t tile = min64(vpixels, (int64_t)TILE_PANELS * nr), tiles = (vpixels + tile - 1) / tile;
     int64_t npan = (tile + nr - 1) / nr, ldb = npan * nr, items = batch * tiles;
@@ -130,7 +158,17 @@ static dfp_status direct_conv(const dfp_conv_geom *g, int64_t batch, int64_t out
     for (int64_t q = 0; use_inplace && q < kp; q++) {
         int64_t kk = g->kernel_h * g->kernel_w, cp = q / kk, kh = (q % kk) / g->kernel_w,
                 kw = q % g->kernel_w;
-        off[q] = ((cp * l.hp + kh * g->dilation_h) * l.wp + kw * g->dilation_w) * 2;
+        off[q] = col_phases ? ((((kw % 2) * l.cp + cp) * l.hp + kh * g->dilation_h) * wq + kw / 2) * 2
+                            : ((cp * l.hp + kh * g->dilation_h) * l.wp + kw * g->dilation_w) * 2;
+    }
+    int16_t *xq = NULL; /* the column phases: plane (t, cp) of image n at ((n * 2 + t) * cp + cp) */
+    if (col_phases) {
+        xq = dfp_scratch_take((size_t)(batch * 2 * l.cp * l.hp * wq * 2) * sizeof(int16_t));
+        if (!xq) {
+            free(wp), free(off);
+            return DFP_ERR_OUT_OF_MEMORY;
+        }
+        split_column_phases(&l, batch, xp, wq, xq);
     }
     int failed = 0;
 #pragma omp parallel num_threads(dfp_threads_for_work(items)) reduction(| : failed)
@@ -143,11 +181,11 @@ static dfp_status direct_conv(const dfp_conv_geom *g, int64_t batch, int64_t out
             if (!buf || !bp)
                 continue;
             int64_t n = it / tiles, p0 = (it % tiles) * tile, np = min64(tile, vpixels - p0);
-            const int16_t *xpn = xp + n * l.cp * l.hp * l.wp * 2;
+            const int16_t *xpn = xp + n * image;
             float *yn = y + n * out_ch * pixels;
             if (use_inplace)
-                conv_tile_inplace(g, &l, vw, inplace, mpan, mr, kp, chunk, kc, wp, xpn, off, p0, np,
-                                  buf, ldb);
+                conv_tile_inplace(g, wq, vw, inplace, mpan, mr, kp, chunk, kc, wp,
+                                  col_phases ? xq + n * 2 * l.cp * l.hp * wq * 2 : xpn, off, p0, np, buf, ldb);
             else {
                 dfp_pack_conv_pixels(g, xpn, p0, np, nr, bp);
                 dfp_igemm_panels(mpan, (np + nr - 1) / nr, kp, chunk, kc, wp, bp, buf, ldb, 0);
@@ -165,6 +203,7 @@ static dfp_status direct_conv(const dfp_conv_geom *g, int64_t batch, int64_t out
             for (int64_t p = 0; p < pixels; p++)
                 y[i * pixels + p] += bias[i % out_ch];
     free(wp), free(off);
+    dfp_scratch_give(xq);
     if (failed)
         return DFP_ERR_OUT_OF_MEMORY;
     if (stats) {
