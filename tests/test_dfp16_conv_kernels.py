@@ -199,3 +199,39 @@ def test_tensor_quantiser_bit_identical_across_threads():
         outs.append(_int.quantize_dfp16(x, rounding="stochastic", seed=5, stream=3))
     assert outs[0][1] == outs[1][1]
     assert np.array_equal(outs[0][0], outs[1][0])
+
+
+@pytest.mark.parametrize("geom", [GEOMS[0], GEOMS[7], GEOMS[9]])
+def test_expected_exponent_gives_the_same_codes(geom):
+    """A conv told the exponent its input or gradient is expected to get (the layer's last
+    one) quantises in one pass when it is right and in two when it is wrong: the same
+    results either way, and the exponents obtained are handed back for the next step."""
+    xs, ws, st, pad, dil = geom
+    x, w, dy = _data(geom, seed=5)
+    fmt = precision.preset("dfp16").gemm_format(None, "bprop")  # stochastic dy, nearest w
+
+    def passes(exps):
+        _int._stream[0] = 21
+        cache = {} if exps is None else {"exponents": exps}
+        y = _int.conv2d_forward_quantized(x, w, None, st, pad, dil, fmt=NEAREST, cache=cache)
+        dx = _int.conv2d_backward_data_quantized(dy, w, xs, st, pad, dil, fmt=fmt, cache=cache)
+        return y, dx, cache
+
+    y0, dx0, cache0 = passes(None)
+    learned = {}
+    passes(learned)
+    assert set(learned) == {"x", "dy"}
+    assert learned["x"] == cache0["dfp16_input"][2] and learned["dy"] == cache0["dfp16_grad"][2]
+    for exps in ({"x": learned["x"], "dy": learned["dy"]},          # right
+                 {"x": learned["x"] + 3, "dy": learned["dy"] - 2},  # wrong both ways
+                 {"x": 500, "dy": -500}):                           # out of range: ignored
+        y, dx, cache = passes(dict(exps))
+        assert np.array_equal(y.view(np.uint32), y0.view(np.uint32))
+        assert np.array_equal(dx.view(np.uint32), dx0.view(np.uint32))
+        used = cache0["dfp16_grad"][1].size - 64  # past the layout's 32 slack pairs (never read)
+        assert np.array_equal(cache["dfp16_grad"][1][:used], cache0["dfp16_grad"][1][:used])
+    bad = x.copy()
+    bad.flat[7] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        _int.conv2d_forward_quantized(bad, w, None, st, pad, dil, fmt=NEAREST,
+                                      cache={"exponents": dict(learned)})

@@ -58,6 +58,8 @@ cdef c.dfp_dfp16_params _params(shift, rounding, seed, stream) except *:
     p.rounding = <c.dfp_rounding>_ROUNDING[rounding]
     p.seed = <uint64_t>(seed & 0xFFFFFFFFFFFFFFFF)
     p.stream = <uint64_t>(stream & 0xFFFFFFFFFFFFFFFF)
+    p.expected_exponent = 0
+    p.use_expected_exponent = 0
     return p
 
 
@@ -223,10 +225,27 @@ def _kept_key(spec, x_shape, geometry):
     return (spec.rounding, spec.param("shift", 2), tuple(x_shape), geometry)
 
 
+cdef _expect(c.dfp_dfp16_params *p, cache, str tensor):
+    """Quantise `tensor` ("x" or "dy") with the exponent it got last time, when the cache
+    carries an "exponents" dict (the layer's, kept across steps by the conv op): same codes,
+    one read of the FP32 tensor fewer when the exponent has not changed."""
+    exps = cache.get("exponents") if cache is not None else None
+    if exps is not None and tensor in exps:
+        p.expected_exponent = exps[tensor]
+        p.use_expected_exponent = 1
+
+
+def _remember(cache, str tensor, int exponent):
+    exps = cache.get("exponents") if cache is not None else None
+    if exps is not None:
+        exps[tensor] = exponent
+
+
 def conv2d_forward_quantized(x, w, bias, stride, padding, dilation, fmt=None, cache=None):
     """DFP16 conv forward: fmt.a is the activation's format, fmt.b the weight's.
     With a dict `cache`, x's codes are kept there for conv2d_backward_weight_quantized
-    of the same layer (which then skips re-quantising x)."""
+    of the same layer (which then skips re-quantising x), and an "exponents" dict in it
+    (see _expect) supplies and receives x's exponent."""
     _ref._array("x", x, ndim=4)
     _ref._array("w", w, ndim=4)
     fa, fb = _fmt(fmt, "conv2d_forward")
@@ -237,6 +256,7 @@ def conv2d_forward_quantized(x, w, bias, stride, padding, dilation, fmt=None, ca
         pbias = <float *>cnp.PyArray_DATA(<cnp.ndarray>bias)
     cdef c.dfp_dfp16_params px = _spec_params(fa, "conv2d_forward", fmt, 0)
     cdef c.dfp_dfp16_params pw = _spec_params(fb, "conv2d_forward", fmt, 1)
+    _expect(&px, cache, "x")
     cdef dfp_conv2d_shape s = _conv_shape(x.shape, w.shape, stride, padding, dilation)
     cdef cnp.ndarray y = np.empty(y_shape, np.float32)
     cdef c.dfp_gemm_stats st = [0, 0, 0, 0, 0]
@@ -258,6 +278,7 @@ def conv2d_forward_quantized(x, w, bias, stride, padding, dilation, fmt=None, ca
     _record(&st)
     if key is not None:
         cache["dfp16_input"] = (key, pairs, kept.exponent, kept.max_abs)
+        _remember(cache, "x", kept.exponent)
     return y
 
 
@@ -278,6 +299,7 @@ def conv2d_backward_data_quantized(dy, w, x_shape, stride, padding, dilation, fm
     _ref._check_dy(dy, y_shape)
     cdef c.dfp_dfp16_params pdy = _spec_params(fa, "conv2d_backward_data", fmt, 0)
     cdef c.dfp_dfp16_params pw = _spec_params(fb, "conv2d_backward_data", fmt, 1)
+    _expect(&pdy, cache, "dy")
     cdef dfp_conv2d_shape s = _conv_shape(x_shape, w.shape, stride, padding, dilation)
     cdef cnp.ndarray dx = np.empty(x_shape, np.float32)
     cdef c.dfp_gemm_stats st = [0, 0, 0, 0, 0]
@@ -301,6 +323,7 @@ def conv2d_backward_data_quantized(dy, w, x_shape, stride, padding, dilation, fm
     if cache is not None:
         cache["dfp16_grad"] = (_grad_key(fa, dy.shape, (stride, padding, dilation)), pairs,
                                kept.exponent, kept.max_abs)
+        _remember(cache, "dy", kept.exponent)
     return dx
 
 

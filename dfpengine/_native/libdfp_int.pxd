@@ -17,6 +17,8 @@ cdef extern from "dfpengine.h" nogil:
         dfp_rounding rounding
         uint64_t seed
         uint64_t stream
+        int32_t expected_exponent
+        int32_t use_expected_exponent
     ctypedef struct dfp_gemm_stats:
         int64_t flushes
         int64_t chunk_len

@@ -23,6 +23,15 @@ def _conv_ops(x_shape, w_shape, stride, padding, dilation):
     return 2 * x_shape[0] * oh * ow * int(np.prod(w_shape))
 
 
+def _layer_exponents(layer):
+    """The layer's dict of its inputs' last exponents (a guess only: results never depend on it)."""
+    exps = getattr(layer, "_quant_exponents", None)
+    if exps is None:
+        exps = {}
+        object.__setattr__(layer, "_quant_exponents", exps)
+    return exps
+
+
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, layer=None):
     stride, padding, dilation = pair("stride", stride), pair("padding", padding), pair("dilation", dilation)
     fprop, bprop, wtgrad = gemm_formats(layer)
@@ -31,8 +40,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, layer=None):
     name = profiler.scope()
     ops = _conv_ops(xa.shape, wa.shape, stride, padding, dilation) if name else 0
     # x's quantised codes, kept from FPROP (and dy's from BPROP) for this layer's WTGRAD
-    # when the formats allow
-    kept = {} if fprop is not None and wtgrad is not None else None
+    # when the formats allow; and the exponents x and dy got at this layer's last step
+    # (integer formats quantise with them in one pass when they still hold)
+    kept = {"exponents": _layer_exponents(layer)} if fprop is not None and wtgrad is not None else None
     with profiler.region(name, "fprop", "conv", ops, 4 * (xa.size + wa.size)):
         y = _native.conv2d_forward(xa, wa, ba, stride, padding, dilation, fmt=fprop, cache=kept)
     out = Tensor(y)

@@ -79,15 +79,33 @@ dfp_status dfp_conv_quantize_pairs(const float *x, int64_t batch, int64_t channe
         return DFP_ERR_OUT_OF_MEMORY;
     memset(q + size - 2 * PAIRS_SLACK, 0, 2 * PAIRS_SLACK * sizeof(int16_t));
     t->q = into ? NULL : q; /* owned only when allocated here */
-    int bad = 0;
-    t->e = dfp_dfp16_tensor_exponent(x, batch * channels * h * w, p->shift, &bad);
-    if (bad)
-        return DFP_ERR_NOT_FINITE;
-    dfp_quant_run run = dfp_dfp16_run(t->e, p, 0);
-    int64_t n_sat = dfp_quantize_plane_pairs(x, batch, channels, h, w, pad_h, pad_w, pair_images,
-                                             &run, q, &t->max_abs);
-    if (n_sat < 0)
-        return DFP_ERR_OUT_OF_MEMORY;
+    int64_t n_sat = -1;
+    if (p->use_expected_exponent && p->expected_exponent >= -126 && p->expected_exponent <= 127) {
+        /* one pass: quantise with the expected exponent, taking the maximum on the way */
+        uint32_t xmax = 0;
+        dfp_quant_run run = dfp_dfp16_run(p->expected_exponent, p, 0);
+        n_sat = dfp_quantize_plane_pairs(x, batch, channels, h, w, pad_h, pad_w, pair_images, &run, q,
+                                         &t->max_abs, &xmax);
+        if (n_sat < 0)
+            return DFP_ERR_OUT_OF_MEMORY;
+        if (xmax >= 0x7f800000U)
+            return DFP_ERR_NOT_FINITE;
+        t->e = dfp_dfp16_exponent(xmax, p->shift);
+        if (t->e != p->expected_exponent)
+            n_sat = -1; /* another exponent: its codes, from a second pass */
+    } else {
+        int bad = 0;
+        t->e = dfp_dfp16_tensor_exponent(x, batch * channels * h * w, p->shift, &bad);
+        if (bad)
+            return DFP_ERR_NOT_FINITE;
+    }
+    if (n_sat < 0) {
+        dfp_quant_run run = dfp_dfp16_run(t->e, p, 0);
+        n_sat = dfp_quantize_plane_pairs(x, batch, channels, h, w, pad_h, pad_w, pair_images, &run, q,
+                                         &t->max_abs, NULL);
+        if (n_sat < 0)
+            return DFP_ERR_OUT_OF_MEMORY;
+    }
     *sat += n_sat;
     t->ns += dfp_clock_ns() - t0;
     t->count += batch * channels * h * w;

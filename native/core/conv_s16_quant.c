@@ -13,16 +13,18 @@
 
 int64_t dfp_quantize_plane_pairs(const float *x, int64_t batch, int64_t channels, int64_t h,
                                  int64_t w, int64_t pad_h, int64_t pad_w, int pair_images,
-                                 const dfp_quant_run *run, int16_t *dst, int32_t *qmax)
+                                 const dfp_quant_run *run, int16_t *dst, int32_t *qmax,
+                                 uint32_t *xmax_bits)
 {
     const dfp_int_kernels *ik = &dfp_kernels()->integer;
     const int64_t hp = h + 2 * pad_h, wp = w + 2 * pad_w, hw = h * w, plane = hp * wp * 2;
     const int64_t planes = pair_images ? (batch + 1) / 2 * channels : batch * ((channels + 1) / 2);
     int64_t sat = 0;
     int32_t qm = 0;
+    uint32_t xm = 0;
     int failed = 0;
 #pragma omp parallel num_threads(dfp_threads_for_work(planes / 8)) reduction(+ : sat) \
-    reduction(max : qm) reduction(| : failed)
+    reduction(max : qm) reduction(max : xm) reduction(| : failed)
     {
         /* both source planes quantised whole (one kernel call each), then interleaved */
         int16_t *q = malloc((size_t)(2 * hw + 1) * sizeof(int16_t));
@@ -49,6 +51,10 @@ int64_t dfp_quantize_plane_pairs(const float *x, int64_t batch, int64_t channels
                 }
                 dfp_quant_run r = *run;
                 r.index0 = (uint64_t)(src[t] * hw);
+                if (xmax_bits) { /* the plane's maximum, read just before it is quantised (from cache) */
+                    uint32_t m = ik->absmax_bits(x + src[t] * hw, hw);
+                    xm = m > xm ? m : xm;
+                }
                 sat += ik->quantize_s16(x + src[t] * hw, hw, &r, qt);
             }
             qm = ik->absmax_s16(q, 2 * hw, qm);
@@ -71,6 +77,8 @@ int64_t dfp_quantize_plane_pairs(const float *x, int64_t batch, int64_t channels
         free(q);
     }
     *qmax = qm;
+    if (xmax_bits)
+        *xmax_bits = xm;
     return failed ? -1 : sat;
 }
 

@@ -178,6 +178,13 @@ typedef struct dfp_dfp16_params {
     dfp_rounding rounding;
     uint64_t seed;
     uint64_t stream;           /* tensor id */
+    /* Optional, DFP16 convolutions' activations and gradients: the exponent the tensor is
+     * expected to get (the same layer's at the previous step, say). With
+     * use_expected_exponent set, the tensor is quantised with it in the same pass that takes
+     * its maximum, and quantised again only when the maximum gives another exponent: the
+     * codes are the same either way; a right guess saves one read of the FP32 tensor. */
+    int32_t expected_exponent;
+    int32_t use_expected_exponent;
 } dfp_dfp16_params;
 
 /* Counters of one integer GEMM or convolution (added to, not reset). */
