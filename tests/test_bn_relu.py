@@ -88,6 +88,33 @@ def test_kernels_equal_unfused_and_scalar(isa_threads, shape, with_residual):
 
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("training", [True, False])
+def test_mask_from_x_equals_mask_from_y(isa_threads, shape, training):
+    """Without a residual the backward may recompute the ReLU's mask from x (the forward's
+    scale and shift, same rounding) instead of reading y: the same bits at every ISA and
+    thread count, NaN and exact zeros included; the reference agrees too."""
+    _, x, _, dy, scale, shift, mean, invstd = kernel_case(shape, seed=5)
+    x.flat[2] = -shift[0] / scale[0]  # z at (or next to) zero
+    y = fp32.batch_norm_relu_forward(x, scale, shift, None)
+    from_y = fp32.batch_norm_relu_backward(dy, y, x, mean, invstd, scale, training, False)
+    from_x = fp32.batch_norm_relu_backward(dy, None, x, mean, invstd, scale, training, False,
+                                           scale=scale, shift=shift)
+    for a, b in zip(from_x[:3], from_y[:3]):
+        np.testing.assert_array_equal(a, b)
+    assert from_x[3] is None
+    ref_x = ref.batch_norm_relu_backward(dy, None, x, mean, invstd, scale, training, False,
+                                         scale=scale, shift=shift)
+    ref_y = ref.batch_norm_relu_backward(dy, y, x, mean, invstd, scale, training, False)
+    for a, b in zip(ref_x[:3], ref_y[:3]):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="scale and shift are required"):
+        fp32.batch_norm_relu_backward(dy, None, x, mean, invstd, scale, training, False)
+    with pytest.raises(ValueError, match="scale and shift are required"):
+        fp32.batch_norm_relu_backward(dy, None, x, mean, invstd, scale, training, True,
+                                      scale=scale, shift=shift)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("training", [True, False])
 def test_kernels_match_reference(isa_threads, shape, training):
     """The numpy reference (the definition) and the kernels, both modes, with a residual."""
     x, _, res, dy, scale, shift, mean, invstd = kernel_case(shape, seed=3)

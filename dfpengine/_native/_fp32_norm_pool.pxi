@@ -92,19 +92,28 @@ def batch_norm_relu_forward(x, scale, shift, residual=None):
     return y
 
 
-def batch_norm_relu_backward(dy, y, x, mean, invstd, gamma, training=True, residual=False):
+def batch_norm_relu_backward(dy, y, x, mean, invstd, gamma, training=True, residual=False, scale=None,
+                             shift=None):
     """`(dx, dgamma, dbeta, dresidual)` from dy and the saved output y; dresidual (the masked dy)
-    only when `residual`, else None."""
+    only when `residual`, else None. Without a residual, y may be None with the forward's
+    `scale` and `shift` given: the ReLU's mask is then recomputed from x (same mask, y never
+    read, less memory traffic)."""
     cdef int64_t n, ch, hw
-    n, ch, hw = _bn_like_x(x, (("dy", dy), ("y", y)))
-    for name, v in (("mean", mean), ("invstd", invstd), ("gamma", gamma)):
+    if y is None and (scale is None or shift is None or residual):
+        raise ValueError("batch_norm_relu_backward: without y, scale and shift are required "
+                         "and residual must be False")
+    n, ch, hw = _bn_like_x(x, (("dy", dy),) + ((("y", y),) if y is not None else ()))
+    for name, v in (("mean", mean), ("invstd", invstd), ("gamma", gamma)) + (
+            (("scale", scale), ("shift", shift)) if y is None else ()):
         _ref._channels(name, v, ch)
     cdef cnp.ndarray dx = np.empty(x.shape, _F32)
     cdef cnp.ndarray dres = np.empty(x.shape, _F32) if residual else None
     cdef cnp.ndarray dgamma = np.empty(ch, _F32)
     cdef cnp.ndarray dbeta = np.empty(ch, _F32)
     cdef float *pdy = fp(dy)
-    cdef float *py = fp(y)
+    cdef float *py = NULL if y is None else fp(y)
+    cdef float *psc = NULL if y is not None else fp(scale)
+    cdef float *psh = NULL if y is not None else fp(shift)
     cdef float *px = fp(x)
     cdef float *pm = fp(mean)
     cdef float *pi = fp(invstd)
@@ -115,7 +124,7 @@ def batch_norm_relu_backward(dy, y, x, mean, invstd, gamma, training=True, resid
     cdef float *pdb = fp(dbeta)
     cdef int tr = bool(training), st
     with nogil:
-        st = c.dfp_batch_norm_relu_backward_f32(n, ch, hw, pdy, py, px, pm, pi, pg, tr,
+        st = c.dfp_batch_norm_relu_backward_f32(n, ch, hw, pdy, py, px, psc, psh, pm, pi, pg, tr,
                                                 pdx, pdr, pdg, pdb)
     check(st, "batch_norm_relu_backward")
     return dx, dgamma, dbeta, dres

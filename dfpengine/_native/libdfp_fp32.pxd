@@ -33,7 +33,8 @@ cdef extern from "dfpengine.h" nogil:
                                                const float *scale, const float *shift,
                                                const float *residual, float *y)
     dfp_status dfp_batch_norm_relu_backward_f32(int64_t n, int64_t c, int64_t hw, const float *dy,
-                                                const float *y, const float *x, const float *mean,
+                                                const float *y, const float *x, const float *scale,
+                                                const float *shift, const float *mean,
                                                 const float *invstd, const float *gamma, int training,
                                                 float *dx, float *dresidual, float *dgamma,
                                                 float *dbeta)

@@ -259,18 +259,30 @@ def batch_norm_relu_forward(x, scale, shift, residual=None):
     return np.maximum(y, np.float32(0))
 
 
-def batch_norm_relu_backward(dy, y, x, mean, invstd, gamma, training=True, residual=False):
+def batch_norm_relu_backward(dy, y, x, mean, invstd, gamma, training=True, residual=False, scale=None,
+                             shift=None):
     """`(dx, dgamma, dbeta, dresidual)` of batch_norm_relu_forward from dy and its output y
     (relu' = y > 0); dresidual is the masked dy when `residual`, else None. `training`: mean and
-    invstd are batch statistics (they depend on x); otherwise constants."""
+    invstd are batch statistics (they depend on x); otherwise constants. Without a residual, y
+    may be None with the forward's scale and shift: the mask is then x * scale + shift > 0."""
     x4 = _bn_input("x", x)
-    for name, a in (("dy", dy), ("y", y)):
+    if y is None and (scale is None or shift is None or residual):
+        raise ValueError("batch_norm_relu_backward: without y, scale and shift are required "
+                         "and residual must be False")
+    for name, a in (("dy", dy),) + ((("y", y),) if y is not None else ()):
         _bn_input(name, a)
         _same_shape(name, a, x)
     c = x4.shape[1]
     for name, v in (("mean", mean), ("invstd", invstd), ("gamma", gamma)):
         _channels(name, v, c)
-    g = np.where(y > 0, dy, np.float32(0))
+    if y is None:
+        per_channel = (None, slice(None), None, None)
+        _channels("scale", scale, c)
+        _channels("shift", shift, c)
+        z = (x4 * scale[per_channel] + shift[per_channel]).reshape(x.shape)
+        g = np.where(z > 0, dy, np.float32(0))
+    else:
+        g = np.where(y > 0, dy, np.float32(0))
     if training:
         dx, dgamma, dbeta = batch_norm_backward(g, x, mean, invstd, gamma)
     else:

@@ -113,16 +113,21 @@ def batch_norm_relu(x, running_mean, running_var, weight=None, bias=None, traini
     gamma, beta, mean, invstd = _statistics(x, xa, running_mean, running_var, weight, bias, training,
                                             momentum, eps, what)
     scale = (gamma * invstd).astype(np.float32)
-    y = _native.batch_norm_relu_forward(xa, scale, (beta - mean * scale).astype(np.float32), ra)
+    shift = (beta - mean * scale).astype(np.float32)
+    y = _native.batch_norm_relu_forward(xa, scale, shift, ra)
     out = Tensor(y.reshape(x.shape))
     timer.__exit__(None, None, None)
     want_dres = residual is not None and residual.requires_grad
+    # without a residual the backward recomputes the ReLU's mask from x (x * scale + shift > 0,
+    # rounded as the forward rounded it) instead of reading y: less memory traffic, and y need
+    # not outlive the forward
+    saved_y = y if residual is not None else None
 
     def backward(g):
         with profiler.region(scope, "bprop", what, 0, (16 if want_dres else 12) * xa.size):
             ga = np.ascontiguousarray(g.reshape(xa.shape), dtype=np.float32)
             dx, dgamma, dbeta, dres = _native.batch_norm_relu_backward(
-                ga, y, xa, mean, invstd, gamma, training, want_dres)
+                ga, saved_y, xa, mean, invstd, gamma, training, want_dres, scale=scale, shift=shift)
         return (dx.reshape(x.shape),
                 dgamma if weight is not None else None,
                 dbeta if bias is not None else None,

@@ -7,31 +7,36 @@
 
 #include <immintrin.h>
 
-/* g = y > 0 ? dy : 0 over the lanes of m (stored), widened to double */
-static inline __m512d relu_grad(const float *dy, const float *y, float *g, int64_t i, __mmask8 m)
+/* g = z > 0 ? dy : 0 over the lanes of m (stored when g is given), widened to
+ * double; z is y, or with y NULL x * a + b (product, then sum: the forward's z) */
+static inline __m512d relu_grad(const float *x, const float *dy, const float *y, float a, float b,
+                                float *g, int64_t i, __mmask8 m)
 {
-    __m256 vy = _mm256_maskz_loadu_ps(m, y + i);
-    __mmask8 pos = _mm256_mask_cmp_ps_mask(m, vy, _mm256_setzero_ps(), _CMP_GT_OQ);
+    __m256 z = y ? _mm256_maskz_loadu_ps(m, y + i)
+                 : _mm256_add_ps(_mm256_mul_ps(_mm256_maskz_loadu_ps(m, x + i), _mm256_set1_ps(a)),
+                                 _mm256_set1_ps(b));
+    __mmask8 pos = _mm256_mask_cmp_ps_mask(m, z, _mm256_setzero_ps(), _CMP_GT_OQ);
     __m256 v = _mm256_maskz_loadu_ps(pos, dy + i);
-    _mm256_mask_storeu_ps(g + i, m, v);
+    if (g)
+        _mm256_mask_storeu_ps(g + i, m, v);
     return _mm512_cvtps_pd(v);
 }
 
 /* The value summed at lanes i .. i+7 (mask m): y (given), d itself (y NULL),
- * or with relu the masked gradient (relu_grad, which also stores g). */
-static inline __m512d value(__m512d d, const float *y, const float *dy, float *g, int relu, int64_t i,
-                            __mmask8 m)
+ * or with relu the masked gradient (relu_grad, which may also store g). */
+static inline __m512d value(__m512d d, const float *x, const float *y, const float *dy, float a, float b,
+                            float *g, int relu, int64_t i, __mmask8 m)
 {
     if (relu)
-        return relu_grad(dy, y, g, i, m);
+        return relu_grad(x, dy, y, a, b, g, i, m);
     return y ? _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, y + i)) : d;
 }
 
 /* s += v; q += d * v over n values (two accumulator pairs, masked tail) for both
  * entry points, so relu_sum2 sums in exactly sum2's order. */
 static inline __attribute__((always_inline)) void
-sum2_body(const float *x, const float *y, const float *dy, float *g, int relu, int64_t n, double shift,
-          double out[2])
+sum2_body(const float *x, const float *y, const float *dy, float a, float b, float *g, int relu, int64_t n,
+          double shift, double out[2])
 {
     __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd(), vs = _mm512_set1_pd(shift);
     __m512d q0 = _mm512_setzero_pd(), q1 = _mm512_setzero_pd();
@@ -39,7 +44,7 @@ sum2_body(const float *x, const float *y, const float *dy, float *g, int relu, i
     for (; i + 16 <= n; i += 16) {
         __m512d d0 = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + i)), vs);
         __m512d d1 = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + i + 8)), vs);
-        __m512d v0 = value(d0, y, dy, g, relu, i, 0xff), v1 = value(d1, y, dy, g, relu, i + 8, 0xff);
+        __m512d v0 = value(d0, x, y, dy, a, b, g, relu, i, 0xff), v1 = value(d1, x, y, dy, a, b, g, relu, i + 8, 0xff);
         s0 = _mm512_add_pd(s0, v0);
         q0 = _mm512_add_pd(q0, _mm512_mul_pd(d0, v0));
         s1 = _mm512_add_pd(s1, v1);
@@ -48,7 +53,7 @@ sum2_body(const float *x, const float *y, const float *dy, float *g, int relu, i
     for (; i < n; i += 8) {
         __mmask8 m = n - i >= 8 ? 0xff : (__mmask8)((1u << (n - i)) - 1);
         __m512d d = _mm512_maskz_sub_pd(m, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, x + i)), vs);
-        __m512d v = value(d, y, dy, g, relu, i, m);
+        __m512d v = value(d, x, y, dy, a, b, g, relu, i, m);
         s0 = _mm512_add_pd(s0, v);
         q0 = _mm512_add_pd(q0, _mm512_mul_pd(d, v));
     }
@@ -58,11 +63,11 @@ sum2_body(const float *x, const float *y, const float *dy, float *g, int relu, i
 
 void dfp_sum2_f64_avx512(const float *x, const float *y, int64_t n, double shift, double out[2])
 {
-    sum2_body(x, y, NULL, NULL, 0, n, shift, out);
+    sum2_body(x, y, NULL, 0.0f, 0.0f, NULL, 0, n, shift, out);
 }
 
-void dfp_relu_sum2_f64_avx512(const float *x, const float *dy, const float *y, int64_t n, double shift,
-                              float *g, double out[2])
+void dfp_relu_sum2_f64_avx512(const float *x, const float *dy, const float *y, float a, float b, int64_t n,
+                              double shift, float *g, double out[2])
 {
-    sum2_body(x, y, dy, g, 1, n, shift, out);
+    sum2_body(x, y, dy, a, b, g, 1, n, shift, out);
 }

@@ -115,8 +115,8 @@ void dfp_sgemm_f32_avx512_8x32_bo(int64_t k, const float *a, const float *const 
 }
 
 void dfp_sum2_f64_avx512(const float *x, const float *y, int64_t n, double shift, double out[2]);
-void dfp_relu_sum2_f64_avx512(const float *x, const float *dy, const float *y, int64_t n, double shift,
-                              float *g, double out[2]);
+void dfp_relu_sum2_f64_avx512(const float *x, const float *dy, const float *y, float a, float b, int64_t n,
+                              double shift, float *g, double out[2]);
 
 void dfp_fp32_kernels_init_avx512(dfp_fp32_kernels *k)
 {

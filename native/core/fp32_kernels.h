@@ -60,12 +60,14 @@ typedef struct dfp_sgemm_ukernel {
 typedef void (*dfp_sum2_f64_fn)(const float *x, const float *y, int64_t n, double shift, double out[2]);
 
 /* Fused batch-norm + ReLU backward reduction over one plane, one pass:
- *   g[i] = y[i] > 0 ? dy[i] : 0   (written; y is the saved ReLU output),
+ *   g[i] = z_i > 0 ? dy[i] : 0, with z_i > 0 read as y[i] > 0 (y, the saved ReLU
+ *   output) or, when y is NULL, computed as x[i] * a + b > 0 (the forward's
+ *   affine map, product then sum in float: the same z); g written when not NULL;
  *   out[0] = sum_i g_i,  out[1] = sum_i (x[i] - shift) * g_i, in double.
  * Each ISA sums in the order of its own sum2_f64 (so the sums equal
- * sum2_f64(x, g, shift) at that level, bit for bit). */
-typedef void (*dfp_relu_sum2_f64_fn)(const float *x, const float *dy, const float *y, int64_t n,
-                                     double shift, float *g, double out[2]);
+ * sum2_f64(x, g, shift) at that level, bit for bit, whichever mask source). */
+typedef void (*dfp_relu_sum2_f64_fn)(const float *x, const float *dy, const float *y, float a, float b,
+                                     int64_t n, double shift, float *g, double out[2]);
 
 typedef struct dfp_fp32_kernels {
     dfp_sgemm_ukernel sgemm;        /* main kernel */

@@ -5,6 +5,8 @@
 #include "dfpengine.h"
 #include "kernel_table.h"
 
+#include <string.h>
+
 #include <math.h>
 
 /* Element-wise loops: below this many elements per thread, one thread. */
@@ -190,15 +192,40 @@ dfp_status dfp_batch_norm_relu_forward_f32(int64_t n, int64_t c, int64_t hw, con
     return bn_apply_planes(n, c, hw, x, scale, shift, residual, 1, y);
 }
 
-/* dx of one channel from g (the masked gradient), in place when g == dx */
+/* z > 0 ? d : 0 without a branch (a mispredicted branch per element costs more
+ * than the rest of the loop): d's bits and-ed with an all-ones or all-zeros mask */
+static inline float keep_if_positive(float z, float d)
+{
+    uint32_t bits;
+    memcpy(&bits, &d, sizeof bits);
+    bits &= 0u - (uint32_t)(z > 0.0f);
+    memcpy(&d, &bits, sizeof d);
+    return d;
+}
+
+/* dx of one channel from g (the masked gradient, in place when g == dx), or
+ * with g NULL from dy masked by x * za + zb > 0 (the forward's z, recomputed) */
 static inline void bn_channel_dx(int64_t n, int64_t c, int64_t hw, int64_t ch, const float *g,
-                                 const float *x, float m, float is, float gamma, float db, float dg,
-                                 int training, float *dx)
+                                 const float *dy, float za, float zb, const float *x, float m, float is,
+                                 float gamma, float db, float dg, int training, float *dx)
 {
     float count = (float)(n * hw), k = gamma * is / count, a = gamma * is;
     for (int64_t b = 0; b < n; b++) {
-        const float *gp = g + (b * c + ch) * hw, *xp = x + (b * c + ch) * hw;
-        float *dxp = dx + (b * c + ch) * hw;
+        const int64_t off = (b * c + ch) * hw;
+        const float *restrict xp = x + off;
+        float *restrict dxp = dx + off;
+        if (!g) {
+            const float *restrict dyp = dy + off;
+            if (training)
+                for (int64_t i = 0; i < hw; i++)
+                    dxp[i] = k * (count * keep_if_positive(xp[i] * za + zb, dyp[i]) - db -
+                                  ((xp[i] - m) * is) * dg);
+            else
+                for (int64_t i = 0; i < hw; i++)
+                    dxp[i] = keep_if_positive(xp[i] * za + zb, dyp[i]) * a;
+            continue;
+        }
+        const float *gp = g + off;
         if (training) /* the formula of dfp_batch_norm_backward_f32 */
             for (int64_t i = 0; i < hw; i++)
                 dxp[i] = k * (count * gp[i] - db - ((xp[i] - m) * is) * dg);
@@ -209,28 +236,32 @@ static inline void bn_channel_dx(int64_t n, int64_t c, int64_t hw, int64_t ch, c
 }
 
 dfp_status dfp_batch_norm_relu_backward_f32(int64_t n, int64_t c, int64_t hw, const float *dy,
-                                            const float *y, const float *x, const float *mean,
-                                            const float *invstd, const float *gamma, int training,
-                                            float *dx, float *dresidual, float *dgamma, float *dbeta)
+                                            const float *y, const float *x, const float *scale,
+                                            const float *shift, const float *mean, const float *invstd,
+                                            const float *gamma, int training, float *dx, float *dresidual,
+                                            float *dgamma, float *dbeta)
 {
     dfp_status st = bn_check(n, c, hw);
     if (st != DFP_OK)
         return st;
-    if (!dy || !y || !x || !mean || !invstd || !gamma || !dx || !dgamma || !dbeta)
+    if (!dy || !x || !mean || !invstd || !gamma || !dx || !dgamma || !dbeta || (!y && (!scale || !shift)))
         return DFP_ERR_NULL_POINTER;
-    float *g = dresidual ? dresidual : dx; /* the masked gradient lives here between the passes */
+    /* the masked gradient lives here between the passes; with z recomputed from x
+     * (no y) and no residual gradient to return, it is not stored at all */
+    float *g = dresidual ? dresidual : y ? dx : NULL;
     dfp_relu_sum2_f64_fn sums = dfp_kernels()->fp32.relu_sum2_f64;
 #pragma omp parallel for num_threads(channel_threads(c, n * c * hw)) schedule(static)
     for (int64_t ch = 0; ch < c; ch++) {
         double sb = 0, sg = 0, part[2];
+        const float za = y ? 0.0f : scale[ch], zb = y ? 0.0f : shift[ch];
         for (int64_t b = 0; b < n; b++) { /* pass 1: g, sum g, sum g * (x - mean) */
             int64_t off = (b * c + ch) * hw;
-            sums(x + off, dy + off, y + off, hw, mean[ch], g + off, part);
+            sums(x + off, dy + off, y ? y + off : NULL, za, zb, hw, mean[ch], g ? g + off : NULL, part);
             sb += part[0];
             sg += part[1];
         }
         float db = (float)sb, dg = (float)(sg * invstd[ch]); /* as bn_channel_sums rounds */
-        bn_channel_dx(n, c, hw, ch, g, x, mean[ch], invstd[ch], gamma[ch], db, dg, training, dx);
+        bn_channel_dx(n, c, hw, ch, g, dy, za, zb, x, mean[ch], invstd[ch], gamma[ch], db, dg, training, dx);
         dbeta[ch] = db;
         dgamma[ch] = dg;
     }

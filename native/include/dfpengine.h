@@ -130,9 +130,13 @@ dfp_status dfp_batch_norm_relu_forward_f32(int64_t n, int64_t c, int64_t hw, con
  * as dfp_batch_norm_backward_f32), xhat = (x - mean) * invstd; then
  * training nonzero (mean, invstd are the batch statistics): dx = gamma*invstd/M * (M*g - dbeta - xhat*dgamma);
  * training zero (running statistics, constants): dx = g * gamma * invstd.
+ * Without a residual, y may be NULL and the forward's scale and shift given
+ * instead: z = x * scale[c] + shift[c] is recomputed as the forward rounded it,
+ * so z > 0 is the same mask, and neither y nor g is read or stored (a third
+ * less memory traffic); otherwise scale and shift may be NULL.
  * dresidual, if not NULL, receives g (the residual's gradient); if NULL, dx
  * holds g between the passes. dx and dresidual must not overlap dy, y or x. */
-dfp_status dfp_batch_norm_relu_backward_f32(int64_t n, int64_t c, int64_t hw, const float *dy, const float *y, const float *x, const float *mean, const float *invstd, const float *gamma, int training, float *dx, float *dresidual, float *dgamma, float *dbeta);
+dfp_status dfp_batch_norm_relu_backward_f32(int64_t n, int64_t c, int64_t hw, const float *dy, const float *y, const float *x, const float *scale, const float *shift, const float *mean, const float *invstd, const float *gamma, int training, float *dx, float *dresidual, float *dgamma, float *dbeta);
 
 /* 2-D pooling over NCHW planes; padding at most half the kernel. Output size
  * per axis: (in + 2*pad - kernel) / stride + 1 (floor), at least 1. */

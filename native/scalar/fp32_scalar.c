@@ -64,23 +64,32 @@ static inline float keep_if_positive(float y, float d)
     return d;
 }
 
+/* The masked gradient of element i: z from y, or from the affine map. */
+static inline float masked(const float *restrict x, const float *restrict dy, const float *restrict y,
+                           float a, float b, int64_t i)
+{
+    return keep_if_positive(y ? y[i] : x[i] * a + b, dy[i]);
+}
+
 /* Fused BN + ReLU gradient sums (see fp32_kernels.h): the masked gradient,
  * then the summation of dfp_sum2_f64_scalar over it. */
 void dfp_relu_sum2_f64_scalar(const float *restrict x, const float *restrict dy, const float *restrict y,
-                              int64_t n, double shift, float *restrict g, double out[2])
+                              float a, float b, int64_t n, double shift, float *restrict g, double out[2])
 {
     double s[4] = {0, 0, 0, 0}, q[4] = {0, 0, 0, 0};
     int64_t i = 0;
     for (; i + 4 <= n; i += 4)
         for (int j = 0; j < 4; j++) {
-            float v = keep_if_positive(y[i + j], dy[i + j]);
-            g[i + j] = v;
+            float v = masked(x, dy, y, a, b, i + j);
+            if (g)
+                g[i + j] = v;
             s[j] += v;
             q[j] += (x[i + j] - shift) * v;
         }
     for (; i < n; i++) {
-        float v = keep_if_positive(y[i], dy[i]);
-        g[i] = v;
+        float v = masked(x, dy, y, a, b, i);
+        if (g)
+            g[i] = v;
         s[0] += v;
         q[0] += (x[i] - shift) * v;
     }

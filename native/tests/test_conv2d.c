@@ -132,8 +132,11 @@ static void check_validation(void)
     CHECK(dfp_batch_norm_apply_f32(1, 1, 4, b, NULL, b, 0, b) == DFP_ERR_NULL_POINTER);
     CHECK(dfp_batch_norm_relu_forward_f32(1, 1, 0, b, b, b, b, b) == DFP_ERR_INVALID_SHAPE);
     CHECK(dfp_batch_norm_relu_forward_f32(1, 1, 4, b, b, b, b, NULL) == DFP_ERR_NULL_POINTER);
-    CHECK(dfp_batch_norm_relu_backward_f32(0, 1, 4, b, b, b, b, b, b, 1, b, NULL, b, b) == DFP_ERR_INVALID_SHAPE);
-    CHECK(dfp_batch_norm_relu_backward_f32(1, 1, 4, b, NULL, b, b, b, b, 1, b, NULL, b, b) == DFP_ERR_NULL_POINTER);
+    CHECK(dfp_batch_norm_relu_backward_f32(0, 1, 4, b, b, b, NULL, NULL, b, b, b, 1, b, NULL, b, b) ==
+          DFP_ERR_INVALID_SHAPE);
+    /* no y, and no scale and shift to recompute the mask with */
+    CHECK(dfp_batch_norm_relu_backward_f32(1, 1, 4, b, NULL, b, NULL, b, b, b, b, 1, b, NULL, b, b) ==
+          DFP_ERR_NULL_POINTER);
 }
 
 int main(void)
