@@ -11,32 +11,12 @@
  * This replaces a column GEMM and a scatter-add into dx (col2im) whose strided
  * read-modify-writes cost more than the products. */
 #include "conv2d_f32.h"
+#include "conv_phases.h"
 #include "kernel_table.h"
 #include "pack_f32.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-#define MAX_STRIDE 4
-#define MAX_TAPS 16 /* kernel rows (columns) of one phase */
-
-/* The taps of one phase along one dimension: kernel index k[i], dy offset d[i]. */
-typedef struct phase_taps {
-    int n;
-    int64_t k[MAX_TAPS], d[MAX_TAPS];
-} phase_taps;
-
-static phase_taps taps_of(int64_t a, int64_t pad, int64_t stride, int64_t kernel)
-{
-    phase_taps t = {0};
-    for (int64_t k = 0; k < kernel; k++)
-        if (((a + pad - k) % stride + stride) % stride == 0) {
-            t.k[t.n] = k;
-            t.d[t.n] = (a + pad - k) / stride; /* exact: the division leaves no remainder */
-            t.n++;
-        }
-    return t;
-}
 
 /* Output rows (or columns) of phase a: input indices s*u + a < size. */
 static inline int64_t phase_len(int64_t size, int64_t a, int64_t stride)
@@ -49,13 +29,13 @@ int dfp_conv_f32_bprop_phases_applies(const conv_plan *pl)
     const dfp_sgemm_ukernel_bo *uk = &dfp_kernels()->fp32.sgemm_inplace;
     const dfp_conv_geom *g = &pl->g;
     return uk->fn && uk->nr == 32 && uk->mr <= 8 && g->stride_h * g->stride_w > 1 &&
-           g->stride_h <= MAX_STRIDE && g->stride_w <= MAX_STRIDE && g->dilation_h == 1 &&
-           g->dilation_w == 1 && g->kernel_h <= MAX_TAPS && g->kernel_w <= MAX_TAPS &&
+           g->stride_h <= DFP_PHASE_MAX_STRIDE && g->stride_w <= DFP_PHASE_MAX_STRIDE && g->dilation_h == 1 &&
+           g->dilation_w == 1 && g->kernel_h <= DFP_PHASE_MAX_TAPS && g->kernel_w <= DFP_PHASE_MAX_TAPS &&
            g->in_w % (8 * g->stride_w) == 0 && g->in_h % g->stride_h == 0;
 }
 
 typedef struct phase {
-    phase_taps th, tw;
+    dfp_phase_taps th, tw;
     int64_t rows, cols, k; /* output grid and K = O * taps */
     float *a;              /* packed weights (mr-row panels of the C x K sub-kernel) */
     int64_t *off;          /* K offsets into the dy copy */
@@ -63,7 +43,8 @@ typedef struct phase {
 } phase;
 
 typedef struct phases_job {
-    phase ph[MAX_STRIDE * MAX_STRIDE];
+    phase ph[DFP_PHASE_MAX_STRIDE * DFP_PHASE_MAX_STRIDE];
+    dfp_phase_plane grid[DFP_PHASE_MAX_STRIDE * DFP_PHASE_MAX_STRIDE];
     int nph;
     int64_t hq, wq, top, left; /* the zero-bordered dy copy */
 } phases_job;
@@ -83,12 +64,13 @@ static dfp_status make_job(const conv_plan *pl, int mr, phases_job *j)
     for (int64_t a = 0; a < g->stride_h; a++)
         for (int64_t b = 0; b < g->stride_w; b++) {
             phase *p = &j->ph[j->nph++];
-            p->th = taps_of(a, g->pad_h, g->stride_h, g->kernel_h);
-            p->tw = taps_of(b, g->pad_w, g->stride_w, g->kernel_w);
+            p->th = dfp_phase_taps_of(a, g->pad_h, g->stride_h, g->kernel_h);
+            p->tw = dfp_phase_taps_of(b, g->pad_w, g->stride_w, g->kernel_w);
             p->rows = phase_len(g->in_h, a, g->stride_h);
             p->cols = phase_len(g->in_w, b, g->stride_w);
             p->k = o_n * p->th.n * p->tw.n;
             p->plane = plane;
+            j->grid[j->nph - 1] = (dfp_phase_plane){p->rows, p->cols, plane};
             plane += p->rows * p->cols;
             for (int i = 0; i < p->th.n; i++) {
                 top = -p->th.d[i] > top ? -p->th.d[i] : top;
@@ -122,8 +104,9 @@ static dfp_status make_job(const conv_plan *pl, int mr, phases_job *j)
             for (int ih = 0; ih < p->th.n; ih++)
                 for (int iw = 0; iw < p->tw.n; iw++, t++) {
                     p->off[t] = (o * j->hq + p->th.d[ih] + top) * j->wq + p->tw.d[iw] + left;
+                    const int64_t tap = p->th.k[ih] * g->kernel_w + p->tw.k[iw];
                     for (int64_t c = 0; c < c_n; c++)
-                        sub[c * p->k + t] = pl->w[(o * c_n + c) * kk + p->th.k[ih] * g->kernel_w + p->tw.k[iw]];
+                        sub[c * p->k + t] = pl->w[(o * c_n + c) * kk + tap];
                 }
         dfp_pack_a_f32(mr, c_n, p->k, sub, p->k, 1, p->a);
         free(sub);
@@ -163,34 +146,6 @@ static void phase_image(const conv_plan *pl, const dfp_sgemm_ukernel_bo *uk, con
     }
 }
 
-/* dx[n] from the phase planes: input row s*u + a is the rows u of phases (a, b),
- * b < s_w, interleaved column by column. */
-static void interleave_phases(const conv_plan *pl, const phases_job *j, const float *buf, float *dx)
-{
-    const dfp_conv_geom *g = &pl->g;
-    const int64_t sh = g->stride_h, sw = g->stride_w;
-    for (int64_t c = 0; c < g->channels; c++)
-        for (int64_t a = 0; a < sh; a++) {
-            const phase *row = &j->ph[a * sw];
-            for (int64_t u = 0; u < row->rows; u++) {
-                float *d = dx + (c * g->in_h + sh * u + a) * g->in_w;
-                const float *src = buf + c * pl->in_pixels;
-                if (sw == 2) { /* the common case, in a loop the compiler vectorises */
-                    const float *restrict e = src + row[0].plane + u * row[0].cols;
-                    const float *restrict o = src + row[1].plane + u * row[1].cols;
-                    for (int64_t v = 0; v < row[0].cols; v++)
-                        d[2 * v] = e[v], d[2 * v + 1] = o[v];
-                    continue;
-                }
-                for (int64_t b = 0; b < sw; b++) {
-                    const float *s = src + row[b].plane + u * row[b].cols;
-                    for (int64_t v = 0; v < row[b].cols; v++)
-                        d[sw * v + b] = s[v];
-                }
-            }
-        }
-}
-
 dfp_status dfp_conv_f32_bprop_phases(const conv_plan *pl)
 {
     const dfp_sgemm_ukernel_bo *uk = &dfp_kernels()->fp32.sgemm_inplace;
@@ -216,11 +171,11 @@ dfp_status dfp_conv_f32_bprop_phases(const conv_plan *pl)
                 const float *dy = pl->dy + n * o_n * pl->pixels;
                 for (int64_t o = 0; o < o_n; o++)
                     for (int64_t h = 0; h < g->out_h; h++)
-                        memcpy(dyp + (o * j.hq + h + j.top) * j.wq + j.left, dy + (o * g->out_h + h) * g->out_w,
-                               (size_t)g->out_w * sizeof(float));
+                        memcpy(dyp + (o * j.hq + h + j.top) * j.wq + j.left,
+                               dy + (o * g->out_h + h) * g->out_w, (size_t)g->out_w * sizeof(float));
                 for (int q = 0; q < j.nph; q++)
                     phase_image(pl, uk, &j, &j.ph[q], dyp, buf, tile);
-                interleave_phases(pl, &j, buf, pl->dx + n * g->channels * pl->in_pixels);
+                dfp_phase_interleave(g, j.grid, buf, pl->dx + n * g->channels * pl->in_pixels);
             }
         }
         free(dyp), free(buf);

@@ -10,6 +10,7 @@
  * strided scatter-add cost more than the integer products. */
 #include "conv_dfp16_job.h"
 #include "conv_dfp16_phases.h"
+#include "conv_phases.h"
 #include "conv_s16_pack.h"
 #include "igemm.h"
 #include "kernel_table.h"
@@ -17,35 +18,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_STRIDE 4
-#define MAX_TAPS 16
 #define TILE_PANELS 8 /* B panels of 32 output pixels per tile */
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-typedef struct taps {
-    int n;
-    int64_t k[MAX_TAPS], d[MAX_TAPS]; /* kernel index, dy offset */
-} taps;
-
-static taps taps_of(int64_t a, int64_t pad, int64_t stride, int64_t kernel)
-{
-    taps t = {0};
-    for (int64_t k = 0; k < kernel; k++)
-        if (((a + pad - k) % stride + stride) % stride == 0) {
-            t.k[t.n] = k;
-            t.d[t.n] = (a + pad - k) / stride;
-            t.n++;
-        }
-    return t;
-}
-
 int dfp_conv_dfp16_bprop_phases_applies(const dfp_conv_geom *g)
 {
     /* shape only, so every ISA takes the same path (and gets the same bits) */
-    return g->stride_h * g->stride_w > 1 && g->stride_h <= MAX_STRIDE && g->stride_w <= MAX_STRIDE &&
-           g->dilation_h == 1 && g->dilation_w == 1 && g->kernel_h <= MAX_TAPS &&
-           g->kernel_w <= MAX_TAPS && g->in_w % (8 * g->stride_w) == 0 && g->in_h % g->stride_h == 0;
+    return g->stride_h * g->stride_w > 1 && g->stride_h <= DFP_PHASE_MAX_STRIDE &&
+           g->stride_w <= DFP_PHASE_MAX_STRIDE && g->dilation_h == 1 && g->dilation_w == 1 &&
+           g->kernel_h <= DFP_PHASE_MAX_TAPS && g->kernel_w <= DFP_PHASE_MAX_TAPS &&
+           g->in_w % (8 * g->stride_w) == 0 && g->in_h % g->stride_h == 0;
 }
 
 /* Border of dy's layout along one dimension: every phase's taps stay inside. */
@@ -53,7 +36,7 @@ static int64_t border(int64_t size, int64_t out, int64_t stride, int64_t pad, in
 {
     int64_t b = 0, rows = size / stride;
     for (int64_t a = 0; a < stride; a++) {
-        taps t = taps_of(a, pad, stride, kernel);
+        dfp_phase_taps t = dfp_phase_taps_of(a, pad, stride, kernel);
         for (int i = 0; i < t.n; i++) {
             b = -t.d[i] > b ? -t.d[i] : b;
             b = rows - 1 + t.d[i] - (out - 1) > b ? rows - 1 + t.d[i] - (out - 1) : b;
@@ -69,14 +52,15 @@ void dfp_conv_dfp16_bprop_phase_border(const dfp_conv_geom *g, int64_t *ph, int6
 }
 
 typedef struct phase {
-    taps th, tw;
+    dfp_phase_taps th, tw;
     int64_t rows, cols, kp, chunk, kc, plane;
     int16_t *w;   /* weight panels: rows c, K pairs (dy channel pair, tap) */
     int64_t *off; /* K pair -> int16 offset in one image of dy's layout */
 } phase;
 
 typedef struct phases {
-    phase ph[MAX_STRIDE * MAX_STRIDE];
+    phase ph[DFP_PHASE_MAX_STRIDE * DFP_PHASE_MAX_STRIDE];
+    dfp_phase_plane grid[DFP_PHASE_MAX_STRIDE * DFP_PHASE_MAX_STRIDE];
     int n;
 } phases;
 
@@ -96,12 +80,13 @@ static dfp_status make_phases(const conv_job *j, int64_t bh, int64_t bw, int mr,
     for (int64_t a = 0; a < g->stride_h; a++)
         for (int64_t b = 0; b < g->stride_w; b++) {
             phase *p = &ps->ph[ps->n++];
-            p->th = taps_of(a, g->pad_h, g->stride_h, g->kernel_h);
-            p->tw = taps_of(b, g->pad_w, g->stride_w, g->kernel_w);
+            p->th = dfp_phase_taps_of(a, g->pad_h, g->stride_h, g->kernel_h);
+            p->tw = dfp_phase_taps_of(b, g->pad_w, g->stride_w, g->kernel_w);
             p->rows = g->in_h / g->stride_h;
             p->cols = g->in_w / g->stride_w;
             p->kp = cpn * p->th.n * p->tw.n;
             p->plane = plane;
+            ps->grid[ps->n - 1] = (dfp_phase_plane){p->rows, p->cols, plane};
             plane += p->rows * p->cols;
             if (p->kp == 0)
                 continue;
@@ -126,7 +111,8 @@ static dfp_status make_phases(const conv_job *j, int64_t bh, int64_t bw, int mr,
                                 wmax = m > wmax ? m : wmax;
                             }
                     }
-            if (dfp_conv_weight_chunking(p->w, mr, p->kp, c_n, wmax, j->dy.max_abs, &p->chunk, &p->kc) != DFP_OK) {
+            if (dfp_conv_weight_chunking(p->w, mr, p->kp, c_n, wmax, j->dy.max_abs, &p->chunk,
+                                         &p->kc) != DFP_OK) {
                 free_phases(ps);
                 return DFP_ERR_OUT_OF_MEMORY;
             }
@@ -175,30 +161,6 @@ static void phase_tile(const phase *p, int64_t wp, int mr, int nr, int64_t mpan,
     }
 }
 
-/* dx[n] from its phase planes (channel c at planes + c * in_pixels + phase plane). */
-static void interleave(const dfp_conv_geom *g, const phases *ps, const float *planes, float *dx)
-{
-    const int64_t sh = g->stride_h, sw = g->stride_w, in_pixels = g->in_h * g->in_w;
-    for (int64_t c = 0; c < g->channels; c++)
-        for (int64_t a = 0; a < sh; a++) {
-            const phase *row = &ps->ph[a * sw];
-            for (int64_t u = 0; u < row->rows; u++) {
-                float *d = dx + (c * g->in_h + sh * u + a) * g->in_w;
-                const float *src = planes + c * in_pixels;
-                if (sw == 2) {
-                    const float *restrict e = src + row[0].plane + u * row[0].cols;
-                    const float *restrict o = src + row[1].plane + u * row[1].cols;
-                    for (int64_t v = 0; v < row[0].cols; v++)
-                        d[2 * v] = e[v], d[2 * v + 1] = o[v];
-                    continue;
-                }
-                for (int64_t b = 0; b < sw; b++)
-                    for (int64_t v = 0; v < row[b].cols; v++)
-                        d[sw * v + b] = src[row[b].plane + u * row[b].cols + v];
-            }
-        }
-}
-
 dfp_status dfp_conv_dfp16_bprop_phases(const conv_job *j, float *dx, dfp_gemm_stats *stats)
 {
     const dfp_int_kernels *ik = &dfp_kernels()->integer;
@@ -244,7 +206,7 @@ dfp_status dfp_conv_dfp16_bprop_phases(const conv_job *j, float *dx, dfp_gemm_st
                     dfp_igemm_epilogue(c_n, np, buf, ldb, sw, sdy, planes + p->plane + p0, in_pixels, 0);
                 }
             }
-            interleave(g, &ps, planes, dx + n * c_n * in_pixels);
+            dfp_phase_interleave(g, ps.grid, planes, dx + n * c_n * in_pixels);
         }
         free(buf), free(planes), free(bp);
     }

@@ -5,6 +5,7 @@
 #define DFP_FP32_KERNELS_H
 
 #include <stdint.h>
+#include <string.h>
 
 /* SGEMM micro-kernel contract (all ISAs):
  *   C[0:MR, 0:NR] = alpha * sum_{p<k} A[p] (x) B[p] + beta * C
@@ -68,6 +69,18 @@ typedef void (*dfp_sum2_f64_fn)(const float *x, const float *y, int64_t n, doubl
  * sum2_f64(x, g, shift) at that level, bit for bit, whichever mask source). */
 typedef void (*dfp_relu_sum2_f64_fn)(const float *x, const float *dy, const float *y, float a, float b,
                                      int64_t n, double shift, float *g, double out[2]);
+
+/* z > 0 ? d : 0 without a branch (a mispredicted branch per element costs more
+ * than the rest of a batch-norm loop): d's bits and-ed with an all-ones or
+ * all-zeros mask. Shared by the scalar kernels and the portable loops. */
+static inline float dfp_keep_if_positive(float z, float d)
+{
+    uint32_t bits;
+    memcpy(&bits, &d, sizeof bits);
+    bits &= 0u - (uint32_t)(z > 0.0f);
+    memcpy(&d, &bits, sizeof d);
+    return d;
+}
 
 typedef struct dfp_fp32_kernels {
     dfp_sgemm_ukernel sgemm;        /* main kernel */

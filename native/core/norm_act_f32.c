@@ -192,17 +192,6 @@ dfp_status dfp_batch_norm_relu_forward_f32(int64_t n, int64_t c, int64_t hw, con
     return bn_apply_planes(n, c, hw, x, scale, shift, residual, 1, y);
 }
 
-/* z > 0 ? d : 0 without a branch (a mispredicted branch per element costs more
- * than the rest of the loop): d's bits and-ed with an all-ones or all-zeros mask */
-static inline float keep_if_positive(float z, float d)
-{
-    uint32_t bits;
-    memcpy(&bits, &d, sizeof bits);
-    bits &= 0u - (uint32_t)(z > 0.0f);
-    memcpy(&d, &bits, sizeof d);
-    return d;
-}
-
 /* dx of one channel from g (the masked gradient, in place when g == dx), or
  * with g NULL from dy masked by x * za + zb > 0 (the forward's z, recomputed) */
 static inline void bn_channel_dx(int64_t n, int64_t c, int64_t hw, int64_t ch, const float *g,
@@ -218,11 +207,11 @@ static inline void bn_channel_dx(int64_t n, int64_t c, int64_t hw, int64_t ch, c
             const float *restrict dyp = dy + off;
             if (training)
                 for (int64_t i = 0; i < hw; i++)
-                    dxp[i] = k * (count * keep_if_positive(xp[i] * za + zb, dyp[i]) - db -
+                    dxp[i] = k * (count * dfp_keep_if_positive(xp[i] * za + zb, dyp[i]) - db -
                                   ((xp[i] - m) * is) * dg);
             else
                 for (int64_t i = 0; i < hw; i++)
-                    dxp[i] = keep_if_positive(xp[i] * za + zb, dyp[i]) * a;
+                    dxp[i] = dfp_keep_if_positive(xp[i] * za + zb, dyp[i]) * a;
             continue;
         }
         const float *gp = g + off;

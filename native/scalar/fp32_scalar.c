@@ -53,22 +53,12 @@ void dfp_sum2_f64_scalar(const float *x, const float *y, int64_t n, double shift
     out[1] = (q[0] + q[1]) + (q[2] + q[3]);
 }
 
-/* y > 0 ? d : 0 without a branch (a mispredicted branch per element costs
- * more than the rest of the loop): d's bits and-ed with an all-ones mask */
-static inline float keep_if_positive(float y, float d)
-{
-    uint32_t bits;
-    memcpy(&bits, &d, sizeof bits);
-    bits &= 0u - (uint32_t)(y > 0.0f);
-    memcpy(&d, &bits, sizeof d);
-    return d;
-}
 
 /* The masked gradient of element i: z from y, or from the affine map. */
 static inline float masked(const float *restrict x, const float *restrict dy, const float *restrict y,
                            float a, float b, int64_t i)
 {
-    return keep_if_positive(y ? y[i] : x[i] * a + b, dy[i]);
+    return dfp_keep_if_positive(y ? y[i] : x[i] * a + b, dy[i]);
 }
 
 /* Fused BN + ReLU gradient sums (see fp32_kernels.h): the masked gradient,
