@@ -166,7 +166,7 @@ dfp_status dfp_conv_dfp16_bprop_phases(const conv_job *j, float *dx, dfp_gemm_st
     const dfp_int_kernels *ik = &dfp_kernels()->integer;
     const dfp_conv_geom *g = &j->g;
     const int mr = ik->mr;
-    /* the packed fallback's panels are 32 wide: other widths pack for their own kernel */
+    /* the in-place kernel reads 32 columns (VNNI); other ISAs pack B panels of their width */
     const dfp_igemm_s16_inplace_fn ukr = ik->nr == 32 ? ik->igemm_s16_inplace : NULL;
     int64_t bh, bw;
     dfp_conv_dfp16_bprop_phase_border(g, &bh, &bw);
