@@ -6,6 +6,7 @@
 #
 #   nice -n 19 scripts/accuracy_study.sh            # the study: many hours, run it at low priority
 #   MODELS=lenet5 EPOCHS=2 scripts/accuracy_study.sh
+#   MODELS=resnet20 EPOCHS_resnet20=10 EXTRA_resnet20= scripts/accuracy_study.sh   # full data
 #   EPOCHS=1 EPOCHS_resnet20=1 EXTRA="--limit-train 512 --limit-test 256" OUT=/tmp/study \
 #       scripts/accuracy_study.sh                   # smoke test of the whole pipeline (minutes)
 #
@@ -34,7 +35,8 @@ THREADS=${THREADS:-}
 OUT=${OUT:-runs/accuracy-study}
 EXTRA=${EXTRA:-}
 EPOCHS_resnet20=${EPOCHS_resnet20:-3}
-EXTRA_resnet20=${EXTRA_resnet20:---limit-train 5000 --limit-test 1000}
+# set but empty (EXTRA_resnet20=) means the full data set
+EXTRA_resnet20=${EXTRA_resnet20---limit-train 5000 --limit-test 1000}
 PYTHON=${PYTHON:-python}
 
 dfpengine() { "$PYTHON" -m dfpengine.cli "$@"; }
