@@ -185,7 +185,11 @@ dfp_status dfp_conv_f32_wtgrad_inplace(const conv_plan *pl)
     const dfp_conv_geom *g = &pl->g;
     const int64_t c = g->channels, hp = g->in_h + 2 * g->pad_h, wp = g->in_w + 2 * g->pad_w;
     const int64_t mr = uk->mr, mpan = (pl->out_ch + mr - 1) / mr, p_n = pl->pixels;
-    const int64_t row_cols = g->kernel_w * c, nb = (row_cols + 31) / 32, ldt = g->kernel_h * nb * 32;
+    /* the taps come in runs of 16 consecutive floats, (kh, kw * C + ci) for ci in a block of
+     * 16 channels (C is a multiple of 16); a call takes any two runs as its 32 columns, so
+     * rows of 48 taps (C = 16, KW = 3) waste no half block per row: 9 runs in 5 calls, not 6 */
+    const int64_t row_runs = g->kernel_w * c / 16, runs_n = g->kernel_h * row_runs;
+    const int64_t nb = (runs_n + 1) / 2, ldt = nb * 32;
     const int64_t acc_floats = mpan * mr * ldt;
     int64_t *off = malloc((size_t)p_n * sizeof(int64_t));
     if (!off)
@@ -213,26 +217,28 @@ dfp_status dfp_conv_f32_wtgrad_inplace(const conv_plan *pl)
             for (int64_t n = 0; n < pl->batch; n++) {
                 chanlast_image(g, pl->x + n * c * pl->in_pixels, xc);
                 pack_dy(pl, uk, n, ap);
-                for (int64_t kh = 0; kh < g->kernel_h; kh++)
-                    for (int64_t b = 0; b < nb; b++) {
-                        const float *lo = xc + kh * g->dilation_h * wp * c + b * 32;
-                        /* a last block of <= 16 taps reads its run twice: never past the row */
-                        const float *runs[2] = {lo, row_cols - b * 32 > 16 ? lo + 16 : lo};
-                        for (int64_t ip = 0; ip < mpan; ip++)
-                            uk->fn(p_n, ap + ip * p_n * mr, runs, 16, off,
-                                   acc + ip * mr * ldt + (kh * nb + b) * 32, ldt, 1.0f);
+                for (int64_t b = 0; b < nb; b++) {
+                    const float *runs[2];
+                    for (int t = 0; t < 2; t++) { /* an odd last call reads its run twice */
+                        const int64_t r = 2 * b + t < runs_n ? 2 * b + t : 2 * b;
+                        runs[t] = xc + r / row_runs * g->dilation_h * wp * c + r % row_runs * 16;
                     }
+                    for (int64_t ip = 0; ip < mpan; ip++)
+                        uk->fn(p_n, ap + ip * p_n * mr, runs, 16, off, acc + ip * mr * ldt + b * 32,
+                               ldt, 1.0f);
+                }
             }
         }
         free(xc), free(ap);
     }
     if (!failed) {
-        /* dw[o][(ci*KH + kh)*KW + kw] = sum over threads, in order, of acc[o][kh*nb*32 + kw*C + ci] */
+        /* dw[o][(ci*KH + kh)*KW + kw] = sum over threads, in order, of acc[o][kh*KW*C + kw*C + ci]
+         * (run r's 16 columns are acc columns 16r ..) */
         for (int64_t o = 0; o < pl->out_ch; o++)
             for (int64_t ci = 0; ci < c; ci++)
                 for (int64_t kh = 0; kh < g->kernel_h; kh++)
                     for (int64_t kw = 0; kw < g->kernel_w; kw++) {
-                        int64_t at = o * ldt + kh * nb * 32 + kw * c + ci;
+                        int64_t at = o * ldt + kh * g->kernel_w * c + kw * c + ci;
                         float v = accs[0][at];
                         for (int t = 1; t < team; t++)
                             v += accs[t][at];
