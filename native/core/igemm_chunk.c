@@ -77,6 +77,7 @@ void dfp_l1_groups_add_run(const int16_t *v, int64_t np, int64_t q0, int32_t *ro
 void dfp_l1_groups_from_panels(const int16_t *panels, int w, int64_t kp, dfp_l1_groups *g)
 {
     const int64_t npanels = (g->rows + w - 1) / w;
+#pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(npanels * kp / 16384))
     for (int64_t p = 0; p < npanels; p++) {
         const int16_t *pan = panels + p * kp * w * 2;
         const int rows = g->rows - p * w < w ? (int)(g->rows - p * w) : w;
