@@ -206,6 +206,29 @@ def test_conv_net_learns_a_separable_problem():
         assert (model(dfp.tensor(x)).argmax(1).numpy() == y).mean() > 0.9
 
 
+@pytest.mark.parametrize("shape,stride,before,after", [
+    ((2, 3, 8, 8), 2, 1, 2), ((3, 16, 32, 32), 2, 8, 8), ((1, 4, 7, 9), 3, 0, 5), ((2, 5, 5, 6), 1, 2, 0),
+    ((2, 2, 1, 1), 2, 0, 0)])
+def test_subsample_pad_equals_slicing_then_pad(isa_threads, shape, stride, before, after):
+    """The fused option-A shortcut gives the numbers of slicing then `pad`, forward and
+    backward, at every ISA and thread count (odd sizes, stride 1 and 3, no padding)."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(shape, dtype=np.float32)
+    fused_in, ref_in = dfp.tensor(x, requires_grad=True), dfp.tensor(x, requires_grad=True)
+    fused = F.subsample_pad(fused_in, stride, before, after)
+    ref = F.pad(ref_in[:, :, ::stride, ::stride], (0, 0, 0, 0, before, after))
+    np.testing.assert_array_equal(fused.numpy(), ref.numpy())
+    g = rng.standard_normal(fused.shape, dtype=np.float32)
+    fused.backward(g)
+    ref.backward(g)
+    np.testing.assert_array_equal(fused_in.grad.numpy(), ref_in.grad.numpy())
+    for bad in ((0, 0, 0), (2, -1, 0), (2, 0, 1.5)):
+        with pytest.raises(ValueError, match="subsample_pad"):
+            F.subsample_pad(dfp.tensor(x), *bad)
+    with pytest.raises(ValueError, match="NCHW"):
+        F.subsample_pad(dfp.tensor(x[0]), stride, before, after)
+
+
 def test_pad_matches_numpy_and_checks_its_argument():
     x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
     y = F.pad(dfp.tensor(x), (1, 2, 0, 1), value=-1.0).numpy()

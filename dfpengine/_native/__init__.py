@@ -33,6 +33,7 @@ CONTRACT = (
     "batch_norm_relu_forward", "batch_norm_relu_backward",
     "max_pool2d_forward", "max_pool2d_backward",
     "avg_pool2d_forward", "avg_pool2d_backward",
+    "subsample_pad", "subsample_pad_backward",
     "isa_compiled", "isa_supported", "isa_selected", "select_isa",
     "set_num_threads", "get_num_threads",
 )

@@ -178,6 +178,44 @@ def add(a, b):
     return out
 
 
+def subsample_pad(x, int64_t stride, int64_t before, int64_t after):
+    """x[:, :, ::stride, ::stride] with `before` zero channels in front and `after` behind
+    (NCHW float32, C-contiguous), in one threaded pass."""
+    _ref._array("x", x, ndim=4)
+    if stride < 1 or before < 0 or after < 0:
+        raise ValueError(f"subsample_pad: expected stride >= 1 and non-negative channel padding, "
+                         f"received stride {stride}, before {before}, after {after}")
+    n, ch, h, w = x.shape
+    cdef cnp.ndarray y = np.empty((n, before + ch + after, -(-h // stride), -(-w // stride)), _F32)
+    cdef float *px = fp(x)
+    cdef float *py = fp(y)
+    cdef int64_t nn = n, cc = ch, hh = h, ww = w
+    cdef int st
+    with nogil:
+        st = c.dfp_subsample_pad_f32(nn, cc, hh, ww, stride, before, after, px, py)
+    check(st, "subsample_pad")
+    return y
+
+
+def subsample_pad_backward(dy, x_shape, int64_t stride, int64_t before, int64_t after):
+    """The gradient of subsample_pad: dy's middle channels at every stride-th pixel of
+    `x_shape`, zero elsewhere."""
+    n, ch, h, w = _ref._shape4("x_shape", x_shape)
+    _ref._array("dy", dy, ndim=4)
+    want = (n, before + ch + after, -(-h // stride), -(-w // stride))
+    if dy.shape != want:
+        raise ValueError(f"subsample_pad_backward: dy: expected shape {want}, received {dy.shape}")
+    cdef cnp.ndarray dx = np.empty((n, ch, h, w), _F32)
+    cdef float *pd = fp(dy)
+    cdef float *pdx = fp(dx)
+    cdef int64_t nn = n, cc = ch, hh = h, ww = w
+    cdef int st
+    with nogil:
+        st = c.dfp_subsample_pad_backward_f32(nn, cc, hh, ww, stride, before, after, pd, pdx)
+    check(st, "subsample_pad_backward")
+    return dx
+
+
 def relu_forward(x):
     """`(max(x, 0), mask)`; mask is uint8, 1 where x > 0 (NaN: y keeps it, mask 0)."""
     _ref._array("x", x)

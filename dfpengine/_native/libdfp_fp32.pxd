@@ -20,6 +20,11 @@ cdef extern from "dfpengine.h" nogil:
 
     dfp_status dfp_relu_forward_f32(int64_t n, const float *x, float *y, uint8_t *mask)
     dfp_status dfp_add_f32(int64_t n, const float *a, const float *b, float *out)
+    dfp_status dfp_subsample_pad_f32(int64_t n, int64_t c, int64_t h, int64_t w, int64_t stride,
+                                     int64_t before, int64_t after, const float *x, float *y)
+    dfp_status dfp_subsample_pad_backward_f32(int64_t n, int64_t c, int64_t h, int64_t w,
+                                              int64_t stride, int64_t before, int64_t after,
+                                              const float *dy, float *dx)
     dfp_status dfp_relu_backward_f32(int64_t n, const float *dy, const uint8_t *mask, float *dx)
     dfp_status dfp_batch_norm_stats_f32(int64_t n, int64_t c, int64_t hw, const float *x,
                                         float *mean, float *var)

@@ -408,3 +408,31 @@ def set_num_threads(n):
 
 def get_num_threads():
     return _threads[0]
+
+
+# ------------------------------------------------------- residual shortcut
+
+
+def subsample_pad(x, stride, before, after):
+    """ResNet's option-A shortcut: x[:, :, ::stride, ::stride] with `before` zero channels in
+    front and `after` behind."""
+    x = _array("x", x, ndim=4)
+    if stride < 1 or before < 0 or after < 0:
+        raise ValueError(f"subsample_pad: expected stride >= 1 and non-negative channel padding, "
+                         f"received stride {stride}, before {before}, after {after}")
+    sub = x[:, :, ::stride, ::stride]
+    y = np.zeros((x.shape[0], before + x.shape[1] + after) + sub.shape[2:], np.float32)
+    y[:, before:before + x.shape[1]] = sub
+    return y
+
+
+def subsample_pad_backward(dy, x_shape, stride, before, after):
+    """Gradient of subsample_pad: dy's middle channels at every stride-th pixel, zero elsewhere."""
+    n, c, h, w = _shape4("x_shape", x_shape)
+    dy = _array("dy", dy, ndim=4)
+    want = (n, before + c + after, -(-h // stride), -(-w // stride))
+    if dy.shape != want:
+        raise ValueError(f"subsample_pad_backward: dy: expected shape {want}, received {dy.shape}")
+    dx = np.zeros((n, c, h, w), np.float32)
+    dx[:, :, ::stride, ::stride] = dy[:, before:before + c]
+    return dx

@@ -61,3 +61,9 @@ def flatten(input, start_dim=0, end_dim=-1):
 def pad(input, pad, value=0.0):
     """Constant padding; `pad` lists (before, after) pairs from the last dimension back."""
     return ops.shape.pad(input, pad, value)
+
+
+def subsample_pad(input, stride, before, after):
+    """input[:, :, ::stride, ::stride] with `before` zero channels in front and `after` behind
+    (the option-A shortcut of CIFAR ResNets), in one pass each way."""
+    return ops.shape.subsample_pad(input, stride, before, after)

@@ -2,6 +2,8 @@
 undo the move."""
 import numpy as np
 
+from .. import _native
+
 from ..autograd import record
 from ..tensor import Tensor
 
@@ -57,6 +59,23 @@ def pad(a, pad, value=0.0):
     y = np.full(tuple(n + lo + hi for (lo, hi), n in zip(widths, x.shape)), value, dtype=np.float32)
     y[inside] = x
     return record(Tensor(y), (a,), lambda g: (np.ascontiguousarray(g[inside]),))
+
+
+def subsample_pad(a, stride, before, after):
+    """ResNet's option-A shortcut in one pass each way: a[:, :, ::stride, ::stride] (NCHW) with
+    `before` zero channels in front and `after` behind; the same numbers as slicing, then
+    `pad`."""
+    what = "subsample_pad"
+    if a.ndim != 4:
+        raise ValueError(f"{what}: expected an NCHW input, received shape {a.shape}")
+    for name, v, low in (("stride", stride, 1), ("before", before, 0), ("after", after, 0)):
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < low:
+            raise ValueError(f"{what}: {name} must be an int >= {low}, received {v!r}")
+    x = np.ascontiguousarray(a.numpy(), dtype=np.float32)
+    y = _native.subsample_pad(x, int(stride), int(before), int(after))
+    return record(Tensor(y), (a,), lambda g: (
+        _native.subsample_pad_backward(np.ascontiguousarray(g, dtype=np.float32), x.shape, int(stride),
+                                       int(before), int(after)),))
 
 
 def _is_basic(index):

@@ -107,6 +107,12 @@ dfp_status dfp_conv2d_col2im_f32(const dfp_conv2d_shape *shape, const float *col
 dfp_status dfp_relu_forward_f32(int64_t n, const float *x, float *y, uint8_t *mask);
 /* out[i] = a[i] + b[i] (threaded; out may be a or b): gradient sums of tensors with two consumers. */
 dfp_status dfp_add_f32(int64_t n, const float *a, const float *b, float *out);
+/* ResNet's option-A shortcut: y (n x (before + c + after) x ceil(h/s) x ceil(w/s)) =
+ * x[:, :, ::s, ::s] (x is n x c x h x w) with `before` zero channels in front and
+ * `after` behind; and its gradient: dx = dy's middle channels at every s-th pixel,
+ * zero elsewhere. Exact copies, threaded over planes. */
+dfp_status dfp_subsample_pad_f32(int64_t n, int64_t c, int64_t h, int64_t w, int64_t stride, int64_t before, int64_t after, const float *x, float *y);
+dfp_status dfp_subsample_pad_backward_f32(int64_t n, int64_t c, int64_t h, int64_t w, int64_t stride, int64_t before, int64_t after, const float *dy, float *dx);
 /* dx = mask ? dy : 0. */
 dfp_status dfp_relu_backward_f32(int64_t n, const float *dy, const uint8_t *mask, float *dx);
 
