@@ -22,12 +22,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Width output rows are computed at: out_w when runs of 16 or 8 pixels tile it;
+ * with stride 1 otherwise out_w rounded up (8, or a multiple of 16), the extra
+ * columns computed from the next pixels of the copy and dropped (LeNet's 28- and
+ * 10-wide rows: 14% and 60% more products instead of im2col tiles at a fifth of
+ * the speed). */
+static inline int64_t virtual_width(const dfp_conv_geom *g)
+{
+    if (g->out_w % 8 == 0)
+        return g->out_w;
+    return g->out_w < 8 ? 8 : (g->out_w + 15) / 16 * 16;
+}
+
 int dfp_conv_f32_fprop_inplace_applies(const conv_plan *pl)
 {
     const dfp_sgemm_ukernel_bo *uk = &dfp_kernels()->fp32.sgemm_inplace;
     const dfp_conv_geom *g = &pl->g;
-    return uk->fn && uk->nr == 32 && uk->mr <= 8 && !pl->direct && g->out_w % 8 == 0 &&
-           (g->stride_w == 1 || (g->stride_w == 2 && g->dilation_w == 1));
+    return uk->fn && uk->nr == 32 && uk->mr <= 8 && !pl->direct &&
+           (g->stride_w == 1 || (g->stride_w == 2 && g->dilation_w == 1 && g->out_w % 8 == 0));
 }
 
 /* Width of one column phase of the padded image: with stride 2 along rows the
@@ -76,25 +88,35 @@ static void fprop_image_inplace(const conv_plan *pl, const dfp_sgemm_ukernel_bo 
                 row[t] = xp + (((g->pad_w + t) % 2 * c_n + c) * hp + h + g->pad_h) * wq + (g->pad_w + t) / 2;
             split_columns(src, g->in_w, row[0], row[1]);
         }
-    /* runs of 16 output pixels, or of 8 where output rows are 8 wide (multiples of 8) */
-    const int run = g->out_w % 16 == 0 ? 16 : 8;
-    for (int64_t q0 = 0; q0 < pl->pixels; q0 += 32) {
-        int64_t cols = pl->pixels - q0 < 32 ? pl->pixels - q0 : 32;
+    /* runs of 16 output pixels, or of 8 where output rows are 8 wide (multiples of 8),
+     * along rows computed vw wide (virtual_width) */
+    const int64_t vw = virtual_width(g), vpixels = g->out_h * vw;
+    const int run = vw % 16 == 0 ? 16 : 8;
+    for (int64_t q0 = 0; q0 < vpixels; q0 += 32) {
+        int64_t cols = vpixels - q0 < 32 ? vpixels - q0 : 32;
         const float *runs[4];
         for (int r = 0; r < 32 / run; r++) { /* runs past the last pixel repeat the first */
             int64_t q = r * run < cols ? q0 + r * run : q0;
-            runs[r] = xp + q / g->out_w * g->stride_h * wq + q % g->out_w;
+            runs[r] = xp + q / vw * g->stride_h * wq + q % vw;
         }
         for (int64_t o0 = 0; o0 < pl->out_ch; o0 += mr) {
             int64_t rows = pl->out_ch - o0 < mr ? pl->out_ch - o0 : mr;
             const float *a = wpack + o0 * pl->ckk;
-            if (rows == mr && cols == 32) {
+            if (rows == mr && cols == 32 && vw == g->out_w) {
                 uk->fn(pl->ckk, a, runs, run, off, y + o0 * pl->pixels + q0, pl->pixels, 0.0f);
                 continue;
             }
             uk->fn(pl->ckk, a, runs, run, off, tile, 32, 0.0f);
-            for (int64_t r = 0; r < rows; r++)
-                memcpy(y + (o0 + r) * pl->pixels + q0, tile + r * 32, (size_t)cols * sizeof(float));
+            for (int64_t q = q0; q < q0 + cols;) { /* the columns of real output pixels */
+                const int64_t oh = q / vw, ow = q % vw, end = q0 + cols < (oh + 1) * vw ? q0 + cols : (oh + 1) * vw;
+                if (ow < g->out_w) {
+                    const int64_t len = end - q < g->out_w - ow ? end - q : g->out_w - ow;
+                    for (int64_t r = 0; r < rows; r++)
+                        memcpy(y + (o0 + r) * pl->pixels + oh * g->out_w + ow, tile + r * 32 + (q - q0),
+                               (size_t)len * sizeof(float));
+                }
+                q = end;
+            }
         }
     }
     if (pl->bias)
@@ -108,7 +130,9 @@ dfp_status dfp_conv_f32_fprop_inplace(const conv_plan *pl)
     const dfp_sgemm_ukernel_bo *uk = &dfp_kernels()->fp32.sgemm_inplace;
     const dfp_conv_geom *g = &pl->g;
     const int64_t hp = g->in_h + 2 * g->pad_h, wq = phase_width(g), s = g->stride_w;
-    const int64_t planes = s * g->channels * hp * wq, kk = g->kernel_h * g->kernel_w;
+    /* virtual columns read up to vw - out_w floats past the last row: zero slack */
+    const int64_t planes = s * g->channels * hp * wq + (virtual_width(g) - g->out_w) + 32;
+    const int64_t kk = g->kernel_h * g->kernel_w;
     const int64_t mpan = (pl->out_ch + uk->mr - 1) / uk->mr;
     float *wpack = malloc((size_t)(mpan * uk->mr * pl->ckk) * sizeof(float));
     int64_t *off = malloc((size_t)pl->ckk * sizeof(int64_t));
