@@ -58,7 +58,8 @@ CONV_CASES = [  # x shape, w shape, stride, padding, dilation
     ((2, 3, 6, 5), (4, 3, 3, 5), (1, 1), (0, 2), (1, 1)),    # same width, not height: shifted copies
     ((1, 2, 9, 2), (3, 2, 5, 5), (1, 1), (2, 2), (1, 1)),    # taps reaching past both image edges
     ((2, 3, 8, 9), (4, 3, 3, 3), (1, 1), (2, 2), (2, 2)),    # dilated same-width
-    # output rows a multiple of 16 wide, stride 1: AVX-512 reads B in place (no im2col)
+    # stride 1: AVX-512 reads B in place (no im2col); rows of other widths (the cases above,
+    # 11, 5 and 2 wide) at a virtual width of 16 or 8, cropped. Rows a multiple of 16 wide:
     ((2, 5, 16, 32), (9, 5, 3, 3), (1, 1), (1, 1), (1, 1)),   # 9 outputs: a partial 8-row panel
     ((2, 4, 12, 16), (8, 4, 3, 3), (1, 1), (2, 2), (2, 2)),   # dilated
     ((1, 3, 5, 16), (4, 3, 3, 3), (1, 1), (1, 1), (1, 1)),    # 80 pixels: a last half block
