@@ -169,7 +169,9 @@ dfp_status dfp_conv_f32_fprop_inplace(const conv_plan *pl)
 int dfp_conv_f32_wtgrad_inplace_applies(const conv_plan *pl)
 {
     const dfp_sgemm_ukernel_bo *uk = &dfp_kernels()->fp32.sgemm_inplace;
-    return uk->fn && uk->nr == 32 && uk->mr <= 8 && !pl->direct && pl->g.channels % 16 == 0 &&
+    /* a kernel row of fewer than 16 taps would leave most of a run idle: im2col is
+     * cheaper there (LeNet's first conv: 5 taps) */
+    return uk->fn && uk->nr == 32 && uk->mr <= 8 && !pl->direct && pl->g.kernel_w * pl->g.channels >= 16 &&
            pl->g.dilation_w == 1;
 }
 
@@ -209,10 +211,12 @@ dfp_status dfp_conv_f32_wtgrad_inplace(const conv_plan *pl)
     const dfp_conv_geom *g = &pl->g;
     const int64_t c = g->channels, hp = g->in_h + 2 * g->pad_h, wp = g->in_w + 2 * g->pad_w;
     const int64_t mr = uk->mr, mpan = (pl->out_ch + mr - 1) / mr, p_n = pl->pixels;
-    /* the taps come in runs of 16 consecutive floats, (kh, kw * C + ci) for ci in a block of
-     * 16 channels (C is a multiple of 16); a call takes any two runs as its 32 columns, so
+    /* the taps come in runs of 16 consecutive floats of a kernel row's KW * C (kw, ci); a
+     * row's last run may be partial, its extra columns (the next pixel's taps, or zero slack
+     * after the copy) computed and dropped; a call takes any two runs as its 32 columns, so
      * rows of 48 taps (C = 16, KW = 3) waste no half block per row: 9 runs in 5 calls, not 6 */
-    const int64_t row_runs = g->kernel_w * c / 16, runs_n = g->kernel_h * row_runs;
+    const int64_t row_cols = g->kernel_w * c, row_runs = (row_cols + 15) / 16;
+    const int64_t runs_n = g->kernel_h * row_runs;
     const int64_t nb = (runs_n + 1) / 2, ldt = nb * 32;
     const int64_t acc_floats = mpan * mr * ldt;
     int64_t *off = malloc((size_t)p_n * sizeof(int64_t));
@@ -227,7 +231,7 @@ dfp_status dfp_conv_f32_wtgrad_inplace(const conv_plan *pl)
     int failed = !accs, team = 1;
 #pragma omp parallel num_threads(nt) reduction(| : failed) if (nt > 1 && !failed)
     {
-        float *xc = calloc((size_t)(hp * wp * c), sizeof(float));
+        float *xc = calloc((size_t)(hp * wp * c + 16), sizeof(float)); /* + a partial run's slack */
         float *ap = aligned_alloc(64, (size_t)((mpan * mr * p_n * 4 + 63) / 64 * 64));
         float *acc = calloc((size_t)acc_floats, sizeof(float));
         if (!xc || !ap || !acc || failed) {
@@ -256,13 +260,13 @@ dfp_status dfp_conv_f32_wtgrad_inplace(const conv_plan *pl)
         free(xc), free(ap);
     }
     if (!failed) {
-        /* dw[o][(ci*KH + kh)*KW + kw] = sum over threads, in order, of acc[o][kh*KW*C + kw*C + ci]
-         * (run r's 16 columns are acc columns 16r ..) */
+        /* dw[o][(ci*KH + kh)*KW + kw] = sum over threads, in order, of acc[o][column of tap
+         * t = kw*C + ci of row kh]: element t % 16 of run kh * row_runs + t / 16 */
         for (int64_t o = 0; o < pl->out_ch; o++)
             for (int64_t ci = 0; ci < c; ci++)
                 for (int64_t kh = 0; kh < g->kernel_h; kh++)
                     for (int64_t kw = 0; kw < g->kernel_w; kw++) {
-                        int64_t at = o * ldt + kh * g->kernel_w * c + kw * c + ci;
+                        int64_t t = kw * c + ci, at = o * ldt + (kh * row_runs + t / 16) * 16 + t % 16;
                         float v = accs[0][at];
                         for (int t = 1; t < team; t++)
                             v += accs[t][at];
