@@ -22,18 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Width output rows are computed at: out_w when runs of 16 or 8 pixels tile it;
- * with stride 1 otherwise out_w rounded up (8, or a multiple of 16), the extra
- * columns computed from the next pixels of the copy and dropped (LeNet's 28- and
- * 10-wide rows: 14% and 60% more products instead of im2col tiles at a fifth of
- * the speed). */
-static inline int64_t virtual_width(const dfp_conv_geom *g)
-{
-    if (g->out_w % 8 == 0)
-        return g->out_w;
-    return g->out_w < 8 ? 8 : (g->out_w + 15) / 16 * 16;
-}
-
 int dfp_conv_f32_fprop_inplace_applies(const conv_plan *pl)
 {
     const dfp_sgemm_ukernel_bo *uk = &dfp_kernels()->fp32.sgemm_inplace;
@@ -50,20 +38,6 @@ static inline int64_t phase_width(const dfp_conv_geom *g)
 {
     int64_t wp = g->in_w + 2 * g->pad_w;
     return (wp + g->stride_w - 1) / g->stride_w;
-}
-
-/* a[i] = src[2i], b[i] = src[2i + 1] (n source columns); a loop the compiler
- * vectorises, where a per-element phase and column computation cost more than
- * the products */
-static inline void split_columns(const float *restrict src, int64_t n, float *restrict a,
-                                 float *restrict b)
-{
-    for (int64_t i = 0; i < n / 2; i++) {
-        a[i] = src[2 * i];
-        b[i] = src[2 * i + 1];
-    }
-    if (n % 2)
-        a[n / 2] = src[n - 1];
 }
 
 static void fprop_image_inplace(const conv_plan *pl, const dfp_sgemm_ukernel_bo *uk, const float *wpack,
@@ -86,11 +60,11 @@ static void fprop_image_inplace(const conv_plan *pl, const dfp_sgemm_ukernel_bo 
             float *row[2];
             for (int t = 0; t < 2; t++)
                 row[t] = xp + (((g->pad_w + t) % 2 * c_n + c) * hp + h + g->pad_h) * wq + (g->pad_w + t) / 2;
-            split_columns(src, g->in_w, row[0], row[1]);
+            dfp_split_columns32(src, g->in_w, row[0], row[1]);
         }
     /* runs of 16 output pixels, or of 8 where output rows are 8 wide (multiples of 8),
-     * along rows computed vw wide (virtual_width) */
-    const int64_t vw = virtual_width(g), vpixels = g->out_h * vw;
+     * along rows computed vw wide (dfp_conv_virtual_width; stride 2 only at out_w % 8 == 0) */
+    const int64_t vw = dfp_conv_virtual_width(g->out_w), vpixels = g->out_h * vw;
     const int run = vw % 16 == 0 ? 16 : 8;
     for (int64_t q0 = 0; q0 < vpixels; q0 += 32) {
         int64_t cols = vpixels - q0 < 32 ? vpixels - q0 : 32;
@@ -108,7 +82,8 @@ static void fprop_image_inplace(const conv_plan *pl, const dfp_sgemm_ukernel_bo 
             }
             uk->fn(pl->ckk, a, runs, run, off, tile, 32, 0.0f);
             for (int64_t q = q0; q < q0 + cols;) { /* the columns of real output pixels */
-                const int64_t oh = q / vw, ow = q % vw, end = q0 + cols < (oh + 1) * vw ? q0 + cols : (oh + 1) * vw;
+                const int64_t oh = q / vw, ow = q % vw;
+                const int64_t end = q0 + cols < (oh + 1) * vw ? q0 + cols : (oh + 1) * vw;
                 if (ow < g->out_w) {
                     const int64_t len = end - q < g->out_w - ow ? end - q : g->out_w - ow;
                     for (int64_t r = 0; r < rows; r++)
@@ -131,7 +106,8 @@ dfp_status dfp_conv_f32_fprop_inplace(const conv_plan *pl)
     const dfp_conv_geom *g = &pl->g;
     const int64_t hp = g->in_h + 2 * g->pad_h, wq = phase_width(g), s = g->stride_w;
     /* virtual columns read up to vw - out_w floats past the last row: zero slack */
-    const int64_t planes = s * g->channels * hp * wq + (virtual_width(g) - g->out_w) + 32;
+    const int64_t vw_extra = dfp_conv_virtual_width(g->out_w) - g->out_w;
+    const int64_t planes = s * g->channels * hp * wq + vw_extra + 32;
     const int64_t kk = g->kernel_h * g->kernel_w;
     const int64_t mpan = (pl->out_ch + uk->mr - 1) / uk->mr;
     float *wpack = malloc((size_t)(mpan * uk->mr * pl->ckk) * sizeof(float));

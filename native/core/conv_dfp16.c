@@ -21,6 +21,7 @@
 #include "conv_s16_pack.h"
 #include "igemm.h"
 #include "kernel_table.h"
+#include "layout32.h"
 #include "scratch.h"
 
 #include <stdlib.h>
@@ -66,17 +67,6 @@ static void conv_tile_inplace(const dfp_conv_geom *g, int64_t row_pairs, int64_t
     }
 }
 
-/* Width the in-place path computes output rows at: out_w when runs of 16 or 8
- * pixels tile it, else out_w rounded up (the extra columns are computed from
- * the next pairs of xp and dropped by the epilogue: at LeNet's widths 28 and 10,
- * 12% and 38% more products instead of packing every pixel's taps). */
-static int64_t virtual_width(int64_t out_w)
-{
-    if (out_w % 8 == 0)
-        return out_w;
-    return out_w < 8 ? 8 : (out_w + 15) / 16 * 16;
-}
-
 /* y rows from the sums of virtual pixels [p0, p0 + np) (width vw >= out_w). */
 static void epilogue_virtual(const dfp_conv_geom *g, int64_t vw, int64_t out_ch, int64_t pixels,
                              const float *buf, int64_t ldb, float sw, float sx, int64_t p0, int64_t np,
@@ -106,12 +96,9 @@ static void split_column_phases(const dfp_pairs_layout *l, int64_t batch, const 
         int32_t *even = (int32_t *)(void *)xq + ((n * 2) * l->cp + cp) * l->hp * wq;
         int32_t *odd = even + l->cp * l->hp * wq;
         for (int64_t r = 0; r < l->hp; r++) {
-            const int32_t *restrict s = src + r * l->wp;
-            int32_t *restrict e = even + r * wq, *restrict o = odd + r * wq;
-            for (int64_t j = 0; j < l->wp / 2; j++)
-                e[j] = s[2 * j], o[j] = s[2 * j + 1];
-            if (l->wp % 2) /* the last even column; its odd partner is never read */
-                e[l->wp / 2] = s[l->wp - 1], o[l->wp / 2] = 0;
+            dfp_split_columns32(src + r * l->wp, l->wp, even + r * wq, odd + r * wq);
+            if (l->wp % 2) /* the last even column's odd partner: never read, kept defined */
+                odd[r * wq + l->wp / 2] = 0;
         }
     }
 }
@@ -130,7 +117,7 @@ static dfp_status direct_conv(const dfp_conv_geom *g, int64_t batch, int64_t out
     int64_t mpan = (out_ch + mr - 1) / mr;
     /* B read in place from xp when each run of 16 (or 8) output pixels lies in
      * one output row, contiguous in xp at stride 1: no pixel packing. Rows are
-     * computed vw wide (see virtual_width); tiles run over those virtual pixels.
+     * computed vw wide (dfp_conv_virtual_width); tiles run over those virtual pixels.
      * With stride 2 along rows, from a copy of xp split into even and odd
      * columns (column phases), where the taps of consecutive output pixels are
      * consecutive again; output rows then a multiple of 8 wide. */
@@ -138,7 +125,8 @@ static dfp_status direct_conv(const dfp_conv_geom *g, int64_t batch, int64_t out
     const int col_phases = inplace && nr == 32 && g->stride_w == 2 && g->dilation_w == 1 && g->out_w % 8 == 0;
     const int use_inplace = (inplace && nr == 32 && g->stride_w == 1) || col_phases;
     const int64_t wq = col_phases ? (l.wp + 1) / 2 : l.wp, image = l.cp * l.hp * l.wp * 2;
-    const int64_t vw = use_inplace ? virtual_width(g->out_w) : g->out_w, vpixels = g->out_h * vw;
+    const int64_t vw = use_inplace ? dfp_conv_virtual_width(g->out_w) : g->out_w;
+    const int64_t vpixels = g->out_h * vw;
     int64_t tile = min64(vpixels, (int64_t)TILE_PANELS * nr), tiles = (vpixels + tile - 1) / tile;
     int64_t npan = (tile + nr - 1) / nr, ldb = npan * nr, items = batch * tiles;
     int16_t *wp = aligned_alloc(64, (size_t)((mpan * kp * mr * 4 + 63) / 64 * 64));
@@ -183,10 +171,11 @@ static dfp_status direct_conv(const dfp_conv_geom *g, int64_t batch, int64_t out
             int64_t n = it / tiles, p0 = (it % tiles) * tile, np = min64(tile, vpixels - p0);
             const int16_t *xpn = xp + n * image;
             float *yn = y + n * out_ch * pixels;
-            if (use_inplace)
-                conv_tile_inplace(g, wq, vw, inplace, mpan, mr, kp, chunk, kc, wp,
-                                  col_phases ? xq + n * 2 * l.cp * l.hp * wq * 2 : xpn, off, p0, np, buf, ldb);
-            else {
+            if (use_inplace) { /* B from the column phases at stride 2, else xp itself */
+                const int16_t *bn = col_phases ? xq + n * 2 * l.cp * l.hp * wq * 2 : xpn;
+                conv_tile_inplace(g, wq, vw, inplace, mpan, mr, kp, chunk, kc, wp, bn, off, p0, np, buf,
+                                  ldb);
+            } else {
                 dfp_pack_conv_pixels(g, xpn, p0, np, nr, bp);
                 dfp_igemm_panels(mpan, (np + nr - 1) / nr, kp, chunk, kc, wp, bp, buf, ldb, 0);
             }

@@ -14,6 +14,18 @@ typedef struct dfp_conv_geom {
     int64_t out_h, out_w;
 } dfp_conv_geom;
 
+/* Width the direct (in-place) convolutions compute output rows at: out_w when
+ * runs of 16 or 8 pixels tile it, else 8 or out_w rounded up to 16; the extra
+ * columns are computed from the next pixels of the input copy and dropped
+ * (LeNet's 28- and 10-wide rows: 14% and 60% more products instead of packing
+ * or im2col tiles at a fraction of the speed). */
+static inline int64_t dfp_conv_virtual_width(int64_t out_w)
+{
+    if (out_w % 8 == 0)
+        return out_w;
+    return out_w < 8 ? 8 : (out_w + 15) / 16 * 16;
+}
+
 /* Gather one tile of one image x[C][H][W] with elements of `elem` bytes
  * (4 for FP32, 2 for INT16 data); padding taps are zero bytes. */
 void dfp_im2col_tile(const dfp_conv_geom *g, const void *x, size_t elem, int64_t p0, int64_t np,

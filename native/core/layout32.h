@@ -9,4 +9,8 @@
  * for i < n, c < channels (AVX-512 16 x 16 transposes where the ISA has them). */
 void dfp_to_channel_last32(const void *src, int64_t stride, int64_t n, int64_t channels, void *dst);
 
+/* Every other element apart: even[i] = src[2i], odd[i] = src[2i + 1] for the
+ * indices below n (the column phases of a stride-2 convolution's input copy). */
+void dfp_split_columns32(const void *src, int64_t n, void *even, void *odd);
+
 #endif
