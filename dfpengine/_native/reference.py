@@ -15,9 +15,11 @@ Rules the kernels must share with this file:
 - Pooling pads with -inf (max) or zeros counted in the divisor (avg);
   padding is at most half the kernel, as in PyTorch.
 """
-import os
-
 import numpy as np
+
+# the dispatch and thread functions of the contract: stand-ins for a numpy-only build
+from .reference_dispatch import (ISA_LEVELS, get_num_threads, isa_compiled, isa_selected,  # noqa: F401
+                                 isa_supported, select_isa, set_num_threads)
 
 # ---------------------------------------------------------------- validation
 
@@ -275,14 +277,9 @@ def batch_norm_relu_backward(dy, y, x, mean, invstd, gamma, training=True, resid
     c = x4.shape[1]
     for name, v in (("mean", mean), ("invstd", invstd), ("gamma", gamma)):
         _channels(name, v, c)
-    if y is None:
-        per_channel = (None, slice(None), None, None)
-        _channels("scale", scale, c)
-        _channels("shift", shift, c)
-        z = (x4 * scale[per_channel] + shift[per_channel]).reshape(x.shape)
-        g = np.where(z > 0, dy, np.float32(0))
-    else:
-        g = np.where(y > 0, dy, np.float32(0))
+    if y is None:  # the forward's z: z > 0 wherever relu(z) > 0
+        y = batch_norm_apply(x, scale, shift)
+    g = np.where(y > 0, dy, np.float32(0))
     if training:
         dx, dgamma, dbeta = batch_norm_backward(g, x, mean, invstd, gamma)
     else:
@@ -372,42 +369,6 @@ def avg_pool2d_backward(dy, x_shape, kernel, stride, padding):
     for _, rows, columns in _tap_slices(kernel[0], kernel[1], stride, padding, (1, 1), oh, ow):
         dxp[:, :, rows, columns] += share
     return np.ascontiguousarray(dxp[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w])
-
-
-# ------------------------------------------------------- dispatch and threads
-
-ISA_LEVELS = ("scalar", "avx2", "avx512", "avx512_vnni")
-_ISAS = ["scalar"]
-_threads = [os.cpu_count() or 1]  # _native applies DFPENGINE_NUM_THREADS on import
-
-
-def isa_compiled():
-    return list(_ISAS)
-
-
-def isa_supported():
-    return list(_ISAS)
-
-
-def isa_selected():
-    return _ISAS[0]
-
-
-def select_isa(name):
-    if name not in ISA_LEVELS:
-        raise ValueError(f"unknown ISA {name!r}; expected one of {', '.join(ISA_LEVELS)}")
-    if name not in _ISAS:
-        raise ValueError(f"ISA {name!r} is not supported by the numpy reference (only scalar)")
-
-
-def set_num_threads(n):
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"number of threads must be a positive int, got {n!r}")
-    _threads[0] = int(n)
-
-
-def get_num_threads():
-    return _threads[0]
 
 
 # ------------------------------------------------------- residual shortcut
