@@ -182,9 +182,7 @@ def subsample_pad(x, int64_t stride, int64_t before, int64_t after):
     """x[:, :, ::stride, ::stride] with `before` zero channels in front and `after` behind
     (NCHW float32, C-contiguous), in one threaded pass."""
     _ref._array("x", x, ndim=4)
-    if stride < 1 or before < 0 or after < 0:
-        raise ValueError(f"subsample_pad: expected stride >= 1 and non-negative channel padding, "
-                         f"received stride {stride}, before {before}, after {after}")
+    _ref._shortcut_args("subsample_pad", stride, before, after)
     n, ch, h, w = x.shape
     cdef cnp.ndarray y = np.empty((n, before + ch + after, -(-h // stride), -(-w // stride)), _F32)
     cdef float *px = fp(x)
@@ -202,6 +200,7 @@ def subsample_pad_backward(dy, x_shape, int64_t stride, int64_t before, int64_t 
     `x_shape`, zero elsewhere."""
     n, ch, h, w = _ref._shape4("x_shape", x_shape)
     _ref._array("dy", dy, ndim=4)
+    _ref._shortcut_args("subsample_pad_backward", stride, before, after)
     want = (n, before + ch + after, -(-h // stride), -(-w // stride))
     if dy.shape != want:
         raise ValueError(f"subsample_pad_backward: dy: expected shape {want}, received {dy.shape}")

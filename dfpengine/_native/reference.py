@@ -374,13 +374,17 @@ def avg_pool2d_backward(dy, x_shape, kernel, stride, padding):
 # ------------------------------------------------------- residual shortcut
 
 
+def _shortcut_args(what, stride, before, after):
+    if stride < 1 or before < 0 or after < 0:
+        raise ValueError(f"{what}: expected stride >= 1 and non-negative channel padding, "
+                         f"received stride {stride}, before {before}, after {after}")
+
+
 def subsample_pad(x, stride, before, after):
     """ResNet's option-A shortcut: x[:, :, ::stride, ::stride] with `before` zero channels in
     front and `after` behind."""
     x = _array("x", x, ndim=4)
-    if stride < 1 or before < 0 or after < 0:
-        raise ValueError(f"subsample_pad: expected stride >= 1 and non-negative channel padding, "
-                         f"received stride {stride}, before {before}, after {after}")
+    _shortcut_args("subsample_pad", stride, before, after)
     sub = x[:, :, ::stride, ::stride]
     y = np.zeros((x.shape[0], before + x.shape[1] + after) + sub.shape[2:], np.float32)
     y[:, before:before + x.shape[1]] = sub
@@ -391,6 +395,7 @@ def subsample_pad_backward(dy, x_shape, stride, before, after):
     """Gradient of subsample_pad: dy's middle channels at every stride-th pixel, zero elsewhere."""
     n, c, h, w = _shape4("x_shape", x_shape)
     dy = _array("dy", dy, ndim=4)
+    _shortcut_args("subsample_pad_backward", stride, before, after)
     want = (n, before + c + after, -(-h // stride), -(-w // stride))
     if dy.shape != want:
         raise ValueError(f"subsample_pad_backward: dy: expected shape {want}, received {dy.shape}")
