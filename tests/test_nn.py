@@ -227,6 +227,9 @@ def test_subsample_pad_equals_slicing_then_pad(isa_threads, shape, stride, befor
             F.subsample_pad(dfp.tensor(x), *bad)
     with pytest.raises(ValueError, match="NCHW"):
         F.subsample_pad(dfp.tensor(x[0]), stride, before, after)
+    from dfpengine import _native
+    with pytest.raises(ValueError, match="subsample_pad_backward: expected stride >= 1"):
+        _native.subsample_pad_backward(g, shape, 0, before, after)
 
 
 def test_pad_matches_numpy_and_checks_its_argument():
