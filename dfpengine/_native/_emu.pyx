@@ -288,3 +288,65 @@ def col2im(cols, x_shape, int64_t kh, int64_t kw, stride, padding, dilation):
         st = dfp_conv2d_col2im_f32(&s, <const float *>cnp.PyArray_DATA(C), <float *>cnp.PyArray_DATA(dx))
     check(st, "col2im")
     return dx
+
+
+cdef dfp_bfp_format _bfp_format(spec, str what) except *:
+    """(block, mag_bits, floor_exponent, rounding, seed, stream) -> dfp_bfp_format."""
+    cdef dfp_bfp_format f
+    block, mag_bits, floor_exponent, rounding, seed, stream = spec
+    f.block, f.mag_bits, f.floor_exponent = int(block), int(mag_bits), bool(floor_exponent)
+    f.rounding = to_c_rounding(rounding, what)
+    f.seed, f.stream = int(seed), int(stream)
+    return f
+
+
+cdef dfp_conv2d_shape _bfp_conv_shape(x_shape, w_shape, stride, padding, dilation):
+    cdef dfp_conv2d_shape s = conv_shape(x_shape, int(w_shape[2]), int(w_shape[3]), stride, padding, dilation)
+    s.out_channels = int(w_shape[0])
+    return s
+
+
+def conv_bfp_forward(x, w, stride, padding, dilation, y_shape, fx, fw):
+    """y (y_shape, NCHW) of the conv in block floating point (dfp_conv2d_bfp_forward);
+    fx, fw: (block, mag_bits, floor_exponent, rounding, seed, stream) of x and w."""
+    cdef cnp.ndarray X = _as_f32(x, "conv_bfp_forward x")
+    cdef cnp.ndarray W = _as_f32(w, "conv_bfp_forward w")
+    cdef dfp_conv2d_shape s = _bfp_conv_shape(np.shape(X), np.shape(W), stride, padding, dilation)
+    cdef dfp_bfp_format cx = _bfp_format(fx, "conv_bfp_forward"), cw = _bfp_format(fw, "conv_bfp_forward")
+    cdef cnp.ndarray Y = np.empty(tuple(y_shape), np.float32)
+    cdef dfp_status st
+    with nogil:
+        st = dfp_conv2d_bfp_forward(&s, <const float *>cnp.PyArray_DATA(X), &cx,
+                                    <const float *>cnp.PyArray_DATA(W), &cw, <float *>cnp.PyArray_DATA(Y))
+    check(st, "conv_bfp_forward")
+    return Y
+
+
+def conv_bfp_backward_data(dy, w, x_shape, stride, padding, dilation, fdy, fw):
+    """dx (x_shape) of the conv in block floating point (dfp_conv2d_bfp_backward_data)."""
+    cdef cnp.ndarray DY = _as_f32(dy, "conv_bfp_backward_data dy")
+    cdef cnp.ndarray W = _as_f32(w, "conv_bfp_backward_data w")
+    cdef dfp_conv2d_shape s = _bfp_conv_shape(x_shape, np.shape(W), stride, padding, dilation)
+    cdef dfp_bfp_format cdy = _bfp_format(fdy, "conv_bfp_backward_data"), cw = _bfp_format(fw, "conv_bfp_backward_data")
+    cdef cnp.ndarray DX = np.empty(tuple(x_shape), np.float32)
+    cdef dfp_status st
+    with nogil:
+        st = dfp_conv2d_bfp_backward_data(&s, <const float *>cnp.PyArray_DATA(DY), &cdy,
+                                          <const float *>cnp.PyArray_DATA(W), &cw, <float *>cnp.PyArray_DATA(DX))
+    check(st, "conv_bfp_backward_data")
+    return DX
+
+
+def conv_bfp_backward_weight(x, dy, w_shape, stride, padding, dilation, fx, fdy):
+    """dw (w_shape) of the conv in block floating point (dfp_conv2d_bfp_backward_weight)."""
+    cdef cnp.ndarray X = _as_f32(x, "conv_bfp_backward_weight x")
+    cdef cnp.ndarray DY = _as_f32(dy, "conv_bfp_backward_weight dy")
+    cdef dfp_conv2d_shape s = _bfp_conv_shape(np.shape(X), w_shape, stride, padding, dilation)
+    cdef dfp_bfp_format cx = _bfp_format(fx, "conv_bfp_backward_weight"), cdy = _bfp_format(fdy, "conv_bfp_backward_weight")
+    cdef cnp.ndarray DW = np.empty(tuple(w_shape), np.float32)
+    cdef dfp_status st
+    with nogil:
+        st = dfp_conv2d_bfp_backward_weight(&s, <const float *>cnp.PyArray_DATA(X), &cx,
+                                            <const float *>cnp.PyArray_DATA(DY), &cdy, <float *>cnp.PyArray_DATA(DW))
+    check(st, "conv_bfp_backward_weight")
+    return DW

@@ -9,12 +9,12 @@ the block sum is scaled by 2^(sa + sb) and added in FP32 in block order:
 bit-identical to `formats.hbfp.gemm_reference` for the same rounding
 draws. Stochastic rounding: seed = fmt.a param "seed" (default 0), streams 2i
 (op(a)) and 2i+1 (op(b)) at call index i of _lowp_streams; call 0 draws as
-`gemm_reference` does. Conv: im2col GEMMs (see _im2col_conv for where the
-blocks lie in each pass).
+`gemm_reference` does. Conv: the im2col GEMMs (see _im2col_conv for where the
+blocks lie in each pass), computed image by image in C (_bfp_conv).
 """
 import numpy as np
 
-from . import _im2col_conv, _lowp_streams
+from . import _bfp_conv, _lowp_streams
 
 
 def gemm_quantized(a, b, trans_a=False, trans_b=False, fmt=None):
@@ -31,4 +31,4 @@ def gemm_quantized(a, b, trans_a=False, trans_b=False, fmt=None):
 
 
 conv2d_forward_quantized, conv2d_backward_data_quantized, conv2d_backward_weight_quantized = \
-    _im2col_conv.conv_passes(gemm_quantized)
+    _bfp_conv.passes(gemm_quantized)

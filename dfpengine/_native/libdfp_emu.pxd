@@ -49,3 +49,13 @@ cdef extern from "dfpengine.h" nogil:
     dfp_status dfp_gemm_bfp_f32(int64_t m, int64_t n, int64_t k, const dfp_bfp_operand *a, const dfp_bfp_operand *b, float *c, int64_t ldc)
     dfp_status dfp_conv2d_im2col_f32(const dfp_conv2d_shape *shape, const float *x, float *cols)
     dfp_status dfp_conv2d_col2im_f32(const dfp_conv2d_shape *shape, const float *cols, float *dx)
+    ctypedef struct dfp_bfp_format:
+        int block
+        int mag_bits
+        int floor_exponent
+        dfp_rounding rounding
+        uint64_t seed
+        uint64_t stream
+    dfp_status dfp_conv2d_bfp_forward(const dfp_conv2d_shape *shape, const float *x, const dfp_bfp_format *fx, const float *w, const dfp_bfp_format *fw, float *y)
+    dfp_status dfp_conv2d_bfp_backward_data(const dfp_conv2d_shape *shape, const float *dy, const dfp_bfp_format *fdy, const float *w, const dfp_bfp_format *fw, float *dx)
+    dfp_status dfp_conv2d_bfp_backward_weight(const dfp_conv2d_shape *shape, const float *x, const dfp_bfp_format *fx, const float *dy, const dfp_bfp_format *fdy, float *dw)

@@ -13,6 +13,7 @@
  * loop below, which sums in INT64 where needed.
  * Contract: dfpengine.h, dfp_gemm_bfp. */
 #include "scratch.h"
+#include "bfp_gemm.h"
 #include "bfp_pack.h"
 #include "bfp_quantize.h"
 #include "igemm.h"
@@ -69,6 +70,7 @@ typedef struct bfp_plan {
     int64_t m, n, nb, kp, block_pairs;
     int mr, nr, mc, nc;
     int transposed;           /* operands swapped: the tile holds C^T */
+    int accumulate;           /* the totals start from c (a K slice continuing a sum) */
     const int32_t *sa, *sb;
     dfp_s16_packed pa, pb;
 } bfp_plan;
@@ -87,8 +89,17 @@ static void bfp_tile(const bfp_plan *pl, int64_t i0, int64_t j0, float *tot, flo
     const int64_t mc = min64(pl->mc, pl->m - i0), nc = min64(pl->nc, pl->n - j0);
     const int64_t mpan = (mc + mr - 1) / mr, npan = (nc + nr - 1) / nr, ldt = npan * nr;
     const int64_t kp = pl->kp;
-    for (int64_t i = 0; i < mc; i++)
-        memset(tot + i * ldt, 0, (size_t)nc * sizeof(float));
+    if (!pl->accumulate) {
+        for (int64_t i = 0; i < mc; i++)
+            memset(tot + i * ldt, 0, (size_t)nc * sizeof(float));
+    } else if (pl->transposed) {
+        for (int64_t j = 0; j < nc; j++)
+            for (int64_t i = 0; i < mc; i++)
+                tot[i * ldt + j] = c[(j0 + j) * ldc + i0 + i];
+    } else {
+        for (int64_t i = 0; i < mc; i++)
+            memcpy(tot + i * ldt, c + (i0 + i) * ldc + j0, (size_t)nc * sizeof(float));
+    }
     for (int64_t b = 0; b < pl->nb; b++) {
         const int64_t p0 = b * pl->block_pairs, len = min64(pl->block_pairs, kp - p0);
         for (int64_t j = 0; j < nc; j++)
@@ -114,7 +125,7 @@ static void bfp_tile(const bfp_plan *pl, int64_t i0, int64_t j0, float *tot, flo
     }
 }
 
-static dfp_status gemm_bfp_integer(bfp_plan *pl, float *c, int64_t ldc)
+static dfp_status gemm_bfp_integer(const bfp_plan *pl, float *c, int64_t ldc)
 {
     const int64_t ti = (pl->m + pl->mc - 1) / pl->mc, tj = (pl->n + pl->nc - 1) / pl->nc;
     const int64_t ntiles = ti * tj;
@@ -164,11 +175,24 @@ static bfp_plan make_plan(int64_t m, int64_t n, int64_t k, int block, int transp
     /* about two tiles per thread where the shape allows (narrower tiles first):
      * a 16 x 144 wtgrad product was one tile, so one thread. Tiles only split
      * the output; every element keeps its block order. */
-    const int64_t want = 2 * (int64_t)dfp_num_threads();
+    const int64_t want = 2 * (int64_t)dfp_threads_for_work(INT64_MAX);
     while (((m + pl.mc - 1) / pl.mc) * ((n + pl.nc - 1) / pl.nc) < want && pl.nc > pl.nr &&
            n > pl.nc / 2)
         pl.nc = (pl.nc / 2 + pl.nr - 1) / pl.nr * pl.nr;
     return pl;
+}
+
+/* The product of packed operands (A's panels mr wide, B's nr wide). */
+static dfp_status gemm_bfp_planned(int64_t m, int64_t n, int64_t k, int block, int transposed,
+                                   const dfp_s16_packed *pa, const int32_t *sa,
+                                   const dfp_s16_packed *pb, const int32_t *sb, float *c,
+                                   int64_t ldc, int accumulate)
+{
+    bfp_plan pl = make_plan(m, n, k, block, transposed, sa, sb);
+    pl.pa = *pa;
+    pl.pb = *pb;
+    pl.accumulate = accumulate;
+    return gemm_bfp_integer(&pl, c, ldc);
 }
 
 static void zero_rows(float *c, int64_t m, int64_t n, int64_t ldc)
@@ -223,6 +247,12 @@ dfp_status dfp_gemm_bfp(int64_t m, int64_t n, int64_t k, int block, const int16_
 
 /* ---- FP32 operands, quantised while packed ---- */
 
+int dfp_gemm_bfp_on_integers(int block, int mag_bits_a, int mag_bits_b)
+{
+    const double bound = (double)block * ((1 << mag_bits_a) - 1) * ((1 << mag_bits_b) - 1);
+    return block % 2 == 0 && bound <= 2147483647.0;
+}
+
 static dfp_status check_operand(const dfp_bfp_operand *op, int64_t rows, int64_t k)
 {
     dfp_status st = dfp_bfp_check_args(op->x, rows, k, k > 1 ? k : 1, op->block, op->mag_bits,
@@ -272,6 +302,13 @@ static dfp_status gemm_bfp_f32_dense(int64_t m, int64_t n, int64_t k, const dfp_
 dfp_status dfp_gemm_bfp_f32(int64_t m, int64_t n, int64_t k, const dfp_bfp_operand *a,
                             const dfp_bfp_operand *b, float *c, int64_t ldc)
 {
+    return dfp_gemm_bfp_f32_at(m, n, k, a, NULL, b, NULL, c, ldc, 0);
+}
+
+dfp_status dfp_gemm_bfp_f32_at(int64_t m, int64_t n, int64_t k, const dfp_bfp_operand *a,
+                               const dfp_bfp_origin *oa, const dfp_bfp_operand *b,
+                               const dfp_bfp_origin *ob, float *c, int64_t ldc, int accumulate)
+{
     if (!a || !b)
         return DFP_ERR_NULL_POINTER;
     if (m < 0 || n < 0 || k < 0 || ldc < (n > 1 ? n : 1))
@@ -286,32 +323,44 @@ dfp_status dfp_gemm_bfp_f32(int64_t m, int64_t n, int64_t k, const dfp_bfp_opera
     if (!c)
         return DFP_ERR_NULL_POINTER;
     if (k == 0) {
-        zero_rows(c, m, n, ldc);
+        if (!accumulate)
+            zero_rows(c, m, n, ldc);
         return DFP_OK;
     }
     const int block = a->block;
-    const double bound = (double)block * ((1 << a->mag_bits) - 1) * ((1 << b->mag_bits) - 1);
-    if (block % 2 || bound > 2147483647.0)
+    if (!dfp_gemm_bfp_on_integers(block, a->mag_bits, b->mag_bits)) {
+        if (oa || ob || accumulate) /* the dense path quantises whole operands from zero */
+            return DFP_ERR_INVALID_ARGUMENT;
         return gemm_bfp_f32_dense(m, n, k, a, b, c, ldc);
+    }
     const int swap = swap_operands(m, n);
     if (swap) {
         const dfp_bfp_operand *t = a;
+        const dfp_bfp_origin *to = oa;
         int64_t r = m;
-        a = b, b = t, m = n, n = r;
+        a = b, b = t, oa = ob, ob = to, m = n, n = r;
     }
     const int64_t nb = (k + block - 1) / block;
+    const dfp_int_kernels *ik = &dfp_kernels()->integer;
     int32_t *sa = malloc((size_t)(m * nb) * sizeof(int32_t)), *sb = malloc((size_t)(n * nb) * sizeof(int32_t));
-    bfp_plan pl = make_plan(m, n, k, block, swap, sa, sb);
+    dfp_s16_packed pa = {0}, pb = {0};
     st = sa && sb ? DFP_OK : DFP_ERR_OUT_OF_MEMORY;
     if (st == DFP_OK)
-        st = dfp_bfp_pack_operand(a, m, k, pl.mr, &pl.pa, sa);
+        st = dfp_bfp_pack_operand(a, oa, m, k, ik->mr, &pa, sa);
     if (st == DFP_OK)
-        st = dfp_bfp_pack_operand(b, n, k, pl.nr, &pl.pb, sb);
+        st = dfp_bfp_pack_operand(b, ob, n, k, ik->nr, &pb, sb);
     if (st == DFP_OK)
-        st = gemm_bfp_integer(&pl, c, ldc);
-    dfp_scratch_give(pl.pa.panels);
-    dfp_scratch_give(pl.pb.panels);
+        st = gemm_bfp_planned(m, n, k, block, swap, &pa, sa, &pb, sb, c, ldc, accumulate);
+    dfp_scratch_give(pa.panels);
+    dfp_scratch_give(pb.panels);
     free(sa);
     free(sb);
     return st;
+}
+
+dfp_status dfp_gemm_bfp_packed(int64_t m, int64_t n, int64_t k, int block, const dfp_s16_packed *pa,
+                               const int32_t *sa, const dfp_s16_packed *pb, const int32_t *sb,
+                               float *c, int64_t ldc, int accumulate)
+{
+    return gemm_bfp_planned(m, n, k, block, 0, pa, sa, pb, sb, c, ldc, accumulate);
 }

@@ -61,7 +61,7 @@ static int pack_panel_kmajor(const dfp_bfp_operand *op, const dfp_bfp_args *qa, 
                 const int64_t row = r0 + g0 + r;
                 bad_block |= amax[r] >= DFP_F32_INF_BITS;
                 lanes.scale_exp[r] = exps[row * nb + b] = dfp_bfp_scale_exp(amax[r], qa);
-                lanes.index0[r] = (uint64_t)(row * qa->cols + c0);
+                lanes.index0[r] = dfp_bfp_index(qa, row, c0);
             }
             if (!bad_block) /* NaN would have no code (the result is an error anyway) */
                 kern->bfp_block_kmajor(&lanes, x, op->k_stride, len,
@@ -72,11 +72,13 @@ static int pack_panel_kmajor(const dfp_bfp_operand *op, const dfp_bfp_args *qa, 
     return bad;
 }
 
-dfp_status dfp_bfp_pack_operand(const dfp_bfp_operand *op, int64_t rows, int64_t k, int w,
-                                dfp_s16_packed *out, int32_t *exps)
+dfp_status dfp_bfp_pack_operand(const dfp_bfp_operand *op, const dfp_bfp_origin *origin,
+                                int64_t rows, int64_t k, int w, dfp_s16_packed *out, int32_t *exps)
 {
-    const dfp_bfp_args qa = dfp_bfp_args_of(op->block, op->mag_bits, op->floor_exponent, op->rounding,
-                                            op->seed, op->stream, k);
+    dfp_bfp_args qa = dfp_bfp_args_of(op->block, op->mag_bits, op->floor_exponent, op->rounding,
+                                      op->seed, op->stream, k);
+    if (origin)
+        qa.row0 = origin->row0, qa.col0 = origin->col0, qa.cols = origin->cols;
     out->w = w;
     out->kp = (k + 1) / 2;
     out->npanels = (rows + w - 1) / w;

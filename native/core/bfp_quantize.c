@@ -48,7 +48,7 @@ int dfp_bfp_quantize_block(const float *x, int64_t r, int64_t c0, int64_t len, c
     if (amax_bits >= DFP_F32_INF_BITS)
         return 1;
     dfp_bfp_block b = {dfp_bfp_scale_exp(amax_bits, a), (float)((1 << a->mag_bits) - 1),
-                       a->stochastic, a->key, (uint64_t)(r * a->cols + c0)};
+                       a->stochastic, a->key, dfp_bfp_index(a, r, c0)};
     kern->bfp_block(&b, x, len, mant, y);
     if (scale_exp)
         *scale_exp = b.scale_exp;
@@ -59,7 +59,7 @@ dfp_bfp_args dfp_bfp_args_of(int block, int mag_bits, int floor_exponent, dfp_ro
                              uint64_t seed, uint64_t stream, int64_t cols)
 {
     dfp_bfp_args a = {block, mag_bits, floor_exponent != 0, rounding == DFP_ROUND_STOCHASTIC,
-                      dfp_rng_key(seed, stream), cols};
+                      dfp_rng_key(seed, stream), cols, 0, 0};
     return a;
 }
 

@@ -12,7 +12,18 @@ typedef struct dfp_bfp_args {
     int block, mag_bits, floor_exponent, stochastic;
     uint64_t key;      /* dfp_rng_key(seed, stream) */
     int64_t cols;      /* row length of the logical matrix: stochastic index r * cols + c */
+    /* where the quantised matrix lies in that logical matrix: its element (r, c)
+     * draws index (row0 + r) * cols + col0 + c. Zero but for a slice of a larger
+     * operand (an image of a batch's im2col matrix, conv_bfp.c), which then
+     * rounds exactly as the whole would. */
+    int64_t row0, col0;
 } dfp_bfp_args;
+
+/* Index of element (r, c) of the quantised matrix. */
+static inline uint64_t dfp_bfp_index(const dfp_bfp_args *a, int64_t r, int64_t c)
+{
+    return (uint64_t)((a->row0 + r) * a->cols + a->col0 + c);
+}
 
 /* The arguments of one quantiser call (the stochastic key from seed and stream). */
 dfp_bfp_args dfp_bfp_args_of(int block, int mag_bits, int floor_exponent, dfp_rounding rounding,

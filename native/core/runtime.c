@@ -49,6 +49,10 @@ dfp_status dfp_set_num_threads(int num_threads)
 
 int dfp_threads_for_work(int64_t work_items)
 {
+    /* inside a team (drivers whose threads take images) every call runs on its
+     * own thread: no nested teams */
+    if (omp_in_parallel())
+        return 1;
     int n = dfp_num_threads();
     int64_t useful = work_items / DFP_MIN_WORK_PER_THREAD;
     if (useful < 1)

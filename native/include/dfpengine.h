@@ -381,6 +381,31 @@ typedef struct dfp_bfp_operand {
  * must be equal. DFP_ERR_NOT_FINITE on NaN/inf input (c then undefined). */
 dfp_status dfp_gemm_bfp_f32(int64_t m, int64_t n, int64_t k, const dfp_bfp_operand *a, const dfp_bfp_operand *b, float *c, int64_t ldc);
 
+/* The block floating point format of one convolution operand (the fields of
+ * dfp_bfp_operand that are not about storage). */
+typedef struct dfp_bfp_format {
+    int block, mag_bits, floor_exponent;
+    dfp_rounding rounding;
+    uint64_t seed, stream;
+} dfp_bfp_format;
+
+/* Convolution passes in block floating point, each equal bit for bit to one
+ * dfp_gemm_bfp_f32 on the batch's im2col matrix cols (dfp_conv2d_im2col_f32:
+ * taps (c,kh,kw) x pixels (n,oh,ow)), computed image by image without that
+ * matrix. Stochastic indices are those of the GEMM operands named here:
+ *   forward:         y = cols^T (pixels x taps, format fx) @ W^T (W: O x taps, fw), in NCHW
+ *   backward_data:   dx = col2im(W^T (taps x O, fw) @ dY (dY^T: pixels x O, fdy)),
+ *                    col2im as dfp_conv2d_col2im_f32
+ *   backward_weight: dw = dY (O x pixels, fdy) @ cols^T (cols: taps x pixels, fx)
+ * Blocks lie along the GEMM's K (taps, O and pixels). The two formats must
+ * share the block, which must be even, and a block's products must fit INT32
+ * (block * (2^mag_a - 1) * (2^mag_b - 1) < 2^31); backward_weight also needs
+ * OH*OW a multiple of the block when batch > 1 (an image is then whole
+ * blocks); else DFP_ERR_INVALID_ARGUMENT. DFP_ERR_NOT_FINITE on NaN/inf. */
+dfp_status dfp_conv2d_bfp_forward(const dfp_conv2d_shape *shape, const float *x, const dfp_bfp_format *fx, const float *w, const dfp_bfp_format *fw, float *y);
+dfp_status dfp_conv2d_bfp_backward_data(const dfp_conv2d_shape *shape, const float *dy, const dfp_bfp_format *fdy, const float *w, const dfp_bfp_format *fw, float *dx);
+dfp_status dfp_conv2d_bfp_backward_weight(const dfp_conv2d_shape *shape, const float *x, const dfp_bfp_format *fx, const float *dy, const dfp_bfp_format *fdy, float *dw);
+
 #ifdef __cplusplus
 }
 #endif
