@@ -51,6 +51,7 @@ GEOMS = {  # (n, c, h, o, kernel, (stride, padding, dilation))
     "1x1 stride 2": (2, 16, 8, 8, 1, ((2, 2), (0, 0), (1, 1))),
     "dilated, no pad": (2, 4, 12, 3, 3, ((1, 1), (0, 0), (2, 2))),
     "one image, odd size": (1, 3, 7, 4, 3, ((1, 1), (1, 1), (1, 1))),
+    "wtgrad in groups of 4 images, then 1": (5, 2, 16, 3, 3, ((1, 1), (1, 1), (1, 1))),
 }
 
 

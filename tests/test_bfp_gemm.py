@@ -144,13 +144,17 @@ def test_quantise_while_packing_equals_quantise_then_gemm(m, n, k, block, mag, f
             assert np.array_equal(got.view(np.uint32), want), (isa, threads)
 
 
-def test_kmajor_operand_extreme_exponents_equal_contiguous(restore_isa_threads):
-    # transposed (k-major) operands quantise 16 rows per kernel call; rows whose
-    # scale 2^-E is not a normal float (blocks below about 2^-121) take the scalar steps
+@pytest.mark.parametrize("kmajor", [True, False], ids=["k-major", "row-major"])
+def test_operand_extreme_exponents_equal_contiguous(kmajor, restore_isa_threads):
+    # operands quantise 16 rows per k-major kernel call (row-major ones through a k-major
+    # copy of the block); rows whose scale 2^-E is not a normal float (blocks below
+    # about 2^-121) take the scalar steps
     rng = np.random.default_rng(5)
     # rows 0..31: a different scale per lane; rows 32..34 (the last group): tiny
     scales = np.float32([1e-30, 1.0, 1e30, 1e37, 0.0, 1e-20, 5.0, 1e10] * 4 + [1e-38, 1e-45, 1.0])[:, None]
     a = (rng.standard_normal((130, 35)).T * scales).astype(np.float32)      # 35 x 130, k-major
+    if not kmajor:
+        a = np.ascontiguousarray(a)
     b = (rng.standard_normal((130, 20)).T).astype(np.float32)
     for rounding in ("stochastic", "nearest"):
         want = two_step(a, b, 64, 7, False, rounding).view(np.uint32)

@@ -9,6 +9,7 @@
 #include <immintrin.h>
 
 #include "emu_kernels.h"
+#include "transpose_avx512.h"
 
 #define MR 16
 #define NR 8
@@ -432,6 +433,22 @@ static void dfp_bfp_block_kmajor_avx512(const dfp_bfp_lanes *b, const float *x, 
     }
 }
 
+/* dfp_rows_to_lanes_fn: 16 x 16 blocks transposed in registers (rows past
+ * `rows` read as zeros). */
+static void dfp_rows_to_lanes_avx512(const float *x, int64_t ldx, int rows, int64_t len, float *buf)
+{
+    int64_t t = 0;
+    for (; t + DFP_BFP_LANES <= len; t += DFP_BFP_LANES) {
+        __m512i r[DFP_BFP_LANES];
+        for (int i = 0; i < DFP_BFP_LANES; i++)
+            r[i] = i < rows ? _mm512_loadu_si512(x + i * ldx + t) : _mm512_setzero_si512();
+        transpose16_epi32(r);
+        for (int j = 0; j < DFP_BFP_LANES; j++)
+            _mm512_storeu_si512(buf + (t + j) * DFP_BFP_LANES, r[j]);
+    }
+    dfp_rows_to_lanes_span(x, ldx, rows, t, len, buf);
+}
+
 /* dfp_bfp_scale_add_fn, 16 columns at a time: 2^(ea + eb) built from its bits
  * for the lanes where it is a normal float; a vector with any other lane
  * (never seen in practice) goes through the scalar steps. */
@@ -470,6 +487,7 @@ void dfp_emu_kernels_init_avx512(dfp_emu_kernels *k)
     k->bfp_block = dfp_bfp_block_avx512;
     k->absmax_kmajor = dfp_absmax_kmajor_avx512;
     k->bfp_block_kmajor = dfp_bfp_block_kmajor_avx512;
+    k->rows_to_lanes = dfp_rows_to_lanes_avx512;
     k->bfp_scale_add = dfp_bfp_scale_add_avx512;
     k->mr = MR;
     k->nr = NR;

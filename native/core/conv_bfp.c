@@ -26,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define WTGRAD_K 1024 /* pixels per WTGRAD product (several small images) */
+
 typedef struct bfp_conv {
     dfp_conv_geom g;
     int64_t batch, out_ch, taps, pixels, image; /* pixels per output image, floats per input image */
@@ -206,27 +208,43 @@ dfp_status dfp_conv2d_bfp_backward_weight(const dfp_conv2d_shape *shape, const f
     /* K runs image after image, so threads split the output instead: each takes
      * a range of input channels, i.e. of dW's columns (taps), through every
      * image, with no synchronisation; each quantises dY itself (O rows against
-     * its (C / threads) * KH*KW rows of cols: the small operand). */
+     * its (C / threads) * KH*KW rows of cols: the small operand). Small images
+     * go `group` at a time (K of about WTGRAD_K pixels per product), dY's rows
+     * of the group copied side by side. */
     const int teams = dfp_threads_for_work(cv.batch * px * cv.taps * o / 262144);
     const int parts = teams < cv.g.channels ? teams : (int)cv.g.channels;
+    int64_t group = WTGRAD_K / px;
+    group = group < 1 ? 1 : group > cv.batch ? cv.batch : group;
     dfp_status failed = DFP_OK;
 #pragma omp parallel for schedule(static) num_threads(parts)
     for (int part = 0; part < parts; part++) {
         const int64_t c0 = cv.g.channels * part / parts, c1 = cv.g.channels * (part + 1) / parts;
         dfp_conv_geom g = cv.g;
         g.channels = c1 - c0;
-        const int64_t taps = g.channels * kk;
-        float *tile = dfp_scratch_take((size_t)(taps * px) * sizeof(float));
-        dfp_status mine = tile ? DFP_OK : DFP_ERR_OUT_OF_MEMORY;
-        for (int64_t n = 0; n < cv.batch && mine == DFP_OK; n++) {
-            dfp_im2col_tile(&g, x + n * cv.image + c0 * plane, sizeof(float), 0, px, tile, px);
-            const dfp_bfp_operand ody = operand(fdy, dy + n * o * px, px, 1); /* O x pixels */
-            const dfp_bfp_operand ocols = operand(fx, tile, px, 1);           /* taps x pixels */
-            const dfp_bfp_origin at_dy = {0, n * px, all}, at_cols = {c0 * kk, n * px, all};
-            mine = dfp_gemm_bfp_f32_at(o, taps, px, &ody, &at_dy, &ocols, &at_cols, dw + c0 * kk,
-                                       cv.taps, n > 0);
+        const int64_t taps = g.channels * kk, ld = group * px;
+        float *tile = dfp_scratch_take((size_t)(taps * ld) * sizeof(float));
+        float *dyg = group > 1 ? malloc((size_t)(o * ld) * sizeof(float)) : NULL;
+        dfp_status mine = tile && (group == 1 || dyg) ? DFP_OK : DFP_ERR_OUT_OF_MEMORY;
+        for (int64_t n0 = 0; n0 < cv.batch && mine == DFP_OK; n0 += group) {
+            const int64_t imgs = cv.batch - n0 < group ? cv.batch - n0 : group, k = imgs * px;
+            for (int64_t i = 0; i < imgs; i++)
+                dfp_im2col_tile(&g, x + (n0 + i) * cv.image + c0 * plane, sizeof(float), 0, px,
+                                tile + i * px, ld);
+            const float *dyk = dy + n0 * o * px; /* O x k, row stride ld */
+            if (group > 1) {
+                for (int64_t r = 0; r < o; r++)
+                    for (int64_t i = 0; i < imgs; i++)
+                        memcpy(dyg + r * ld + i * px, dyk + (i * o + r) * px, (size_t)px * sizeof(float));
+                dyk = dyg;
+            }
+            const dfp_bfp_operand ody = operand(fdy, dyk, group > 1 ? ld : px, 1);
+            const dfp_bfp_operand ocols = operand(fx, tile, ld, 1); /* taps x k */
+            const dfp_bfp_origin at_dy = {0, n0 * px, all}, at_cols = {c0 * kk, n0 * px, all};
+            mine = dfp_gemm_bfp_f32_at(o, taps, k, &ody, &at_dy, &ocols, &at_cols, dw + c0 * kk,
+                                       cv.taps, n0 > 0);
         }
         dfp_scratch_give(tile);
+        free(dyg);
 #pragma omp critical
         if (mine != DFP_OK)
             failed = mine;

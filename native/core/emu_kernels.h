@@ -98,6 +98,11 @@ typedef void (*dfp_absmax_kmajor_fn)(const float *x, int64_t ldx, int rows, int6
 typedef void (*dfp_bfp_block_kmajor_fn)(const dfp_bfp_lanes *b, const float *x, int64_t ldx,
                                         int64_t len, int32_t *pairs, int64_t ld);
 
+/* A block of up to DFP_BFP_LANES rows turned k-major for the kernels above
+ * (the BFP packer's path for row-major operands): buf[t * DFP_BFP_LANES + r] =
+ * x[r * ldx + t] for t < len, r < rows; lanes past rows are left undefined. */
+typedef void (*dfp_rows_to_lanes_fn)(const float *x, int64_t ldx, int rows, int64_t len, float *buf);
+
 /* The BFP GEMM's flush of one micro-tile of exact block sums (bfp_gemm.c):
  * tot[i * ldt + j] += blk[i * ldb + j] * 2^(ea[i * lde] + eb[j]) for i < rows,
  * j < cols. The product is the exact power-of-two scaling ldexpf gives (an
@@ -116,6 +121,7 @@ typedef struct dfp_emu_kernels {
     dfp_bfp_block_fn bfp_block;
     dfp_absmax_kmajor_fn absmax_kmajor;
     dfp_bfp_block_kmajor_fn bfp_block_kmajor;
+    dfp_rows_to_lanes_fn rows_to_lanes;
     dfp_bfp_scale_add_fn bfp_scale_add;
 } dfp_emu_kernels;
 
@@ -218,6 +224,15 @@ static inline void dfp_bfp_scale_add_span(const float *blk, int32_t ea, const in
 {
     for (int64_t j = j0; j < cols; j++)
         tot[j] += dfp_scale_pow2(blk[j], ea + eb[j]);
+}
+
+/* dfp_rows_to_lanes_fn from column t0 on: the scalar reference and the SIMD tails. */
+static inline void dfp_rows_to_lanes_span(const float *x, int64_t ldx, int rows, int64_t t0,
+                                          int64_t len, float *buf)
+{
+    for (int64_t t = t0; t < len; t++)
+        for (int r = 0; r < rows; r++)
+            buf[t * DFP_BFP_LANES + r] = x[r * ldx + t];
 }
 
 static inline void dfp_absmax_kmajor_span(const float *x, int64_t ldx, int rows, int64_t len,

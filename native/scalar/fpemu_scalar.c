@@ -78,6 +78,11 @@ static void dfp_bfp_block_kmajor_scalar(const dfp_bfp_lanes *b, const float *x, 
     dfp_bfp_kmajor_span(b, x, ldx, len, pairs, ld);
 }
 
+static void dfp_rows_to_lanes_scalar(const float *x, int64_t ldx, int rows, int64_t len, float *buf)
+{
+    dfp_rows_to_lanes_span(x, ldx, rows, 0, len, buf);
+}
+
 /* Rows whose every 2^(ea + eb[j]) is a normal float take a branch-free loop
  * (the compiler vectorises it at the baseline ISA; AVX2 uses this kernel). */
 static void dfp_bfp_scale_add_scalar(const float *blk, int64_t ldb, const int32_t *ea, int64_t lde,
@@ -111,6 +116,7 @@ void dfp_emu_kernels_init_scalar(dfp_emu_kernels *k)
     k->bfp_block = dfp_bfp_block_scalar;
     k->absmax_kmajor = dfp_absmax_kmajor_scalar;
     k->bfp_block_kmajor = dfp_bfp_block_kmajor_scalar;
+    k->rows_to_lanes = dfp_rows_to_lanes_scalar;
     k->bfp_scale_add = dfp_bfp_scale_add_scalar;
     k->mr = DFP_FPEMU_SCALAR_MR;
     k->nr = DFP_FPEMU_SCALAR_NR;
