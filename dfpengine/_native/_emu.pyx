@@ -350,3 +350,49 @@ def conv_bfp_backward_weight(x, dy, w_shape, stride, padding, dilation, fx, fdy)
                                             <const float *>cnp.PyArray_DATA(DY), &cdy, <float *>cnp.PyArray_DATA(DW))
     check(st, "conv_bfp_backward_weight")
     return DW
+
+
+cdef dfp_fpemu_gemm_params _fpemu_params(in_a, in_b, acc, int64_t chunk, str what) except *:
+    """Nearest-rounding GEMM params of the image-wise float-format convs."""
+    cdef dfp_fpemu_gemm_params p
+    p.in_a = to_c_format(in_a, what)
+    p.in_b = to_c_format(in_b, what)
+    p.acc = to_c_format(acc, what)
+    p.in_rounding = DFP_ROUND_NEAREST
+    p.acc_rounding = DFP_ROUND_NEAREST
+    p.chunk = chunk
+    p.seed = 0
+    p.stream = 0
+    return p
+
+
+def conv_fpemu_forward(x, w, stride, padding, dilation, y_shape, in_x, in_w, acc, int64_t chunk):
+    """y (y_shape, NCHW) of the conv in an emulated float format, nearest rounding
+    (dfp_conv2d_fpemu_forward); in_x, in_w, acc: (exp_bits, man_bits, bias, saturate)."""
+    cdef cnp.ndarray X = _as_f32(x, "conv_fpemu_forward x")
+    cdef cnp.ndarray W = _as_f32(w, "conv_fpemu_forward w")
+    cdef dfp_conv2d_shape s = _bfp_conv_shape(np.shape(X), np.shape(W), stride, padding, dilation)
+    cdef dfp_fpemu_gemm_params p = _fpemu_params(in_x, in_w, acc, chunk, "conv_fpemu_forward")
+    cdef cnp.ndarray Y = np.empty(tuple(y_shape), np.float32)
+    cdef dfp_status st
+    with nogil:
+        st = dfp_conv2d_fpemu_forward(&s, <const float *>cnp.PyArray_DATA(X), <const float *>cnp.PyArray_DATA(W),
+                                      &p, <float *>cnp.PyArray_DATA(Y))
+    check(st, "conv_fpemu_forward")
+    return Y
+
+
+def conv_fpemu_backward_data(dy, w, x_shape, stride, padding, dilation, in_dy, in_w, acc, int64_t chunk):
+    """dx (x_shape) of the conv in an emulated float format, nearest rounding
+    (dfp_conv2d_fpemu_backward_data)."""
+    cdef cnp.ndarray DY = _as_f32(dy, "conv_fpemu_backward_data dy")
+    cdef cnp.ndarray W = _as_f32(w, "conv_fpemu_backward_data w")
+    cdef dfp_conv2d_shape s = _bfp_conv_shape(x_shape, np.shape(W), stride, padding, dilation)
+    cdef dfp_fpemu_gemm_params p = _fpemu_params(in_dy, in_w, acc, chunk, "conv_fpemu_backward_data")
+    cdef cnp.ndarray DX = np.empty(tuple(x_shape), np.float32)
+    cdef dfp_status st
+    with nogil:
+        st = dfp_conv2d_fpemu_backward_data(&s, <const float *>cnp.PyArray_DATA(DY), <const float *>cnp.PyArray_DATA(W),
+                                            &p, <float *>cnp.PyArray_DATA(DX))
+    check(st, "conv_fpemu_backward_data")
+    return DX

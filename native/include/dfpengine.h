@@ -406,6 +406,18 @@ dfp_status dfp_conv2d_bfp_forward(const dfp_conv2d_shape *shape, const float *x,
 dfp_status dfp_conv2d_bfp_backward_data(const dfp_conv2d_shape *shape, const float *dy, const dfp_bfp_format *fdy, const float *w, const dfp_bfp_format *fw, float *dx);
 dfp_status dfp_conv2d_bfp_backward_weight(const dfp_conv2d_shape *shape, const float *x, const dfp_bfp_format *fx, const float *dy, const dfp_bfp_format *fdy, float *dw);
 
+/* Convolution passes in an emulated float format, each equal bit for bit to
+ * one dfp_gemm_fpemu on the batch's im2col matrix (see dfp_conv2d_bfp_*),
+ * computed a few images at a time without that matrix:
+ *   forward:       y = cols^T @ W^T (in NCHW); p->in_a is x's format, p->in_b w's
+ *   backward_data: dx = col2im(W^T @ dY) (col2im as dfp_conv2d_col2im_f32);
+ *                  p->in_a is dy's format, p->in_b w's
+ * Accumulator, chunk: p->acc, p->chunk. Nearest rounding only (inputs and
+ * sums; else DFP_ERR_INVALID_ARGUMENT): stochastic draws are indexed by the
+ * elements' places in the whole matrices. */
+dfp_status dfp_conv2d_fpemu_forward(const dfp_conv2d_shape *shape, const float *x, const float *w, const dfp_fpemu_gemm_params *p, float *y);
+dfp_status dfp_conv2d_fpemu_backward_data(const dfp_conv2d_shape *shape, const float *dy, const float *w, const dfp_fpemu_gemm_params *p, float *dx);
+
 #ifdef __cplusplus
 }
 #endif
