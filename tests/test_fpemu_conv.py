@@ -1,8 +1,9 @@
 """Float-format convs (fp8 and kin) a few images at a time in C (_fpemu_conv,
 dfp_conv2d_fpemu_*) equal the im2col GEMM formulation (_im2col_conv, checked
 against formats.floats.gemm_fp8 in test_lowp_routing) bit for bit: FPROP and
-BPROP, several geometries and image groupings, every ISA at 1 and 2 threads;
-stochastic rounding takes the im2col GEMMs."""
+BPROP and WTGRAD (its sum over the batch in slices), several geometries and
+image groupings, every ISA at 1 and 2 threads; stochastic rounding takes the
+im2col GEMMs."""
 import numpy as np
 import pytest
 
@@ -28,7 +29,8 @@ def run(passes, x, w, dy, geom, fmt):
     _lowp_streams.reset(5)
     y = passes[0](x, w, None, *geom, fmt=fmt)
     dx = passes[1](dy, w, x.shape, *geom, fmt=fmt)
-    return y, dx, _lowp_streams.next_call()
+    dw = passes[2](x, dy, w.shape, *geom, fmt=fmt)
+    return y, dx, dw, _lowp_streams.next_call()
 
 
 GEOMS = {  # (n, c, h, o, kernel, (stride, padding, dilation))
@@ -38,6 +40,8 @@ GEOMS = {  # (n, c, h, o, kernel, (stride, padding, dilation))
     "dilated, no pad": (2, 4, 12, 3, 3, ((1, 1), (0, 0), (2, 2))),
     "groups of 4 images of 256 pixels, then 1": (5, 2, 16, 3, 3, ((1, 1), (1, 1), (1, 1))),
     "images of 1156 pixels, one per group": (3, 2, 34, 2, 3, ((1, 1), (1, 1), (1, 1))),
+    "100 pixels: wtgrad slices of 16 images": (18, 3, 10, 4, 3, ((1, 1), (1, 1), (1, 1))),
+    "huge values: the fast kernel's bound fails": (4, 2, 16, 3, 3, ((1, 1), (1, 1), (1, 1)), 3e3),
 }
 FORMATS = {
     "fp8": precision.gemm_format_for("fp8"),
@@ -49,12 +53,14 @@ FORMATS = {
 @pytest.mark.parametrize("geom", GEOMS, ids=list(GEOMS))
 @pytest.mark.parametrize("name", FORMATS, ids=list(FORMATS))
 def test_groups_of_images_equal_the_im2col_gemm(geom, name, isa_threads):
-    n, c, h, o, k, g = GEOMS[geom]
+    n, c, h, o, k, g, *scale = GEOMS[geom]
     x, w, dy = case(n, c, h, o, k, g)
+    if scale:      # sums near the accumulator's max: saturation, the exact kernel
+        x, w, dy = x * scale[0], w * scale[0], dy * scale[0]
     want, got = run(IM2COL, x, w, dy, g, FORMATS[name]), run(GROUPS, x, w, dy, g, FORMATS[name])
-    for what, a, b in zip(("fprop", "bprop"), got, want):
+    for what, a, b in zip(("fprop", "bprop", "wtgrad"), got, want):
         assert np.array_equal(a.view(np.uint32), b.view(np.uint32)), what
-    assert got[2] == want[2]   # one GEMM call index per pass, as the im2col GEMMs take
+    assert got[3] == want[3]   # one GEMM call index per pass, as the im2col GEMMs take
 
 
 def test_c_path_only_for_nearest_rounding(monkeypatch):
@@ -65,7 +71,7 @@ def test_c_path_only_for_nearest_rounding(monkeypatch):
     run(passes, x, w, dy, ((1, 1), (1, 1), (1, 1)), FORMATS["fp8"])
     assert calls == []
     run(passes, x, w, dy, ((1, 1), (1, 1), (1, 1)), floats.fp8_gemm_format(rounding="stochastic"))
-    assert calls == [1, 1]
+    assert calls == [1, 1, 1]
 
 
 def test_bias_and_bad_input():

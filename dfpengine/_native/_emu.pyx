@@ -396,3 +396,19 @@ def conv_fpemu_backward_data(dy, w, x_shape, stride, padding, dilation, in_dy, i
                                             &p, <float *>cnp.PyArray_DATA(DX))
     check(st, "conv_fpemu_backward_data")
     return DX
+
+
+def conv_fpemu_backward_weight(x, dy, w_shape, stride, padding, dilation, in_dy, in_x, acc, int64_t chunk):
+    """dw (w_shape) of the conv in an emulated float format, nearest rounding
+    (dfp_conv2d_fpemu_backward_weight)."""
+    cdef cnp.ndarray X = _as_f32(x, "conv_fpemu_backward_weight x")
+    cdef cnp.ndarray DY = _as_f32(dy, "conv_fpemu_backward_weight dy")
+    cdef dfp_conv2d_shape s = _bfp_conv_shape(np.shape(X), w_shape, stride, padding, dilation)
+    cdef dfp_fpemu_gemm_params p = _fpemu_params(in_dy, in_x, acc, chunk, "conv_fpemu_backward_weight")
+    cdef cnp.ndarray DW = np.empty(tuple(w_shape), np.float32)
+    cdef dfp_status st
+    with nogil:
+        st = dfp_conv2d_fpemu_backward_weight(&s, <const float *>cnp.PyArray_DATA(X), <const float *>cnp.PyArray_DATA(DY),
+                                              &p, <float *>cnp.PyArray_DATA(DW))
+    check(st, "conv_fpemu_backward_weight")
+    return DW

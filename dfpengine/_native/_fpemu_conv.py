@@ -5,9 +5,10 @@ without the batch's im2col matrix and the NHWC copies around it.
 
 Only nearest rounding (inputs and sums, the presets' choice) goes to C: then
 an output element depends only on its two K vectors, not on where they sit in
-the matrices. Stochastic rounding draws by position in the whole matrices and
-takes the im2col GEMMs, as does WTGRAD (a sum over every image of the batch).
-Each pass takes one GEMM call index from `_lowp_streams`, as the GEMM would.
+the matrices, and WTGRAD's sum over the batch goes on from slice to slice.
+Stochastic rounding draws by position in the whole matrices and takes the
+im2col GEMMs. Each pass takes one GEMM call index from `_lowp_streams`, as the
+GEMM would.
 """
 from . import _emu, _im2col_conv, _lowp_streams, reference as _ref
 
@@ -25,7 +26,7 @@ def _params(fmt):
 
 def passes(gemm):
     """conv2d_{forward,backward_data,backward_weight}_quantized of a float format provider
-    whose GEMM (for stochastic rounding and WTGRAD) is `gemm`."""
+    whose GEMM (for stochastic rounding) is `gemm`."""
     im2col_fwd, im2col_bwd_data, im2col_bwd_weight = _im2col_conv.conv_passes(gemm)
 
     def conv2d_forward_quantized(x, w, bias, stride, padding, dilation, fmt=None):
@@ -53,4 +54,15 @@ def passes(gemm):
         # bprop's accumulator is fmt.a's (the im2col GEMM moves it to the swapped operand)
         return _emu.conv_fpemu_backward_data(dy, w, x_shape, stride, padding, dilation, *params)
 
-    return conv2d_forward_quantized, conv2d_backward_data_quantized, im2col_bwd_weight
+    def conv2d_backward_weight_quantized(x, dy, w_shape, stride, padding, dilation, fmt=None):
+        params = _params(fmt)
+        if params is None:
+            return im2col_bwd_weight(x, dy, w_shape, stride, padding, dilation, fmt)
+        _ref._array("x", x, ndim=4)
+        w_shape = _ref._shape4("w_shape", w_shape)
+        stride, padding, dilation, y_shape = _ref._conv_geometry(x.shape, w_shape, stride, padding, dilation)
+        _ref._check_dy(dy, y_shape)
+        _lowp_streams.next_call(fmt)
+        return _emu.conv_fpemu_backward_weight(x, dy, w_shape, stride, padding, dilation, *params)
+
+    return conv2d_forward_quantized, conv2d_backward_data_quantized, conv2d_backward_weight_quantized

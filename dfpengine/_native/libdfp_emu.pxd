@@ -61,3 +61,4 @@ cdef extern from "dfpengine.h" nogil:
     dfp_status dfp_conv2d_bfp_backward_weight(const dfp_conv2d_shape *shape, const float *x, const dfp_bfp_format *fx, const float *dy, const dfp_bfp_format *fdy, float *dw)
     dfp_status dfp_conv2d_fpemu_forward(const dfp_conv2d_shape *shape, const float *x, const float *w, const dfp_fpemu_gemm_params *p, float *y)
     dfp_status dfp_conv2d_fpemu_backward_data(const dfp_conv2d_shape *shape, const float *dy, const float *w, const dfp_fpemu_gemm_params *p, float *dx)
+    dfp_status dfp_conv2d_fpemu_backward_weight(const dfp_conv2d_shape *shape, const float *x, const float *dy, const dfp_fpemu_gemm_params *p, float *dw)

@@ -129,7 +129,7 @@ static void dfp_gemm_fpemu_f32_avx2_8x4(int64_t k, const float *a_panel, const f
     __m256 total[NR], s[NR];
     for (int j = 0; j < NR; j++) {
         index_halves_avx2((uint64_t)((j0 + j) * acc->m + i0), &lo[j], &hi[j]);
-        total[j] = _mm256_setzero_ps();
+        total[j] = acc->from_tile ? _mm256_loadu_ps(c_tile + j * MR) : _mm256_setzero_ps();
     }
     for (int64_t c0 = 0, ci = 0; c0 < k; c0 += acc->chunk, ci++) {
         int64_t end = dfp_fpemu_chunk_end(c0, acc->chunk, k);
@@ -172,7 +172,7 @@ static void dfp_gemm_fpemu_nearest_f32_avx2_8x4(int64_t k, const float *a_panel,
     const __m256i shift_bits = _mm256_set1_epi32((23 - acc->fmt.man_bits) << 23);
     __m256 total[NR], s[NR];
     for (int j = 0; j < NR; j++)
-        total[j] = _mm256_setzero_ps();
+        total[j] = acc->from_tile ? _mm256_loadu_ps(c_tile + j * MR) : _mm256_setzero_ps();
     for (int64_t c0 = 0; c0 < k; c0 += acc->chunk) {
         int64_t end = dfp_fpemu_chunk_end(c0, acc->chunk, k);
         __m256 av = _mm256_loadu_ps(a_panel + c0 * MR);

@@ -189,7 +189,7 @@ static void dfp_gemm_fpemu_f32_avx512_16x8(int64_t k, const float *a_panel,
     __m512 total[NR], s[NR];
     for (int j = 0; j < NR; j++) {
         index_halves_avx512((uint64_t)((j0 + j) * acc->m + i0), &lo[j], &hi[j]);
-        total[j] = _mm512_setzero_ps();
+        total[j] = acc->from_tile ? _mm512_loadu_ps(c_tile + j * MR) : _mm512_setzero_ps();
     }
     for (int64_t c0 = 0, ci = 0; c0 < k; c0 += acc->chunk, ci++) {
         int64_t end = dfp_fpemu_chunk_end(c0, acc->chunk, k);
@@ -251,7 +251,7 @@ fpemu_nearest_tile_avx512(int64_t k, const float *a_panel, const float *b_panel,
     const __m512 sigma = _mm512_set1_ps((float)((1 << (23 - acc->fmt.man_bits)) + 1));
     __m512 total[NR], s[NR];
     for (int j = 0; j < NR; j++)
-        total[j] = _mm512_setzero_ps();
+        total[j] = acc->from_tile ? _mm512_loadu_ps(c_tile + j * MR) : _mm512_setzero_ps();
     for (int64_t c0 = 0; c0 < k; c0 += acc->chunk) {
         int64_t end = dfp_fpemu_chunk_end(c0, acc->chunk, k);
         __m512 av = _mm512_loadu_ps(a_panel + c0 * MR);

@@ -8,9 +8,12 @@
  * K in order. So a GEMM over a group of images' columns gives the same
  * elements, whichever operand is A. Here: the group's im2col tile (taps x
  * pixels, in cache), W as A so the output comes out channel-major, dY read in
- * place. FPROP and BPROP; WTGRAD sums over every image (K = pixels) and stays
- * a whole-batch GEMM. Stochastic rounding indexes elements by their place in
- * the whole matrices and is not taken here. Contract: dfpengine.h. */
+ * place. WTGRAD sums over every image (K = pixels): its groups are K slices
+ * continuing each element's chunked sum from the totals so far
+ * (dfp_gemm_fpemu_slice; slices start on chunk boundaries), threads taking
+ * input channels (dW's columns). Stochastic rounding indexes elements by their
+ * place in the whole matrices and is not taken here. Contract: dfpengine.h. */
+#include "fpemu_gemm.h"
 #include "im2col.h"
 #include "kernel_table.h"
 
@@ -132,6 +135,87 @@ dfp_status dfp_conv2d_fpemu_backward_data(const dfp_conv2d_shape *shape, const f
             }
         }
         free(dcols);
+        free(dyg);
+#pragma omp critical
+        if (mine != DFP_OK)
+            failed = mine;
+    }
+    return failed;
+}
+
+/* Bound (FP32 bits) on |x| after nearest rounding to f: the rounding is monotonic. */
+static uint32_t rounded_absmax(const dfp_float_format *f, const float *x, int64_t n)
+{
+    const uint32_t bits = dfp_kernels()->emu.absmax_bits(x, n);
+    float v, r;
+    memcpy(&v, &bits, sizeof v);
+    if (bits >= 0x7f800000u || f->exp_bits == 0 ||
+        dfp_float_round(f, DFP_ROUND_NEAREST, 0, 0, 0, &v, &r, 1) != DFP_OK)
+        return bits;
+    uint32_t out;
+    memcpy(&out, &r, sizeof out);
+    return out & 0x7fffffffu;
+}
+
+static int64_t gcd64(int64_t a, int64_t b)
+{
+    while (b) {
+        int64_t t = a % b;
+        a = b, b = t;
+    }
+    return a;
+}
+
+dfp_status dfp_conv2d_fpemu_backward_weight(const dfp_conv2d_shape *shape, const float *x,
+                                            const float *dy, const dfp_fpemu_gemm_params *p,
+                                            float *dw)
+{
+    fpemu_conv cv;
+    dfp_status st = conv_of(shape, x, dy, dw, p, &cv);
+    if (st != DFP_OK)
+        return st;
+    const int64_t px = cv.pixels, o = cv.out_ch, kk = cv.g.kernel_h * cv.g.kernel_w;
+    const int64_t plane = cv.g.in_h * cv.g.in_w;
+    /* slices start on chunk boundaries of K = N * pixels: whole multiples of `unit` images */
+    const int64_t unit = p->chunk / gcd64(px > 0 ? px : 1, p->chunk);
+    int64_t group = (cv.group + unit - 1) / unit * unit;
+    group = group > cv.batch ? cv.batch : group;
+    if (group < unit)
+        group = cv.batch; /* fewer images than one unit: a single slice */
+    const int64_t ld = group * px;
+    const dfp_fpemu_slice base = {0, cv.batch * px, rounded_absmax(&p->in_a, dy, cv.batch * o * px),
+                                  rounded_absmax(&p->in_b, x, cv.batch * cv.image)};
+    const int teams = dfp_threads_for_work(cv.batch * px * cv.taps * o / 262144);
+    const int parts = teams < cv.g.channels ? teams : (int)cv.g.channels;
+    dfp_status failed = DFP_OK;
+#pragma omp parallel for schedule(static) num_threads(parts)
+    for (int part = 0; part < parts; part++) {
+        const int64_t c0 = cv.g.channels * part / parts, c1 = cv.g.channels * (part + 1) / parts;
+        dfp_conv_geom g = cv.g;
+        g.channels = c1 - c0;
+        const int64_t taps = g.channels * kk;
+        float *tile = malloc((size_t)(taps * ld) * sizeof(float));
+        float *dyg = group > 1 ? malloc((size_t)(o * ld) * sizeof(float)) : NULL;
+        dfp_status mine = tile && (group == 1 || dyg) ? DFP_OK : DFP_ERR_OUT_OF_MEMORY;
+        for (int64_t n0 = 0; n0 < cv.batch && mine == DFP_OK; n0 += group) {
+            const int64_t imgs = cv.batch - n0 < group ? cv.batch - n0 : group, k = imgs * px;
+            for (int64_t i = 0; i < imgs; i++)
+                dfp_im2col_tile(&g, x + (n0 + i) * cv.image + c0 * plane, sizeof(float), 0, px,
+                                tile + i * px, ld);
+            const float *dyk = dy + n0 * o * px; /* O x k */
+            if (group > 1) {
+                for (int64_t r = 0; r < o; r++)
+                    for (int64_t i = 0; i < imgs; i++)
+                        memcpy(dyg + r * ld + i * px, dyk + (i * o + r) * px, (size_t)px * sizeof(float));
+                dyk = dyg;
+            }
+            dfp_fpemu_slice slice = base;
+            slice.accumulate = n0 > 0;
+            /* dW[:, own taps] (+)= dY @ tile^T */
+            mine = dfp_gemm_fpemu_slice(0, 1, o, taps, k, dyk, group > 1 ? ld : px, tile, ld,
+                                        dw + c0 * kk, cv.taps, p, &slice);
+        }
+        free(tile);
         free(dyg);
 #pragma omp critical
         if (mine != DFP_OK)

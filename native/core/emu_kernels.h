@@ -45,6 +45,8 @@ typedef struct dfp_fpemu_acc {
     int on_grid;          /* gemm_ukernel_nearest only: every product is a multiple of the
                            * accumulator's subnormal step (>= 2^-126), so sums below its
                            * smallest normal are exact and zeros' signs never reach C */
+    int from_tile;        /* the totals start from c_tile (sums of earlier K slices, on the
+                           * accumulator's grid), not from +0 */
 } dfp_fpemu_acc;
 
 /* y[i] = round(x[i]); stochastic bits from (key, index0 + i * stride): rows of

@@ -8,6 +8,7 @@
  * stochastic input rounding is independent of blocking, ISA and threads.
  * Every output element is produced by exactly one micro-kernel lane with a
  * fixed add order, so results do not depend on the thread count either. */
+#include "fpemu_gemm.h"
 #include "kernel_table.h"
 
 #include <math.h>
@@ -293,6 +294,14 @@ static void store_tile_any(const float *out, int64_t rows, int64_t cols, float *
         store_tile(out, rows, cols, c, ldc, mr);
 }
 
+/* out[j * mr + i] = c[i * ldc + j] where i < rows, j < cols (a tile's totals so far). */
+static void load_tile(const float *c, int64_t rows, int64_t cols, int64_t ldc, float *out, int mr)
+{
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < cols; j++)
+            out[j * mr + i] = c[i * ldc + j];
+}
+
 static void run_tiles(int64_t m, int64_t n, int64_t k, const float *ap, const float *bp,
                       float *c, int64_t ldc, const dfp_fpemu_acc *acc, int fast)
 {
@@ -311,12 +320,14 @@ static void run_tiles(int64_t m, int64_t n, int64_t k, const float *ap, const fl
 #pragma omp parallel for schedule(dynamic, chunk) num_threads(dfp_threads_for_work(mb * nb))
     for (int64_t tile = 0; tile < mb * nb; tile++) {
         const int64_t g = tile / (mb * COL_TILES), in_group = tile % (mb * COL_TILES);
-        const int64_t cols = nb - g * COL_TILES < COL_TILES ? nb - g * COL_TILES : COL_TILES;
-        const int64_t i0 = (in_group / cols) * mr, j0 = (g * COL_TILES + in_group % cols) * nr;
+        const int64_t gcols = nb - g * COL_TILES < COL_TILES ? nb - g * COL_TILES : COL_TILES;
+        const int64_t i0 = (in_group / gcols) * mr, j0 = (g * COL_TILES + in_group % gcols) * nr;
         float out[DFP_FPEMU_MAX_TILE];
+        const int64_t rows = m - i0 < mr ? m - i0 : mr, cols = n - j0 < nr ? n - j0 : nr;
+        if (acc->from_tile)
+            load_tile(c + i0 * ldc + j0, rows, cols, ldc, out, mr);
         ukernel(k, ap + i0 * k, bp + j0 * k, out, i0, j0, acc);
-        store_tile_any(out, m - i0 < mr ? m - i0 : mr, n - j0 < nr ? n - j0 : nr,
-                       c + i0 * ldc + j0, ldc, mr, nr);
+        store_tile_any(out, rows, cols, c + i0 * ldc + j0, ldc, mr, nr);
     }
 }
 
@@ -343,9 +354,19 @@ dfp_status dfp_gemm_fpemu(int trans_a, int trans_b, int64_t m, int64_t n, int64_
                           const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
                           int64_t ldc, const dfp_fpemu_gemm_params *p)
 {
+    return dfp_gemm_fpemu_slice(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, p, NULL);
+}
+
+dfp_status dfp_gemm_fpemu_slice(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                                const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
+                                int64_t ldc, const dfp_fpemu_gemm_params *p,
+                                const dfp_fpemu_slice *slice)
+{
     dfp_status st = check_gemm_args(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, p);
     if (st != DFP_OK || m == 0 || n == 0)
         return st;
+    if (slice && (p->in_rounding != DFP_ROUND_NEAREST || p->acc_rounding != DFP_ROUND_NEAREST))
+        return DFP_ERR_INVALID_ARGUMENT; /* stochastic draws count K from the slice's start */
     const dfp_emu_kernels *kern = &dfp_kernels()->emu;
     const int stoch_in = p->in_rounding == DFP_ROUND_STOCHASTIC;
     fpemu_pack pa = {a, lda, trans_a, m, k, kern->mr, &p->in_a, stoch_in,
@@ -362,8 +383,13 @@ dfp_status dfp_gemm_fpemu(int trans_a, int trans_b, int64_t m, int64_t n, int64_
     }
     dfp_fpemu_acc acc = {dfp_fmt_consts_make(&p->acc), p->acc_rounding == DFP_ROUND_STOCHASTIC,
                          p->chunk, dfp_rng_key(p->seed, p->stream + 2),
-                         dfp_rng_key(p->seed, p->stream + 3), m, products_on_grid(p)};
-    run_tiles(m, n, k, ap, bp, c, ldc, &acc, fast_nearest_ok(p, k, amax_a, amax_b));
+                         dfp_rng_key(p->seed, p->stream + 3), m, products_on_grid(p),
+                         slice && slice->accumulate};
+    /* the fast kernel's bound covers every slice of the sum */
+    int fast = slice ? fast_nearest_ok(p, slice->k_total, slice->amax_a > amax_a ? slice->amax_a : amax_a,
+                                       slice->amax_b > amax_b ? slice->amax_b : amax_b)
+                     : fast_nearest_ok(p, k, amax_a, amax_b);
+    run_tiles(m, n, k, ap, bp, c, ldc, &acc, fast);
     free(ap);
     free(bp);
     return DFP_OK;

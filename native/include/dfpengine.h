@@ -417,6 +417,8 @@ dfp_status dfp_conv2d_bfp_backward_weight(const dfp_conv2d_shape *shape, const f
  * elements' places in the whole matrices. */
 dfp_status dfp_conv2d_fpemu_forward(const dfp_conv2d_shape *shape, const float *x, const float *w, const dfp_fpemu_gemm_params *p, float *y);
 dfp_status dfp_conv2d_fpemu_backward_data(const dfp_conv2d_shape *shape, const float *dy, const float *w, const dfp_fpemu_gemm_params *p, float *dx);
+/* dw = dY (O x pixels, format p->in_a) @ cols^T (cols: taps x pixels, format p->in_b). */
+dfp_status dfp_conv2d_fpemu_backward_weight(const dfp_conv2d_shape *shape, const float *x, const float *dy, const dfp_fpemu_gemm_params *p, float *dw);
 
 #ifdef __cplusplus
 }

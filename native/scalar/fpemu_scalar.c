@@ -26,9 +26,8 @@ static inline float acc_add(float s, float p, const dfp_fpemu_acc *acc, uint64_t
 
 /* One output element: a and b strided by MR and NR. */
 static float fpemu_dot_scalar(int64_t k, const float *a, const float *b, uint64_t elem,
-                              const dfp_fpemu_acc *acc)
+                              float total, const dfp_fpemu_acc *acc)
 {
-    float total = 0.0f;
     for (int64_t c0 = 0, ci = 0; c0 < k; c0 += acc->chunk, ci++) {
         int64_t end = dfp_fpemu_chunk_end(c0, acc->chunk, k);
         float s = a[c0 * DFP_FPEMU_SCALAR_MR] * b[c0 * DFP_FPEMU_SCALAR_NR];
@@ -50,8 +49,8 @@ static void dfp_gemm_fpemu_f32_scalar_16x4(int64_t k, const float *a_panel,
     for (int j = 0; j < DFP_FPEMU_SCALAR_NR; j++)
         for (int i = 0; i < DFP_FPEMU_SCALAR_MR; i++) {
             uint64_t elem = (uint64_t)((j0 + j) * acc->m + i0 + i);
-            c_tile[j * DFP_FPEMU_SCALAR_MR + i] =
-                fpemu_dot_scalar(k, a_panel + i, b_panel + j, elem, acc);
+            float *c = c_tile + j * DFP_FPEMU_SCALAR_MR + i;
+            *c = fpemu_dot_scalar(k, a_panel + i, b_panel + j, elem, acc->from_tile ? *c : 0.0f, acc);
         }
 }
 
