@@ -1,4 +1,4 @@
-/* AVX-512 float-emulation kernels: rounding to a narrow float grid, the 16x8
+/* AVX-512 float-emulation kernels: rounding to a narrow float grid, the 16x16
  * emulated-GEMM micro-kernels (16 lanes = 16 rows of C, 8 columns), and the
  * block floating point quantiser (row-major and k-major) and flush kernels.
  * Contracts: native/core/emu_kernels.h and float_round.h. Every step is the
@@ -12,7 +12,8 @@
 #include "transpose_avx512.h"
 
 #define MR 16
-#define NR 8
+#define NR 16  /* columns of the emulated-GEMM tile */
+#define HALF 8
 
 /* x >> 16 in every 32-bit lane as a byte shuffle: the same bits, on the
  * shuffle port instead of port 0, where the generator's multiplies run. */
@@ -181,35 +182,46 @@ static inline __m512 acc_add_avx512(__m512 s, __m512 p, const dfp_fpemu_acc *acc
     return dfp_round_fp_ps_avx512(_mm512_add_ps(s, p), &acc->fmt, acc->stochastic, rnd);
 }
 
-static void dfp_gemm_fpemu_f32_avx512_16x8(int64_t k, const float *a_panel,
-                                           const float *b_panel, float *c_tile, int64_t i0,
-                                           int64_t j0, const dfp_fpemu_acc *acc)
+/* Columns [jh, jh + 8) of the 16 x NR tile (b_panel rows NR floats apart). */
+static void fpemu_half_tile_avx512(int64_t k, const float *a_panel, const float *b_panel,
+                                   float *c_tile, int64_t i0, int64_t j0, int jh,
+                                   const dfp_fpemu_acc *acc)
 {
-    __m512i lo[NR], hi[NR];
-    __m512 total[NR], s[NR];
-    for (int j = 0; j < NR; j++) {
-        index_halves_avx512((uint64_t)((j0 + j) * acc->m + i0), &lo[j], &hi[j]);
-        total[j] = acc->from_tile ? _mm512_loadu_ps(c_tile + j * MR) : _mm512_setzero_ps();
+    __m512i lo[HALF], hi[HALF];
+    __m512 total[HALF], s[HALF];
+    for (int j = 0; j < HALF; j++) {
+        index_halves_avx512((uint64_t)((j0 + jh + j) * acc->m + i0), &lo[j], &hi[j]);
+        total[j] = acc->from_tile ? _mm512_loadu_ps(c_tile + (jh + j) * MR) : _mm512_setzero_ps();
     }
     for (int64_t c0 = 0, ci = 0; c0 < k; c0 += acc->chunk, ci++) {
         int64_t end = dfp_fpemu_chunk_end(c0, acc->chunk, k);
         __m512 av = _mm512_loadu_ps(a_panel + c0 * MR);
-        for (int j = 0; j < NR; j++)
-            s[j] = _mm512_mul_ps(av, _mm512_set1_ps(b_panel[c0 * NR + j]));
+        for (int j = 0; j < HALF; j++)
+            s[j] = _mm512_mul_ps(av, _mm512_set1_ps(b_panel[c0 * NR + jh + j]));
         for (int64_t t = c0 + 1; t < end; t++) {
             uint64_t key = acc->stochastic ? dfp_rng_key(acc->key_add, (uint64_t)t) : 0u;
             av = _mm512_loadu_ps(a_panel + t * MR);
-            for (int j = 0; j < NR; j++) {
-                __m512 p = _mm512_mul_ps(av, _mm512_set1_ps(b_panel[t * NR + j]));
+            for (int j = 0; j < HALF; j++) {
+                __m512 p = _mm512_mul_ps(av, _mm512_set1_ps(b_panel[t * NR + jh + j]));
                 s[j] = acc_add_avx512(s[j], p, acc, key, lo[j], hi[j]);
             }
         }
         uint64_t key = acc->stochastic ? dfp_rng_key(acc->key_total, (uint64_t)ci) : 0u;
-        for (int j = 0; j < NR; j++)
+        for (int j = 0; j < HALF; j++)
             total[j] = acc_add_avx512(total[j], s[j], acc, key, lo[j], hi[j]);
     }
-    for (int j = 0; j < NR; j++)
-        _mm512_storeu_ps(c_tile + j * MR, total[j]);
+    for (int j = 0; j < HALF; j++)
+        _mm512_storeu_ps(c_tile + (jh + j) * MR, total[j]);
+}
+
+/* Any rounding: two halves of 8 columns (16 sums with their generator indices
+ * would not fit the registers). */
+static void dfp_gemm_fpemu_f32_avx512_16x16(int64_t k, const float *a_panel,
+                                            const float *b_panel, float *c_tile, int64_t i0,
+                                            int64_t j0, const dfp_fpemu_acc *acc)
+{
+    fpemu_half_tile_avx512(k, a_panel, b_panel, c_tile, i0, j0, 0, acc);
+    fpemu_half_tile_avx512(k, a_panel, b_panel, c_tile, i0, j0, HALF, acc);
 }
 
 /* Nearest-even rounding onto the accumulator grid (contract of
@@ -241,7 +253,10 @@ round_nearest_fast_avx512(__m512 v, __m512i emin_bits, __m512i shift_bits, __m51
     return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(r), u, sign, 0xF8));
 }
 
-/* The 16 x NR tile; NR = 8 independent sums hide the FMA-add-sub latency. */
+/* The 16 x NR tile: NR = 16 independent sums, each step a chain of four
+ * dependent FP operations (fma, mul, sub, add: 16 cycles), so the two FP ports
+ * (64 operations, 32 cycles) stay busy; with 8 sums the chain and the ports
+ * took equally long and any stall showed (63% of the ports' rate on 1024^3). */
 static inline __attribute__((always_inline)) void
 fpemu_nearest_tile_avx512(int64_t k, const float *a_panel, const float *b_panel, float *c_tile,
                           const dfp_fpemu_acc *acc, const int on_grid)
@@ -272,7 +287,7 @@ fpemu_nearest_tile_avx512(int64_t k, const float *a_panel, const float *b_panel,
         _mm512_storeu_ps(c_tile + j * MR, total[j]);
 }
 
-static void dfp_gemm_fpemu_nearest_f32_avx512_16x8(int64_t k, const float *a_panel,
+static void dfp_gemm_fpemu_nearest_f32_avx512_16x16(int64_t k, const float *a_panel,
                                                    const float *b_panel, float *c_tile,
                                                    int64_t i0, int64_t j0,
                                                    const dfp_fpemu_acc *acc)
@@ -481,8 +496,8 @@ static void dfp_bfp_scale_add_avx512(const float *blk, int64_t ldb, const int32_
 void dfp_emu_kernels_init_avx512(dfp_emu_kernels *k)
 {
     k->round = dfp_round_fp_avx512;
-    k->gemm_ukernel = dfp_gemm_fpemu_f32_avx512_16x8;
-    k->gemm_ukernel_nearest = dfp_gemm_fpemu_nearest_f32_avx512_16x8;
+    k->gemm_ukernel = dfp_gemm_fpemu_f32_avx512_16x16;
+    k->gemm_ukernel_nearest = dfp_gemm_fpemu_nearest_f32_avx512_16x16;
     k->absmax_bits = dfp_absmax_bits_avx512;
     k->bfp_block = dfp_bfp_block_avx512;
     k->absmax_kmajor = dfp_absmax_kmajor_avx512;

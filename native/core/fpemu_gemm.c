@@ -284,7 +284,9 @@ store_tile(const float *restrict out, int64_t rows, int64_t cols, float *restric
 static void store_tile_any(const float *out, int64_t rows, int64_t cols, float *c, int64_t ldc,
                            int mr, int nr)
 {
-    if (rows == 16 && cols == 8 && mr == 16 && nr == 8)
+    if (rows == 16 && cols == 16 && mr == 16 && nr == 16)
+        store_tile(out, 16, 16, c, ldc, 16);
+    else if (rows == 16 && cols == 8 && mr == 16 && nr == 8)
         store_tile(out, 16, 8, c, ldc, 16);
     else if (rows == 16 && cols == 4 && mr == 16 && nr == 4)
         store_tile(out, 16, 4, c, ldc, 16);
