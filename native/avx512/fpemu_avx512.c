@@ -469,7 +469,7 @@ static void dfp_rows_to_lanes_avx512(const float *x, int64_t ldx, int rows, int6
  * (never seen in practice) goes through the scalar steps. */
 static void dfp_bfp_scale_add_avx512(const float *blk, int64_t ldb, const int32_t *ea, int64_t lde,
                                      const int32_t *eb, int64_t rows, int64_t cols, float *tot,
-                                     int64_t ldt)
+                                     int64_t ldt, int first)
 {
     const int64_t vec = cols / MR * MR;
     for (int64_t i = 0; i < rows; i++) {
@@ -482,14 +482,14 @@ static void dfp_bfp_scale_add_avx512(const float *blk, int64_t ldb, const int32_
             __mmask16 normal = _mm512_cmpgt_epi32_mask(e, _mm512_setzero_si512()) &
                                _mm512_cmplt_epi32_mask(e, _mm512_set1_epi32(255));
             if (normal != 0xffff) {
-                dfp_bfp_scale_add_span(b, ea[i * lde], eb, j, j + MR, t);
+                dfp_bfp_scale_add_span(b, ea[i * lde], eb, j, j + MR, t, first);
                 continue;
             }
             __m512 s = _mm512_castsi512_ps(_mm512_slli_epi32(e, 23));
-            _mm512_storeu_ps(t + j, _mm512_add_ps(_mm512_loadu_ps(t + j),
-                                                  _mm512_mul_ps(_mm512_loadu_ps(b + j), s)));
+            __m512 base = first ? _mm512_setzero_ps() : _mm512_loadu_ps(t + j);
+            _mm512_storeu_ps(t + j, _mm512_add_ps(base, _mm512_mul_ps(_mm512_loadu_ps(b + j), s)));
         }
-        dfp_bfp_scale_add_span(b, ea[i * lde], eb, j, cols, t);
+        dfp_bfp_scale_add_span(b, ea[i * lde], eb, j, cols, t, first);
     }
 }
 

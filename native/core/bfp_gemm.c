@@ -79,7 +79,8 @@ static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 /* Output tile [i0, i0 + mc) x [j0, j0 + nc): block by block, the micro-kernel
  * writes each mr x nr sub-tile's exact block sums into blk, which is scaled and
- * added into the tile's FP32 totals tot (ld ldt); finally tot is copied to c. */
+ * added into the tile's FP32 totals: c itself (its first block added to +0),
+ * or for a transposed c the buffer tot (ld ldt), copied out at the end. */
 static void bfp_tile(const bfp_plan *pl, int64_t i0, int64_t j0, float *tot, float *blk,
                      int32_t *eb, float *c, int64_t ldc)
 {
@@ -87,21 +88,20 @@ static void bfp_tile(const bfp_plan *pl, int64_t i0, int64_t j0, float *tot, flo
     const dfp_bfp_scale_add_fn scale_add = dfp_kernels()->emu.bfp_scale_add;
     const int mr = pl->mr, nr = pl->nr;
     const int64_t mc = min64(pl->mc, pl->m - i0), nc = min64(pl->nc, pl->n - j0);
-    const int64_t mpan = (mc + mr - 1) / mr, npan = (nc + nr - 1) / nr, ldt = npan * nr;
+    const int64_t mpan = (mc + mr - 1) / mr, npan = (nc + nr - 1) / nr;
     const int64_t kp = pl->kp;
-    if (!pl->accumulate) {
-        for (int64_t i = 0; i < mc; i++)
-            memset(tot + i * ldt, 0, (size_t)nc * sizeof(float));
-    } else if (pl->transposed) {
-        for (int64_t j = 0; j < nc; j++)
-            for (int64_t i = 0; i < mc; i++)
-                tot[i * ldt + j] = c[(j0 + j) * ldc + i0 + i];
-    } else {
-        for (int64_t i = 0; i < mc; i++)
-            memcpy(tot + i * ldt, c + (i0 + i) * ldc + j0, (size_t)nc * sizeof(float));
+    float *t0 = c + i0 * ldc + j0;
+    int64_t ldt = ldc;
+    if (pl->transposed) {
+        t0 = tot, ldt = npan * nr;
+        if (pl->accumulate)
+            for (int64_t j = 0; j < nc; j++)
+                for (int64_t i = 0; i < mc; i++)
+                    tot[i * ldt + j] = c[(j0 + j) * ldc + i0 + i];
     }
     for (int64_t b = 0; b < pl->nb; b++) {
         const int64_t p0 = b * pl->block_pairs, len = min64(pl->block_pairs, kp - p0);
+        const int first = b == 0 && !pl->accumulate;
         for (int64_t j = 0; j < nc; j++)
             eb[j] = pl->sb[(j0 + j) * pl->nb + b];
         for (int64_t jp = 0; jp < npan; jp++) {
@@ -111,18 +111,14 @@ static void bfp_tile(const bfp_plan *pl, int64_t i0, int64_t j0, float *tot, flo
                 const int16_t *ap = pl->pa.panels + ((i0 / mr + ip) * kp + p0) * mr * 2;
                 ukr(len, len, ap, bp, blk, nr, 0);
                 scale_add(blk, nr, pl->sa + (i0 + ip * mr) * pl->nb + b, pl->nb, eb + jp * nr,
-                          min64(mr, mc - ip * mr), cols, tot + ip * mr * ldt + jp * nr, ldt);
+                          min64(mr, mc - ip * mr), cols, t0 + ip * mr * ldt + jp * nr, ldt, first);
             }
         }
     }
-    if (pl->transposed) {
+    if (pl->transposed)
         for (int64_t j = 0; j < nc; j++)
             for (int64_t i = 0; i < mc; i++)
                 c[(j0 + j) * ldc + i0 + i] = tot[i * ldt + j];
-    } else {
-        for (int64_t i = 0; i < mc; i++)
-            memcpy(c + (i0 + i) * ldc + j0, tot + i * ldt, (size_t)nc * sizeof(float));
-    }
 }
 
 static dfp_status gemm_bfp_integer(const bfp_plan *pl, float *c, int64_t ldc)

@@ -109,10 +109,11 @@ typedef void (*dfp_rows_to_lanes_fn)(const float *x, int64_t ldx, int rows, int6
  * tot[i * ldt + j] += blk[i * ldb + j] * 2^(ea[i * lde] + eb[j]) for i < rows,
  * j < cols. The product is the exact power-of-two scaling ldexpf gives (an
  * integer-valued blk times a normal 2^e never lands in the subnormal range),
- * then one FP32 add. */
+ * then one FP32 add; with `first` the add is to +0 (tot's first block: no
+ * zeroing pass, and the same +0 + x as a zeroed tot). */
 typedef void (*dfp_bfp_scale_add_fn)(const float *blk, int64_t ldb, const int32_t *ea, int64_t lde,
                                      const int32_t *eb, int64_t rows, int64_t cols, float *tot,
-                                     int64_t ldt);
+                                     int64_t ldt, int first);
 
 typedef struct dfp_emu_kernels {
     dfp_fpemu_round_fn round;
@@ -222,10 +223,10 @@ static inline float dfp_scale_pow2(float v, int32_t e)
 /* dfp_bfp_scale_add_fn on columns [j0, cols) of one row: the scalar reference,
  * also the SIMD kernels' tail. */
 static inline void dfp_bfp_scale_add_span(const float *blk, int32_t ea, const int32_t *eb,
-                                          int64_t j0, int64_t cols, float *tot)
+                                          int64_t j0, int64_t cols, float *tot, int first)
 {
     for (int64_t j = j0; j < cols; j++)
-        tot[j] += dfp_scale_pow2(blk[j], ea + eb[j]);
+        tot[j] = (first ? 0.0f : tot[j]) + dfp_scale_pow2(blk[j], ea + eb[j]);
 }
 
 /* dfp_rows_to_lanes_fn from column t0 on: the scalar reference and the SIMD tails. */

@@ -86,7 +86,7 @@ static void dfp_rows_to_lanes_scalar(const float *x, int64_t ldx, int rows, int6
  * (the compiler vectorises it at the baseline ISA; AVX2 uses this kernel). */
 static void dfp_bfp_scale_add_scalar(const float *blk, int64_t ldb, const int32_t *ea, int64_t lde,
                                      const int32_t *eb, int64_t rows, int64_t cols, float *tot,
-                                     int64_t ldt)
+                                     int64_t ldt, int first)
 {
     int32_t eb_min = INT32_MAX, eb_max = INT32_MIN;
     for (int64_t j = 0; j < cols; j++) {
@@ -98,11 +98,15 @@ static void dfp_bfp_scale_add_scalar(const float *blk, int64_t ldb, const int32_
         float *t = tot + i * ldt;
         const int32_t e = ea[i * lde];
         if (e + eb_min < -126 || e + eb_max > 127) {
-            dfp_bfp_scale_add_span(b, e, eb, 0, cols, t);
+            dfp_bfp_scale_add_span(b, e, eb, 0, cols, t, first);
             continue;
         }
-        for (int64_t j = 0; j < cols; j++)
-            t[j] += b[j] * dfp_bits_f32((uint32_t)(e + eb[j] + 127) << 23);
+        if (first)
+            for (int64_t j = 0; j < cols; j++)
+                t[j] = 0.0f + b[j] * dfp_bits_f32((uint32_t)(e + eb[j] + 127) << 23);
+        else
+            for (int64_t j = 0; j < cols; j++)
+                t[j] += b[j] * dfp_bits_f32((uint32_t)(e + eb[j] + 127) << 23);
     }
 }
 
