@@ -123,8 +123,7 @@ dfp_status dfp_conv2d_bfp_forward(const dfp_conv2d_shape *shape, const float *x,
     packed_weight pw;
     st = pack_weight(&ow, cv.out_ch, taps, &pw);
     dfp_status failed = st;
-#pragma omp parallel num_threads(dfp_threads_for_work(cv.batch * px * taps * cv.out_ch / 262144)) \
-    if (st == DFP_OK)
+#pragma omp parallel num_threads(dfp_threads_for_work(cv.batch * px * taps * cv.out_ch / 262144))
     {
         float *tile = dfp_scratch_take((size_t)(taps * px) * sizeof(float));
         int32_t *exps = malloc((size_t)(px * nb) * sizeof(int32_t));
@@ -162,8 +161,7 @@ dfp_status dfp_conv2d_bfp_backward_data(const dfp_conv2d_shape *shape, const flo
     packed_weight pw;
     st = pack_weight(&owt, taps, o, &pw);
     dfp_status failed = st;
-#pragma omp parallel num_threads(dfp_threads_for_work(cv.batch * px * taps * o / 262144)) \
-    if (st == DFP_OK)
+#pragma omp parallel num_threads(dfp_threads_for_work(cv.batch * px * taps * o / 262144))
     {
         float *dcols = dfp_scratch_take((size_t)(taps * px) * sizeof(float));
         int32_t *exps = malloc((size_t)(px * nb) * sizeof(int32_t));
@@ -207,30 +205,28 @@ dfp_status dfp_conv2d_bfp_backward_weight(const dfp_conv2d_shape *shape, const f
         return DFP_ERR_INVALID_ARGUMENT;
     /* K runs image after image, so threads split the output instead: each takes
      * a range of input channels, i.e. of dW's columns (taps), through every
-     * image, with no synchronisation; each quantises dY itself (O rows against
-     * its (C / threads) * KH*KW rows of cols: the small operand). Small images
-     * go `group` at a time (K of about WTGRAD_K pixels per product), dY's rows
-     * of the group copied side by side. */
+     * image, with no synchronisation. dY, the small operand, is quantised and
+     * packed once beforehand, a group of images (K of about WTGRAD_K pixels per
+     * product) at a time, its rows copied side by side. */
     const int teams = dfp_threads_for_work(cv.batch * px * cv.taps * o / 262144);
     const int parts = teams < cv.g.channels ? teams : (int)cv.g.channels;
     int64_t group = WTGRAD_K / px;
     group = group < 1 ? 1 : group > cv.batch ? cv.batch : group;
-    dfp_status failed = DFP_OK;
-#pragma omp parallel for schedule(static) num_threads(parts)
-    for (int part = 0; part < parts; part++) {
-        const int64_t c0 = cv.g.channels * part / parts, c1 = cv.g.channels * (part + 1) / parts;
-        dfp_conv_geom g = cv.g;
-        g.channels = c1 - c0;
-        const int64_t taps = g.channels * kk, ld = group * px;
-        float *tile = dfp_scratch_take((size_t)(taps * ld) * sizeof(float));
+    const int64_t ld = group * px, ngroups = (cv.batch + group - 1) / group;
+    const int64_t nbg = (ld + fx->block - 1) / fx->block; /* blocks per group */
+    dfp_s16_packed *pdy = calloc((size_t)ngroups, sizeof *pdy);
+    int32_t *edy = malloc((size_t)(ngroups * o * nbg) * sizeof(int32_t));
+    dfp_status failed = pdy && edy ? DFP_OK : DFP_ERR_OUT_OF_MEMORY;
+#pragma omp parallel num_threads(dfp_threads_for_work(cv.batch * o * px / 65536))
+    {
         float *dyg = group > 1 ? malloc((size_t)(o * ld) * sizeof(float)) : NULL;
-        dfp_status mine = tile && (group == 1 || dyg) ? DFP_OK : DFP_ERR_OUT_OF_MEMORY;
-        for (int64_t n0 = 0; n0 < cv.batch && mine == DFP_OK; n0 += group) {
-            const int64_t imgs = cv.batch - n0 < group ? cv.batch - n0 : group, k = imgs * px;
-            for (int64_t i = 0; i < imgs; i++)
-                dfp_im2col_tile(&g, x + (n0 + i) * cv.image + c0 * plane, sizeof(float), 0, px,
-                                tile + i * px, ld);
-            const float *dyk = dy + n0 * o * px; /* O x k, row stride ld */
+        dfp_status mine = failed != DFP_OK ? failed : group == 1 || dyg ? DFP_OK : DFP_ERR_OUT_OF_MEMORY;
+#pragma omp for schedule(static)
+        for (int64_t gi = 0; gi < ngroups; gi++) {
+            const int64_t n0 = gi * group, imgs = cv.batch - n0 < group ? cv.batch - n0 : group;
+            if (mine != DFP_OK)
+                continue;
+            const float *dyk = dy + n0 * o * px; /* O x pixels of the group */
             if (group > 1) {
                 for (int64_t r = 0; r < o; r++)
                     for (int64_t i = 0; i < imgs; i++)
@@ -238,16 +234,51 @@ dfp_status dfp_conv2d_bfp_backward_weight(const dfp_conv2d_shape *shape, const f
                 dyk = dyg;
             }
             const dfp_bfp_operand ody = operand(fdy, dyk, group > 1 ? ld : px, 1);
-            const dfp_bfp_operand ocols = operand(fx, tile, ld, 1); /* taps x k */
-            const dfp_bfp_origin at_dy = {0, n0 * px, all}, at_cols = {c0 * kk, n0 * px, all};
-            mine = dfp_gemm_bfp_f32_at(o, taps, k, &ody, &at_dy, &ocols, &at_cols, dw + c0 * kk,
-                                       cv.taps, n0 > 0);
+            const dfp_bfp_origin at = {0, n0 * px, all};
+            mine = dfp_bfp_pack_operand(&ody, &at, o, imgs * px, dfp_kernels()->integer.mr, &pdy[gi],
+                                        edy + gi * o * nbg);
         }
-        dfp_scratch_give(tile);
         free(dyg);
 #pragma omp critical
         if (mine != DFP_OK)
             failed = mine;
     }
+    const dfp_status packed = failed;
+#pragma omp parallel for schedule(static) num_threads(parts)
+    for (int part = 0; part < parts; part++) {
+        if (packed != DFP_OK)
+            continue;
+        const int64_t c0 = cv.g.channels * part / parts, c1 = cv.g.channels * (part + 1) / parts;
+        dfp_conv_geom g = cv.g;
+        g.channels = c1 - c0;
+        const int64_t taps = g.channels * kk;
+        float *tile = dfp_scratch_take((size_t)(taps * ld) * sizeof(float));
+        int32_t *ecols = malloc((size_t)(taps * nbg) * sizeof(int32_t));
+        dfp_status mine = tile && ecols ? DFP_OK : DFP_ERR_OUT_OF_MEMORY;
+        for (int64_t gi = 0; gi < ngroups && mine == DFP_OK; gi++) {
+            const int64_t n0 = gi * group, imgs = cv.batch - n0 < group ? cv.batch - n0 : group, k = imgs * px;
+            for (int64_t i = 0; i < imgs; i++)
+                dfp_im2col_tile(&g, x + (n0 + i) * cv.image + c0 * plane, sizeof(float), 0, px,
+                                tile + i * px, ld);
+            /* dW[:, own taps] (+)= dY @ tile^T */
+            const dfp_bfp_operand ocols = operand(fx, tile, ld, 1); /* taps x k */
+            const dfp_bfp_origin at = {c0 * kk, n0 * px, all};
+            dfp_s16_packed pcols = {0};
+            mine = dfp_bfp_pack_operand(&ocols, &at, taps, k, dfp_kernels()->integer.nr, &pcols, ecols);
+            if (mine == DFP_OK)
+                mine = dfp_gemm_bfp_packed(o, taps, k, fx->block, &pdy[gi], edy + gi * o * nbg, &pcols,
+                                           ecols, dw + c0 * kk, cv.taps, n0 > 0);
+            dfp_scratch_give(pcols.panels);
+        }
+        dfp_scratch_give(tile);
+        free(ecols);
+#pragma omp critical
+        if (mine != DFP_OK)
+            failed = mine;
+    }
+    for (int64_t gi = 0; pdy && gi < ngroups; gi++)
+        dfp_scratch_give(pdy[gi].panels);
+    free(pdy);
+    free(edy);
     return failed;
 }
