@@ -306,50 +306,41 @@ cdef dfp_conv2d_shape _bfp_conv_shape(x_shape, w_shape, stride, padding, dilatio
     return s
 
 
+ctypedef dfp_status (*bfp_conv_fn)(const dfp_conv2d_shape *, const float *, const dfp_bfp_format *,
+                                   const float *, const dfp_bfp_format *, float *) noexcept nogil
+
+
+cdef _bfp_conv(bfp_conv_fn fn, str what, dfp_conv2d_shape s, p, fp, q, fq, out_shape):
+    """One dfp_conv2d_bfp_* pass: inputs p, q (float32) with formats fp, fq; a new output."""
+    cdef cnp.ndarray P = _as_f32(p, f"{what} input")
+    cdef cnp.ndarray Q = _as_f32(q, f"{what} input")
+    cdef dfp_bfp_format cp = _bfp_format(fp, what), cq = _bfp_format(fq, what)
+    cdef cnp.ndarray out = np.empty(tuple(out_shape), np.float32)
+    cdef dfp_status st
+    with nogil:
+        st = fn(&s, <const float *>cnp.PyArray_DATA(P), &cp, <const float *>cnp.PyArray_DATA(Q), &cq,
+                <float *>cnp.PyArray_DATA(out))
+    check(st, what)
+    return out
+
+
 def conv_bfp_forward(x, w, stride, padding, dilation, y_shape, fx, fw):
     """y (y_shape, NCHW) of the conv in block floating point (dfp_conv2d_bfp_forward);
     fx, fw: (block, mag_bits, floor_exponent, rounding, seed, stream) of x and w."""
-    cdef cnp.ndarray X = _as_f32(x, "conv_bfp_forward x")
-    cdef cnp.ndarray W = _as_f32(w, "conv_bfp_forward w")
-    cdef dfp_conv2d_shape s = _bfp_conv_shape(np.shape(X), np.shape(W), stride, padding, dilation)
-    cdef dfp_bfp_format cx = _bfp_format(fx, "conv_bfp_forward"), cw = _bfp_format(fw, "conv_bfp_forward")
-    cdef cnp.ndarray Y = np.empty(tuple(y_shape), np.float32)
-    cdef dfp_status st
-    with nogil:
-        st = dfp_conv2d_bfp_forward(&s, <const float *>cnp.PyArray_DATA(X), &cx,
-                                    <const float *>cnp.PyArray_DATA(W), &cw, <float *>cnp.PyArray_DATA(Y))
-    check(st, "conv_bfp_forward")
-    return Y
+    s = _bfp_conv_shape(np.shape(x), np.shape(w), stride, padding, dilation)
+    return _bfp_conv(dfp_conv2d_bfp_forward, "conv_bfp_forward", s, x, fx, w, fw, y_shape)
 
 
 def conv_bfp_backward_data(dy, w, x_shape, stride, padding, dilation, fdy, fw):
     """dx (x_shape) of the conv in block floating point (dfp_conv2d_bfp_backward_data)."""
-    cdef cnp.ndarray DY = _as_f32(dy, "conv_bfp_backward_data dy")
-    cdef cnp.ndarray W = _as_f32(w, "conv_bfp_backward_data w")
-    cdef dfp_conv2d_shape s = _bfp_conv_shape(x_shape, np.shape(W), stride, padding, dilation)
-    cdef dfp_bfp_format cdy = _bfp_format(fdy, "conv_bfp_backward_data"), cw = _bfp_format(fw, "conv_bfp_backward_data")
-    cdef cnp.ndarray DX = np.empty(tuple(x_shape), np.float32)
-    cdef dfp_status st
-    with nogil:
-        st = dfp_conv2d_bfp_backward_data(&s, <const float *>cnp.PyArray_DATA(DY), &cdy,
-                                          <const float *>cnp.PyArray_DATA(W), &cw, <float *>cnp.PyArray_DATA(DX))
-    check(st, "conv_bfp_backward_data")
-    return DX
+    s = _bfp_conv_shape(x_shape, np.shape(w), stride, padding, dilation)
+    return _bfp_conv(dfp_conv2d_bfp_backward_data, "conv_bfp_backward_data", s, dy, fdy, w, fw, x_shape)
 
 
 def conv_bfp_backward_weight(x, dy, w_shape, stride, padding, dilation, fx, fdy):
     """dw (w_shape) of the conv in block floating point (dfp_conv2d_bfp_backward_weight)."""
-    cdef cnp.ndarray X = _as_f32(x, "conv_bfp_backward_weight x")
-    cdef cnp.ndarray DY = _as_f32(dy, "conv_bfp_backward_weight dy")
-    cdef dfp_conv2d_shape s = _bfp_conv_shape(np.shape(X), w_shape, stride, padding, dilation)
-    cdef dfp_bfp_format cx = _bfp_format(fx, "conv_bfp_backward_weight"), cdy = _bfp_format(fdy, "conv_bfp_backward_weight")
-    cdef cnp.ndarray DW = np.empty(tuple(w_shape), np.float32)
-    cdef dfp_status st
-    with nogil:
-        st = dfp_conv2d_bfp_backward_weight(&s, <const float *>cnp.PyArray_DATA(X), &cx,
-                                            <const float *>cnp.PyArray_DATA(DY), &cdy, <float *>cnp.PyArray_DATA(DW))
-    check(st, "conv_bfp_backward_weight")
-    return DW
+    s = _bfp_conv_shape(np.shape(x), w_shape, stride, padding, dilation)
+    return _bfp_conv(dfp_conv2d_bfp_backward_weight, "conv_bfp_backward_weight", s, x, fx, dy, fdy, w_shape)
 
 
 cdef dfp_fpemu_gemm_params _fpemu_params(in_a, in_b, acc, int64_t chunk, str what) except *:
@@ -366,49 +357,45 @@ cdef dfp_fpemu_gemm_params _fpemu_params(in_a, in_b, acc, int64_t chunk, str wha
     return p
 
 
+ctypedef dfp_status (*fpemu_conv_fn)(const dfp_conv2d_shape *, const float *, const float *,
+                                     const dfp_fpemu_gemm_params *, float *) noexcept nogil
+
+
+cdef _fpemu_conv(fpemu_conv_fn fn, str what, dfp_conv2d_shape s, p, q, in_p, in_q, acc, int64_t chunk,
+                 out_shape):
+    """One dfp_conv2d_fpemu_* pass: inputs p, q (float32) rounded to in_p, in_q; a new output."""
+    cdef cnp.ndarray P = _as_f32(p, f"{what} input")
+    cdef cnp.ndarray Q = _as_f32(q, f"{what} input")
+    cdef dfp_fpemu_gemm_params prm = _fpemu_params(in_p, in_q, acc, chunk, what)
+    cdef cnp.ndarray out = np.empty(tuple(out_shape), np.float32)
+    cdef dfp_status st
+    with nogil:
+        st = fn(&s, <const float *>cnp.PyArray_DATA(P), <const float *>cnp.PyArray_DATA(Q), &prm,
+                <float *>cnp.PyArray_DATA(out))
+    check(st, what)
+    return out
+
+
 def conv_fpemu_forward(x, w, stride, padding, dilation, y_shape, in_x, in_w, acc, int64_t chunk):
     """y (y_shape, NCHW) of the conv in an emulated float format, nearest rounding
     (dfp_conv2d_fpemu_forward); in_x, in_w, acc: (exp_bits, man_bits, bias, saturate)."""
-    cdef cnp.ndarray X = _as_f32(x, "conv_fpemu_forward x")
-    cdef cnp.ndarray W = _as_f32(w, "conv_fpemu_forward w")
-    cdef dfp_conv2d_shape s = _bfp_conv_shape(np.shape(X), np.shape(W), stride, padding, dilation)
-    cdef dfp_fpemu_gemm_params p = _fpemu_params(in_x, in_w, acc, chunk, "conv_fpemu_forward")
-    cdef cnp.ndarray Y = np.empty(tuple(y_shape), np.float32)
-    cdef dfp_status st
-    with nogil:
-        st = dfp_conv2d_fpemu_forward(&s, <const float *>cnp.PyArray_DATA(X), <const float *>cnp.PyArray_DATA(W),
-                                      &p, <float *>cnp.PyArray_DATA(Y))
-    check(st, "conv_fpemu_forward")
-    return Y
+    s = _bfp_conv_shape(np.shape(x), np.shape(w), stride, padding, dilation)
+    return _fpemu_conv(dfp_conv2d_fpemu_forward, "conv_fpemu_forward", s, x, w, in_x, in_w, acc, chunk,
+                       y_shape)
 
 
 def conv_fpemu_backward_data(dy, w, x_shape, stride, padding, dilation, in_dy, in_w, acc, int64_t chunk):
     """dx (x_shape) of the conv in an emulated float format, nearest rounding
     (dfp_conv2d_fpemu_backward_data)."""
-    cdef cnp.ndarray DY = _as_f32(dy, "conv_fpemu_backward_data dy")
-    cdef cnp.ndarray W = _as_f32(w, "conv_fpemu_backward_data w")
-    cdef dfp_conv2d_shape s = _bfp_conv_shape(x_shape, np.shape(W), stride, padding, dilation)
-    cdef dfp_fpemu_gemm_params p = _fpemu_params(in_dy, in_w, acc, chunk, "conv_fpemu_backward_data")
-    cdef cnp.ndarray DX = np.empty(tuple(x_shape), np.float32)
-    cdef dfp_status st
-    with nogil:
-        st = dfp_conv2d_fpemu_backward_data(&s, <const float *>cnp.PyArray_DATA(DY), <const float *>cnp.PyArray_DATA(W),
-                                            &p, <float *>cnp.PyArray_DATA(DX))
-    check(st, "conv_fpemu_backward_data")
-    return DX
+    s = _bfp_conv_shape(x_shape, np.shape(w), stride, padding, dilation)
+    return _fpemu_conv(dfp_conv2d_fpemu_backward_data, "conv_fpemu_backward_data", s, dy, w, in_dy, in_w,
+                       acc, chunk, x_shape)
 
 
 def conv_fpemu_backward_weight(x, dy, w_shape, stride, padding, dilation, in_dy, in_x, acc, int64_t chunk):
     """dw (w_shape) of the conv in an emulated float format, nearest rounding
-    (dfp_conv2d_fpemu_backward_weight)."""
-    cdef cnp.ndarray X = _as_f32(x, "conv_fpemu_backward_weight x")
-    cdef cnp.ndarray DY = _as_f32(dy, "conv_fpemu_backward_weight dy")
-    cdef dfp_conv2d_shape s = _bfp_conv_shape(np.shape(X), w_shape, stride, padding, dilation)
-    cdef dfp_fpemu_gemm_params p = _fpemu_params(in_dy, in_x, acc, chunk, "conv_fpemu_backward_weight")
-    cdef cnp.ndarray DW = np.empty(tuple(w_shape), np.float32)
-    cdef dfp_status st
-    with nogil:
-        st = dfp_conv2d_fpemu_backward_weight(&s, <const float *>cnp.PyArray_DATA(X), <const float *>cnp.PyArray_DATA(DY),
-                                              &p, <float *>cnp.PyArray_DATA(DW))
-    check(st, "conv_fpemu_backward_weight")
-    return DW
+    (dfp_conv2d_fpemu_backward_weight); in_dy is dy's format, in_x x's."""
+    s = _bfp_conv_shape(np.shape(x), w_shape, stride, padding, dilation)
+    # the C function takes (x, dy) with p->in_a = dy's format
+    return _fpemu_conv(dfp_conv2d_fpemu_backward_weight, "conv_fpemu_backward_weight", s, x, dy, in_dy,
+                       in_x, acc, chunk, w_shape)

@@ -19,7 +19,7 @@
  * WTGRAD: images in order, threads take input channels.
  * Contract: dfpengine.h, dfp_conv2d_bfp_*. */
 #include "bfp_gemm.h"
-#include "im2col.h"
+#include "conv_batch.h"
 #include "kernel_table.h"
 #include "scratch.h"
 
@@ -28,30 +28,16 @@
 
 #define WTGRAD_K 1024 /* pixels per WTGRAD product (several small images) */
 
-typedef struct bfp_conv {
-    dfp_conv_geom g;
-    int64_t batch, out_ch, taps, pixels, image; /* pixels per output image, floats per input image */
-} bfp_conv;
-
 static dfp_status conv_of(const dfp_conv2d_shape *s, const void *p, const void *q, const void *r,
-                          const dfp_bfp_format *f1, const dfp_bfp_format *f2, bfp_conv *cv)
+                          const dfp_bfp_format *f1, const dfp_bfp_format *f2, dfp_conv_batch *cv)
 {
     if (!s || !p || !q || !r || !f1 || !f2)
         return DFP_ERR_NULL_POINTER;
-    int64_t oh, ow;
-    dfp_status st = dfp_conv2d_output_size(s, &oh, &ow);
-    if (st != DFP_OK)
-        return st;
-    if (f1->block != f2->block || !dfp_gemm_bfp_on_integers(f1->block, f1->mag_bits, f2->mag_bits))
-        return DFP_ERR_INVALID_ARGUMENT;
-    cv->g = (dfp_conv_geom){s->in_channels, s->in_h, s->in_w, s->kernel_h, s->kernel_w, s->stride_h,
-                            s->stride_w, s->pad_h, s->pad_w, s->dilation_h, s->dilation_w, oh, ow};
-    cv->batch = s->batch;
-    cv->out_ch = s->out_channels;
-    cv->taps = s->in_channels * s->kernel_h * s->kernel_w;
-    cv->pixels = oh * ow;
-    cv->image = s->in_channels * s->in_h * s->in_w;
-    return DFP_OK;
+    dfp_status st = dfp_conv_batch_of(s, cv);
+    if (st == DFP_OK &&
+        (f1->block != f2->block || !dfp_gemm_bfp_on_integers(f1->block, f1->mag_bits, f2->mag_bits)))
+        st = DFP_ERR_INVALID_ARGUMENT;
+    return st;
 }
 
 static dfp_bfp_operand operand(const dfp_bfp_format *f, const float *x, int64_t row_stride,
@@ -61,140 +47,87 @@ static dfp_bfp_operand operand(const dfp_bfp_format *f, const float *x, int64_t 
                              f->rounding, f->seed, f->stream};
 }
 
-/* The image's im2col tile (taps x pixels), its pixel range split over the
- * threads when called outside a team. */
-static void im2col_image(const bfp_conv *cv, const float *xn, float *tile)
+/* FPROP or BPROP: per image, C (rows x pixels) = W' @ B^T with the weight
+ * operand W' (rows x k) packed once as A and B (pixels x k) the image's:
+ *   FPROP  W' = W (O x taps),   B = its im2col tile^T, C = y[n] directly
+ *   BPROP  W' = W^T (taps x O), B = dY[n]^T read in place, C -> col2im into dx[n]
+ * `in` is x or dY, fin its format; threads take images. */
+static dfp_status by_image(const dfp_conv_batch *cv, int bprop, const float *in,
+                           const dfp_bfp_format *fin, const float *w, const dfp_bfp_format *fw,
+                           float *out)
 {
-    const int64_t px = cv->pixels;
-    const int parts = dfp_threads_for_work(cv->taps * px / 65536);
-#pragma omp parallel for schedule(static) num_threads(parts)
-    for (int part = 0; part < parts; part++) {
-        const int64_t p0 = px * part / parts, p1 = px * (part + 1) / parts;
-        dfp_im2col_tile(&cv->g, xn, sizeof(float), p0, p1 - p0, tile + p0, px);
+    const int64_t px = cv->pixels, rows = bprop ? cv->taps : cv->out_ch;
+    const int64_t k = bprop ? cv->out_ch : cv->taps, nb = (k + fin->block - 1) / fin->block;
+    const dfp_bfp_operand ow = bprop ? operand(fw, w, 1, cv->taps) : operand(fw, w, cv->taps, 1);
+    const dfp_int_kernels *ik = &dfp_kernels()->integer;
+    dfp_s16_packed pw = {0};
+    int32_t *ew = malloc((size_t)(rows * nb) * sizeof(int32_t));
+    dfp_status failed = ew ? dfp_bfp_pack_operand(&ow, NULL, rows, k, ik->mr, &pw, ew)
+                           : DFP_ERR_OUT_OF_MEMORY;
+    const dfp_status packed = failed;
+#pragma omp parallel num_threads(dfp_threads_for_work(cv->batch * px * cv->taps * cv->out_ch / 262144))
+    {
+        float *buf = dfp_scratch_take((size_t)(cv->taps * px) * sizeof(float)); /* tile or dcols */
+        int32_t *eb = malloc((size_t)(px * nb) * sizeof(int32_t));
+        dfp_status mine = packed != DFP_OK ? packed : buf && eb ? DFP_OK : DFP_ERR_OUT_OF_MEMORY;
+#pragma omp for schedule(static)
+        for (int64_t n = 0; n < cv->batch; n++) {
+            if (mine != DFP_OK)
+                continue;
+            dfp_bfp_operand ob;
+            if (bprop) {
+                ob = operand(fin, in + n * cv->out_ch * px, 1, px);
+            } else {
+                dfp_im2col_tile(&cv->g, in + n * cv->image, sizeof(float), 0, px, buf, px);
+                ob = operand(fin, buf, 1, px);
+            }
+            const dfp_bfp_origin at = {n * px, 0, k}; /* the image's rows of the batch's B */
+            float *c = bprop ? buf : out + n * cv->out_ch * px;
+            dfp_s16_packed pb = {0};
+            mine = dfp_bfp_pack_operand(&ob, &at, px, k, ik->nr, &pb, eb);
+            if (mine == DFP_OK)
+                mine = dfp_gemm_bfp_packed(rows, px, k, fin->block, &pw, ew, &pb, eb, c, px, 0);
+            dfp_scratch_give(pb.panels);
+            if (mine == DFP_OK && bprop) {
+                float *dxn = out + n * cv->image;
+                memset(dxn, 0, (size_t)cv->image * sizeof(float));
+                dfp_col2im_tile_f32(&cv->g, buf, px, 0, px, dxn);
+            }
+        }
+        dfp_scratch_give(buf);
+        free(eb);
+#pragma omp critical
+        if (mine != DFP_OK)
+            failed = mine;
     }
-}
-
-/* The weight operand, packed once as A (mr-wide panels) for every image. */
-typedef struct packed_weight {
-    dfp_s16_packed p;
-    int32_t *exps;
-} packed_weight;
-
-static dfp_status pack_weight(const dfp_bfp_operand *op, int64_t rows, int64_t k, packed_weight *pw)
-{
-    const int64_t nb = (k + op->block - 1) / op->block;
-    pw->p.panels = NULL;
-    pw->exps = malloc((size_t)(rows * nb) * sizeof(int32_t));
-    if (!pw->exps)
-        return DFP_ERR_OUT_OF_MEMORY;
-    return dfp_bfp_pack_operand(op, NULL, rows, k, dfp_kernels()->integer.mr, &pw->p, pw->exps);
-}
-
-static void free_weight(packed_weight *pw)
-{
-    dfp_scratch_give(pw->p.panels);
-    free(pw->exps);
-}
-
-/* C (rows x cols, ldc) = A @ B^T for the packed weight A and B (cols x k) of
- * one image, quantised as `at` places it; bexps: scratch for cols x nb. */
-static dfp_status image_product(const packed_weight *pw, int64_t rows, int64_t cols, int64_t k,
-                                const dfp_bfp_operand *b, const dfp_bfp_origin *at,
-                                int32_t *bexps, float *c, int64_t ldc)
-{
-    dfp_s16_packed pb = {0};
-    dfp_status st = dfp_bfp_pack_operand(b, at, cols, k, dfp_kernels()->integer.nr, &pb, bexps);
-    if (st == DFP_OK)
-        st = dfp_gemm_bfp_packed(rows, cols, k, b->block, &pw->p, pw->exps, &pb, bexps, c, ldc, 0);
-    dfp_scratch_give(pb.panels);
-    return st;
+    dfp_scratch_give(pw.panels);
+    free(ew);
+    return failed;
 }
 
 dfp_status dfp_conv2d_bfp_forward(const dfp_conv2d_shape *shape, const float *x,
                                   const dfp_bfp_format *fx, const float *w,
                                   const dfp_bfp_format *fw, float *y)
 {
-    bfp_conv cv;
+    dfp_conv_batch cv;
     dfp_status st = conv_of(shape, x, w, y, fx, fw, &cv);
-    if (st != DFP_OK)
-        return st;
-    const int64_t px = cv.pixels, taps = cv.taps, nb = (taps + fx->block - 1) / fx->block;
-    const dfp_bfp_operand ow = operand(fw, w, taps, 1);
-    packed_weight pw;
-    st = pack_weight(&ow, cv.out_ch, taps, &pw);
-    dfp_status failed = st;
-#pragma omp parallel num_threads(dfp_threads_for_work(cv.batch * px * taps * cv.out_ch / 262144))
-    {
-        float *tile = dfp_scratch_take((size_t)(taps * px) * sizeof(float));
-        int32_t *exps = malloc((size_t)(px * nb) * sizeof(int32_t));
-        dfp_status mine = st != DFP_OK ? st : tile && exps ? DFP_OK : DFP_ERR_OUT_OF_MEMORY;
-#pragma omp for schedule(static)
-        for (int64_t n = 0; n < cv.batch; n++) {
-            if (mine != DFP_OK)
-                continue;
-            im2col_image(&cv, x + n * cv.image, tile);
-            /* y[n] (O x pixels) = W @ (the image's rows of cols^T)^T */
-            const dfp_bfp_operand ox = operand(fx, tile, 1, px);
-            const dfp_bfp_origin at = {n * px, 0, taps};
-            mine = image_product(&pw, cv.out_ch, px, taps, &ox, &at, exps, y + n * cv.out_ch * px, px);
-        }
-        dfp_scratch_give(tile);
-        free(exps);
-#pragma omp critical
-        if (mine != DFP_OK)
-            failed = mine;
-    }
-    free_weight(&pw);
-    return failed;
+    return st != DFP_OK ? st : by_image(&cv, 0, x, fx, w, fw, y);
 }
 
 dfp_status dfp_conv2d_bfp_backward_data(const dfp_conv2d_shape *shape, const float *dy,
                                         const dfp_bfp_format *fdy, const float *w,
                                         const dfp_bfp_format *fw, float *dx)
 {
-    bfp_conv cv;
+    dfp_conv_batch cv;
     dfp_status st = conv_of(shape, dy, w, dx, fdy, fw, &cv);
-    if (st != DFP_OK)
-        return st;
-    const int64_t px = cv.pixels, taps = cv.taps, o = cv.out_ch, nb = (o + fdy->block - 1) / fdy->block;
-    const dfp_bfp_operand owt = operand(fw, w, 1, taps); /* W^T: taps x O */
-    packed_weight pw;
-    st = pack_weight(&owt, taps, o, &pw);
-    dfp_status failed = st;
-#pragma omp parallel num_threads(dfp_threads_for_work(cv.batch * px * taps * o / 262144))
-    {
-        float *dcols = dfp_scratch_take((size_t)(taps * px) * sizeof(float));
-        int32_t *exps = malloc((size_t)(px * nb) * sizeof(int32_t));
-        dfp_status mine = st != DFP_OK ? st : dcols && exps ? DFP_OK : DFP_ERR_OUT_OF_MEMORY;
-#pragma omp for schedule(static)
-        for (int64_t n = 0; n < cv.batch; n++) {
-            if (mine != DFP_OK)
-                continue;
-            /* the image's rows of dY^T (pixels x O), read in place from NCHW */
-            const dfp_bfp_operand ody = operand(fdy, dy + n * o * px, 1, px);
-            const dfp_bfp_origin at = {n * px, 0, o};
-            mine = image_product(&pw, taps, px, o, &ody, &at, exps, dcols, px);
-            if (mine != DFP_OK)
-                continue;
-            float *dxn = dx + n * cv.image;
-            memset(dxn, 0, (size_t)cv.image * sizeof(float));
-            dfp_col2im_tile_f32(&cv.g, dcols, px, 0, px, dxn);
-        }
-        dfp_scratch_give(dcols);
-        free(exps);
-#pragma omp critical
-        if (mine != DFP_OK)
-            failed = mine;
-    }
-    free_weight(&pw);
-    return failed;
+    return st != DFP_OK ? st : by_image(&cv, 1, dy, fdy, w, fw, dx);
 }
 
 dfp_status dfp_conv2d_bfp_backward_weight(const dfp_conv2d_shape *shape, const float *x,
                                           const dfp_bfp_format *fx, const float *dy,
                                           const dfp_bfp_format *fdy, float *dw)
 {
-    bfp_conv cv;
+    dfp_conv_batch cv;
     dfp_status st = conv_of(shape, x, dy, dw, fx, fdy, &cv);
     if (st != DFP_OK)
         return st;
@@ -228,9 +161,7 @@ dfp_status dfp_conv2d_bfp_backward_weight(const dfp_conv2d_shape *shape, const f
                 continue;
             const float *dyk = dy + n0 * o * px; /* O x pixels of the group */
             if (group > 1) {
-                for (int64_t r = 0; r < o; r++)
-                    for (int64_t i = 0; i < imgs; i++)
-                        memcpy(dyg + r * ld + i * px, dyk + (i * o + r) * px, (size_t)px * sizeof(float));
+                dfp_images_side_by_side(dyk, imgs, o, px, dyg, ld);
                 dyk = dyg;
             }
             const dfp_bfp_operand ody = operand(fdy, dyk, group > 1 ? ld : px, 1);

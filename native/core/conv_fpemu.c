@@ -14,7 +14,7 @@
  * input channels (dW's columns). Stochastic rounding indexes elements by their
  * place in the whole matrices and is not taken here. Contract: dfpengine.h. */
 #include "fpemu_gemm.h"
-#include "im2col.h"
+#include "conv_batch.h"
 #include "kernel_table.h"
 
 #include <stdlib.h>
@@ -24,8 +24,8 @@
                             * ResNet-20 layers against 64, 1024 and 2048) */
 
 typedef struct fpemu_conv {
-    dfp_conv_geom g;
-    int64_t batch, out_ch, taps, pixels, image, group, ngroups;
+    dfp_conv_batch b;
+    int64_t group, ngroups; /* images per product */
 } fpemu_conv;
 
 static dfp_status conv_of(const dfp_conv2d_shape *s, const void *p, const void *q, const void *r,
@@ -35,30 +35,62 @@ static dfp_status conv_of(const dfp_conv2d_shape *s, const void *p, const void *
         return DFP_ERR_NULL_POINTER;
     if (fp->in_rounding != DFP_ROUND_NEAREST || fp->acc_rounding != DFP_ROUND_NEAREST)
         return DFP_ERR_INVALID_ARGUMENT;
-    int64_t oh, ow;
-    dfp_status st = dfp_conv2d_output_size(s, &oh, &ow);
+    dfp_status st = dfp_conv_batch_of(s, &cv->b);
     if (st != DFP_OK)
         return st;
-    cv->g = (dfp_conv_geom){s->in_channels, s->in_h, s->in_w, s->kernel_h, s->kernel_w, s->stride_h,
-                            s->stride_w, s->pad_h, s->pad_w, s->dilation_h, s->dilation_w, oh, ow};
-    cv->batch = s->batch;
-    cv->out_ch = s->out_channels;
-    cv->taps = s->in_channels * s->kernel_h * s->kernel_w;
-    cv->pixels = oh * ow;
-    cv->image = s->in_channels * s->in_h * s->in_w;
-    cv->group = GROUP_PIXELS / cv->pixels;
-    cv->group = cv->group < 1 ? 1 : cv->group > cv->batch ? cv->batch : cv->group;
-    cv->ngroups = cv->batch > 0 ? (cv->batch + cv->group - 1) / cv->group : 0;
+    cv->group = GROUP_PIXELS / cv->b.pixels;
+    cv->group = cv->group < 1 ? 1 : cv->group > cv->b.batch ? cv->b.batch : cv->group;
+    cv->ngroups = cv->b.batch > 0 ? (cv->b.batch + cv->group - 1) / cv->group : 0;
     return DFP_OK;
 }
 
-/* The same GEMM with the operands' formats exchanged (W goes first). */
-static dfp_fpemu_gemm_params weight_first(const dfp_fpemu_gemm_params *p)
+/* FPROP or BPROP over groups of images, W first (its format in_b of p):
+ *   FPROP  out (O x pixels) = W @ tile, the group's im2col tile; rows to y
+ *   BPROP  dcols (taps x pixels) = W^T @ dY, the group's dY rows; col2im into dx
+ * `in` is x or dY; threads take groups. */
+static dfp_status by_group(const fpemu_conv *cv, int bprop, const float *in, const float *w,
+                           const dfp_fpemu_gemm_params *p, float *out)
 {
+    const dfp_conv_batch *b = &cv->b;
     dfp_fpemu_gemm_params q = *p;
-    q.in_a = p->in_b;
-    q.in_b = p->in_a;
-    return q;
+    q.in_a = p->in_b, q.in_b = p->in_a;
+    const int64_t ld = cv->group * b->pixels, px = b->pixels, o = b->out_ch;
+    const int64_t rows = bprop ? b->taps : o, k = bprop ? o : b->taps;
+    dfp_status failed = DFP_OK;
+#pragma omp parallel num_threads(dfp_threads_for_work(cv->ngroups * ld * b->taps * o / 262144))
+    {
+        float *src = malloc((size_t)(k * ld) * sizeof(float));    /* tile, or dY side by side */
+        float *res = malloc((size_t)(rows * ld) * sizeof(float)); /* out, or dcols */
+        dfp_status mine = src && res ? DFP_OK : DFP_ERR_OUT_OF_MEMORY;
+#pragma omp for schedule(static)
+        for (int64_t gi = 0; gi < cv->ngroups; gi++) {
+            const int64_t n0 = gi * cv->group, imgs = b->batch - n0 < cv->group ? b->batch - n0 : cv->group;
+            if (mine != DFP_OK)
+                continue;
+            if (bprop)
+                dfp_images_side_by_side(in + n0 * o * px, imgs, o, px, src, ld);
+            else
+                for (int64_t i = 0; i < imgs; i++)
+                    dfp_im2col_tile(&b->g, in + (n0 + i) * b->image, sizeof(float), 0, px, src + i * px, ld);
+            mine = dfp_gemm_fpemu(bprop, 0, rows, imgs * px, k, w, b->taps, src, ld, res, ld, &q);
+            for (int64_t i = 0; i < imgs && mine == DFP_OK; i++) {
+                if (bprop) {
+                    float *dxn = out + (n0 + i) * b->image;
+                    memset(dxn, 0, (size_t)b->image * sizeof(float));
+                    dfp_col2im_tile_f32(&b->g, res + i * px, ld, 0, px, dxn);
+                } else {
+                    for (int64_t r = 0; r < o; r++)
+                        memcpy(out + ((n0 + i) * o + r) * px, res + r * ld + i * px, (size_t)px * sizeof(float));
+                }
+            }
+        }
+        free(src);
+        free(res);
+#pragma omp critical
+        if (mine != DFP_OK)
+            failed = mine;
+    }
+    return failed;
 }
 
 dfp_status dfp_conv2d_fpemu_forward(const dfp_conv2d_shape *shape, const float *x, const float *w,
@@ -66,36 +98,7 @@ dfp_status dfp_conv2d_fpemu_forward(const dfp_conv2d_shape *shape, const float *
 {
     fpemu_conv cv;
     dfp_status st = conv_of(shape, x, w, y, p, &cv);
-    if (st != DFP_OK)
-        return st;
-    const dfp_fpemu_gemm_params q = weight_first(p);
-    const int64_t ld = cv.group * cv.pixels, px = cv.pixels, o = cv.out_ch;
-    dfp_status failed = DFP_OK;
-#pragma omp parallel num_threads(dfp_threads_for_work(cv.ngroups * ld * cv.taps * o / 262144))
-    {
-        float *tile = malloc((size_t)(cv.taps * ld) * sizeof(float));
-        float *out = malloc((size_t)(o * ld) * sizeof(float));
-        dfp_status mine = tile && out ? DFP_OK : DFP_ERR_OUT_OF_MEMORY;
-#pragma omp for schedule(static)
-        for (int64_t gi = 0; gi < cv.ngroups; gi++) {
-            const int64_t n0 = gi * cv.group, imgs = cv.batch - n0 < cv.group ? cv.batch - n0 : cv.group;
-            if (mine != DFP_OK)
-                continue;
-            for (int64_t i = 0; i < imgs; i++)
-                dfp_im2col_tile(&cv.g, x + (n0 + i) * cv.image, sizeof(float), 0, px, tile + i * px, ld);
-            /* out (O x pixels of the group) = W @ tile */
-            mine = dfp_gemm_fpemu(0, 0, o, imgs * px, cv.taps, w, cv.taps, tile, ld, out, ld, &q);
-            for (int64_t i = 0; i < imgs && mine == DFP_OK; i++)
-                for (int64_t r = 0; r < o; r++)
-                    memcpy(y + ((n0 + i) * o + r) * px, out + r * ld + i * px, (size_t)px * sizeof(float));
-        }
-        free(tile);
-        free(out);
-#pragma omp critical
-        if (mine != DFP_OK)
-            failed = mine;
-    }
-    return failed;
+    return st != DFP_OK ? st : by_group(&cv, 0, x, w, p, y);
 }
 
 dfp_status dfp_conv2d_fpemu_backward_data(const dfp_conv2d_shape *shape, const float *dy,
@@ -103,44 +106,7 @@ dfp_status dfp_conv2d_fpemu_backward_data(const dfp_conv2d_shape *shape, const f
 {
     fpemu_conv cv;
     dfp_status st = conv_of(shape, dy, w, dx, p, &cv);
-    if (st != DFP_OK)
-        return st;
-    const dfp_fpemu_gemm_params q = weight_first(p);
-    const int64_t ld = cv.group * cv.pixels, px = cv.pixels, o = cv.out_ch;
-    dfp_status failed = DFP_OK;
-#pragma omp parallel num_threads(dfp_threads_for_work(cv.ngroups * ld * cv.taps * o / 262144))
-    {
-        float *dcols = malloc((size_t)(cv.taps * ld) * sizeof(float));
-        float *dyg = cv.group > 1 ? malloc((size_t)(o * ld) * sizeof(float)) : NULL;
-        dfp_status mine = dcols && (cv.group == 1 || dyg) ? DFP_OK : DFP_ERR_OUT_OF_MEMORY;
-#pragma omp for schedule(static)
-        for (int64_t gi = 0; gi < cv.ngroups; gi++) {
-            const int64_t n0 = gi * cv.group, imgs = cv.batch - n0 < cv.group ? cv.batch - n0 : cv.group;
-            if (mine != DFP_OK)
-                continue;
-            const float *dyk = dy + n0 * o * px; /* O x pixels of the group, row stride ld */
-            if (cv.group > 1) {
-                for (int64_t r = 0; r < o; r++)
-                    for (int64_t i = 0; i < imgs; i++)
-                        memcpy(dyg + r * ld + i * px, dyk + (i * o + r) * px, (size_t)px * sizeof(float));
-                dyk = dyg;
-            }
-            /* dcols (taps x pixels) = W^T @ dY */
-            mine = dfp_gemm_fpemu(1, 0, cv.taps, imgs * px, o, w, cv.taps, dyk, cv.group > 1 ? ld : px,
-                                  dcols, ld, &q);
-            for (int64_t i = 0; i < imgs && mine == DFP_OK; i++) {
-                float *dxn = dx + (n0 + i) * cv.image;
-                memset(dxn, 0, (size_t)cv.image * sizeof(float));
-                dfp_col2im_tile_f32(&cv.g, dcols + i * px, ld, 0, px, dxn);
-            }
-        }
-        free(dcols);
-        free(dyg);
-#pragma omp critical
-        if (mine != DFP_OK)
-            failed = mine;
-    }
-    return failed;
+    return st != DFP_OK ? st : by_group(&cv, 1, dy, w, p, dx);
 }
 
 /* Bound (FP32 bits) on |x| after nearest rounding to f: the rounding is monotonic. */
@@ -174,46 +140,45 @@ dfp_status dfp_conv2d_fpemu_backward_weight(const dfp_conv2d_shape *shape, const
     dfp_status st = conv_of(shape, x, dy, dw, p, &cv);
     if (st != DFP_OK)
         return st;
-    const int64_t px = cv.pixels, o = cv.out_ch, kk = cv.g.kernel_h * cv.g.kernel_w;
-    const int64_t plane = cv.g.in_h * cv.g.in_w;
+    const dfp_conv_batch *b = &cv.b;
+    const int64_t px = b->pixels, o = b->out_ch, kk = b->g.kernel_h * b->g.kernel_w;
+    const int64_t plane = b->g.in_h * b->g.in_w;
     /* slices start on chunk boundaries of K = N * pixels: whole multiples of `unit` images */
     const int64_t unit = p->chunk / gcd64(px > 0 ? px : 1, p->chunk);
     int64_t group = (cv.group + unit - 1) / unit * unit;
-    group = group > cv.batch ? cv.batch : group;
+    group = group > b->batch ? b->batch : group;
     if (group < unit)
-        group = cv.batch; /* fewer images than one unit: a single slice */
+        group = b->batch; /* fewer images than one unit: a single slice */
     const int64_t ld = group * px;
-    const dfp_fpemu_slice base = {0, cv.batch * px, rounded_absmax(&p->in_a, dy, cv.batch * o * px),
-                                  rounded_absmax(&p->in_b, x, cv.batch * cv.image)};
-    const int teams = dfp_threads_for_work(cv.batch * px * cv.taps * o / 262144);
-    const int parts = teams < cv.g.channels ? teams : (int)cv.g.channels;
+    const dfp_fpemu_slice base = {0, b->batch * px, rounded_absmax(&p->in_a, dy, b->batch * o * px),
+                                  rounded_absmax(&p->in_b, x, b->batch * b->image)};
+    const int teams = dfp_threads_for_work(b->batch * px * b->taps * o / 262144);
+    const int parts = teams < b->g.channels ? teams : (int)b->g.channels;
     dfp_status failed = DFP_OK;
 #pragma omp parallel for schedule(static) num_threads(parts)
     for (int part = 0; part < parts; part++) {
-        const int64_t c0 = cv.g.channels * part / parts, c1 = cv.g.channels * (part + 1) / parts;
-        dfp_conv_geom g = cv.g;
+        const int64_t c0 = b->g.channels * part / parts, c1 = b->g.channels * (part + 1) / parts;
+        dfp_conv_geom g = b->g;
         g.channels = c1 - c0;
         const int64_t taps = g.channels * kk;
         float *tile = malloc((size_t)(taps * ld) * sizeof(float));
         float *dyg = group > 1 ? malloc((size_t)(o * ld) * sizeof(float)) : NULL;
         dfp_status mine = tile && (group == 1 || dyg) ? DFP_OK : DFP_ERR_OUT_OF_MEMORY;
-        for (int64_t n0 = 0; n0 < cv.batch && mine == DFP_OK; n0 += group) {
-            const int64_t imgs = cv.batch - n0 < group ? cv.batch - n0 : group, k = imgs * px;
+        for (int64_t n0 = 0; n0 < b->batch && mine == DFP_OK; n0 += group) {
+            const int64_t imgs = b->batch - n0 < group ? b->batch - n0 : group, k = imgs * px;
             for (int64_t i = 0; i < imgs; i++)
-                dfp_im2col_tile(&g, x + (n0 + i) * cv.image + c0 * plane, sizeof(float), 0, px,
+                dfp_im2col_tile(&g, x + (n0 + i) * b->image + c0 * plane, sizeof(float), 0, px,
                                 tile + i * px, ld);
             const float *dyk = dy + n0 * o * px; /* O x k */
             if (group > 1) {
-                for (int64_t r = 0; r < o; r++)
-                    for (int64_t i = 0; i < imgs; i++)
-                        memcpy(dyg + r * ld + i * px, dyk + (i * o + r) * px, (size_t)px * sizeof(float));
+                dfp_images_side_by_side(dyk, imgs, o, px, dyg, ld);
                 dyk = dyg;
             }
             dfp_fpemu_slice slice = base;
             slice.accumulate = n0 > 0;
             /* dW[:, own taps] (+)= dY @ tile^T */
             mine = dfp_gemm_fpemu_slice(0, 1, o, taps, k, dyk, group > 1 ? ld : px, tile, ld,
-                                        dw + c0 * kk, cv.taps, p, &slice);
+                                        dw + c0 * kk, b->taps, p, &slice);
         }
         free(tile);
         free(dyg);

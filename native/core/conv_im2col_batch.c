@@ -5,23 +5,36 @@
  * image n. Built on the blocked tile routines of im2col.c; images are spread
  * over threads and write disjoint columns (or disjoint dx images), so results
  * do not depend on the thread count. Contract: dfpengine.h. */
-#include "im2col.h"
+#include "conv_batch.h"
 #include "kernel_table.h"
 
 #include <string.h>
+
+dfp_status dfp_conv_batch_of(const dfp_conv2d_shape *s, dfp_conv_batch *cb)
+{
+    int64_t oh, ow;
+    dfp_status st = dfp_conv2d_output_size(s, &oh, &ow);
+    if (st != DFP_OK)
+        return st;
+    cb->g = (dfp_conv_geom){s->in_channels, s->in_h, s->in_w, s->kernel_h, s->kernel_w, s->stride_h,
+                            s->stride_w, s->pad_h, s->pad_w, s->dilation_h, s->dilation_w, oh, ow};
+    cb->batch = s->batch;
+    cb->out_ch = s->out_channels;
+    cb->taps = s->in_channels * s->kernel_h * s->kernel_w;
+    cb->pixels = oh * ow;
+    cb->image = s->in_channels * s->in_h * s->in_w;
+    return DFP_OK;
+}
 
 static dfp_status batch_geom(const dfp_conv2d_shape *s, const void *in, const void *out,
                              dfp_conv_geom *g)
 {
     if (!s || !in || !out)
         return DFP_ERR_NULL_POINTER;
-    int64_t oh, ow;
-    dfp_status st = dfp_conv2d_output_size(s, &oh, &ow);
-    if (st != DFP_OK)
-        return st;
-    *g = (dfp_conv_geom){s->in_channels, s->in_h, s->in_w, s->kernel_h, s->kernel_w, s->stride_h,
-                         s->stride_w, s->pad_h, s->pad_w, s->dilation_h, s->dilation_w, oh, ow};
-    return DFP_OK;
+    dfp_conv_batch cb;
+    dfp_status st = dfp_conv_batch_of(s, &cb);
+    *g = cb.g;
+    return st;
 }
 
 dfp_status dfp_conv2d_im2col_f32(const dfp_conv2d_shape *shape, const float *x, float *cols)
