@@ -10,6 +10,7 @@
  * are spread over threads, each with its own column tile and GEMM workspace;
  * with fewer items than threads, items run in turn on a threaded GEMM. */
 #include "conv2d_f32.h"
+#include "conv_batch.h"
 #include "dfpengine.h"
 #include "im2col.h"
 #include "kernel_table.h"
@@ -45,17 +46,16 @@ dfp_status dfp_conv2d_output_size(const dfp_conv2d_shape *s, int64_t *out_h, int
 
 static dfp_status make_plan(const dfp_conv2d_shape *s, conv_plan *pl)
 {
-    int64_t oh, ow;
-    dfp_status st = dfp_conv2d_output_size(s, &oh, &ow);
+    dfp_conv_batch cb;
+    dfp_status st = dfp_conv_batch_of(s, &cb);
     if (st != DFP_OK)
         return st;
     memset(pl, 0, sizeof(*pl));
-    pl->g = (dfp_conv_geom){s->in_channels, s->in_h, s->in_w, s->kernel_h, s->kernel_w, s->stride_h,
-                            s->stride_w, s->pad_h, s->pad_w, s->dilation_h, s->dilation_w, oh, ow};
-    pl->batch = s->batch;
-    pl->out_ch = s->out_channels;
-    pl->ckk = s->in_channels * s->kernel_h * s->kernel_w;
-    pl->pixels = oh * ow;
+    pl->g = cb.g;
+    pl->batch = cb.batch;
+    pl->out_ch = cb.out_ch;
+    pl->ckk = cb.taps;
+    pl->pixels = cb.pixels;
     pl->in_pixels = s->in_h * s->in_w;
     pl->direct = s->kernel_h == 1 && s->kernel_w == 1 && s->stride_h == 1 && s->stride_w == 1 &&
                  s->pad_h == 0 && s->pad_w == 0;

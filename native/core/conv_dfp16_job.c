@@ -2,6 +2,7 @@
 /* The DFP16 convolution's job (shape, quantised operands) and its quantisers
  * into plane-pair layouts, shared by FPROP/BPROP (conv_dfp16.c) and WTGRAD
  * (conv_dfp16_wtgrad.c). */
+#include "conv_batch.h"
 #include "conv_dfp16_job.h"
 #include "conv_s16_pack.h"
 #include "igemm.h"
@@ -114,17 +115,16 @@ dfp_status dfp_conv_quantize_pairs(const float *x, int64_t batch, int64_t channe
 
 dfp_status dfp_conv_make_job(const dfp_conv2d_shape *s, conv_job *j)
 {
-    int64_t oh, ow;
-    dfp_status st = dfp_conv2d_output_size(s, &oh, &ow);
+    dfp_conv_batch cb;
+    dfp_status st = dfp_conv_batch_of(s, &cb);
     if (st != DFP_OK)
         return st;
     memset(j, 0, sizeof(*j));
-    j->g = (dfp_conv_geom){s->in_channels, s->in_h, s->in_w, s->kernel_h, s->kernel_w, s->stride_h,
-                           s->stride_w, s->pad_h, s->pad_w, s->dilation_h, s->dilation_w, oh, ow};
-    j->batch = s->batch;
-    j->out_ch = s->out_channels;
-    j->ckk = s->in_channels * s->kernel_h * s->kernel_w;
-    j->pixels = oh * ow;
+    j->g = cb.g;
+    j->batch = cb.batch;
+    j->out_ch = cb.out_ch;
+    j->ckk = cb.taps;
+    j->pixels = cb.pixels;
     j->in_pixels = s->in_h * s->in_w;
     return DFP_OK;
 }
