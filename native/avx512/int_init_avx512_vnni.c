@@ -52,10 +52,19 @@ static inline __m512i dpwssd(__m512i acc, __m512i b, __m512i a)
  * runs of 16 pairs at runs[0..1] + off[p], or with run8 four runs of 8 at
  * runs[0..3] + off[p]); always inlined, so each entry point is compiled for its
  * own case. */
+/* The block floating point flush (igemm_s16_bfp): c = (first ? +0 : c) +
+ * (float)s * 2^(ea + eb), the power of two from its bits, per 16 columns. */
+static inline void flush_scaled(float *c, __m512i s, __m512i e_row, __m512i eb, int first)
+{
+    __m512 scale = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(e_row, eb), 23));
+    __m512 base = first ? _mm512_setzero_ps() : _mm512_loadu_ps(c);
+    _mm512_storeu_ps(c, _mm512_add_ps(base, _mm512_mul_ps(_mm512_cvtepi32_ps(s), scale)));
+}
+
 static inline __attribute__((always_inline)) void
 igemm_body(int64_t kp, int64_t chunk, const int16_t *a, const int16_t *const *arows,
            const int16_t *b, const int16_t *const *runs, const int run8, const int64_t *off,
-           float *c, int64_t ldc, int accumulate)
+           float *c, int64_t ldc, int accumulate, const int32_t *ea, const int32_t *eb)
 {
     for (int64_t p0 = 0; p0 < kp; p0 += chunk) {
         const int first = p0 == 0 && !accumulate;
@@ -114,6 +123,17 @@ igemm_body(int64_t kp, int64_t chunk, const int16_t *a, const int16_t *const *ar
             s70 = dpwssd(s70, b0, a7);
             s71 = dpwssd(s71, b1, a7);
         }
+        if (ea) { /* one chunk, the block: scaled flush */
+            const __m512i eb0 = _mm512_loadu_si512(eb), eb1 = _mm512_loadu_si512(eb + 16);
+            const __m512i s[MR][2] = {{s00, s01}, {s10, s11}, {s20, s21}, {s30, s31},
+                                      {s40, s41}, {s50, s51}, {s60, s61}, {s70, s71}};
+            for (int i = 0; i < MR; i++) {
+                const __m512i e_row = _mm512_set1_epi32(ea[i] + 127);
+                flush_scaled(c + i * ldc + 0, s[i][0], e_row, eb0, !accumulate);
+                flush_scaled(c + i * ldc + 16, s[i][1], e_row, eb1, !accumulate);
+            }
+            continue;
+        }
         flush(c + 0 * ldc + 0, s00, first);
         flush(c + 0 * ldc + 16, s01, first);
         flush(c + 1 * ldc + 0, s10, first);
@@ -136,13 +156,13 @@ igemm_body(int64_t kp, int64_t chunk, const int16_t *a, const int16_t *const *ar
 static void igemm_s16_avx512_vnni_8x32(int64_t kp, int64_t chunk, const int16_t *a,
                                        const int16_t *b, float *c, int64_t ldc, int accumulate)
 {
-    igemm_body(kp, chunk, a, NULL, b, NULL, 0, NULL, c, ldc, accumulate);
+    igemm_body(kp, chunk, a, NULL, b, NULL, 0, NULL, c, ldc, accumulate, NULL, NULL);
 }
 
 static void igemm_s16_arows_avx512_vnni_8x32(int64_t kp, int64_t chunk, const int16_t *const *arows,
                                              const int16_t *b, float *c, int64_t ldc, int accumulate)
 {
-    igemm_body(kp, chunk, NULL, arows, b, NULL, 0, NULL, c, ldc, accumulate);
+    igemm_body(kp, chunk, NULL, arows, b, NULL, 0, NULL, c, ldc, accumulate, NULL, NULL);
 }
 
 static void igemm_s16_inplace_avx512_vnni_8x32(int64_t kp, int64_t chunk, const int16_t *a,
@@ -151,9 +171,16 @@ static void igemm_s16_inplace_avx512_vnni_8x32(int64_t kp, int64_t chunk, const 
                                                int accumulate)
 {
     if (run == 8)
-        igemm_body(kp, chunk, a, NULL, NULL, runs, 1, off, c, ldc, accumulate);
+        igemm_body(kp, chunk, a, NULL, NULL, runs, 1, off, c, ldc, accumulate, NULL, NULL);
     else
-        igemm_body(kp, chunk, a, NULL, NULL, runs, 0, off, c, ldc, accumulate);
+        igemm_body(kp, chunk, a, NULL, NULL, runs, 0, off, c, ldc, accumulate, NULL, NULL);
+}
+
+static void igemm_s16_bfp_avx512_vnni_8x32(int64_t kp, const int16_t *a, const int16_t *b,
+                                           const int32_t *ea, const int32_t *eb, float *c,
+                                           int64_t ldc, int first)
+{
+    igemm_body(kp, kp, a, NULL, b, NULL, 0, NULL, c, ldc, !first, ea, eb);
 }
 
 void dfp_int_kernels_init_avx512_vnni(dfp_int_kernels *k)
@@ -163,4 +190,5 @@ void dfp_int_kernels_init_avx512_vnni(dfp_int_kernels *k)
     k->igemm_s16 = igemm_s16_avx512_vnni_8x32;
     k->igemm_s16_inplace = igemm_s16_inplace_avx512_vnni_8x32;
     k->igemm_s16_arows = igemm_s16_arows_avx512_vnni_8x32;
+    k->igemm_s16_bfp = igemm_s16_bfp_avx512_vnni_8x32;
 }

@@ -20,6 +20,7 @@
 #include "kernel_table.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,19 +100,36 @@ static void bfp_tile(const bfp_plan *pl, int64_t i0, int64_t j0, float *tot, flo
                 for (int64_t i = 0; i < mc; i++)
                     tot[i * ldt + j] = c[(j0 + j) * ldc + i0 + i];
     }
+    const dfp_igemm_s16_bfp_fn fused = dfp_kernels()->integer.igemm_s16_bfp;
+    int32_t ea[DFP_IGEMM_MAX_W];
     for (int64_t b = 0; b < pl->nb; b++) {
         const int64_t p0 = b * pl->block_pairs, len = min64(pl->block_pairs, kp - p0);
         const int first = b == 0 && !pl->accumulate;
-        for (int64_t j = 0; j < nc; j++)
+        int32_t eb_min = INT32_MAX, eb_max = INT32_MIN;
+        for (int64_t j = 0; j < nc; j++) {
             eb[j] = pl->sb[(j0 + j) * pl->nb + b];
-        for (int64_t jp = 0; jp < npan; jp++) {
-            const int16_t *bp = pl->pb.panels + ((j0 / nr + jp) * kp + p0) * nr * 2;
-            const int64_t cols = min64(nr, nc - jp * nr);
-            for (int64_t ip = 0; ip < mpan; ip++) {
-                const int16_t *ap = pl->pa.panels + ((i0 / mr + ip) * kp + p0) * mr * 2;
-                ukr(len, len, ap, bp, blk, nr, 0);
-                scale_add(blk, nr, pl->sa + (i0 + ip * mr) * pl->nb + b, pl->nb, eb + jp * nr,
-                          min64(mr, mc - ip * mr), cols, t0 + ip * mr * ldt + jp * nr, ldt, first);
+            eb_min = eb[j] < eb_min ? eb[j] : eb_min;
+            eb_max = eb[j] > eb_max ? eb[j] : eb_max;
+        }
+        for (int64_t ip = 0; ip < mpan; ip++) {
+            const int16_t *ap = pl->pa.panels + ((i0 / mr + ip) * kp + p0) * mr * 2;
+            const int64_t rows = min64(mr, mc - ip * mr);
+            /* full tiles whose scales are all normal floats take the fused kernel */
+            int normal = fused && rows == mr;
+            for (int64_t i = 0; i < rows; i++) {
+                ea[i] = pl->sa[(i0 + ip * mr + i) * pl->nb + b];
+                normal &= ea[i] + eb_min >= -126 && ea[i] + eb_max <= 127;
+            }
+            for (int64_t jp = 0; jp < npan; jp++) {
+                const int16_t *bp = pl->pb.panels + ((j0 / nr + jp) * kp + p0) * nr * 2;
+                const int64_t cols = min64(nr, nc - jp * nr);
+                float *t = t0 + ip * mr * ldt + jp * nr;
+                if (normal && cols == nr) {
+                    fused(len, ap, bp, ea, eb + jp * nr, t, ldt, first);
+                } else {
+                    ukr(len, len, ap, bp, blk, nr, 0);
+                    scale_add(blk, nr, ea, 1, eb + jp * nr, rows, cols, t, ldt, first);
+                }
             }
         }
     }

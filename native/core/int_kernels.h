@@ -77,11 +77,22 @@ typedef void (*dfp_interleave_s16_fn)(const int16_t *even, const int16_t *odd, i
 typedef void (*dfp_scale_row_fn)(const float *sums, int64_t n, float sa, float sb, float *c,
                                  int accumulate);
 
+/* One K block of the block floating point GEMM (bfp_gemm.c) with the block's
+ * scaling in the flush: the kp pairs of a and b summed exactly in INT32, then
+ * c[i][j] = (first ? +0 : c[i][j]) + (float)sum * 2^(ea[i] + eb[j]) over the
+ * whole MR x NR tile, 2^e built from its bits: every ea[i] + eb[j] must lie in
+ * [-126, 127]. Equal to igemm_s16 into a buffer then the emulation table's
+ * bfp_scale_add. NULL where an ISA does not provide it. */
+typedef void (*dfp_igemm_s16_bfp_fn)(int64_t kp, const int16_t *a, const int16_t *b,
+                                     const int32_t *ea, const int32_t *eb, float *c, int64_t ldc,
+                                     int first);
+
 typedef struct dfp_int_kernels {
     int mr, nr;                    /* register block of igemm_s16 */
     dfp_igemm_s16_fn igemm_s16;
     dfp_igemm_s16_inplace_fn igemm_s16_inplace;
     dfp_igemm_s16_arows_fn igemm_s16_arows;
+    dfp_igemm_s16_bfp_fn igemm_s16_bfp;
     dfp_quantize_s16_fn quantize_s16;
     dfp_dequantize_s16_fn dequantize_s16;
     dfp_absmax_bits_fn absmax_bits;
