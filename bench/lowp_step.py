@@ -2,24 +2,29 @@
 ratio to the FP32 step measured in the same run (issue 4 item 8: FP8 and HBFP
 at most 2x FP32).
 
-Usage: python bench/lowp_step.py [batch] [steps] [presets...]
+Usage: python bench/lowp_step.py [batch] [steps] [presets...] [--threads N] [--repeats R]
 Steps of all presets run round-robin (dfpengine.benchmarks.train_step, the
 code behind `dfpengine bench train`), so machine noise hits them alike; prints
 one JSON object per preset: median step time and ratio to fp32."""
+import argparse
 import json
-import sys
 
 from dfpengine.benchmarks import train_step
 
 
 def main():
-    batch = int(sys.argv[1]) if len(sys.argv) > 1 else 32
-    steps = int(sys.argv[2]) if len(sys.argv) > 2 else 3
-    presets = sys.argv[3:] or ["fp32", "dfp16", "fp8", "hbfp8", "hbfp4", "boosters"]
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("batch", nargs="?", type=int, default=32)
+    ap.add_argument("steps", nargs="?", type=int, default=3)
+    ap.add_argument("presets", nargs="*", default=["fp32", "dfp16", "fp8", "hbfp8", "hbfp4", "boosters"])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    batch, presets = args.batch, list(args.presets)
     if "fp32" not in presets:
         presets = ["fp32"] + presets
-    results = train_step.run(models=("resnet20",), precisions=presets, threads=(2,), batch=batch,
-                             steps=steps, repeats=3, warmup=1, with_torch=False)
+    results = train_step.run(models=("resnet20",), precisions=presets, threads=(args.threads,), batch=batch,
+                             steps=args.steps, repeats=args.repeats, warmup=1, with_torch=False)
     base = next(r for r in results if r["precision"] == "fp32")["images_per_s"]
     for r in results:
         print(json.dumps({"model": "resnet20", "precision": r["precision"], "batch": batch,
