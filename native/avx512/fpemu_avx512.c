@@ -380,8 +380,9 @@ static void dfp_absmax_kmajor_avx512(const float *x, int64_t ldx, int rows, int6
 
 /* The codes of dfp_bfp_code on 16 lanes of one k-major row: the same exact
  * steps as dfp_bfp_block_avx512, with a scale and an index per lane. */
-static inline __m512i bfp_codes_kmajor_avx512(__m512 x, __m512 vdown, __m512 kmax, int stochastic,
-                                              uint64_t key, __m512i lo, __m512i hi)
+static inline __attribute__((always_inline)) __m512i
+bfp_codes_kmajor_avx512(__m512 x, __m512 vdown, __m512 kmax, __m512 kmin, const int stochastic,
+                        uint64_t key, __m512i lo, __m512i hi)
 {
     __m512 v = _mm512_mul_ps(x, vdown), k;
     if (stochastic) {
@@ -394,28 +395,44 @@ static inline __m512i bfp_codes_kmajor_avx512(__m512 x, __m512 vdown, __m512 kma
     } else {
         k = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     }
-    k = _mm512_max_ps(_mm512_min_ps(k, kmax), _mm512_sub_ps(_mm512_setzero_ps(), kmax));
-    return _mm512_cvttps_epi32(k);
+    return _mm512_cvttps_epi32(_mm512_max_ps(_mm512_min_ps(k, kmax), kmin));
 }
 
-/* Codes t and t + 1 of 16 rows as one pair word per lane (low half first, as
- * the int16 layout on x86); with carry_free no lane's index0 + t crosses a
- * multiple of 2^32, so the high halves stay h0. */
+/* Code t of 16 rows; with carry_free no lane's index0 + t crosses a multiple
+ * of 2^32, so the high halves stay h0. */
 static inline __attribute__((always_inline)) __m512i
-bfp_pair_kmajor_avx512(const dfp_bfp_lanes *b, const float *x, int64_t ldx, int64_t len, int64_t t,
-                       __mmask16 m, __m512 vdown, __m512 kmax, __m512i i0, __m512i h0,
-                       const int carry_free)
+bfp_code_at_avx512(const dfp_bfp_lanes *b, const float *x, int64_t ldx, int64_t t, __mmask16 m,
+                   __m512 vdown, __m512 kmax, __m512 kmin, __m512i i0, __m512i h0,
+                   const int carry_free, const int stochastic)
 {
-    __m512i code[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
-    for (int64_t u = 0; u < 2 && t + u < len; u++) {
-        __m512i lo = _mm512_add_epi32(i0, _mm512_set1_epi32((int)(t + u))), hi = h0;
-        if (!carry_free)
-            hi = _mm512_mask_add_epi32(h0, _mm512_cmplt_epu32_mask(lo, i0), h0, _mm512_set1_epi32(1));
-        code[u] = bfp_codes_kmajor_avx512(_mm512_maskz_loadu_ps(m, x + (t + u) * ldx), vdown, kmax,
-                                          b->stochastic, b->key, lo, hi);
+    __m512i lo = _mm512_add_epi32(i0, _mm512_set1_epi32((int)t)), hi = h0;
+    if (stochastic && !carry_free)
+        hi = _mm512_mask_add_epi32(h0, _mm512_cmplt_epu32_mask(lo, i0), h0, _mm512_set1_epi32(1));
+    return bfp_codes_kmajor_avx512(_mm512_maskz_loadu_ps(m, x + t * ldx), vdown, kmax, kmin,
+                                   stochastic, b->key, lo, hi);
+}
+
+/* The block's codes t, t + 1 as one pair word per lane (low half first, as the
+ * int16 layout on x86; an odd len's last upper half 0), per rounding and
+ * index case compiled on its own. */
+static inline __attribute__((always_inline)) void
+bfp_kmajor_pairs_avx512(const dfp_bfp_lanes *b, const float *x, int64_t ldx, int64_t len,
+                        int32_t *pairs, int64_t ld, __mmask16 m, __m512 vdown, __m512i i0,
+                        __m512i h0, const int carry_free, const int stochastic)
+{
+    const __m512 kmax = _mm512_set1_ps(b->kmax), kmin = _mm512_set1_ps(-b->kmax);
+    const __m512i low = _mm512_set1_epi32(0xffff);
+    int64_t t = 0;
+    for (; t + 1 < len; t += 2) {
+        __m512i c0 = bfp_code_at_avx512(b, x, ldx, t, m, vdown, kmax, kmin, i0, h0, carry_free, stochastic);
+        __m512i c1 = bfp_code_at_avx512(b, x, ldx, t + 1, m, vdown, kmax, kmin, i0, h0, carry_free, stochastic);
+        _mm512_mask_storeu_epi32(pairs + (t / 2) * ld, m,
+                                 _mm512_or_si512(_mm512_and_si512(c0, low), _mm512_slli_epi32(c1, 16)));
     }
-    return _mm512_or_si512(_mm512_and_si512(code[0], _mm512_set1_epi32(0xffff)),
-                           _mm512_slli_epi32(code[1], 16));
+    if (t < len) {
+        __m512i c0 = bfp_code_at_avx512(b, x, ldx, t, m, vdown, kmax, kmin, i0, h0, carry_free, stochastic);
+        _mm512_mask_storeu_epi32(pairs + (t / 2) * ld, m, _mm512_and_si512(c0, low));
+    }
 }
 
 /* dfp_bfp_block_kmajor_fn: lane r = row r, per-lane scales and indices. */
@@ -434,18 +451,18 @@ static void dfp_bfp_block_kmajor_avx512(const dfp_bfp_lanes *b, const float *x, 
     const __m512i se = _mm512_maskz_loadu_epi32(m, b->scale_exp);
     const __m512 vdown = _mm512_castsi512_ps(
         _mm512_slli_epi32(_mm512_sub_epi32(_mm512_set1_epi32(127), se), 23));
-    const __m512 kmax = _mm512_set1_ps(b->kmax);
     const __m512i i0 = _mm512_inserti64x4(
         _mm512_castsi256_si512(_mm512_cvtepi64_epi32(_mm512_loadu_si512(b->index0))),
         _mm512_cvtepi64_epi32(_mm512_loadu_si512(b->index0 + 8)), 1);
     const __m512i h0 = _mm512_inserti64x4(
         _mm512_castsi256_si512(_mm512_cvtepi64_epi32(_mm512_srli_epi64(_mm512_loadu_si512(b->index0), 32))),
         _mm512_cvtepi64_epi32(_mm512_srli_epi64(_mm512_loadu_si512(b->index0 + 8), 32)), 1);
-    for (int64_t t = 0; t < len; t += 2) {
-        __m512i word = carry_free ? bfp_pair_kmajor_avx512(b, x, ldx, len, t, m, vdown, kmax, i0, h0, 1)
-                                  : bfp_pair_kmajor_avx512(b, x, ldx, len, t, m, vdown, kmax, i0, h0, 0);
-        _mm512_mask_storeu_epi32(pairs + (t / 2) * ld, m, word);
-    }
+    if (!b->stochastic)
+        bfp_kmajor_pairs_avx512(b, x, ldx, len, pairs, ld, m, vdown, i0, h0, 1, 0);
+    else if (carry_free)
+        bfp_kmajor_pairs_avx512(b, x, ldx, len, pairs, ld, m, vdown, i0, h0, 1, 1);
+    else
+        bfp_kmajor_pairs_avx512(b, x, ldx, len, pairs, ld, m, vdown, i0, h0, 0, 1);
 }
 
 /* dfp_rows_to_lanes_fn: 16 x 16 blocks transposed in registers (rows past
