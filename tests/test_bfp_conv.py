@@ -52,6 +52,7 @@ GEOMS = {  # (n, c, h, o, kernel, (stride, padding, dilation))
     "dilated, no pad": (2, 4, 12, 3, 3, ((1, 1), (0, 0), (2, 2))),
     "one image, odd size": (1, 3, 7, 4, 3, ((1, 1), (1, 1), (1, 1))),
     "wtgrad in groups of 4 images, then 1": (5, 2, 16, 3, 3, ((1, 1), (1, 1), (1, 1))),
+    "28x28 (LeNet): 784 pixels, not whole blocks of 64": (9, 2, 28, 3, 5, ((1, 1), (2, 2), (1, 1))),
 }
 
 
@@ -70,8 +71,8 @@ def test_image_by_image_equals_the_im2col_gemm(geom, tag, block, rounding, isa_t
 
 
 def test_the_c_path_runs_where_it_applies(monkeypatch):
-    """Blocks of 16 over 8x8 images: every pass goes to C (the im2col GEMM is never called);
-    7x7 images with two of them: wtgrad falls back (49 pixels are not whole blocks)."""
+    """Blocks of 16: every pass goes to C (the im2col GEMM is never called), also over 7x7
+    images (49 pixels: WTGRAD's groups of images are whole blocks); an odd block falls back."""
     calls = []
     gemm = _hbfp_ops.gemm_quantized
     passes = _bfp_conv.passes(lambda *a, **kw: calls.append(1) or gemm(*a, **kw))
@@ -81,7 +82,9 @@ def test_the_c_path_runs_where_it_applies(monkeypatch):
     assert calls == []
     x, w, dy = case(2, 4, 7, 4, 3, ((1, 1), (1, 1), (1, 1)))
     run_passes(passes, x, w, dy, ((1, 1), (1, 1), (1, 1)), fmt)
-    assert calls == [1]
+    assert calls == []
+    run_passes(passes, x, w, dy, ((1, 1), (1, 1), (1, 1)), block_format("hbfp4", 15))
+    assert calls == [1, 1, 1]
 
 
 def test_bias_is_added_per_channel():

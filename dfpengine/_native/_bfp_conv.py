@@ -6,9 +6,8 @@ batch's im2col matrix and the NHWC copies around it.
 Operand formats and stochastic streams are those the im2col formulation gives
 its GEMM operands (see `_hbfp_ops`): call index i from `_lowp_streams`, op(a)
 stream 2i, op(b) stream 2i+1, with bprop's operands swapped (`_im2col_conv._swap`).
-Shapes the C path does not take (odd blocks, blocks whose sums could leave
-INT32, and for wtgrad images that are not a whole number of blocks) go through
-the im2col GEMMs instead.
+Formats the C path does not take (odd blocks, blocks whose sums could leave
+INT32) go through the im2col GEMMs instead.
 """
 from . import _emu, _im2col_conv, _lowp_streams, reference as _ref
 
@@ -69,8 +68,7 @@ def passes(gemm):
         _ref._array("x", x, ndim=4)
         w_shape = _ref._shape4("w_shape", w_shape)
         stride, padding, dilation, y_shape = _ref._conv_geometry(x.shape, w_shape, stride, padding, dilation)
-        pixels = y_shape[2] * y_shape[3]
-        if not _on_integers(fa, fb) or (x.shape[0] > 1 and pixels % fa.block):
+        if not _on_integers(fa, fb):
             return im2col_bwd_weight(x, dy, w_shape, stride, padding, dilation, fmt)
         _ref._check_dy(dy, y_shape)
         fdy, fx = _operands(fmt, fa, fb)

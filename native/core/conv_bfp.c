@@ -28,6 +28,15 @@
 
 #define WTGRAD_K 1024 /* pixels per WTGRAD product (several small images) */
 
+static int64_t gcd64(int64_t a, int64_t b)
+{
+    while (b) {
+        int64_t t = a % b;
+        a = b, b = t;
+    }
+    return a;
+}
+
 static dfp_status conv_of(const dfp_conv2d_shape *s, const void *p, const void *q, const void *r,
                           const dfp_bfp_format *f1, const dfp_bfp_format *f2, dfp_conv_batch *cv)
 {
@@ -133,18 +142,19 @@ dfp_status dfp_conv2d_bfp_backward_weight(const dfp_conv2d_shape *shape, const f
         return st;
     const int64_t px = cv.pixels, o = cv.out_ch, all = cv.batch * px;
     const int64_t kk = cv.g.kernel_h * cv.g.kernel_w, plane = cv.g.in_h * cv.g.in_w;
-    /* an image must start a block of K = pixels for its slice to continue the sum */
-    if (cv.batch > 1 && px % fx->block)
-        return DFP_ERR_INVALID_ARGUMENT;
     /* K runs image after image, so threads split the output instead: each takes
      * a range of input channels, i.e. of dW's columns (taps), through every
      * image, with no synchronisation. dY, the small operand, is quantised and
      * packed once beforehand, a group of images (K of about WTGRAD_K pixels per
-     * product) at a time, its rows copied side by side. */
+     * product) at a time, its rows copied side by side. A group starts a block
+     * of K = pixels, so its slice continues the whole sum: groups are whole
+     * multiples of `unit` images (one unless an image is not whole blocks). */
     const int teams = dfp_threads_for_work(cv.batch * px * cv.taps * o / 262144);
     const int parts = teams < cv.g.channels ? teams : (int)cv.g.channels;
-    int64_t group = WTGRAD_K / px;
-    group = group < 1 ? 1 : group > cv.batch ? cv.batch : group;
+    const int64_t unit = fx->block / gcd64(px, fx->block);
+    int64_t group = (WTGRAD_K / px + unit - 1) / unit * unit;
+    group = group < unit ? unit : group;
+    group = group > cv.batch ? cv.batch : group;
     const int64_t ld = group * px, ngroups = (cv.batch + group - 1) / group;
     const int64_t nbg = (ld + fx->block - 1) / fx->block; /* blocks per group */
     dfp_s16_packed *pdy = calloc((size_t)ngroups, sizeof *pdy);

@@ -399,9 +399,8 @@ typedef struct dfp_bfp_format {
  *   backward_weight: dw = dY (O x pixels, fdy) @ cols^T (cols: taps x pixels, fx)
  * Blocks lie along the GEMM's K (taps, O and pixels). The two formats must
  * share the block, which must be even, and a block's products must fit INT32
- * (block * (2^mag_a - 1) * (2^mag_b - 1) < 2^31); backward_weight also needs
- * OH*OW a multiple of the block when batch > 1 (an image is then whole
- * blocks); else DFP_ERR_INVALID_ARGUMENT. DFP_ERR_NOT_FINITE on NaN/inf. */
+ * (block * (2^mag_a - 1) * (2^mag_b - 1) < 2^31); else
+ * DFP_ERR_INVALID_ARGUMENT. DFP_ERR_NOT_FINITE on NaN/inf. */
 dfp_status dfp_conv2d_bfp_forward(const dfp_conv2d_shape *shape, const float *x, const dfp_bfp_format *fx, const float *w, const dfp_bfp_format *fw, float *y);
 dfp_status dfp_conv2d_bfp_backward_data(const dfp_conv2d_shape *shape, const float *dy, const dfp_bfp_format *fdy, const float *w, const dfp_bfp_format *fw, float *dx);
 dfp_status dfp_conv2d_bfp_backward_weight(const dfp_conv2d_shape *shape, const float *x, const dfp_bfp_format *fx, const float *dy, const dfp_bfp_format *fdy, float *dw);
