@@ -17,6 +17,19 @@ typedef struct dfp_conv_batch {
 /* shape validated (dfp_conv2d_output_size) and described. */
 dfp_status dfp_conv_batch_of(const dfp_conv2d_shape *s, dfp_conv_batch *cb);
 
+/* The fewest images whose pixels (px each) are a whole number of K blocks or
+ * chunks of `len`: a slice of images starting at a multiple of it starts a
+ * block of the batch's K = pixels. */
+static inline int64_t dfp_images_per_block(int64_t px, int64_t len)
+{
+    int64_t a = px > 0 ? px : 1, b = len;
+    while (b) {
+        int64_t t = a % b;
+        a = b, b = t;
+    }
+    return len / a;
+}
+
 /* The `rows` channels of `imgs` consecutive NCHW images (px pixels each) side by
  * side: dst[r * ld + i * px + p] = src[(i * rows + r) * px + p], the matrix
  * (rows x imgs * px) a GEMM over those images' pixels reads. */

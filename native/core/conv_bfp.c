@@ -13,10 +13,10 @@
  * output written straight into NCHW y or scattered into dx. The slices keep
  * the stochastic indices of the whole matrices (dfp_bfp_origin) and either
  * split only the output (fprop, bprop) or continue the FP32 totals block by
- * block in K order (wtgrad, whose K = pixels advances one image at a time, an
- * image being a whole number of blocks), so every result equals the
- * whole-batch GEMM bit for bit. FPROP and BPROP: threads take images;
- * WTGRAD: images in order, threads take input channels.
+ * block in K order (wtgrad, whose K = pixels advances a group of images at a
+ * time, each group starting a block), so every result equals the whole-batch
+ * GEMM bit for bit. FPROP and BPROP: threads take images; WTGRAD: groups in
+ * order, threads take input channels.
  * Contract: dfpengine.h, dfp_conv2d_bfp_*. */
 #include "bfp_gemm.h"
 #include "conv_batch.h"
@@ -27,15 +27,6 @@
 #include <string.h>
 
 #define WTGRAD_K 1024 /* pixels per WTGRAD product (several small images) */
-
-static int64_t gcd64(int64_t a, int64_t b)
-{
-    while (b) {
-        int64_t t = a % b;
-        a = b, b = t;
-    }
-    return a;
-}
 
 static dfp_status conv_of(const dfp_conv2d_shape *s, const void *p, const void *q, const void *r,
                           const dfp_bfp_format *f1, const dfp_bfp_format *f2, dfp_conv_batch *cv)
@@ -151,7 +142,7 @@ dfp_status dfp_conv2d_bfp_backward_weight(const dfp_conv2d_shape *shape, const f
      * multiples of `unit` images (one unless an image is not whole blocks). */
     const int teams = dfp_threads_for_work(cv.batch * px * cv.taps * o / 262144);
     const int parts = teams < cv.g.channels ? teams : (int)cv.g.channels;
-    const int64_t unit = fx->block / gcd64(px, fx->block);
+    const int64_t unit = dfp_images_per_block(px, fx->block);
     int64_t group = (WTGRAD_K / px + unit - 1) / unit * unit;
     group = group < unit ? unit : group;
     group = group > cv.batch ? cv.batch : group;

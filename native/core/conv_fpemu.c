@@ -123,15 +123,6 @@ static uint32_t rounded_absmax(const dfp_float_format *f, const float *x, int64_
     return out & 0x7fffffffu;
 }
 
-static int64_t gcd64(int64_t a, int64_t b)
-{
-    while (b) {
-        int64_t t = a % b;
-        a = b, b = t;
-    }
-    return a;
-}
-
 dfp_status dfp_conv2d_fpemu_backward_weight(const dfp_conv2d_shape *shape, const float *x,
                                             const float *dy, const dfp_fpemu_gemm_params *p,
                                             float *dw)
@@ -144,7 +135,7 @@ dfp_status dfp_conv2d_fpemu_backward_weight(const dfp_conv2d_shape *shape, const
     const int64_t px = b->pixels, o = b->out_ch, kk = b->g.kernel_h * b->g.kernel_w;
     const int64_t plane = b->g.in_h * b->g.in_w;
     /* slices start on chunk boundaries of K = N * pixels: whole multiples of `unit` images */
-    const int64_t unit = p->chunk / gcd64(px > 0 ? px : 1, p->chunk);
+    const int64_t unit = dfp_images_per_block(px, p->chunk);
     int64_t group = (cv.group + unit - 1) / unit * unit;
     group = group > b->batch ? b->batch : group;
     if (group < unit)
