@@ -53,6 +53,10 @@ GEOMS = {  # (n, c, h, o, kernel, (stride, padding, dilation))
     "one image, odd size": (1, 3, 7, 4, 3, ((1, 1), (1, 1), (1, 1))),
     "wtgrad in groups of 4 images, then 1": (5, 2, 16, 3, 3, ((1, 1), (1, 1), (1, 1))),
     "28x28 (LeNet): 784 pixels, not whole blocks of 64": (9, 2, 28, 3, 5, ((1, 1), (2, 2), (1, 1))),
+    # FPROP reads taps from the padded image in place when rows are runs of 16 pixels
+    "taps in place: dilated, 16 wide": (2, 2, 20, 3, 3, ((1, 1), (0, 0), (2, 2))),
+    "taps in place: row stride 2, 16 wide": (3, 3, 16, 4, 3, ((2, 1), (1, 1), (1, 1))),
+    "taps in place: 32 wide, no pad": (2, 3, 34, 4, 3, ((1, 1), (0, 0), (1, 1))),
 }
 
 

@@ -367,14 +367,14 @@ static void dfp_bfp_block_avx512(const dfp_bfp_block *b, const float *x, int64_t
     dfp_bfp_block_span(b, x, i, n, mant, y);
 }
 
-static void dfp_absmax_kmajor_avx512(const float *x, int64_t ldx, int rows, int64_t len,
-                                     uint32_t *amax)
+static void dfp_absmax_kmajor_avx512(const float *x, int64_t ldx, const int64_t *toff, int rows,
+                                     int64_t len, uint32_t *amax)
 {
     const __mmask16 m = (__mmask16)((1u << rows) - 1u);
     const __m512i abs = _mm512_set1_epi32((int)DFP_F32_ABS_MASK);
     __m512i mx = _mm512_setzero_si512();
     for (int64_t t = 0; t < len; t++)
-        mx = _mm512_max_epu32(mx, _mm512_and_si512(_mm512_maskz_loadu_epi32(m, x + t * ldx), abs));
+        mx = _mm512_max_epu32(mx, _mm512_and_si512(_mm512_maskz_loadu_epi32(m, dfp_kmajor_row(x, ldx, toff, t)), abs));
     _mm512_mask_storeu_epi32(amax, m, mx);
 }
 
@@ -401,49 +401,49 @@ bfp_codes_kmajor_avx512(__m512 x, __m512 vdown, __m512 kmax, __m512 kmin, const 
 /* Code t of 16 rows; with carry_free no lane's index0 + t crosses a multiple
  * of 2^32, so the high halves stay h0. */
 static inline __attribute__((always_inline)) __m512i
-bfp_code_at_avx512(const dfp_bfp_lanes *b, const float *x, int64_t ldx, int64_t t, __mmask16 m,
-                   __m512 vdown, __m512 kmax, __m512 kmin, __m512i i0, __m512i h0,
-                   const int carry_free, const int stochastic)
+bfp_code_at_avx512(const dfp_bfp_lanes *b, const float *x, int64_t ldx, const int64_t *toff,
+                   int64_t t, __mmask16 m, __m512 vdown, __m512 kmax, __m512 kmin, __m512i i0,
+                   __m512i h0, const int carry_free, const int stochastic)
 {
     __m512i lo = _mm512_add_epi32(i0, _mm512_set1_epi32((int)t)), hi = h0;
     if (stochastic && !carry_free)
         hi = _mm512_mask_add_epi32(h0, _mm512_cmplt_epu32_mask(lo, i0), h0, _mm512_set1_epi32(1));
-    return bfp_codes_kmajor_avx512(_mm512_maskz_loadu_ps(m, x + t * ldx), vdown, kmax, kmin,
-                                   stochastic, b->key, lo, hi);
+    return bfp_codes_kmajor_avx512(_mm512_maskz_loadu_ps(m, dfp_kmajor_row(x, ldx, toff, t)), vdown,
+                                   kmax, kmin, stochastic, b->key, lo, hi);
 }
 
 /* The block's codes t, t + 1 as one pair word per lane (low half first, as the
  * int16 layout on x86; an odd len's last upper half 0), per rounding and
  * index case compiled on its own. */
 static inline __attribute__((always_inline)) void
-bfp_kmajor_pairs_avx512(const dfp_bfp_lanes *b, const float *x, int64_t ldx, int64_t len,
-                        int32_t *pairs, int64_t ld, __mmask16 m, __m512 vdown, __m512i i0,
-                        __m512i h0, const int carry_free, const int stochastic)
+bfp_kmajor_pairs_avx512(const dfp_bfp_lanes *b, const float *x, int64_t ldx, const int64_t *toff,
+                        int64_t len, int32_t *pairs, int64_t ld, __mmask16 m, __m512 vdown,
+                        __m512i i0, __m512i h0, const int carry_free, const int stochastic)
 {
     const __m512 kmax = _mm512_set1_ps(b->kmax), kmin = _mm512_set1_ps(-b->kmax);
     const __m512i low = _mm512_set1_epi32(0xffff);
     int64_t t = 0;
     for (; t + 1 < len; t += 2) {
-        __m512i c0 = bfp_code_at_avx512(b, x, ldx, t, m, vdown, kmax, kmin, i0, h0, carry_free, stochastic);
-        __m512i c1 = bfp_code_at_avx512(b, x, ldx, t + 1, m, vdown, kmax, kmin, i0, h0, carry_free, stochastic);
+        __m512i c0 = bfp_code_at_avx512(b, x, ldx, toff, t, m, vdown, kmax, kmin, i0, h0, carry_free, stochastic);
+        __m512i c1 = bfp_code_at_avx512(b, x, ldx, toff, t + 1, m, vdown, kmax, kmin, i0, h0, carry_free, stochastic);
         _mm512_mask_storeu_epi32(pairs + (t / 2) * ld, m,
                                  _mm512_or_si512(_mm512_and_si512(c0, low), _mm512_slli_epi32(c1, 16)));
     }
     if (t < len) {
-        __m512i c0 = bfp_code_at_avx512(b, x, ldx, t, m, vdown, kmax, kmin, i0, h0, carry_free, stochastic);
+        __m512i c0 = bfp_code_at_avx512(b, x, ldx, toff, t, m, vdown, kmax, kmin, i0, h0, carry_free, stochastic);
         _mm512_mask_storeu_epi32(pairs + (t / 2) * ld, m, _mm512_and_si512(c0, low));
     }
 }
 
 /* dfp_bfp_block_kmajor_fn: lane r = row r, per-lane scales and indices. */
 static void dfp_bfp_block_kmajor_avx512(const dfp_bfp_lanes *b, const float *x, int64_t ldx,
-                                        int64_t len, int32_t *pairs, int64_t ld)
+                                        const int64_t *toff, int64_t len, int32_t *pairs, int64_t ld)
 {
     const __mmask16 m = (__mmask16)((1u << b->rows) - 1u);
     int carry_free = 1;
     for (int r = 0; r < b->rows; r++) {
         if (b->scale_exp[r] < -127 || b->scale_exp[r] > 126) {
-            dfp_bfp_kmajor_span(b, x, ldx, len, pairs, ld); /* 2^-scale_exp not a normal float */
+            dfp_bfp_kmajor_span(b, x, ldx, toff, len, pairs, ld); /* 2^-scale_exp not a normal float */
             return;
         }
         carry_free &= b->index0[r] >> 32 == (b->index0[r] + (uint64_t)len) >> 32;
@@ -458,11 +458,11 @@ static void dfp_bfp_block_kmajor_avx512(const dfp_bfp_lanes *b, const float *x, 
         _mm512_castsi256_si512(_mm512_cvtepi64_epi32(_mm512_srli_epi64(_mm512_loadu_si512(b->index0), 32))),
         _mm512_cvtepi64_epi32(_mm512_srli_epi64(_mm512_loadu_si512(b->index0 + 8), 32)), 1);
     if (!b->stochastic)
-        bfp_kmajor_pairs_avx512(b, x, ldx, len, pairs, ld, m, vdown, i0, h0, 1, 0);
+        bfp_kmajor_pairs_avx512(b, x, ldx, toff, len, pairs, ld, m, vdown, i0, h0, 1, 0);
     else if (carry_free)
-        bfp_kmajor_pairs_avx512(b, x, ldx, len, pairs, ld, m, vdown, i0, h0, 1, 1);
+        bfp_kmajor_pairs_avx512(b, x, ldx, toff, len, pairs, ld, m, vdown, i0, h0, 1, 1);
     else
-        bfp_kmajor_pairs_avx512(b, x, ldx, len, pairs, ld, m, vdown, i0, h0, 0, 1);
+        bfp_kmajor_pairs_avx512(b, x, ldx, toff, len, pairs, ld, m, vdown, i0, h0, 0, 1);
 }
 
 /* dfp_rows_to_lanes_fn: 16 x 16 blocks transposed in registers (rows past

@@ -19,7 +19,8 @@
  * straight into the panel's VNNI pairs from lane g0 on (blocks are even, so a
  * block starts a pair); one kernel call serves 16 rows. Returns 1 when the
  * block holds NaN/inf. */
-static int quantize_lanes(const dfp_bfp_args *qa, const float *x, int64_t ldx, int64_t row, int rows,
+static int quantize_lanes(const dfp_bfp_args *qa, const float *x, int64_t ldx, const int64_t *toff,
+                          int64_t row, int rows,
                           int64_t b, int64_t c0, int64_t len, int64_t nb, int w, int16_t *panel,
                           int64_t g0, int32_t *exps)
 {
@@ -28,14 +29,14 @@ static int quantize_lanes(const dfp_bfp_args *qa, const float *x, int64_t ldx, i
                            .stochastic = qa->stochastic, .key = qa->key};
     uint32_t amax[DFP_BFP_LANES];
     int bad = 0;
-    kern->absmax_kmajor(x, ldx, rows, len, amax);
+    kern->absmax_kmajor(x, ldx, toff, rows, len, amax);
     for (int r = 0; r < rows; r++) {
         bad |= amax[r] >= DFP_F32_INF_BITS;
         lanes.scale_exp[r] = exps[(row + r) * nb + b] = dfp_bfp_scale_exp(amax[r], qa);
         lanes.index0[r] = dfp_bfp_index(qa, row + r, c0);
     }
     if (!bad) /* NaN would have no code (the result is an error anyway) */
-        kern->bfp_block_kmajor(&lanes, x, ldx, len, (int32_t *)(void *)panel + (c0 / 2) * w + g0, w);
+        kern->bfp_block_kmajor(&lanes, x, ldx, toff, len, (int32_t *)(void *)panel + (c0 / 2) * w + g0, w);
     return bad;
 }
 
@@ -56,7 +57,7 @@ static int pack_panel(const dfp_bfp_operand *op, const dfp_bfp_args *qa, int64_t
             const int64_t c0 = b * block, len = k - c0 < block ? k - c0 : block;
             dfp_kernels()->emu.rows_to_lanes(op->x + (r0 + g0) * op->row_stride + c0, op->row_stride, n,
                                              len, buf);
-            bad |= quantize_lanes(qa, buf, DFP_BFP_LANES, r0 + g0, n, b, c0, len, nb, w, panel, g0, exps);
+            bad |= quantize_lanes(qa, buf, DFP_BFP_LANES, NULL, r0 + g0, n, b, c0, len, nb, w, panel, g0, exps);
         }
     }
     return bad;
@@ -75,7 +76,7 @@ static int pack_panel_kmajor(const dfp_bfp_operand *op, const dfp_bfp_args *qa, 
         const int n = (int)(rows - g0 < DFP_BFP_LANES ? rows - g0 : DFP_BFP_LANES);
         for (int64_t b = b0; b < b1; b++) {
             const int64_t c0 = b * block, len = k - c0 < block ? k - c0 : block;
-            bad |= quantize_lanes(qa, op->x + c0 * op->k_stride + r0 + g0, op->k_stride, r0 + g0, n, b,
+            bad |= quantize_lanes(qa, op->x + c0 * op->k_stride + r0 + g0, op->k_stride, NULL, r0 + g0, n, b,
                                   c0, len, nb, w, panel, g0, exps);
         }
     }
@@ -131,5 +132,53 @@ dfp_status dfp_bfp_pack_operand(const dfp_bfp_operand *op, const dfp_bfp_origin 
     }
     if (failed)
         return DFP_ERR_OUT_OF_MEMORY;
+    return bad ? DFP_ERR_NOT_FINITE : DFP_OK;
+}
+
+dfp_status dfp_bfp_pack_taps(const dfp_bfp_operand *op, const dfp_bfp_origin *origin,
+                             const dfp_bfp_taps *src, int w, dfp_s16_packed *out, int32_t *exps)
+{
+    const dfp_conv_geom *g = src->g;
+    const int64_t rows = g->out_h * g->out_w, k = g->channels * g->kernel_h * g->kernel_w;
+    dfp_bfp_args qa = dfp_bfp_args_of(op->block, op->mag_bits, op->floor_exponent, op->rounding,
+                                      op->seed, op->stream, k);
+    if (origin)
+        qa.row0 = origin->row0, qa.col0 = origin->col0, qa.cols = origin->cols;
+    out->w = w;
+    out->kp = (k + 1) / 2;
+    out->npanels = (rows + w - 1) / w;
+    out->max_abs = (1 << op->mag_bits) - 1;
+    out->sat = 0;
+    out->panels = dfp_scratch_take((size_t)(out->npanels * out->kp * w * 2) * sizeof(int16_t));
+    int64_t *toff = malloc((size_t)(k > 0 ? k : 1) * sizeof(int64_t));
+    if (!out->panels || !toff) {
+        free(toff);
+        return DFP_ERR_OUT_OF_MEMORY;
+    }
+    /* tap (c, kh, kw) of output pixel (oh, ow) is xpad at (c, oh * sh + kh * dh, ow + kw * dw) */
+    for (int64_t c = 0, t = 0; c < g->channels; c++)
+        for (int64_t kh = 0; kh < g->kernel_h; kh++)
+            for (int64_t kw = 0; kw < g->kernel_w; kw++, t++)
+                toff[t] = (c * src->hp + kh * g->dilation_h) * src->wp + kw * g->dilation_w;
+    const int64_t nb = (k + op->block - 1) / op->block;
+    /* a lane group stays within a panel: 16 pixels, or the panel's w when narrower */
+    const int lanes = w < DFP_BFP_LANES ? w : DFP_BFP_LANES;
+    int bad = 0;
+    for (int64_t p = 0; p < out->npanels; p++) {
+        int16_t *panel = out->panels + p * out->kp * w * 2;
+        if (rows - p * w < w)
+            memset(panel, 0, (size_t)(out->kp * w * 2) * sizeof(int16_t));
+        for (int64_t g0 = 0; g0 < w && p * w + g0 < rows; g0 += lanes) {
+            /* `lanes` pixels of one output row (they divide out_w) */
+            const int64_t p0 = p * w + g0, oh = p0 / g->out_w, ow0 = p0 % g->out_w;
+            const float *base = src->xpad + oh * g->stride_h * src->wp + ow0;
+            for (int64_t b = 0; b < nb; b++) {
+                const int64_t c0 = b * op->block, len = k - c0 < op->block ? k - c0 : op->block;
+                bad |= quantize_lanes(&qa, base, 0, toff + c0, p0, lanes, b, c0, len, nb, w, panel,
+                                      g0, exps);
+            }
+        }
+    }
+    free(toff);
     return bad ? DFP_ERR_NOT_FINITE : DFP_OK;
 }

@@ -4,6 +4,7 @@
 #define DFP_BFP_PACK_H
 
 #include "igemm.h"
+#include "im2col.h"
 
 /* Where an operand lies in the logical matrix its stochastic rounding indices
  * count in: element (r, t) draws index (row0 + r) * cols + col0 + t. */
@@ -18,5 +19,22 @@ typedef struct dfp_bfp_origin {
  * {0, 0, k}. Free out->panels afterwards (also on error). */
 dfp_status dfp_bfp_pack_operand(const dfp_bfp_operand *op, const dfp_bfp_origin *origin,
                                 int64_t rows, int64_t k, int w, dfp_s16_packed *out, int32_t *exps);
+
+/* One image's im2col columns read in place as the operand (pixels x taps):
+ * the image zero-padded (xpad: C x hp x wp, hp = H + 2 pad_h, wp = W +
+ * 2 pad_w), so tap (c, kh, kw) of output pixel (oh, ow) is one load at a fixed
+ * offset from the pixel's corner. Needs stride 1 along rows, out_w a multiple
+ * of 16 (16 lanes = 16 pixels of one output row) and w a multiple of 16 or a
+ * divisor of it. */
+typedef struct dfp_bfp_taps {
+    const dfp_conv_geom *g;
+    const float *xpad;
+    int64_t hp, wp;
+} dfp_bfp_taps;
+
+/* dfp_bfp_pack_operand of the image's pixels x taps operand from src, without
+ * the tile (one thread: drivers call it per image inside their team). */
+dfp_status dfp_bfp_pack_taps(const dfp_bfp_operand *op, const dfp_bfp_origin *origin,
+                             const dfp_bfp_taps *src, int w, dfp_s16_packed *out, int32_t *exps);
 
 #endif

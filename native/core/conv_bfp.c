@@ -65,26 +65,46 @@ static dfp_status by_image(const dfp_conv_batch *cv, int bprop, const float *in,
     dfp_status failed = ew ? dfp_bfp_pack_operand(&ow, NULL, rows, k, ik->mr, &pw, ew)
                            : DFP_ERR_OUT_OF_MEMORY;
     const dfp_status packed = failed;
+    /* FPROP with stride 1 along rows and rows of 16-pixel runs reads the taps
+     * from a zero-padded copy of the image in place: no im2col tile */
+    const dfp_conv_geom *g = &cv->g;
+    const int in_place = !bprop && g->stride_w == 1 && g->out_w % DFP_BFP_LANES == 0 &&
+                         (ik->nr % DFP_BFP_LANES == 0 || DFP_BFP_LANES % ik->nr == 0);
+    const int64_t hp = g->in_h + 2 * g->pad_h, wp = g->in_w + 2 * g->pad_w;
+    const size_t buf_floats = (size_t)(in_place ? g->channels * hp * wp : cv->taps * px);
 #pragma omp parallel num_threads(dfp_threads_for_work(cv->batch * px * cv->taps * cv->out_ch / 262144))
     {
-        float *buf = dfp_scratch_take((size_t)(cv->taps * px) * sizeof(float)); /* tile or dcols */
+        float *buf = dfp_scratch_take(buf_floats * sizeof(float)); /* padded image, tile or dcols */
         int32_t *eb = malloc((size_t)(px * nb) * sizeof(int32_t));
         dfp_status mine = packed != DFP_OK ? packed : buf && eb ? DFP_OK : DFP_ERR_OUT_OF_MEMORY;
+        if (mine == DFP_OK && in_place)
+            memset(buf, 0, buf_floats * sizeof(float)); /* the borders stay zero */
 #pragma omp for schedule(static)
         for (int64_t n = 0; n < cv->batch; n++) {
             if (mine != DFP_OK)
                 continue;
-            dfp_bfp_operand ob;
-            if (bprop) {
-                ob = operand(fin, in + n * cv->out_ch * px, 1, px);
-            } else {
-                dfp_im2col_tile(&cv->g, in + n * cv->image, sizeof(float), 0, px, buf, px);
-                ob = operand(fin, buf, 1, px);
-            }
             const dfp_bfp_origin at = {n * px, 0, k}; /* the image's rows of the batch's B */
             float *c = bprop ? buf : out + n * cv->out_ch * px;
             dfp_s16_packed pb = {0};
-            mine = dfp_bfp_pack_operand(&ob, &at, px, k, ik->nr, &pb, eb);
+            if (in_place) {
+                const float *xn = in + n * cv->image;
+                for (int64_t ch = 0; ch < g->channels; ch++)
+                    for (int64_t ih = 0; ih < g->in_h; ih++)
+                        memcpy(buf + (ch * hp + ih + g->pad_h) * wp + g->pad_w,
+                               xn + (ch * g->in_h + ih) * g->in_w, (size_t)g->in_w * sizeof(float));
+                const dfp_bfp_taps taps = {g, buf, hp, wp};
+                const dfp_bfp_operand fmt = operand(fin, NULL, 0, 0);
+                mine = dfp_bfp_pack_taps(&fmt, &at, &taps, ik->nr, &pb, eb);
+            } else {
+                dfp_bfp_operand ob;
+                if (bprop) {
+                    ob = operand(fin, in + n * cv->out_ch * px, 1, px);
+                } else {
+                    dfp_im2col_tile(g, in + n * cv->image, sizeof(float), 0, px, buf, px);
+                    ob = operand(fin, buf, 1, px);
+                }
+                mine = dfp_bfp_pack_operand(&ob, &at, px, k, ik->nr, &pb, eb);
+            }
             if (mine == DFP_OK)
                 mine = dfp_gemm_bfp_packed(rows, px, k, fin->block, &pw, ew, &pb, eb, c, px, 0);
             dfp_scratch_give(pb.panels);

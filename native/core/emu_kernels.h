@@ -77,7 +77,8 @@ typedef void (*dfp_bfp_block_fn)(const dfp_bfp_block *b, const float *x, int64_t
 
 /* K-major block quantisation (the BFP packer's path for operands stored
  * transposed, e.g. im2col columns): up to DFP_BFP_LANES rows at once, element
- * t of row r's block at x[t * ldx + r], so one row of the source feeds every
+ * t of row r's block at x[t * ldx + r] (or x[toff[t] + r] when toff is not
+ * NULL: taps of an image read in place), so one row of the source feeds every
  * lane and no transposing gather is needed. Row r's block is quantised as
  * dfp_bfp_block_fn quantises it with scale_exp[r] and index0[r]. */
 #define DFP_BFP_LANES 16
@@ -92,13 +93,19 @@ typedef struct dfp_bfp_lanes {
 } dfp_bfp_lanes;
 
 /* amax[r] = largest |x| bits of row r's len elements (as dfp_absmax_bits_fn). */
-typedef void (*dfp_absmax_kmajor_fn)(const float *x, int64_t ldx, int rows, int64_t len,
-                                     uint32_t *amax);
+typedef void (*dfp_absmax_kmajor_fn)(const float *x, int64_t ldx, const int64_t *toff, int rows,
+                                     int64_t len, uint32_t *amax);
 /* Codes of each row's block, written as VNNI pairs: code t of row r at
  * ((int16_t *)pairs)[((t / 2) * ld + r) * 2 + t % 2]; with odd len the last
  * pair's upper half is written 0. */
 typedef void (*dfp_bfp_block_kmajor_fn)(const dfp_bfp_lanes *b, const float *x, int64_t ldx,
-                                        int64_t len, int32_t *pairs, int64_t ld);
+                                        const int64_t *toff, int64_t len, int32_t *pairs, int64_t ld);
+
+/* Where element t of a k-major block's rows starts. */
+static inline const float *dfp_kmajor_row(const float *x, int64_t ldx, const int64_t *toff, int64_t t)
+{
+    return x + (toff ? toff[t] : t * ldx);
+}
 
 /* A block of up to DFP_BFP_LANES rows turned k-major for the kernels above
  * (the BFP packer's path for row-major operands): buf[t * DFP_BFP_LANES + r] =
@@ -189,7 +196,7 @@ static inline void dfp_bfp_block_span(const dfp_bfp_block *b, const float *x, in
 
 /* dfp_bfp_block_kmajor_fn: the scalar reference, also the SIMD kernels' fallback. */
 static inline void dfp_bfp_kmajor_span(const dfp_bfp_lanes *b, const float *x, int64_t ldx,
-                                       int64_t len, int32_t *pairs, int64_t ld)
+                                       const int64_t *toff, int64_t len, int32_t *pairs, int64_t ld)
 {
     int16_t *out = (int16_t *)(void *)pairs;
     for (int r = 0; r < b->rows; r++) {
@@ -197,7 +204,7 @@ static inline void dfp_bfp_kmajor_span(const dfp_bfp_lanes *b, const float *x, i
         const float down = dfp_pow2_or_zero(-blk.scale_exp);
         for (int64_t t = 0; t < len; t++)
             out[((t / 2) * ld + r) * 2 + t % 2] =
-                (int16_t)dfp_bfp_code(&blk, down, x[t * ldx + r], (uint64_t)t);
+                (int16_t)dfp_bfp_code(&blk, down, dfp_kmajor_row(x, ldx, toff, t)[r], (uint64_t)t);
         if (len % 2)
             out[((len / 2) * ld + r) * 2 + 1] = 0;
     }
@@ -238,13 +245,13 @@ static inline void dfp_rows_to_lanes_span(const float *x, int64_t ldx, int rows,
             buf[t * DFP_BFP_LANES + r] = x[r * ldx + t];
 }
 
-static inline void dfp_absmax_kmajor_span(const float *x, int64_t ldx, int rows, int64_t len,
-                                          uint32_t *amax)
+static inline void dfp_absmax_kmajor_span(const float *x, int64_t ldx, const int64_t *toff, int rows,
+                                          int64_t len, uint32_t *amax)
 {
     for (int r = 0; r < rows; r++) {
         uint32_t mx = 0;
         for (int64_t t = 0; t < len; t++) {
-            uint32_t u = dfp_f32_bits(x[t * ldx + r]) & DFP_F32_ABS_MASK;
+            uint32_t u = dfp_f32_bits(dfp_kmajor_row(x, ldx, toff, t)[r]) & DFP_F32_ABS_MASK;
             mx = u > mx ? u : mx;
         }
         amax[r] = mx;

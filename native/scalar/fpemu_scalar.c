@@ -65,16 +65,16 @@ static void dfp_bfp_block_scalar(const dfp_bfp_block *b, const float *x, int64_t
     dfp_bfp_block_span(b, x, 0, n, mant, y);
 }
 
-static void dfp_absmax_kmajor_scalar(const float *x, int64_t ldx, int rows, int64_t len,
-                                     uint32_t *amax)
+static void dfp_absmax_kmajor_scalar(const float *x, int64_t ldx, const int64_t *toff, int rows,
+                                     int64_t len, uint32_t *amax)
 {
-    dfp_absmax_kmajor_span(x, ldx, rows, len, amax);
+    dfp_absmax_kmajor_span(x, ldx, toff, rows, len, amax);
 }
 
 static void dfp_bfp_block_kmajor_scalar(const dfp_bfp_lanes *b, const float *x, int64_t ldx,
-                                        int64_t len, int32_t *pairs, int64_t ld)
+                                        const int64_t *toff, int64_t len, int32_t *pairs, int64_t ld)
 {
-    dfp_bfp_kmajor_span(b, x, ldx, len, pairs, ld);
+    dfp_bfp_kmajor_span(b, x, ldx, toff, len, pairs, ld);
 }
 
 static void dfp_rows_to_lanes_scalar(const float *x, int64_t ldx, int rows, int64_t len, float *buf)
