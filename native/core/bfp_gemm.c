@@ -147,10 +147,11 @@ static dfp_status gemm_bfp_integer(const bfp_plan *pl, float *c, int64_t ldc)
     int failed = 0;
 #pragma omp parallel num_threads(dfp_threads_for_work(ntiles)) reduction(| : failed)
     {
-        float *tot = aligned_alloc(64, (tot_floats * sizeof(float) + 63) / 64 * 64);
+        /* the totals of a transposed C only; others sum in C itself */
+        float *tot = pl->transposed ? aligned_alloc(64, (tot_floats * sizeof(float) + 63) / 64 * 64) : NULL;
         float *blk = aligned_alloc(64, ((size_t)pl->mr * pl->nr * sizeof(float) + 63) / 64 * 64);
         int32_t *eb = malloc((size_t)(pl->nc + pl->nr) * sizeof(int32_t));
-        if (!tot || !blk || !eb)
+        if ((pl->transposed && !tot) || !blk || !eb)
             failed = 1;
 #pragma omp for schedule(static)
         for (int64_t t = 0; t < ntiles; t++)
