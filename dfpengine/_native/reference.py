@@ -1,19 +1,16 @@
 """Numpy reference for every function of docs/native_contract.md.
 
-This file is the living definition of the semantics: the C kernels are tested
-against it, and `dfpengine._native` falls back to it for any function no
-compiled module provides. Only FP32 is implemented here (`fmt` None, or a
-GemmFormat whose inputs are both "fp32").
-
-Rules the kernels must share with this file:
-- Inputs are C-contiguous numpy arrays; float inputs are float32; empty arrays
-  (a zero-sized dimension) are rejected with ValueError.
-- NaN propagates through every function (IEEE semantics); `relu_forward(nan)`
-  gives y = nan and mask = 0; max pooling picks NaN when a window holds one.
-- Convolution has no groups; output sizes are
-  `(H + 2*pad - dil*(K - 1) - 1) // stride + 1` and must be at least 1.
-- Pooling pads with -inf (max) or zeros counted in the divisor (avg);
-  padding is at most half the kernel, as in PyTorch.
+The living definition of the semantics: the C kernels are tested against it,
+and `dfpengine._native` falls back to it for any function no compiled module
+provides. FP32 only (`fmt` None, or a GemmFormat whose inputs are both "fp32").
+Rules the kernels share with it:
+- Inputs are C-contiguous numpy arrays, floats float32; empty arrays (a
+  zero-sized dimension) raise ValueError.
+- NaN propagates (IEEE); `relu_forward(nan)` gives y = nan and mask = 0; max
+  pooling picks NaN when a window holds one.
+- Convolution has no groups; output sizes `(H + 2*pad - dil*(K - 1) - 1) //
+  stride + 1`, at least 1. Pooling pads with -inf (max) or zeros counted in
+  the divisor (avg); padding is at most half the kernel, as in PyTorch.
 """
 import numpy as np
 
