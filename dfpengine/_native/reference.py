@@ -1,7 +1,6 @@
-"""Numpy reference for every function of docs/native_contract.md.
-
-The living definition of the semantics: the C kernels are tested against it,
-and `dfpengine._native` falls back to it for any function no compiled module
+"""Numpy reference for every function of docs/native_contract.md, the living
+definition of the semantics: the C kernels are tested against it, and
+`dfpengine._native` falls back to it for any function no compiled module
 provides. FP32 only (`fmt` None, or a GemmFormat whose inputs are both "fp32").
 Rules the kernels share with it:
 - Inputs are C-contiguous numpy arrays, floats float32; empty arrays (a
