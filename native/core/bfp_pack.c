@@ -83,21 +83,31 @@ static int pack_panel_kmajor(const dfp_bfp_operand *op, const dfp_bfp_args *qa, 
     return bad;
 }
 
-dfp_status dfp_bfp_pack_operand(const dfp_bfp_operand *op, const dfp_bfp_origin *origin,
-                                int64_t rows, int64_t k, int w, dfp_s16_packed *out, int32_t *exps)
+/* The quantiser's arguments for a rows x k operand placed by origin, and out's
+ * panels (w wide, all (k+1)/2 pairs) taken from the scratch cache. */
+static dfp_status start_pack(const dfp_bfp_operand *op, const dfp_bfp_origin *origin, int64_t rows,
+                             int64_t k, int w, dfp_bfp_args *qa, dfp_s16_packed *out)
 {
-    dfp_bfp_args qa = dfp_bfp_args_of(op->block, op->mag_bits, op->floor_exponent, op->rounding,
-                                      op->seed, op->stream, k);
+    *qa = dfp_bfp_args_of(op->block, op->mag_bits, op->floor_exponent, op->rounding, op->seed,
+                          op->stream, k);
     if (origin)
-        qa.row0 = origin->row0, qa.col0 = origin->col0, qa.cols = origin->cols;
+        qa->row0 = origin->row0, qa->col0 = origin->col0, qa->cols = origin->cols;
     out->w = w;
     out->kp = (k + 1) / 2;
     out->npanels = (rows + w - 1) / w;
     out->max_abs = (1 << op->mag_bits) - 1;
     out->sat = 0;
     out->panels = dfp_scratch_take((size_t)(out->npanels * out->kp * w * 2) * sizeof(int16_t));
-    if (!out->panels)
-        return DFP_ERR_OUT_OF_MEMORY;
+    return out->panels ? DFP_OK : DFP_ERR_OUT_OF_MEMORY;
+}
+
+dfp_status dfp_bfp_pack_operand(const dfp_bfp_operand *op, const dfp_bfp_origin *origin,
+                                int64_t rows, int64_t k, int w, dfp_s16_packed *out, int32_t *exps)
+{
+    dfp_bfp_args qa;
+    dfp_status st = start_pack(op, origin, rows, k, w, &qa, out);
+    if (st != DFP_OK)
+        return st;
     /* work items: a panel's K blocks in `split` ranges, so operands with few
      * panels (wtgrad's im2col rows: 144 rows, 5 panels) still share out evenly */
     const int64_t nb = (k + op->block - 1) / op->block;
@@ -140,21 +150,11 @@ dfp_status dfp_bfp_pack_taps(const dfp_bfp_operand *op, const dfp_bfp_origin *or
 {
     const dfp_conv_geom *g = src->g;
     const int64_t rows = g->out_h * g->out_w, k = g->channels * g->kernel_h * g->kernel_w;
-    dfp_bfp_args qa = dfp_bfp_args_of(op->block, op->mag_bits, op->floor_exponent, op->rounding,
-                                      op->seed, op->stream, k);
-    if (origin)
-        qa.row0 = origin->row0, qa.col0 = origin->col0, qa.cols = origin->cols;
-    out->w = w;
-    out->kp = (k + 1) / 2;
-    out->npanels = (rows + w - 1) / w;
-    out->max_abs = (1 << op->mag_bits) - 1;
-    out->sat = 0;
-    out->panels = dfp_scratch_take((size_t)(out->npanels * out->kp * w * 2) * sizeof(int16_t));
-    int64_t *toff = malloc((size_t)(k > 0 ? k : 1) * sizeof(int64_t));
-    if (!out->panels || !toff) {
-        free(toff);
-        return DFP_ERR_OUT_OF_MEMORY;
-    }
+    dfp_bfp_args qa;
+    dfp_status st = start_pack(op, origin, rows, k, w, &qa, out);
+    int64_t *toff = st == DFP_OK ? malloc((size_t)(k > 0 ? k : 1) * sizeof(int64_t)) : NULL;
+    if (!toff)
+        return st != DFP_OK ? st : DFP_ERR_OUT_OF_MEMORY;
     /* tap (c, kh, kw) of output pixel (oh, ow) is xpad at (c, oh * sh + kh * dh, ow + kw * dw) */
     for (int64_t c = 0, t = 0; c < g->channels; c++)
         for (int64_t kh = 0; kh < g->kernel_h; kh++)

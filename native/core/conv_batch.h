@@ -41,4 +41,13 @@ static inline void dfp_images_side_by_side(const float *src, int64_t imgs, int64
             memcpy(dst + r * ld + i * px, src + (i * rows + r) * px, (size_t)px * sizeof(float));
 }
 
+/* The inverse: the side-by-side matrix's columns back into `imgs` NCHW images. */
+static inline void dfp_images_from_side_by_side(const float *src, int64_t ld, int64_t imgs,
+                                                int64_t rows, int64_t px, float *dst)
+{
+    for (int64_t i = 0; i < imgs; i++)
+        for (int64_t r = 0; r < rows; r++)
+            memcpy(dst + (i * rows + r) * px, src + r * ld + i * px, (size_t)px * sizeof(float));
+}
+
 #endif

@@ -73,15 +73,12 @@ static dfp_status by_group(const fpemu_conv *cv, int bprop, const float *in, con
                 for (int64_t i = 0; i < imgs; i++)
                     dfp_im2col_tile(&b->g, in + (n0 + i) * b->image, sizeof(float), 0, px, src + i * px, ld);
             mine = dfp_gemm_fpemu(bprop, 0, rows, imgs * px, k, w, b->taps, src, ld, res, ld, &q);
-            for (int64_t i = 0; i < imgs && mine == DFP_OK; i++) {
-                if (bprop) {
-                    float *dxn = out + (n0 + i) * b->image;
-                    memset(dxn, 0, (size_t)b->image * sizeof(float));
-                    dfp_col2im_tile_f32(&b->g, res + i * px, ld, 0, px, dxn);
-                } else {
-                    for (int64_t r = 0; r < o; r++)
-                        memcpy(out + ((n0 + i) * o + r) * px, res + r * ld + i * px, (size_t)px * sizeof(float));
-                }
+            if (mine == DFP_OK && !bprop)
+                dfp_images_from_side_by_side(res, ld, imgs, o, px, out + n0 * o * px);
+            for (int64_t i = 0; i < imgs && mine == DFP_OK && bprop; i++) {
+                float *dxn = out + (n0 + i) * b->image;
+                memset(dxn, 0, (size_t)b->image * sizeof(float));
+                dfp_col2im_tile_f32(&b->g, res + i * px, ld, 0, px, dxn);
             }
         }
         free(src);
