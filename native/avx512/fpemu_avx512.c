@@ -320,48 +320,68 @@ static inline __m512 floor_small_avx512(__m512 v)
                          magic);
 }
 
-/* dfp_bfp_block_span on 16 lanes: the power-of-two scaling, roundscale
- * (nearest-even or floor) and compares are exact, so lanes equal the scalar
- * steps. Stochastic: rnd < frac * 2^32 (exact in double there) is
- * rnd < ceil(frac * 2^32), an integer below 2^32 since frac <= 1 - 2^-24. */
+/* k for 16 lanes of v = x * 2^-scale_exp: stochastic (up where the lane's 16
+ * random bits rnd < frac * 2^16, i.e. rnd < ceil(frac * 2^16), exact here) or
+ * nearest-even; then clamped. The scalar steps of dfp_bfp_code, each exact. */
+static inline __attribute__((always_inline)) __m512
+bfp_round_avx512(__m512 v, __m512 kmax, __m512 kmin, const int stochastic, __m512i rnd)
+{
+    __m512 k;
+    if (stochastic) {
+        __m512 fl = floor_small_avx512(v);
+        __m512i f = _mm512_cvt_roundps_epu32(_mm512_mul_ps(_mm512_sub_ps(v, fl), _mm512_set1_ps(65536.0f)),
+                                             _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC);
+        __mmask16 upm = _mm512_cmplt_epu32_mask(rnd, f);
+        k = _mm512_mask_add_ps(fl, upm, fl, _mm512_set1_ps(1.0f)); /* fl is never -0 */
+    } else {
+        k = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    }
+    return _mm512_max_ps(_mm512_min_ps(k, kmax), kmin);
+}
+
+/* The generator's bits of indices lo + 2 * lane, all with high half hi: the
+ * draws (dfp_bfp_draw16) of 32 consecutive elements from an even offset. */
+static inline __m512i bfp_pair_bits_avx512(uint64_t key, uint64_t index, __m512i hi)
+{
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    return rng_u32_avx512(key, _mm512_add_epi32(_mm512_set1_epi32((int)(uint32_t)index), even), hi);
+}
+
+static inline __attribute__((always_inline)) void
+bfp_store16_avx512(__m512 k, __m512 vup, int16_t *mant, float *y)
+{
+    if (mant)
+        _mm256_storeu_si256((__m256i *)mant, _mm512_cvtsepi32_epi16(_mm512_cvttps_epi32(k)));
+    if (y)
+        _mm512_storeu_ps(y, _mm512_mul_ps(k, vup));
+}
+
+/* dfp_bfp_block_span on 16 lanes, 32 elements per generator call: word w of
+ * the bits is element w's draw, so the zero-extended halves are the draws of
+ * the two 16-element vectors. A block whose indices cross a multiple of 2^32
+ * (never below 4G-element tensors) or whose scale is not a normal power of
+ * two takes the scalar steps. */
 static void dfp_bfp_block_avx512(const dfp_bfp_block *b, const float *x, int64_t n, int16_t *mant,
                                  float *y)
 {
     const float down = dfp_pow2_or_zero(-b->scale_exp), up = dfp_pow2_or_zero(b->scale_exp);
+    const int carry_free = b->index0 >> 32 == (b->index0 + (uint64_t)n) >> 32;
     int64_t i = 0;
-    if (down != 0.0f && up != 0.0f) {
+    if (down != 0.0f && up != 0.0f && (carry_free || !b->stochastic)) {
         const __m512 vdown = _mm512_set1_ps(down), vup = _mm512_set1_ps(up);
         const __m512 kmax = _mm512_set1_ps(b->kmax), kmin = _mm512_set1_ps(-b->kmax);
-        const __m512 two32 = _mm512_set1_ps(4294967296.0f);
-        const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        const int carry_free = b->index0 >> 32 == (b->index0 + (uint64_t)n) >> 32;
-        const __m512i hi_all = _mm512_set1_epi32((int)(uint32_t)(b->index0 >> 32));
-        for (; i + MR <= n; i += MR) {
-            __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + i), vdown), k;
-            if (b->stochastic) {
-                __m512i lo, hi = hi_all;
-                if (carry_free) /* every index of the call shares its high half */
-                    lo = _mm512_add_epi32(_mm512_set1_epi32((int)(uint32_t)(b->index0 + (uint64_t)i)),
-                                          iota);
-                else
-                    index_halves_avx512(b->index0 + (uint64_t)i, &lo, &hi);
-                __m512i rnd = rng_u32_avx512(b->key, lo, hi);
-                __m512 fl = floor_small_avx512(v);
-                /* ceil(frac * 2^32) converted in one step (exact: an integer below 2^32) */
-                __m512i f = _mm512_cvt_roundps_epu32(_mm512_mul_ps(_mm512_sub_ps(v, fl), two32),
-                                                     _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC);
-                __mmask16 upm = _mm512_cmplt_epu32_mask(rnd, f);
-                /* fl + 1 where up; fl is never -0 here, so untouched lanes equal
-                 * the scalar fl + 0 */
-                k = _mm512_mask_add_ps(fl, upm, fl, _mm512_set1_ps(1.0f));
-            } else {
-                k = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-            }
-            k = _mm512_max_ps(_mm512_min_ps(k, kmax), kmin);
-            if (mant)
-                _mm256_storeu_si256((__m256i *)(mant + i), _mm512_cvtsepi32_epi16(_mm512_cvttps_epi32(k)));
-            if (y)
-                _mm512_storeu_ps(y + i, _mm512_mul_ps(k, vup));
+        const __m512i hi = _mm512_set1_epi32((int)(uint32_t)(b->index0 >> 32));
+        for (; i + 2 * MR <= n; i += 2 * MR) {
+            __m512i bits = b->stochastic ? bfp_pair_bits_avx512(b->key, b->index0 + (uint64_t)i, hi)
+                                         : _mm512_setzero_si512();
+            __m512i r0 = _mm512_cvtepu16_epi32(_mm512_castsi512_si256(bits));
+            __m512i r1 = _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(bits, 1));
+            bfp_store16_avx512(bfp_round_avx512(_mm512_mul_ps(_mm512_loadu_ps(x + i), vdown), kmax, kmin,
+                                                b->stochastic, r0),
+                               vup, mant ? mant + i : NULL, y ? y + i : NULL);
+            bfp_store16_avx512(bfp_round_avx512(_mm512_mul_ps(_mm512_loadu_ps(x + i + MR), vdown), kmax,
+                                                kmin, b->stochastic, r1),
+                               vup, mant ? mant + i + MR : NULL, y ? y + i + MR : NULL);
         }
     }
     dfp_bfp_block_span(b, x, i, n, mant, y);
@@ -378,75 +398,56 @@ static void dfp_absmax_kmajor_avx512(const float *x, int64_t ldx, const int64_t 
     _mm512_mask_storeu_epi32(amax, m, mx);
 }
 
-/* The codes of dfp_bfp_code on 16 lanes of one k-major row: the same exact
- * steps as dfp_bfp_block_avx512, with a scale and an index per lane. */
+/* Code t of 16 rows, with the lanes' draws rnd. */
 static inline __attribute__((always_inline)) __m512i
-bfp_codes_kmajor_avx512(__m512 x, __m512 vdown, __m512 kmax, __m512 kmin, const int stochastic,
-                        uint64_t key, __m512i lo, __m512i hi)
+bfp_code_at_avx512(const float *x, int64_t ldx, const int64_t *toff, int64_t t, __mmask16 m,
+                   __m512 vdown, __m512 kmax, __m512 kmin, const int stochastic, __m512i rnd)
 {
-    __m512 v = _mm512_mul_ps(x, vdown), k;
-    if (stochastic) {
-        __m512i rnd = rng_u32_avx512(key, lo, hi);
-        __m512 fl = floor_small_avx512(v);
-        __m512i f = _mm512_cvt_roundps_epu32(_mm512_mul_ps(_mm512_sub_ps(v, fl), _mm512_set1_ps(4294967296.0f)),
-                                             _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC);
-        __mmask16 upm = _mm512_cmplt_epu32_mask(rnd, f);
-        k = _mm512_mask_add_ps(fl, upm, fl, _mm512_set1_ps(1.0f)); /* fl is never -0 */
-    } else {
-        k = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    }
-    return _mm512_cvttps_epi32(_mm512_max_ps(_mm512_min_ps(k, kmax), kmin));
-}
-
-/* Code t of 16 rows; with carry_free no lane's index0 + t crosses a multiple
- * of 2^32, so the high halves stay h0. */
-static inline __attribute__((always_inline)) __m512i
-bfp_code_at_avx512(const dfp_bfp_lanes *b, const float *x, int64_t ldx, const int64_t *toff,
-                   int64_t t, __mmask16 m, __m512 vdown, __m512 kmax, __m512 kmin, __m512i i0,
-                   __m512i h0, const int carry_free, const int stochastic)
-{
-    __m512i lo = _mm512_add_epi32(i0, _mm512_set1_epi32((int)t)), hi = h0;
-    if (stochastic && !carry_free)
-        hi = _mm512_mask_add_epi32(h0, _mm512_cmplt_epu32_mask(lo, i0), h0, _mm512_set1_epi32(1));
-    return bfp_codes_kmajor_avx512(_mm512_maskz_loadu_ps(m, dfp_kmajor_row(x, ldx, toff, t)), vdown,
-                                   kmax, kmin, stochastic, b->key, lo, hi);
+    __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, dfp_kmajor_row(x, ldx, toff, t)), vdown);
+    return _mm512_cvttps_epi32(bfp_round_avx512(v, kmax, kmin, stochastic, rnd));
 }
 
 /* The block's codes t, t + 1 as one pair word per lane (low half first, as the
- * int16 layout on x86; an odd len's last upper half 0), per rounding and
- * index case compiled on its own. */
+ * int16 layout on x86; an odd len's last upper half 0). Codes t and t + 1 (t
+ * even) of a lane take the halves of one generator call on index0 + t
+ * (dfp_bfp_draw16). Compiled once per rounding. */
 static inline __attribute__((always_inline)) void
 bfp_kmajor_pairs_avx512(const dfp_bfp_lanes *b, const float *x, int64_t ldx, const int64_t *toff,
                         int64_t len, int32_t *pairs, int64_t ld, __mmask16 m, __m512 vdown,
-                        __m512i i0, __m512i h0, const int carry_free, const int stochastic)
+                        __m512i i0, __m512i h0, const int stochastic)
 {
     const __m512 kmax = _mm512_set1_ps(b->kmax), kmin = _mm512_set1_ps(-b->kmax);
     const __m512i low = _mm512_set1_epi32(0xffff);
     int64_t t = 0;
-    for (; t + 1 < len; t += 2) {
-        __m512i c0 = bfp_code_at_avx512(b, x, ldx, toff, t, m, vdown, kmax, kmin, i0, h0, carry_free, stochastic);
-        __m512i c1 = bfp_code_at_avx512(b, x, ldx, toff, t + 1, m, vdown, kmax, kmin, i0, h0, carry_free, stochastic);
+    for (; t < len; t += 2) {
+        __m512i bits = stochastic ? rng_u32_avx512(b->key, _mm512_add_epi32(i0, _mm512_set1_epi32((int)t)), h0)
+                                  : _mm512_setzero_si512();
+        __m512i c0 = bfp_code_at_avx512(x, ldx, toff, t, m, vdown, kmax, kmin, stochastic,
+                                        _mm512_and_si512(bits, low));
+        if (t + 1 == len) { /* odd len: the last pair's upper half is 0 */
+            _mm512_mask_storeu_epi32(pairs + (t / 2) * ld, m, _mm512_and_si512(c0, low));
+            break;
+        }
+        __m512i c1 = bfp_code_at_avx512(x, ldx, toff, t + 1, m, vdown, kmax, kmin, stochastic,
+                                        srl16_avx512(bits));
         _mm512_mask_storeu_epi32(pairs + (t / 2) * ld, m,
                                  _mm512_or_si512(_mm512_and_si512(c0, low), _mm512_slli_epi32(c1, 16)));
     }
-    if (t < len) {
-        __m512i c0 = bfp_code_at_avx512(b, x, ldx, toff, t, m, vdown, kmax, kmin, i0, h0, carry_free, stochastic);
-        _mm512_mask_storeu_epi32(pairs + (t / 2) * ld, m, _mm512_and_si512(c0, low));
-    }
 }
 
-/* dfp_bfp_block_kmajor_fn: lane r = row r, per-lane scales and indices. */
+/* dfp_bfp_block_kmajor_fn: lane r = row r, per-lane scales and indices. Rows
+ * whose scale is not a normal power of two, or (stochastic) whose indices
+ * cross a multiple of 2^32, send the call to the scalar steps. */
 static void dfp_bfp_block_kmajor_avx512(const dfp_bfp_lanes *b, const float *x, int64_t ldx,
                                         const int64_t *toff, int64_t len, int32_t *pairs, int64_t ld)
 {
     const __mmask16 m = (__mmask16)((1u << b->rows) - 1u);
-    int carry_free = 1;
     for (int r = 0; r < b->rows; r++) {
-        if (b->scale_exp[r] < -127 || b->scale_exp[r] > 126) {
-            dfp_bfp_kmajor_span(b, x, ldx, toff, len, pairs, ld); /* 2^-scale_exp not a normal float */
+        if (b->scale_exp[r] < -127 || b->scale_exp[r] > 126 ||
+            (b->stochastic && b->index0[r] >> 32 != (b->index0[r] + (uint64_t)len) >> 32)) {
+            dfp_bfp_kmajor_span(b, x, ldx, toff, len, pairs, ld);
             return;
         }
-        carry_free &= b->index0[r] >> 32 == (b->index0[r] + (uint64_t)len) >> 32;
     }
     const __m512i se = _mm512_maskz_loadu_epi32(m, b->scale_exp);
     const __m512 vdown = _mm512_castsi512_ps(
@@ -457,12 +458,10 @@ static void dfp_bfp_block_kmajor_avx512(const dfp_bfp_lanes *b, const float *x, 
     const __m512i h0 = _mm512_inserti64x4(
         _mm512_castsi256_si512(_mm512_cvtepi64_epi32(_mm512_srli_epi64(_mm512_loadu_si512(b->index0), 32))),
         _mm512_cvtepi64_epi32(_mm512_srli_epi64(_mm512_loadu_si512(b->index0 + 8), 32)), 1);
-    if (!b->stochastic)
-        bfp_kmajor_pairs_avx512(b, x, ldx, toff, len, pairs, ld, m, vdown, i0, h0, 1, 0);
-    else if (carry_free)
-        bfp_kmajor_pairs_avx512(b, x, ldx, toff, len, pairs, ld, m, vdown, i0, h0, 1, 1);
+    if (b->stochastic)
+        bfp_kmajor_pairs_avx512(b, x, ldx, toff, len, pairs, ld, m, vdown, i0, h0, 1);
     else
-        bfp_kmajor_pairs_avx512(b, x, ldx, toff, len, pairs, ld, m, vdown, i0, h0, 0, 1);
+        bfp_kmajor_pairs_avx512(b, x, ldx, toff, len, pairs, ld, m, vdown, i0, h0, 0);
 }
 
 /* dfp_rows_to_lanes_fn: 16 x 16 blocks transposed in registers (rows past
