@@ -1,8 +1,8 @@
 """The block formats' stochastic rounding, written out in numpy from its
 definition (native/core/rng_counter.*, emu_kernels.h dfp_bfp_draw16): the
 generator keyed by (seed, stream), one call per pair of a block's elements
-(low half for the even element, high half for the odd one), round up when the
-16-bit draw is below frac * 2^16. Every ISA and thread count must give these
+(low half for the even element, high half for the odd one), code floor(v +
+draw * 2^-16) with the sum rounded once to float32. Every ISA and thread count must give these
 codes exactly, for odd blocks, odd row lengths (rows starting at odd indices)
 and partial blocks."""
 import numpy as np
@@ -59,9 +59,8 @@ def reference_codes(x, block, mag_bits, seed, stream):
         index0 = (np.arange(rows, dtype=np.uint64) * np.uint64(cols) + np.uint64(c0))[:, None]
         bits = rng_bits(key, index0 + (i & ~np.uint64(1))[None, :])
         draw = (bits >> (np.uint64(16) * (i & np.uint64(1)))[None, :]) & np.uint64(0xFFFF)
-        v = xb * np.exp2(-e.astype(np.float64))[:, None]
-        fl = np.floor(v)
-        k = fl + (draw.astype(np.float64) < (v - fl) * 65536.0)
+        v = (xb * np.exp2(-e.astype(np.float64))[:, None]).astype(np.float32)   # exact
+        k = np.floor(v + draw.astype(np.float32) * np.float32(2.0 ** -16))   # one float32 rounding
         mant[:, c0:c0 + block] = np.clip(k, -kmax, kmax)
     return mant, exps
 

@@ -308,35 +308,19 @@ static uint32_t dfp_absmax_bits_avx512(const float *x, int64_t n)
     return dfp_absmax_bits_span(x, i, n, (uint32_t)_mm512_reduce_max_epu32(mx));
 }
 
-/* floor(v) for the stochastic codes by adding and removing 1.5 * 2^23 with the
- * add rounded down: two plain FP adds instead of a roundscale's two port-0
- * uops. Exact for |v| < 2^22; larger |v| (never produced by a block's own
- * scale, |v| <= 2^15) are off by at most one but then clamp to the same
- * +-kmax (< 2^22 - 2), and -0 gives +0, which the code fl + 0 gives anyway. */
-static inline __m512 floor_small_avx512(__m512 v)
+/* The codes of dfp_bfp_code for 16 lanes of v = x * 2^-scale_exp, clamped to
+ * [kmin, kmax]: stochastic floor(v + rnd * 2^-16) (the FMA rounds the sum once,
+ * as the scalar v + u with its exact product does), or nearest-even. */
+static inline __attribute__((always_inline)) __m512i
+bfp_round_avx512(__m512 v, __m512i kmax, __m512i kmin, const int stochastic, __m512i rnd)
 {
-    const __m512 magic = _mm512_set1_ps(12582912.0f);
-    return _mm512_sub_ps(_mm512_add_round_ps(v, magic, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC),
-                         magic);
-}
-
-/* k for 16 lanes of v = x * 2^-scale_exp: stochastic (up where the lane's 16
- * random bits rnd < frac * 2^16, i.e. rnd < ceil(frac * 2^16), exact here) or
- * nearest-even; then clamped. The scalar steps of dfp_bfp_code, each exact. */
-static inline __attribute__((always_inline)) __m512
-bfp_round_avx512(__m512 v, __m512 kmax, __m512 kmin, const int stochastic, __m512i rnd)
-{
-    __m512 k;
-    if (stochastic) {
-        __m512 fl = floor_small_avx512(v);
-        __m512i f = _mm512_cvt_roundps_epu32(_mm512_mul_ps(_mm512_sub_ps(v, fl), _mm512_set1_ps(65536.0f)),
-                                             _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC);
-        __mmask16 upm = _mm512_cmplt_epu32_mask(rnd, f);
-        k = _mm512_mask_add_ps(fl, upm, fl, _mm512_set1_ps(1.0f)); /* fl is never -0 */
-    } else {
-        k = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    }
-    return _mm512_max_ps(_mm512_min_ps(k, kmax), kmin);
+    __m512i k;
+    if (stochastic)
+        k = _mm512_cvt_roundps_epi32(_mm512_fmadd_ps(_mm512_cvtepi32_ps(rnd), _mm512_set1_ps(0x1p-16f), v),
+                                     _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    else
+        k = _mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    return _mm512_max_epi32(_mm512_min_epi32(k, kmax), kmin);
 }
 
 /* The generator's bits of indices lo + 2 * lane, all with high half hi: the
@@ -348,12 +332,12 @@ static inline __m512i bfp_pair_bits_avx512(uint64_t key, uint64_t index, __m512i
 }
 
 static inline __attribute__((always_inline)) void
-bfp_store16_avx512(__m512 k, __m512 vup, int16_t *mant, float *y)
+bfp_store16_avx512(__m512i k, __m512 vup, int16_t *mant, float *y)
 {
     if (mant)
-        _mm256_storeu_si256((__m256i *)mant, _mm512_cvtsepi32_epi16(_mm512_cvttps_epi32(k)));
+        _mm256_storeu_si256((__m256i *)mant, _mm512_cvtsepi32_epi16(k));
     if (y)
-        _mm512_storeu_ps(y, _mm512_mul_ps(k, vup));
+        _mm512_storeu_ps(y, _mm512_mul_ps(_mm512_cvtepi32_ps(k), vup));
 }
 
 /* dfp_bfp_block_span on 16 lanes, 32 elements per generator call: word w of
@@ -369,7 +353,7 @@ static void dfp_bfp_block_avx512(const dfp_bfp_block *b, const float *x, int64_t
     int64_t i = 0;
     if (down != 0.0f && up != 0.0f && (carry_free || !b->stochastic)) {
         const __m512 vdown = _mm512_set1_ps(down), vup = _mm512_set1_ps(up);
-        const __m512 kmax = _mm512_set1_ps(b->kmax), kmin = _mm512_set1_ps(-b->kmax);
+        const __m512i kmax = _mm512_set1_epi32((int)b->kmax), kmin = _mm512_set1_epi32(-(int)b->kmax);
         const __m512i hi = _mm512_set1_epi32((int)(uint32_t)(b->index0 >> 32));
         for (; i + 2 * MR <= n; i += 2 * MR) {
             __m512i bits = b->stochastic ? bfp_pair_bits_avx512(b->key, b->index0 + (uint64_t)i, hi)
@@ -401,10 +385,10 @@ static void dfp_absmax_kmajor_avx512(const float *x, int64_t ldx, const int64_t 
 /* Code t of 16 rows, with the lanes' draws rnd. */
 static inline __attribute__((always_inline)) __m512i
 bfp_code_at_avx512(const float *x, int64_t ldx, const int64_t *toff, int64_t t, __mmask16 m,
-                   __m512 vdown, __m512 kmax, __m512 kmin, const int stochastic, __m512i rnd)
+                   __m512 vdown, __m512i kmax, __m512i kmin, const int stochastic, __m512i rnd)
 {
     __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, dfp_kmajor_row(x, ldx, toff, t)), vdown);
-    return _mm512_cvttps_epi32(bfp_round_avx512(v, kmax, kmin, stochastic, rnd));
+    return bfp_round_avx512(v, kmax, kmin, stochastic, rnd);
 }
 
 /* The block's codes t, t + 1 as one pair word per lane (low half first, as the
@@ -416,7 +400,7 @@ bfp_kmajor_pairs_avx512(const dfp_bfp_lanes *b, const float *x, int64_t ldx, con
                         int64_t len, int32_t *pairs, int64_t ld, __mmask16 m, __m512 vdown,
                         __m512i i0, __m512i h0, const int stochastic)
 {
-    const __m512 kmax = _mm512_set1_ps(b->kmax), kmin = _mm512_set1_ps(-b->kmax);
+    const __m512i kmax = _mm512_set1_epi32((int)b->kmax), kmin = _mm512_set1_epi32(-(int)b->kmax);
     const __m512i low = _mm512_set1_epi32(0xffff);
     int64_t t = 0;
     for (; t < len; t += 2) {

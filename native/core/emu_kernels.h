@@ -177,18 +177,20 @@ static inline uint32_t dfp_bfp_draw16(uint64_t key, uint64_t index0, uint64_t i)
 }
 
 /* Code of element x, the i-th of block b (down = dfp_pow2_or_zero(-b->scale_exp)):
- * the scalar reference's step of dfp_bfp_block_fn. */
-static inline float dfp_bfp_code(const dfp_bfp_block *b, float down, float x, uint64_t i)
+ * the scalar reference's step of dfp_bfp_block_fn. Stochastic: floor(v + u)
+ * with u = draw * 2^-16 in [0, 1): up with probability frac to within 2^-16
+ * (the sum's one FP32 rounding moves it by at most an ulp of v, 2^-17 at 7
+ * magnitude bits). The SIMD kernels get the same sum from an FMA of the exact
+ * product draw * 2^-16, so one FMA and one round-down conversion replace the
+ * six operations of comparing the draw with frac. */
+static inline int32_t dfp_bfp_code(const dfp_bfp_block *b, float down, float x, uint64_t i)
 {
     float v = down != 0.0f ? x * down : ldexpf(x, -b->scale_exp), k;
-    if (b->stochastic) {
-        uint32_t rnd = dfp_bfp_draw16(b->key, b->index0, i);
-        float fl = floorf(v);
-        k = fl + (float)((float)rnd < (v - fl) * 65536.0f); /* both sides exact */
-    } else {
+    if (b->stochastic)
+        k = floorf(v + (float)dfp_bfp_draw16(b->key, b->index0, i) * 0x1p-16f);
+    else
         k = nearbyintf(v); /* default FP environment: ties to even */
-    }
-    return k > b->kmax ? b->kmax : (k < -b->kmax ? -b->kmax : k);
+    return (int32_t)(k > b->kmax ? b->kmax : (k < -b->kmax ? -b->kmax : k));
 }
 
 /* dfp_bfp_block_fn on elements [i0, n): the scalar reference, also the tail
@@ -198,11 +200,11 @@ static inline void dfp_bfp_block_span(const dfp_bfp_block *b, const float *x, in
 {
     const float down = dfp_pow2_or_zero(-b->scale_exp), up = dfp_pow2_or_zero(b->scale_exp);
     for (int64_t i = i0; i < n; i++) {
-        float k = dfp_bfp_code(b, down, x[i], (uint64_t)i);
+        int32_t k = dfp_bfp_code(b, down, x[i], (uint64_t)i);
         if (mant)
             mant[i] = (int16_t)k;
         if (y)
-            y[i] = up != 0.0f ? k * up : ldexpf(k, b->scale_exp);
+            y[i] = up != 0.0f ? (float)k * up : ldexpf((float)k, b->scale_exp);
     }
 }
 
