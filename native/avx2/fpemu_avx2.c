@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #include "emu_kernels.h"
+#include "rng_avx2.h"
 
 #define MR 8
 #define NR 4
@@ -21,21 +22,6 @@ static inline __m256i cmpgt_u32(__m256i a, __m256i b)
 static inline __m256i select_u32(__m256i mask, __m256i yes, __m256i no)
 {
     return _mm256_blendv_epi8(no, yes, mask);
-}
-
-static inline __m256i rng_mix32_avx2(__m256i x)
-{
-    x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 16));
-    x = _mm256_mullo_epi32(x, set1_u32(0x7feb352du));
-    x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 15));
-    x = _mm256_mullo_epi32(x, set1_u32(0x846ca68bu));
-    return _mm256_xor_si256(x, _mm256_srli_epi32(x, 16));
-}
-
-static inline __m256i rng_u32_avx2(uint64_t key, __m256i lo, __m256i hi)
-{
-    __m256i x = rng_mix32_avx2(_mm256_xor_si256(lo, set1_u32((uint32_t)key)));
-    return rng_mix32_avx2(_mm256_add_epi32(x, _mm256_xor_si256(hi, set1_u32((uint32_t)(key >> 32)))));
 }
 
 static inline void index_halves_avx2(uint64_t base, __m256i *lo, __m256i *hi)

@@ -10,6 +10,7 @@
  * dfp16_round.h / rng_counter.h; tails use the scalar reference. */
 #include "int_kernels.h"
 #include "dfp16_round.h"
+#include "rng_avx2.h"
 
 #include <immintrin.h>
 #include <string.h>
@@ -63,34 +64,22 @@ static void igemm_s16_avx2_3x16(int64_t kp, int64_t chunk, const int16_t *a, con
     }
 }
 
-static inline __m256i mix32_v(__m256i x)
+/* Uniform [0,1) for elements index .. index+7 under lane key lk (computed once
+ * per call: quantize_s16_avx2 sends calls whose indices do not share their
+ * high half to the scalar steps). */
+static inline __m256 uniform_v(__m256i lk, uint64_t index)
 {
-    x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 16));
-    x = _mm256_mullo_epi32(x, _mm256_set1_epi32((int)0x7feb352dU));
-    x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 15));
-    x = _mm256_mullo_epi32(x, _mm256_set1_epi32((int)0x846ca68bU));
-    return _mm256_xor_si256(x, _mm256_srli_epi32(x, 16));
-}
-
-/* Uniform [0,1) for elements index .. index+7 (carry into the high word per lane). */
-static inline __m256 uniform_v(const dfp_quant_run *run, uint64_t index)
-{
-    const __m256i bias = _mm256_set1_epi32(INT32_MIN); /* unsigned compare via signed */
-    __m256i base = _mm256_set1_epi32((int)(uint32_t)index);
-    __m256i lo = _mm256_add_epi32(base, _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    __m256i carry = _mm256_cmpgt_epi32(_mm256_xor_si256(base, bias), _mm256_xor_si256(lo, bias));
-    __m256i hi = _mm256_sub_epi32(_mm256_set1_epi32((int)(uint32_t)(index >> 32)), carry);
-    __m256i h = mix32_v(_mm256_xor_si256(lo, _mm256_set1_epi32((int)run->key_lo)));
-    h = mix32_v(_mm256_add_epi32(h, _mm256_xor_si256(hi, _mm256_set1_epi32((int)run->key_hi))));
+    __m256i lo = _mm256_add_epi32(_mm256_set1_epi32((int)(uint32_t)index), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256i h = rng_bits_avx2(lk, lo);
     return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(h, 8)), _mm256_set1_ps(0x1p-24f));
 }
 
-static inline __m256 round_v(__m256 y, const dfp_quant_run *run, uint64_t index)
+static inline __m256 round_v(__m256 y, const dfp_quant_run *run, __m256i lk, uint64_t index)
 {
     const __m256 one = _mm256_set1_ps(1.0f);
     if (run->rounding == DFP_ROUND_STOCHASTIC) {
         __m256 f = _mm256_floor_ps(y);
-        __m256 up = _mm256_cmp_ps(uniform_v(run, index), _mm256_sub_ps(y, f), _CMP_LT_OQ);
+        __m256 up = _mm256_cmp_ps(uniform_v(lk, index), _mm256_sub_ps(y, f), _CMP_LT_OQ);
         return _mm256_add_ps(f, _mm256_and_ps(up, one));
     }
     if (run->rounding == DFP_ROUND_BIASED) {
@@ -107,9 +96,13 @@ static int64_t quantize_s16_avx2(const float *x, int64_t n, const dfp_quant_run 
 {
     const __m256 inv = _mm256_set1_ps(run->inv_scale);
     const __m256 hi = _mm256_set1_ps(DFP16_QMAX), lo = _mm256_set1_ps(-DFP16_QMAX);
+    const __m256i lk = _mm256_set1_epi32((int)dfp_rng_lane_key(run->key_lo, run->key_hi,
+                                                               (uint32_t)(run->index0 >> 32)));
+    if (run->rounding == DFP_ROUND_STOCHASTIC && run->index0 >> 32 != (run->index0 + (uint64_t)n) >> 32)
+        return dfp16_quantize_span(x, 0, n, run, q); /* high half not shared */
     int64_t sat = 0, i = 0;
     for (; i + 8 <= n; i += 8) {
-        __m256 r = round_v(_mm256_mul_ps(_mm256_loadu_ps(x + i), inv), run, run->index0 + (uint64_t)i);
+        __m256 r = round_v(_mm256_mul_ps(_mm256_loadu_ps(x + i), inv), run, lk, run->index0 + (uint64_t)i);
         __m256 out = _mm256_or_ps(_mm256_cmp_ps(r, hi, _CMP_GT_OQ), _mm256_cmp_ps(r, lo, _CMP_LT_OQ));
         sat += __builtin_popcount((unsigned)_mm256_movemask_ps(out));
         __m256i v = _mm256_cvttps_epi32(_mm256_min_ps(_mm256_max_ps(r, lo), hi));

@@ -9,42 +9,12 @@
 #include <immintrin.h>
 
 #include "emu_kernels.h"
+#include "rng_avx512.h"
 #include "transpose_avx512.h"
 
 #define MR 16
 #define NR 16  /* columns of the emulated-GEMM tile */
 #define HALF 8
-
-/* x >> 16 in every 32-bit lane as a byte shuffle: the same bits, on the
- * shuffle port instead of port 0, where the generator's multiplies run. */
-static inline __m512i srl16_avx512(__m512i x)
-{
-    const __m512i ctl = _mm512_set4_epi32((int)0x80800f0eu, (int)0x80800b0au, (int)0x80800706u,
-                                          (int)0x80800302u);
-    return _mm512_shuffle_epi8(x, ctl);
-}
-
-/* dfp_mix32 after its first step x ^= x >> 16. */
-static inline __m512i rng_mix32_tail_avx512(__m512i x)
-{
-    x = _mm512_mullo_epi32(x, _mm512_set1_epi32((int)0x7feb352du));
-    x = _mm512_xor_si512(x, _mm512_srli_epi32(x, 15));
-    x = _mm512_mullo_epi32(x, _mm512_set1_epi32((int)0x846ca68bu));
-    return _mm512_xor_si512(x, srl16_avx512(x));
-}
-
-/* dfp_fpemu_rng(key, index) for 16 indices given as low and high 32-bit halves.
- * The first round's x = lo ^ k, x ^= x >> 16 is lo ^ (lo >> 16) ^ (k ^ k >> 16):
- * one three-way XOR (ternary logic 0x96) with a constant. */
-static inline __m512i rng_u32_avx512(uint64_t key, __m512i lo, __m512i hi)
-{
-    const uint32_t k = (uint32_t)key;
-    __m512i x = rng_mix32_tail_avx512(_mm512_ternarylogic_epi32(
-        lo, srl16_avx512(lo), _mm512_set1_epi32((int)(k ^ (k >> 16))), 0x96));
-    __m512i h = _mm512_xor_si512(hi, _mm512_set1_epi32((int)(uint32_t)(key >> 32)));
-    __m512i y = _mm512_add_epi32(x, h);
-    return rng_mix32_tail_avx512(_mm512_xor_si512(y, srl16_avx512(y)));
-}
 
 /* Halves of base + lane (lane = 0..15), with the carry into the high half. */
 static inline void index_halves_avx512(uint64_t base, __m512i *lo, __m512i *hi)
@@ -323,12 +293,12 @@ bfp_round_avx512(__m512 v, __m512i kmax, __m512i kmin, const int stochastic, __m
     return _mm512_max_epi32(_mm512_min_epi32(k, kmax), kmin);
 }
 
-/* The generator's bits of indices lo + 2 * lane, all with high half hi: the
+/* The generator's bits of indices index + 2 * lane under lane key lk: the
  * draws (dfp_bfp_draw16) of 32 consecutive elements from an even offset. */
-static inline __m512i bfp_pair_bits_avx512(uint64_t key, uint64_t index, __m512i hi)
+static inline __m512i bfp_pair_bits_avx512(__m512i lk, uint64_t index)
 {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    return rng_u32_avx512(key, _mm512_add_epi32(_mm512_set1_epi32((int)(uint32_t)index), even), hi);
+    return rng_bits_avx512(lk, _mm512_add_epi32(_mm512_set1_epi32((int)(uint32_t)index), even));
 }
 
 static inline __attribute__((always_inline)) void
@@ -354,9 +324,10 @@ static void dfp_bfp_block_avx512(const dfp_bfp_block *b, const float *x, int64_t
     if (down != 0.0f && up != 0.0f && (carry_free || !b->stochastic)) {
         const __m512 vdown = _mm512_set1_ps(down), vup = _mm512_set1_ps(up);
         const __m512i kmax = _mm512_set1_epi32((int)b->kmax), kmin = _mm512_set1_epi32(-(int)b->kmax);
-        const __m512i hi = _mm512_set1_epi32((int)(uint32_t)(b->index0 >> 32));
+        const __m512i lk = _mm512_set1_epi32((int)dfp_rng_lane_key((uint32_t)b->key, (uint32_t)(b->key >> 32),
+                                                                   (uint32_t)(b->index0 >> 32)));
         for (; i + 2 * MR <= n; i += 2 * MR) {
-            __m512i bits = b->stochastic ? bfp_pair_bits_avx512(b->key, b->index0 + (uint64_t)i, hi)
+            __m512i bits = b->stochastic ? bfp_pair_bits_avx512(lk, b->index0 + (uint64_t)i)
                                          : _mm512_setzero_si512();
             __m512i r0 = _mm512_cvtepu16_epi32(_mm512_castsi512_si256(bits));
             __m512i r1 = _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(bits, 1));
@@ -398,13 +369,13 @@ bfp_code_at_avx512(const float *x, int64_t ldx, const int64_t *toff, int64_t t, 
 static inline __attribute__((always_inline)) void
 bfp_kmajor_pairs_avx512(const dfp_bfp_lanes *b, const float *x, int64_t ldx, const int64_t *toff,
                         int64_t len, int32_t *pairs, int64_t ld, __mmask16 m, __m512 vdown,
-                        __m512i i0, __m512i h0, const int stochastic)
+                        __m512i i0, __m512i lk, const int stochastic)
 {
     const __m512i kmax = _mm512_set1_epi32((int)b->kmax), kmin = _mm512_set1_epi32(-(int)b->kmax);
     const __m512i low = _mm512_set1_epi32(0xffff);
     int64_t t = 0;
     for (; t < len; t += 2) {
-        __m512i bits = stochastic ? rng_u32_avx512(b->key, _mm512_add_epi32(i0, _mm512_set1_epi32((int)t)), h0)
+        __m512i bits = stochastic ? rng_bits_avx512(lk, _mm512_add_epi32(i0, _mm512_set1_epi32((int)t)))
                                   : _mm512_setzero_si512();
         __m512i c0 = bfp_code_at_avx512(x, ldx, toff, t, m, vdown, kmax, kmin, stochastic,
                                         _mm512_and_si512(bits, low));
@@ -413,7 +384,7 @@ bfp_kmajor_pairs_avx512(const dfp_bfp_lanes *b, const float *x, int64_t ldx, con
             break;
         }
         __m512i c1 = bfp_code_at_avx512(x, ldx, toff, t + 1, m, vdown, kmax, kmin, stochastic,
-                                        srl16_avx512(bits));
+                                        rng_srl16_avx512(bits));
         _mm512_mask_storeu_epi32(pairs + (t / 2) * ld, m,
                                  _mm512_or_si512(_mm512_and_si512(c0, low), _mm512_slli_epi32(c1, 16)));
     }
@@ -443,7 +414,7 @@ static void dfp_bfp_block_kmajor_avx512(const dfp_bfp_lanes *b, const float *x, 
         _mm512_castsi256_si512(_mm512_cvtepi64_epi32(_mm512_srli_epi64(_mm512_loadu_si512(b->index0), 32))),
         _mm512_cvtepi64_epi32(_mm512_srli_epi64(_mm512_loadu_si512(b->index0 + 8), 32)), 1);
     if (b->stochastic)
-        bfp_kmajor_pairs_avx512(b, x, ldx, toff, len, pairs, ld, m, vdown, i0, h0, 1);
+        bfp_kmajor_pairs_avx512(b, x, ldx, toff, len, pairs, ld, m, vdown, i0, rng_lane_key_avx512(b->key, h0), 1);
     else
         bfp_kmajor_pairs_avx512(b, x, ldx, toff, len, pairs, ld, m, vdown, i0, h0, 0);
 }

@@ -11,6 +11,7 @@
  * reference; tails go through the scalar reference itself. */
 #include "int_kernels.h"
 #include "dfp16_round.h"
+#include "rng_avx512.h"
 
 #include <immintrin.h>
 #include <string.h>
@@ -95,38 +96,24 @@ static void igemm_s16_avx512_8x32(int64_t kp, int64_t chunk, const int16_t *a,
     }
 }
 
-static inline __m512i mix32_v(__m512i x)
-{
-    x = _mm512_xor_si512(x, _mm512_srli_epi32(x, 16));
-    x = _mm512_mullo_epi32(x, _mm512_set1_epi32((int)0x7feb352dU));
-    x = _mm512_xor_si512(x, _mm512_srli_epi32(x, 15));
-    x = _mm512_mullo_epi32(x, _mm512_set1_epi32((int)0x846ca68bU));
-    return _mm512_xor_si512(x, _mm512_srli_epi32(x, 16));
-}
-
-/* Uniform [0,1) for elements index .. index+15 (carry into the high word per lane). */
-static inline __m512 uniform_v(const dfp_quant_run *run, uint64_t index)
+/* Uniform [0,1) for elements index .. index+15 under lane key lk: the call's
+ * indices share their high half (quantize_s16_avx512 sends the others to the
+ * scalar steps), so lk is computed once per call. */
+static inline __m512 uniform_v(__m512i lk, uint64_t index)
 {
     const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    __m512i base = _mm512_set1_epi32((int)(uint32_t)index);
-    __m512i lo = _mm512_add_epi32(base, lane);
-    __mmask16 carry = _mm512_cmplt_epu32_mask(lo, base);
-    __m512i hi = _mm512_mask_add_epi32(_mm512_set1_epi32((int)(uint32_t)(index >> 32)), carry,
-                                       _mm512_set1_epi32((int)(uint32_t)(index >> 32)),
-                                       _mm512_set1_epi32(1));
-    __m512i h = mix32_v(_mm512_xor_si512(lo, _mm512_set1_epi32((int)run->key_lo)));
-    h = mix32_v(_mm512_add_epi32(h, _mm512_xor_si512(hi, _mm512_set1_epi32((int)run->key_hi))));
+    __m512i h = rng_bits_avx512(lk, _mm512_add_epi32(_mm512_set1_epi32((int)(uint32_t)index), lane));
     return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(h, 8)), _mm512_set1_ps(0x1p-24f));
 }
 
 /* Round y = x / 2^e to an integer in the mode `rounding` (a constant in each
  * instantiation of quantize_mode: no mode test inside the loop). */
-static inline __m512 round_v(__m512 y, int rounding, const dfp_quant_run *run, uint64_t index)
+static inline __m512 round_v(__m512 y, int rounding, __m512i lk, uint64_t index)
 {
     const __m512 one = _mm512_set1_ps(1.0f);
     if (rounding == DFP_ROUND_STOCHASTIC) {
         __m512 f = _mm512_roundscale_ps(y, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-        __mmask16 up = _mm512_cmp_ps_mask(uniform_v(run, index), _mm512_sub_ps(y, f), _CMP_LT_OQ);
+        __mmask16 up = _mm512_cmp_ps_mask(uniform_v(lk, index), _mm512_sub_ps(y, f), _CMP_LT_OQ);
         return _mm512_mask_add_ps(f, up, f, one);
     }
     if (rounding == DFP_ROUND_BIASED) {
@@ -142,11 +129,11 @@ static inline __m512 round_v(__m512 y, int rounding, const dfp_quant_run *run, u
 
 /* 16 values from x + i quantised into q + i; returns the saturated count. */
 static inline int quantize16(const float *x, int64_t i, int rounding, const dfp_quant_run *run,
-                             int16_t *q)
+                             __m512i lk, int16_t *q)
 {
     const __m512 hi = _mm512_set1_ps(DFP16_QMAX), lo = _mm512_set1_ps(-DFP16_QMAX);
     __m512 r = round_v(_mm512_mul_ps(_mm512_loadu_ps(x + i), _mm512_set1_ps(run->inv_scale)),
-                       rounding, run, run->index0 + (uint64_t)i);
+                       rounding, lk, run->index0 + (uint64_t)i);
     int sat = __builtin_popcount(_mm512_cmp_ps_mask(r, hi, _CMP_GT_OQ) |
                                  _mm512_cmp_ps_mask(r, lo, _CMP_LT_OQ));
     r = _mm512_min_ps(_mm512_max_ps(r, lo), hi);
@@ -158,11 +145,13 @@ static inline int quantize16(const float *x, int64_t i, int rounding, const dfp_
 static inline __attribute__((always_inline)) int64_t
 quantize_mode(const float *x, int64_t n, int rounding, const dfp_quant_run *run, int16_t *q)
 {
+    const __m512i lk = _mm512_set1_epi32((int)dfp_rng_lane_key(run->key_lo, run->key_hi,
+                                                               (uint32_t)(run->index0 >> 32)));
     int64_t sat = 0, i = 0;
     for (; i + 32 <= n; i += 32)
-        sat += quantize16(x, i, rounding, run, q) + quantize16(x, i + 16, rounding, run, q);
+        sat += quantize16(x, i, rounding, run, lk, q) + quantize16(x, i + 16, rounding, run, lk, q);
     for (; i + 16 <= n; i += 16)
-        sat += quantize16(x, i, rounding, run, q);
+        sat += quantize16(x, i, rounding, run, lk, q);
     return sat + dfp16_quantize_span(x, i, n, run, q);
 }
 
@@ -170,6 +159,8 @@ static int64_t quantize_s16_avx512(const float *x, int64_t n, const dfp_quant_ru
 {
     switch (run->rounding) {
     case DFP_ROUND_STOCHASTIC:
+        if (run->index0 >> 32 != (run->index0 + (uint64_t)n) >> 32) /* high half not shared */
+            return dfp16_quantize_span(x, 0, n, run, q);
         return quantize_mode(x, n, DFP_ROUND_STOCHASTIC, run, q);
     case DFP_ROUND_BIASED:
         return quantize_mode(x, n, DFP_ROUND_BIASED, run, q);

@@ -1,6 +1,8 @@
-"""The block formats' stochastic rounding, written out in numpy from its
-definition (native/core/rng_counter.*, emu_kernels.h dfp_bfp_draw16): the
-generator keyed by (seed, stream), one call per pair of a block's elements
+"""Stochastic rounding written out in numpy from its definition, checked
+against every ISA and thread count. The generator (native/core/rng_counter.*):
+key from (seed, stream), bits of index i = mix32(low half ^ lane key). DFP16:
+up when (bits >> 8) * 2^-24 < frac. Block formats (emu_kernels.h
+dfp_bfp_draw16): one generator call per pair of a block's elements
 (low half for the even element, high half for the odd one), code floor(v +
 draw * 2^-16) with the sum rounded once to float32. Every ISA and thread count must give these
 codes exactly, for odd blocks, odd row lengths (rows starting at odd indices)
@@ -9,7 +11,7 @@ import numpy as np
 import pytest
 
 from dfpengine import _native
-from dfpengine._native import _emu
+from dfpengine._native import _emu, _int
 
 M64 = (1 << 64) - 1
 
@@ -36,10 +38,11 @@ def mix32(x):
 
 
 def rng_bits(key, index):
+    """mix32(low half ^ lane key), lane key = key_lo ^ mix32(high half ^ key_hi)."""
     index = index.astype(np.uint64)
     lo, hi = index & np.uint64(0xFFFFFFFF), index >> np.uint64(32)
-    h = mix32(lo ^ np.uint64(key & 0xFFFFFFFF))
-    return mix32((h + (hi ^ np.uint64(key >> 32))) & np.uint64(0xFFFFFFFF))
+    lane_key = np.uint64(key & 0xFFFFFFFF) ^ mix32(hi ^ np.uint64(key >> 32))
+    return mix32(lo ^ lane_key)
 
 
 def reference_codes(x, block, mag_bits, seed, stream):
@@ -105,3 +108,19 @@ def test_the_two_halves_of_a_draw_are_uncorrelated():
     even, odd = up[:, 0::2].ravel(), up[:, 1::2].ravel()
     assert abs(even.mean() - 0.5) < 0.01 and abs(odd.mean() - 0.5) < 0.01
     assert abs(np.corrcoef(even, odd)[0, 1]) < 0.01   # 124,000 pairs: sigma about 0.003
+
+
+@pytest.mark.parametrize("n", [1000, 4099])
+def test_dfp16_codes_match_the_written_out_definition_on_every_isa(n, restore_isa_threads):
+    x = np.random.default_rng(n).standard_normal(n).astype(np.float32)
+    key = rng_key(5, 7)
+    bits = rng_bits(key, np.arange(n, dtype=np.uint64))
+    u = (bits >> np.uint64(8)).astype(np.float32) * np.float32(2.0 ** -24)
+    for isa in _native.isa_supported():
+        for threads in (1, 2):
+            _native.select_isa(isa)
+            _native.set_num_threads(threads)
+            q, e = _int.quantize_dfp16(x, shift=2, rounding="stochastic", seed=5, stream=7)
+            y = x * np.float32(2.0 ** -e)                            # exact
+            fl = np.floor(y)
+            np.testing.assert_array_equal(q, (fl + (u < y - fl)).astype(np.int16), err_msg=f"{isa} {threads}")
