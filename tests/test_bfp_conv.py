@@ -57,6 +57,9 @@ GEOMS = {  # (n, c, h, o, kernel, (stride, padding, dilation))
     "taps in place: dilated, 16 wide": (2, 2, 20, 3, 3, ((1, 1), (0, 0), (2, 2))),
     "taps in place: row stride 2, 16 wide": (3, 3, 16, 4, 3, ((2, 1), (1, 1), (1, 1))),
     "taps in place: 32 wide, no pad": (2, 3, 34, 4, 3, ((1, 1), (0, 0), (1, 1))),
+    # WTGRAD reads its im2col rows from padded images too: 144 taps = 5 panels,
+    # threads split the channels, groups of 4 images side by side
+    "taps in place: 16 channels, groups of images": (5, 16, 16, 8, 3, ((1, 1), (1, 1), (1, 1))),
 }
 
 

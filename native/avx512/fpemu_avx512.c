@@ -419,20 +419,28 @@ static void dfp_bfp_block_kmajor_avx512(const dfp_bfp_lanes *b, const float *x, 
         bfp_kmajor_pairs_avx512(b, x, ldx, toff, len, pairs, ld, m, vdown, i0, h0, 0);
 }
 
-/* dfp_rows_to_lanes_fn: 16 x 16 blocks transposed in registers (rows past
- * `rows` read as zeros). */
-static void dfp_rows_to_lanes_avx512(const float *x, int64_t ldx, int rows, int64_t len, float *buf)
+/* dfp_runs_to_lanes_fn: each run of 16 is a 16 x 16 block transposed in
+ * registers (rows past `rows` read as zeros), and every transposed vector,
+ * one element of all rows, feeds the rows' running maxima. */
+static void dfp_runs_to_lanes_avx512(const float *const *rowp, const int64_t *off, int rows,
+                                     int64_t len, float *buf, uint32_t *amax)
 {
+    const __m512i abs = _mm512_set1_epi32((int)DFP_F32_ABS_MASK);
+    __m512i mx = _mm512_setzero_si512();
     int64_t t = 0;
-    for (; t + DFP_BFP_LANES <= len; t += DFP_BFP_LANES) {
+    for (; t + DFP_BFP_RUN <= len; t += DFP_BFP_RUN) {
+        const int64_t o = off[t / DFP_BFP_RUN];
         __m512i r[DFP_BFP_LANES];
         for (int i = 0; i < DFP_BFP_LANES; i++)
-            r[i] = i < rows ? _mm512_loadu_si512(x + i * ldx + t) : _mm512_setzero_si512();
+            r[i] = i < rows ? _mm512_loadu_si512(rowp[i] + o) : _mm512_setzero_si512();
         transpose16_epi32(r);
-        for (int j = 0; j < DFP_BFP_LANES; j++)
+        for (int j = 0; j < DFP_BFP_RUN; j++) {
             _mm512_storeu_si512(buf + (t + j) * DFP_BFP_LANES, r[j]);
+            mx = _mm512_max_epu32(mx, _mm512_and_si512(r[j], abs));
+        }
     }
-    dfp_rows_to_lanes_span(x, ldx, rows, t, len, buf);
+    _mm512_mask_storeu_epi32(amax, (__mmask16)((1u << rows) - 1u), mx);
+    dfp_runs_to_lanes_span(rowp, off, rows, t, len, buf, amax);
 }
 
 /* dfp_bfp_scale_add_fn, 16 columns at a time: 2^(ea + eb) built from its bits
@@ -473,7 +481,7 @@ void dfp_emu_kernels_init_avx512(dfp_emu_kernels *k)
     k->bfp_block = dfp_bfp_block_avx512;
     k->absmax_kmajor = dfp_absmax_kmajor_avx512;
     k->bfp_block_kmajor = dfp_bfp_block_kmajor_avx512;
-    k->rows_to_lanes = dfp_rows_to_lanes_avx512;
+    k->runs_to_lanes = dfp_runs_to_lanes_avx512;
     k->bfp_scale_add = dfp_bfp_scale_add_avx512;
     k->mr = MR;
     k->nr = NR;

@@ -37,4 +37,14 @@ typedef struct dfp_bfp_taps {
 dfp_status dfp_bfp_pack_taps(const dfp_bfp_operand *op, const dfp_bfp_origin *origin,
                              const dfp_bfp_taps *src, int w, dfp_s16_packed *out, int32_t *exps);
 
+/* WTGRAD's operand of im2col rows (taps x pixels) read from zero-padded
+ * images, no tile: rows are the taps (c, kh, kw) of src->g's channels, K the
+ * pixels of `imgs` images side by side, whose padded copies lie one after the
+ * other at src->xpad (each C x hp x wp). Needs stride 1 along rows, out_w a
+ * multiple of 16 and a block that is a multiple of 16 (runs of 16 pixels).
+ * One thread. */
+dfp_status dfp_bfp_pack_tap_rows(const dfp_bfp_operand *op, const dfp_bfp_origin *origin,
+                                 const dfp_bfp_taps *src, int64_t imgs, int w, dfp_s16_packed *out,
+                                 int32_t *exps);
+
 #endif

@@ -47,6 +47,17 @@ static dfp_bfp_operand operand(const dfp_bfp_format *f, const float *x, int64_t 
                              f->rounding, f->seed, f->stream};
 }
 
+/* Copy `planes` h x w planes into the interiors of zero-bordered (h + 2 ph) x
+ * (w + 2 pw) planes at dst (whose borders the caller zeroed once). */
+static void dfp_pad_planes(const float *src, int64_t planes, int64_t h, int64_t w, int64_t ph,
+                           int64_t pw, float *dst)
+{
+    const int64_t wp = w + 2 * pw, hp = h + 2 * ph;
+    for (int64_t c = 0; c < planes; c++)
+        for (int64_t ih = 0; ih < h; ih++)
+            memcpy(dst + (c * hp + ih + ph) * wp + pw, src + (c * h + ih) * w, (size_t)w * sizeof(float));
+}
+
 /* FPROP or BPROP: per image, C (rows x pixels) = W' @ B^T with the weight
  * operand W' (rows x k) packed once as A and B (pixels x k) the image's:
  *   FPROP  W' = W (O x taps),   B = its im2col tile^T, C = y[n] directly
@@ -87,11 +98,7 @@ static dfp_status by_image(const dfp_conv_batch *cv, int bprop, const float *in,
             float *c = bprop ? buf : out + n * cv->out_ch * px;
             dfp_s16_packed pb = {0};
             if (in_place) {
-                const float *xn = in + n * cv->image;
-                for (int64_t ch = 0; ch < g->channels; ch++)
-                    for (int64_t ih = 0; ih < g->in_h; ih++)
-                        memcpy(buf + (ch * hp + ih + g->pad_h) * wp + g->pad_w,
-                               xn + (ch * g->in_h + ih) * g->in_w, (size_t)g->in_w * sizeof(float));
+                dfp_pad_planes(in + n * cv->image, g->channels, g->in_h, g->in_w, g->pad_h, g->pad_w, buf);
                 const dfp_bfp_taps taps = {g, buf, hp, wp};
                 const dfp_bfp_operand fmt = operand(fin, NULL, 0, 0);
                 mine = dfp_bfp_pack_taps(&fmt, &at, &taps, ik->nr, &pb, eb);
@@ -196,6 +203,12 @@ dfp_status dfp_conv2d_bfp_backward_weight(const dfp_conv2d_shape *shape, const f
             failed = mine;
     }
     const dfp_status packed = failed;
+    /* Stride 1 along rows and runs of 16 pixels: the im2col rows are read
+     * from zero-padded copies of the group's images (1x the input, not the
+     * tile's 9x), gathered k-major straight into the quantiser */
+    const dfp_conv_geom *g0 = &cv.g;
+    const int in_place = g0->stride_w == 1 && g0->out_w % DFP_BFP_RUN == 0 && fx->block % DFP_BFP_RUN == 0;
+    const int64_t hp = g0->in_h + 2 * g0->pad_h, wp = g0->in_w + 2 * g0->pad_w;
 #pragma omp parallel for schedule(static) num_threads(parts)
     for (int part = 0; part < parts; part++) {
         if (packed != DFP_OK)
@@ -203,20 +216,32 @@ dfp_status dfp_conv2d_bfp_backward_weight(const dfp_conv2d_shape *shape, const f
         const int64_t c0 = cv.g.channels * part / parts, c1 = cv.g.channels * (part + 1) / parts;
         dfp_conv_geom g = cv.g;
         g.channels = c1 - c0;
-        const int64_t taps = g.channels * kk;
-        float *tile = dfp_scratch_take((size_t)(taps * ld) * sizeof(float));
+        const int64_t taps = g.channels * kk, padded = g.channels * hp * wp;
+        const size_t buf_floats = (size_t)(in_place ? group * padded : taps * ld);
+        float *tile = dfp_scratch_take(buf_floats * sizeof(float)); /* tile or padded images */
         int32_t *ecols = malloc((size_t)(taps * nbg) * sizeof(int32_t));
         dfp_status mine = tile && ecols ? DFP_OK : DFP_ERR_OUT_OF_MEMORY;
+        if (mine == DFP_OK && in_place)
+            memset(tile, 0, buf_floats * sizeof(float)); /* the borders stay zero */
         for (int64_t gi = 0; gi < ngroups && mine == DFP_OK; gi++) {
             const int64_t n0 = gi * group, imgs = cv.batch - n0 < group ? cv.batch - n0 : group, k = imgs * px;
-            for (int64_t i = 0; i < imgs; i++)
-                dfp_im2col_tile(&g, x + (n0 + i) * cv.image + c0 * plane, sizeof(float), 0, px,
-                                tile + i * px, ld);
-            /* dW[:, own taps] (+)= dY @ tile^T */
-            const dfp_bfp_operand ocols = operand(fx, tile, ld, 1); /* taps x k */
+            /* dW[:, own taps] (+)= dY @ cols^T, cols = the group's im2col rows (taps x k) */
             const dfp_bfp_origin at = {c0 * kk, n0 * px, all};
             dfp_s16_packed pcols = {0};
-            mine = dfp_bfp_pack_operand(&ocols, &at, taps, k, dfp_kernels()->integer.nr, &pcols, ecols);
+            if (in_place) {
+                for (int64_t i = 0; i < imgs; i++)
+                    dfp_pad_planes(x + (n0 + i) * cv.image + c0 * plane, g.channels, g.in_h, g.in_w,
+                                   g.pad_h, g.pad_w, tile + i * padded);
+                const dfp_bfp_taps src = {&g, tile, hp, wp};
+                const dfp_bfp_operand fmt = operand(fx, NULL, 0, 0);
+                mine = dfp_bfp_pack_tap_rows(&fmt, &at, &src, imgs, dfp_kernels()->integer.nr, &pcols, ecols);
+            } else {
+                for (int64_t i = 0; i < imgs; i++)
+                    dfp_im2col_tile(&g, x + (n0 + i) * cv.image + c0 * plane, sizeof(float), 0, px,
+                                    tile + i * px, ld);
+                const dfp_bfp_operand ocols = operand(fx, tile, ld, 1);
+                mine = dfp_bfp_pack_operand(&ocols, &at, taps, k, dfp_kernels()->integer.nr, &pcols, ecols);
+            }
             if (mine == DFP_OK)
                 mine = dfp_gemm_bfp_packed(o, taps, k, fx->block, &pdy[gi], edy + gi * o * nbg, &pcols,
                                            ecols, dw + c0 * kk, cv.taps, n0 > 0);

@@ -107,10 +107,17 @@ static inline const float *dfp_kmajor_row(const float *x, int64_t ldx, const int
     return x + (toff ? toff[t] : t * ldx);
 }
 
-/* A block of up to DFP_BFP_LANES rows turned k-major for the kernels above
- * (the BFP packer's path for row-major operands): buf[t * DFP_BFP_LANES + r] =
- * x[r * ldx + t] for t < len, r < rows; lanes past rows are left undefined. */
-typedef void (*dfp_rows_to_lanes_fn)(const float *x, int64_t ldx, int rows, int64_t len, float *buf);
+/* A block of up to DFP_BFP_LANES rows gathered k-major for the kernels above
+ * (the BFP packer's path for row-major operands, and for im2col rows read
+ * from the image): element t of row r is rowp[r][off[t / 16] + t % 16], i.e.
+ * runs of 16 contiguous floats at offsets off[] from each row's start (the
+ * last run is len % 16 long when 16 does not divide len). Writes
+ * buf[t * DFP_BFP_LANES + r] for t < len, r < rows (lanes past rows are left
+ * undefined) and amax[r], the row's largest |x| as FP32 bits (as
+ * dfp_absmax_bits_fn): the quantiser then needs no pass of its own for it. */
+#define DFP_BFP_RUN 16
+typedef void (*dfp_runs_to_lanes_fn)(const float *const *rowp, const int64_t *off, int rows,
+                                     int64_t len, float *buf, uint32_t *amax);
 
 /* The BFP GEMM's flush of one micro-tile of exact block sums (bfp_gemm.c):
  * tot[i * ldt + j] += blk[i * ldb + j] * 2^(ea[i * lde] + eb[j]) for i < rows,
@@ -131,7 +138,7 @@ typedef struct dfp_emu_kernels {
     dfp_bfp_block_fn bfp_block;
     dfp_absmax_kmajor_fn absmax_kmajor;
     dfp_bfp_block_kmajor_fn bfp_block_kmajor;
-    dfp_rows_to_lanes_fn rows_to_lanes;
+    dfp_runs_to_lanes_fn runs_to_lanes;
     dfp_bfp_scale_add_fn bfp_scale_add;
 } dfp_emu_kernels;
 
@@ -250,13 +257,18 @@ static inline void dfp_bfp_scale_add_span(const float *blk, int32_t ea, const in
         tot[j] = (first ? 0.0f : tot[j]) + dfp_scale_pow2(blk[j], ea + eb[j]);
 }
 
-/* dfp_rows_to_lanes_fn from column t0 on: the scalar reference and the SIMD tails. */
-static inline void dfp_rows_to_lanes_span(const float *x, int64_t ldx, int rows, int64_t t0,
-                                          int64_t len, float *buf)
+/* dfp_runs_to_lanes_fn from element t0 on, amax continuing from its values:
+ * the scalar reference and the SIMD tails. */
+static inline void dfp_runs_to_lanes_span(const float *const *rowp, const int64_t *off, int rows,
+                                          int64_t t0, int64_t len, float *buf, uint32_t *amax)
 {
     for (int64_t t = t0; t < len; t++)
-        for (int r = 0; r < rows; r++)
-            buf[t * DFP_BFP_LANES + r] = x[r * ldx + t];
+        for (int r = 0; r < rows; r++) {
+            const float v = rowp[r][off[t / DFP_BFP_RUN] + t % DFP_BFP_RUN];
+            const uint32_t u = dfp_f32_bits(v) & DFP_F32_ABS_MASK;
+            buf[t * DFP_BFP_LANES + r] = v;
+            amax[r] = u > amax[r] ? u : amax[r];
+        }
 }
 
 static inline void dfp_absmax_kmajor_span(const float *x, int64_t ldx, const int64_t *toff, int rows,

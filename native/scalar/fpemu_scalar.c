@@ -77,9 +77,12 @@ static void dfp_bfp_block_kmajor_scalar(const dfp_bfp_lanes *b, const float *x, 
     dfp_bfp_kmajor_span(b, x, ldx, toff, len, pairs, ld);
 }
 
-static void dfp_rows_to_lanes_scalar(const float *x, int64_t ldx, int rows, int64_t len, float *buf)
+static void dfp_runs_to_lanes_scalar(const float *const *rowp, const int64_t *off, int rows,
+                                     int64_t len, float *buf, uint32_t *amax)
 {
-    dfp_rows_to_lanes_span(x, ldx, rows, 0, len, buf);
+    for (int r = 0; r < rows; r++)
+        amax[r] = 0;
+    dfp_runs_to_lanes_span(rowp, off, rows, 0, len, buf, amax);
 }
 
 /* Rows whose every 2^(ea + eb[j]) is a normal float take a branch-free loop
@@ -119,7 +122,7 @@ void dfp_emu_kernels_init_scalar(dfp_emu_kernels *k)
     k->bfp_block = dfp_bfp_block_scalar;
     k->absmax_kmajor = dfp_absmax_kmajor_scalar;
     k->bfp_block_kmajor = dfp_bfp_block_kmajor_scalar;
-    k->rows_to_lanes = dfp_rows_to_lanes_scalar;
+    k->runs_to_lanes = dfp_runs_to_lanes_scalar;
     k->bfp_scale_add = dfp_bfp_scale_add_scalar;
     k->mr = DFP_FPEMU_SCALAR_MR;
     k->nr = DFP_FPEMU_SCALAR_NR;
