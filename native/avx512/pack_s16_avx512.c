@@ -116,15 +116,14 @@ static void pack_pairs8_avx512(const int16_t *const rows[8], int64_t np, int w, 
 
 static void interleave_s16_avx512(const int16_t *even, const int16_t *odd, int64_t n, int16_t *dst)
 {
-    /* word k of the low result: even[k/2] or odd[k/2] (index + 32 selects the odd source) */
-    __m512i idx_lo, idx_hi;
-    int16_t lo[32], hi[32];
-    for (int k = 0; k < 16; k++) {
-        lo[2 * k] = (int16_t)k, lo[2 * k + 1] = (int16_t)(32 + k);
-        hi[2 * k] = (int16_t)(16 + k), hi[2 * k + 1] = (int16_t)(48 + k);
-    }
-    idx_lo = _mm512_loadu_si512((const void *)lo);
-    idx_hi = _mm512_loadu_si512((const void *)hi);
+    /* word k of the low result: even[k/2] or odd[k/2] (index + 32 selects the
+     * odd source); constant tables, not built per call: the B packer calls this
+     * once per K pair on 32 values */
+    static const int16_t lo[32] = {0, 32, 1, 33, 2, 34, 3, 35, 4, 36, 5, 37, 6, 38, 7, 39,
+                                   8, 40, 9, 41, 10, 42, 11, 43, 12, 44, 13, 45, 14, 46, 15, 47};
+    static const int16_t hi[32] = {16, 48, 17, 49, 18, 50, 19, 51, 20, 52, 21, 53, 22, 54, 23, 55,
+                                   24, 56, 25, 57, 26, 58, 27, 59, 28, 60, 29, 61, 30, 62, 31, 63};
+    const __m512i idx_lo = _mm512_loadu_si512((const void *)lo), idx_hi = _mm512_loadu_si512((const void *)hi);
     for (int64_t i = 0; i < n; i += 32) {
         /* the last block masked: loads past n read nothing, stores write 2(n - i) values */
         int64_t left = n - i < 32 ? n - i : 32;

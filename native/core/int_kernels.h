@@ -55,7 +55,7 @@ typedef uint32_t (*dfp_absmax_bits_fn)(const float *x, int64_t n);
 
 /* Packing runs (pack_s16.c). Copy n int16 with -32768 clamped to -32767 (the
  * DFP16 range is symmetric), adding the clamped count to *sat; returns
- * max(m, largest |value| copied). */
+ * max(m, largest |value| copied). dst == src is allowed (clamps in place). */
 typedef int32_t (*dfp_load_s16_fn)(const int16_t *src, int64_t n, int16_t *dst, int32_t m,
                                    int64_t *sat);
 /* max(m, largest |v[i]|) over n int16 values (|-32768| = 32768). */

@@ -69,6 +69,19 @@ static int32_t pack_panel(const dfp_s16_source *src, int64_t r0, int64_t rows, i
         }
         return m;
     }
+    if (src->pack == dfp_pack_s16_from_s16) {
+        /* int16 rows across K: each pair's two runs of `rows` values interleaved
+         * straight from the source, then one clamp-and-maximum pass over the
+         * whole panel in place (elementwise, so the same values, maximum and
+         * saturation count; padding zeros change neither). Clamping each run
+         * first cost two load_s16 calls per pair on 32 values: for a 1024 x 1024
+         * B, 0.45 ms of an 8.2 ms GEMM. */
+        const int16_t *s = src->data;
+        for (int64_t k = 0; k < src->k; k += 2)
+            ik->interleave_s16(s + k * src->ld + r0, k + 1 < src->k ? s + (k + 1) * src->ld + r0 : NULL,
+                               rows, panel + (k >> 1) * w * 2);
+        return ik->load_s16(panel, kp * w * 2, panel, m, sat);
+    }
     for (int64_t k = 0; k < src->k; k += 2) {
         int has_odd = k + 1 < src->k;
         m = load_run(ik, src, k * src->ld + r0, k * src->rows + r0, rows, buf[0], m, sat);
