@@ -10,7 +10,6 @@ and partial blocks."""
 import numpy as np
 import pytest
 
-from dfpengine import _native
 from dfpengine._native import _emu, _int
 
 M64 = (1 << 64) - 1
@@ -68,14 +67,6 @@ def reference_codes(x, block, mag_bits, seed, stream):
     return mant, exps
 
 
-@pytest.fixture
-def restore_isa_threads():
-    isa, threads = _native.isa_selected(), _native.get_num_threads()
-    yield
-    _native.select_isa(isa)
-    _native.set_num_threads(threads)
-
-
 @pytest.mark.parametrize("rows, cols, block, mag", [
     (40, 300, 64, 7),     # partial last block
     (33, 147, 64, 3),     # odd row length: odd rows start at odd indices; odd last block
@@ -84,18 +75,14 @@ def restore_isa_threads():
 ])
 @pytest.mark.parametrize("transposed", [False, True])
 def test_codes_match_the_written_out_definition_on_every_isa(rows, cols, block, mag, transposed,
-                                                              restore_isa_threads):
+                                                              isa_threads):
     rng = np.random.default_rng(rows * cols)
     x = (rng.standard_normal((rows, cols)) * np.exp2(rng.integers(-6, 6, (rows, 1)))).astype(np.float32)
     want_mant, want_exps = reference_codes(x, block, mag, seed=9, stream=4)
     src = np.ascontiguousarray(x.T).T if transposed else x   # transposed: the k-major kernels
-    for isa in _native.isa_supported():
-        for threads in (1, 2):
-            _native.select_isa(isa)
-            _native.set_num_threads(threads)
-            mant, exps = _emu.bfp_quantize(src, block, mag, False, "stochastic", 9, 4, True)
-            np.testing.assert_array_equal(exps, want_exps, err_msg=f"{isa} {threads}")
-            np.testing.assert_array_equal(mant, want_mant, err_msg=f"{isa} {threads}")
+    mant, exps = _emu.bfp_quantize(src, block, mag, False, "stochastic", 9, 4, True)
+    np.testing.assert_array_equal(exps, want_exps)
+    np.testing.assert_array_equal(mant, want_mant)
 
 
 def test_the_two_halves_of_a_draw_are_uncorrelated():
@@ -111,16 +98,12 @@ def test_the_two_halves_of_a_draw_are_uncorrelated():
 
 
 @pytest.mark.parametrize("n", [1000, 4099])
-def test_dfp16_codes_match_the_written_out_definition_on_every_isa(n, restore_isa_threads):
+def test_dfp16_codes_match_the_written_out_definition_on_every_isa(n, isa_threads):
     x = np.random.default_rng(n).standard_normal(n).astype(np.float32)
     key = rng_key(5, 7)
     bits = rng_bits(key, np.arange(n, dtype=np.uint64))
     u = (bits >> np.uint64(8)).astype(np.float32) * np.float32(2.0 ** -24)
-    for isa in _native.isa_supported():
-        for threads in (1, 2):
-            _native.select_isa(isa)
-            _native.set_num_threads(threads)
-            q, e = _int.quantize_dfp16(x, shift=2, rounding="stochastic", seed=5, stream=7)
-            y = x * np.float32(2.0 ** -e)                            # exact
-            fl = np.floor(y)
-            np.testing.assert_array_equal(q, (fl + (u < y - fl)).astype(np.int16), err_msg=f"{isa} {threads}")
+    q, e = _int.quantize_dfp16(x, shift=2, rounding="stochastic", seed=5, stream=7)
+    y = x * np.float32(2.0 ** -e)                                    # exact
+    fl = np.floor(y)
+    np.testing.assert_array_equal(q, (fl + (u < y - fl)).astype(np.int16))
