@@ -230,6 +230,11 @@ def test_expected_exponent_gives_the_same_codes(geom):
         assert np.array_equal(dx.view(np.uint32), dx0.view(np.uint32))
         used = cache0["dfp16_grad"][1].size - 64  # past the layout's 32 slack pairs (never read)
         assert np.array_equal(cache["dfp16_grad"][1][:used], cache0["dfp16_grad"][1][:used])
+        # x's exponent and largest |code| (the GEMM's chunk rule, taken while quantising)
+        # are those of quantising x on its own
+        q, e = _int.quantize_dfp16(x, shift=2, rounding="nearest")
+        assert cache["dfp16_input"][2] == e
+        assert cache["dfp16_input"][3] == np.abs(q.astype(np.int32)).max()
     bad = x.copy()
     bad.flat[7] = np.nan
     with pytest.raises(ValueError, match="NaN or infinity"):
