@@ -108,12 +108,6 @@ static inline void flush_scaled(float *c, __m512i s, __m512i e_row, __m512i eb, 
         DPWSSD(s71, b1, x);                                                                        \
     } while (0)
 
-/* The body of all entry points: A from a packed panel (arows == NULL: pair p
- * at a + p * 16) or read in place (row i's pair p at arows[i] + 2p); B from a
- * packed panel (off == NULL: pair p at b + p * 64) or read in place (pair p: two
- * runs of 16 pairs at runs[0..1] + off[p], or with run8 four runs of 8 at
- * runs[0..3] + off[p]); always inlined, so each entry point is compiled for its
- * own case. */
 /* Moves every operand pointer on by t pairs. */
 #define ADVANCE(t)                                                                                 \
     do {                                                                                           \
@@ -128,6 +122,12 @@ static inline void flush_scaled(float *c, __m512i s, __m512i e_row, __m512i eb, 
             bp += (t) * NR * 2;                                                                    \
     } while (0)
 
+/* The body of all entry points: A from a packed panel (arows == NULL: pair p
+ * at a + p * 16) or read in place (row i's pair p at arows[i] + 2p); B from a
+ * packed panel (off == NULL: pair p at b + p * 64) or read in place (pair p: two
+ * runs of 16 pairs at runs[0..1] + off[p], or with run8 four runs of 8 at
+ * runs[0..3] + off[p]); always inlined, so each entry point is compiled for its
+ * own case. */
 static inline __attribute__((always_inline)) void
 igemm_body(int64_t kp, int64_t chunk, const int16_t *a, const int16_t *const *arows,
            const int16_t *b, const int16_t *const *runs, const int run8, const int64_t *off,
