@@ -57,22 +57,32 @@ static dfp_status by_group(const fpemu_conv *cv, int bprop, const float *in, con
     const int64_t ld = cv->group * b->pixels, px = b->pixels, o = b->out_ch;
     const int64_t rows = bprop ? b->taps : o, k = bprop ? o : b->taps;
     dfp_status failed = DFP_OK;
+    const int preround = !bprop && q.in_b.exp_bits != 0;
 #pragma omp parallel num_threads(dfp_threads_for_work(cv->ngroups * ld * b->taps * o / 262144))
     {
         float *src = malloc((size_t)(k * ld) * sizeof(float));    /* tile, or dY side by side */
         float *res = malloc((size_t)(rows * ld) * sizeof(float)); /* out, or dcols */
-        dfp_status mine = src && res ? DFP_OK : DFP_ERR_OUT_OF_MEMORY;
+        float *xr = preround ? malloc((size_t)(cv->group * b->image) * sizeof(float)) : NULL;
+        dfp_status mine = src && res && (xr || !preround) ? DFP_OK : DFP_ERR_OUT_OF_MEMORY;
 #pragma omp for schedule(static)
         for (int64_t gi = 0; gi < cv->ngroups; gi++) {
             const int64_t n0 = gi * cv->group, imgs = b->batch - n0 < cv->group ? b->batch - n0 : cv->group;
             if (mine != DFP_OK)
                 continue;
-            if (bprop)
+            const dfp_fpemu_slice whole = {0, k, 0, 0, preround};
+            if (bprop) {
                 dfp_images_side_by_side(in + n0 * o * px, imgs, o, px, src, ld);
-            else
+            } else {
+                const float *xg = in + n0 * b->image;
+                if (preround) /* x's images rounded once, not their 9x im2col tile */
+                    mine = dfp_float_round(&q.in_b, DFP_ROUND_NEAREST, 0, 0, 0, xg, xr, imgs * b->image);
                 for (int64_t i = 0; i < imgs; i++)
-                    dfp_im2col_tile(&b->g, in + (n0 + i) * b->image, sizeof(float), 0, px, src + i * px, ld);
-            mine = dfp_gemm_fpemu(bprop, 0, rows, imgs * px, k, w, b->taps, src, ld, res, ld, &q);
+                    dfp_im2col_tile(&b->g, (preround ? xr : xg) + i * b->image, sizeof(float), 0, px,
+                                    src + i * px, ld);
+            }
+            if (mine == DFP_OK)
+                mine = dfp_gemm_fpemu_slice(bprop, 0, rows, imgs * px, k, w, b->taps, src, ld, res, ld, &q,
+                                            &whole);
             if (mine == DFP_OK && !bprop)
                 dfp_images_from_side_by_side(res, ld, imgs, o, px, out + n0 * o * px);
             for (int64_t i = 0; i < imgs && mine == DFP_OK && bprop; i++) {
@@ -83,6 +93,7 @@ static dfp_status by_group(const fpemu_conv *cv, int bprop, const float *in, con
         }
         free(src);
         free(res);
+        free(xr);
 #pragma omp critical
         if (mine != DFP_OK)
             failed = mine;
@@ -139,7 +150,8 @@ dfp_status dfp_conv2d_fpemu_backward_weight(const dfp_conv2d_shape *shape, const
         group = b->batch; /* fewer images than one unit: a single slice */
     const int64_t ld = group * px;
     const dfp_fpemu_slice base = {0, b->batch * px, rounded_absmax(&p->in_a, dy, b->batch * o * px),
-                                  rounded_absmax(&p->in_b, x, b->batch * b->image)};
+                                  rounded_absmax(&p->in_b, x, b->batch * b->image), 0};
+    const int preround = p->in_b.exp_bits != 0;
     const int teams = dfp_threads_for_work(b->batch * px * b->taps * o / 262144);
     const int parts = teams < b->g.channels ? teams : (int)b->g.channels;
     dfp_status failed = DFP_OK;
@@ -151,12 +163,20 @@ dfp_status dfp_conv2d_fpemu_backward_weight(const dfp_conv2d_shape *shape, const
         const int64_t taps = g.channels * kk;
         float *tile = malloc((size_t)(taps * ld) * sizeof(float));
         float *dyg = group > 1 ? malloc((size_t)(o * ld) * sizeof(float)) : NULL;
-        dfp_status mine = tile && (group == 1 || dyg) ? DFP_OK : DFP_ERR_OUT_OF_MEMORY;
+        float *xr = preround ? malloc((size_t)(g.channels * plane) * sizeof(float)) : NULL;
+        dfp_status mine = tile && (group == 1 || dyg) && (xr || !preround) ? DFP_OK : DFP_ERR_OUT_OF_MEMORY;
         for (int64_t n0 = 0; n0 < b->batch && mine == DFP_OK; n0 += group) {
             const int64_t imgs = b->batch - n0 < group ? b->batch - n0 : group, k = imgs * px;
-            for (int64_t i = 0; i < imgs; i++)
-                dfp_im2col_tile(&g, x + (n0 + i) * b->image + c0 * plane, sizeof(float), 0, px,
-                                tile + i * px, ld);
+            for (int64_t i = 0; i < imgs && mine == DFP_OK; i++) {
+                const float *xc = x + (n0 + i) * b->image + c0 * plane; /* own channels */
+                if (preround) { /* rounded once, not as the 9x tile */
+                    mine = dfp_float_round(&p->in_b, DFP_ROUND_NEAREST, 0, 0, 0, xc, xr, g.channels * plane);
+                    xc = xr;
+                }
+                dfp_im2col_tile(&g, xc, sizeof(float), 0, px, tile + i * px, ld);
+            }
+            if (mine != DFP_OK)
+                break;
             const float *dyk = dy + n0 * o * px; /* O x k */
             if (group > 1) {
                 dfp_images_side_by_side(dyk, imgs, o, px, dyg, ld);
@@ -164,12 +184,14 @@ dfp_status dfp_conv2d_fpemu_backward_weight(const dfp_conv2d_shape *shape, const
             }
             dfp_fpemu_slice slice = base;
             slice.accumulate = n0 > 0;
+            slice.b_on_grid = preround;
             /* dW[:, own taps] (+)= dY @ tile^T */
             mine = dfp_gemm_fpemu_slice(0, 1, o, taps, k, dyk, group > 1 ? ld : px, tile, ld,
                                         dw + c0 * kk, b->taps, p, &slice);
         }
         free(tile);
         free(dyg);
+        free(xr);
 #pragma omp critical
         if (mine != DFP_OK)
             failed = mine;

@@ -33,6 +33,7 @@ typedef struct fpemu_pack {
     int stochastic;
     uint64_t key;
     int b_layout;         /* index of element (r, t) is t*rows + r (op(B) row-major) instead of r*k + t */
+    int on_grid;          /* values already rounded to fmt (nearest) by the caller: copied as they are */
 } fpemu_pack;
 
 /* Stochastic index of element (r, t) of the operand as the unpacked tensor numbers it. */
@@ -54,7 +55,7 @@ static uint32_t pack_source_rows(const fpemu_pack *p, int64_t t0, int64_t nt, fl
     const int64_t rows = p->rows;
     const float *src = p->src + t0 * p->ld;
     int64_t ld = p->ld;
-    if (p->fmt->exp_bits != 0) {
+    if (p->fmt->exp_bits != 0 && !p->on_grid) {
         if (!p->stochastic && p->ld == rows) {
             kern->round(c, 0, 0, 0, 1, src, buf, nt * rows);
         } else {
@@ -93,7 +94,7 @@ static uint32_t pack_row_group(const fpemu_pack *p, int64_t r0, int64_t nr, floa
     uint32_t mx = 0;
     for (int64_t t = 0; t < p->k; t++) {
         const float *row = p->src + t * p->ld + r0;
-        if (p->fmt->exp_bits != 0) {
+        if (p->fmt->exp_bits != 0 && !p->on_grid) {
             kern->round(c, p->stochastic, p->key, elem_index(p, r0, t),
                         p->b_layout ? 1u : (uint64_t)p->k, row, buf, nr);
             row = buf;
@@ -146,7 +147,7 @@ static void pack_panel(const fpemu_pack *p, int64_t r0, float *buf, float *panel
         const int64_t tb = p->k - t0 < PACK_TB ? p->k - t0 : PACK_TB;
         for (int64_t i = 0; i < nr; i++) {
             const float *src = p->src + (r0 + i) * p->ld + t0;
-            if (p->fmt->exp_bits != 0)
+            if (p->fmt->exp_bits != 0 && !p->on_grid)
                 round(c, p->stochastic, p->key, elem_index(p, r0 + i, t0),
                       p->b_layout ? (uint64_t)p->rows : 1u, src, buf + i * PACK_TB, tb);
             else
@@ -372,10 +373,10 @@ dfp_status dfp_gemm_fpemu_slice(int trans_a, int trans_b, int64_t m, int64_t n, 
     const dfp_emu_kernels *kern = &dfp_kernels()->emu;
     const int stoch_in = p->in_rounding == DFP_ROUND_STOCHASTIC;
     fpemu_pack pa = {a, lda, trans_a, m, k, kern->mr, &p->in_a, stoch_in,
-                     dfp_rng_key(p->seed, p->stream), 0};
+                     dfp_rng_key(p->seed, p->stream), 0, 0};
     /* op(B) is packed as its transpose: row r of the pack is column r of op(B) */
     fpemu_pack pb = {b, ldb, !trans_b, n, k, kern->nr, &p->in_b, stoch_in,
-                     dfp_rng_key(p->seed, p->stream + 1), 1};
+                     dfp_rng_key(p->seed, p->stream + 1), 1, slice && slice->b_on_grid};
     float *ap = NULL, *bp = NULL;
     uint32_t amax_a = 0, amax_b = 0;
     if ((st = pack_operand(&pa, &ap, &amax_a)) != DFP_OK ||

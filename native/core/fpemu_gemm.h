@@ -12,6 +12,8 @@ typedef struct dfp_fpemu_slice {
     int64_t k_total;    /* K of the whole sum, and bounds (FP32 bits) on |A| and |B| over every */
     uint32_t amax_a;    /* slice after rounding to the input formats: they decide, for the */
     uint32_t amax_b;    /* whole sum at once, whether no partial sum can saturate */
+    int b_on_grid;      /* op(B) already rounded to p->in_b (nearest) by the caller: an im2col
+                         * tile of a rounded tensor is, so its 9x elements are not rounded again */
 } dfp_fpemu_slice;
 
 /* dfp_gemm_fpemu on one K slice of a longer sum: nearest rounding only (the
