@@ -110,10 +110,11 @@ def test_rejects_non_dfp16_and_bad_shapes():
         _int.gemm_quantized(a, np.full_like(b, np.inf), fmt=NEAREST)
 
 
-@pytest.mark.parametrize("m,n,k", [(13, 37, 1030), (203, 40, 2), (397, 70, 900)])
+@pytest.mark.parametrize("m,n,k", [(13, 37, 1030), (203, 40, 2), (397, 70, 900), (517, 530, 66)])
 def test_gemm_s16_in_place_a_bit_identical_across_isas_and_threads(m, n, k):
     """Without -32768 in A and with K even, VNNI reads A's rows in place (no
-    packed copy): rows past a multiple of 8, several row tiles, several K blocks;
+    packed copy): rows past a multiple of 8, several row and column tiles (split
+    into near-equal numbers of register panels), several K blocks;
     the same bits as the ISAs that pack A."""
     rng = np.random.default_rng(m + k)
     a = rng.integers(-32767, 32768, (m, k)).astype(np.int16)
