@@ -6,8 +6,6 @@
 
 #include <string.h>
 
-#include "transpose_avx512.h"
-
 dfp_pairs_layout dfp_pairs_layout_of(const dfp_conv_geom *g)
 {
     dfp_pairs_layout l = {(g->channels + 1) / 2, g->in_h + 2 * g->pad_h, g->in_w + 2 * g->pad_w};
@@ -53,34 +51,6 @@ static inline void copy_pairs(int32_t *d, const int32_t *s, int64_t n)
     }
 }
 
-#if defined(__GNUC__) && defined(__x86_64__)
-/* The stride-1 copies of one panel with 512-bit moves: this file builds for
- * baseline x86-64, where a 128-byte segment took 8 SSE loads and 8 stores; at
- * 16 channels packing cost more than the micro-kernel. A copy, so bit-identical. */
-__attribute__((target("avx512f"))) static void
-copy_taps_avx512(int64_t kp, int64_t kk, int64_t kernel_w, int64_t plane, int64_t step_h,
-                 int64_t step_w, const int32_t *x32, const int64_t *seg_src,
-                 const int64_t *seg_len, const int64_t *seg_dst, int64_t nseg, int nr, int32_t *pan)
-{
-    for (int64_t q = 0; q < kp; q++) {
-        int64_t cp = q / kk, kh = (q % kk) / kernel_w, kw = q % kernel_w;
-        const int32_t *src = x32 + cp * plane + kh * step_h + kw * step_w;
-        int32_t *dst = pan + q * nr;
-        for (int64_t s = 0; s < nseg; s++) {
-            const int32_t *sp = src + seg_src[s];
-            int32_t *dp = dst + seg_dst[s];
-            int64_t n = seg_len[s], i = 0;
-            for (; i + 16 <= n; i += 16)
-                _mm512_storeu_si512((void *)(dp + i), _mm512_loadu_si512((const void *)(sp + i)));
-            if (i < n) {
-                __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
-                _mm512_mask_storeu_epi32(dp + i, m, _mm512_maskz_loadu_epi32(m, sp + i));
-            }
-        }
-    }
-}
-#endif
-
 void dfp_pack_conv_pixels(const dfp_conv_geom *g, const int16_t *xp_img, int64_t p0, int64_t np,
                           int nr, int16_t *panels)
 {
@@ -89,6 +59,7 @@ void dfp_pack_conv_pixels(const dfp_conv_geom *g, const int16_t *xp_img, int64_t
     int64_t npan = (np + nr - 1) / nr;
     const int32_t *x32 = (const int32_t *)(const void *)xp_img;
     int64_t seg_src[64], seg_len[64], seg_dst[64]; /* nr <= 64 */
+    const dfp_move_kernels *mk = &dfp_kernels()->move;
     for (int64_t jp = 0; jp < npan; jp++) {
         int64_t j0 = jp * nr, cnt = np - j0 < nr ? np - j0 : nr, nseg = 0;
         /* Row segments of this panel's pixels: source offset at tap (0, 0). */
@@ -101,16 +72,14 @@ void dfp_pack_conv_pixels(const dfp_conv_geom *g, const int16_t *xp_img, int64_t
             j += len;
         }
         int32_t *pan = (int32_t *)(void *)(panels + jp * kp * nr * 2);
-#if defined(__GNUC__) && defined(__x86_64__)
-        if (g->stride_w == 1 && dfp_kernels()->isa >= DFP_ISA_AVX512) {
+        if (g->stride_w == 1 && mk->copy_taps) {
             if (cnt < nr) /* columns past np stay zero */
                 for (int64_t q = 0; q < kp; q++)
                     memset(pan + q * nr + cnt, 0, (size_t)(nr - cnt) * 4);
-            copy_taps_avx512(kp, kk, g->kernel_w, plane, g->dilation_h * l.wp, g->dilation_w, x32,
-                             seg_src, seg_len, seg_dst, nseg, nr, pan);
+            mk->copy_taps(kp, kk, g->kernel_w, plane, g->dilation_h * l.wp, g->dilation_w, x32, seg_src,
+                          seg_len, seg_dst, nseg, nr, pan);
             continue;
         }
-#endif
         for (int64_t q = 0; q < kp; q++) {
             int64_t cp = q / kk, kh = (q % kk) / g->kernel_w, kw = q % g->kernel_w;
             const int32_t *src = x32 + cp * plane + kh * g->dilation_h * l.wp + kw * g->dilation_w;
@@ -132,95 +101,18 @@ void dfp_pack_conv_pixels(const dfp_conv_geom *g, const int16_t *xp_img, int64_t
 
 #define MAX_W 64
 
-#if defined(__GNUC__) && defined(__x86_64__)
-/* AVX-512 path of the tap packer (a copy, so trivially bit-identical to the
- * portable loop): at stride 1, runs of 16 output pixels are 16 contiguous loads
- * per 16 taps and an in-register transpose (gathers cost twice as much); other
- * pixels are 16-lane gathers of one pixel's taps at the fixed offsets. */
-__attribute__((target("avx512f"))) static void
-taps_gather_avx512(const dfp_conv_geom *g, const int32_t *src, const int64_t *off, int64_t rows,
-                   int w, int64_t q0, int64_t kpb, int64_t hp, int64_t wp, int32_t *dst)
-{
-    int64_t pixels = g->out_h * g->out_w;
-    __m512i idx[64 / 16];
-    __mmask16 mask[64 / 16];
-    for (int v = 0; v < w / 16; v++) {
-        int32_t o[16];
-        for (int t = 0; t < 16; t++)
-            o[t] = v * 16 + t < rows ? (int32_t)off[v * 16 + t] : 0;
-        idx[v] = _mm512_loadu_si512((const void *)o);
-        int64_t live = rows - v * 16;
-        mask[v] = live >= 16 ? (__mmask16)0xffff : live <= 0 ? 0 : (__mmask16)((1u << live) - 1);
-    }
-    for (int64_t q = 0; q < kpb;) {
-        int64_t p = (q0 + q) % pixels, m = (q0 + q) / pixels;
-        int64_t oh = p / g->out_w, ow = p % g->out_w;
-        int64_t len = g->out_w - ow < kpb - q ? g->out_w - ow : kpb - q;
-        const int32_t *row = src + m * g->channels * hp * wp + oh * g->stride_h * wp +
-                             ow * g->stride_w;
-        int64_t t = 0;
-        if (g->stride_w == 1) /* 16 pixels x 16 taps: contiguous loads, one transpose */
-            for (; t + 16 <= len; t += 16, q += 16)
-                for (int v = 0; v < w / 16; v++) {
-                    __m512i r[16];
-                    for (int j = 0; j < 16; j++)
-                        r[j] = v * 16 + j < rows
-                                   ? _mm512_loadu_si512((const void *)(row + off[v * 16 + j] + t))
-                                   : _mm512_setzero_si512();
-                    transpose16_epi32(r);
-                    for (int j = 0; j < 16; j++)
-                        _mm512_storeu_si512((void *)(dst + (q + j) * w + v * 16), r[j]);
-                }
-        for (; t < len; t++, q++) {
-            const int32_t *base = row + t * g->stride_w;
-            for (int v = 0; v < w / 16; v++)
-                _mm512_storeu_si512((void *)(dst + q * w + v * 16),
-                                    _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), mask[v],
-                                                                idx[v], base, 4));
-        }
-    }
-}
-
-/* The dy packer's runs of 16 consecutive K pairs inside one image pair: 16
- * contiguous loads per row (rows <= w <= 16), one transpose, w pairs stored per
- * K pair (a copy, bit-identical to the portable loop). Returns the pairs done
- * (a prefix of the range; the caller finishes the rest). */
-__attribute__((target("avx512f"))) static int64_t
-dy_transpose_avx512(const int32_t *src, int64_t out_ch, int64_t pixels, int64_t r0, int64_t rows,
-                    int w, int64_t q0, int64_t kpb, int32_t *dst)
-{
-    int64_t q = q0;
-    const __mmask16 keep = (__mmask16)((1u << w) - 1);
-    while (q + 16 <= q0 + kpb) {
-        int64_t m = q / pixels, p = q % pixels;
-        if (p + 16 > pixels)
-            break; /* the run would cross into the next image pair */
-        const int32_t *s = src + (m * out_ch + r0) * pixels + p;
-        __m512i r[16];
-        for (int i = 0; i < 16; i++)
-            r[i] = i < rows ? _mm512_loadu_si512((const void *)(s + i * pixels)) : _mm512_setzero_si512();
-        transpose16_epi32(r);
-        for (int j = 0; j < 16; j++)
-            _mm512_mask_storeu_epi32(dst + (q - q0 + j) * w, keep, r[j]);
-        q += 16;
-    }
-    return q - q0;
-}
-#endif
-
 void dfp_pack_imgpairs_dy(const int16_t *dyi, int64_t out_ch, int64_t pixels, int64_t r0,
                           int64_t rows, int w, int64_t q0, int64_t kpb, int16_t *panel)
 {
     const int32_t *src = (const int32_t *)(const void *)dyi;
     int32_t *dst = (int32_t *)(void *)panel;
     int64_t q = q0;
-#if defined(__GNUC__) && defined(__x86_64__)
-    if (dfp_kernels()->isa >= DFP_ISA_AVX512 && w <= 16) {
-        int64_t done = dy_transpose_avx512(src, out_ch, pixels, r0, rows, w, q0, kpb, dst);
+    const dfp_dy_transpose_fn transposed = dfp_kernels()->move.dy_transpose;
+    if (transposed && w <= 16) {
+        int64_t done = transposed(src, out_ch, pixels, r0, rows, w, q0, kpb, dst);
         q += done;
         dst += done * w;
     }
-#endif
     for (; q < q0 + kpb; q++, dst += w) {
         int64_t m = q / pixels, p = q % pixels;
         const int32_t *s = src + (m * out_ch + r0) * pixels + p;
@@ -244,12 +136,11 @@ void dfp_pack_imgpairs_taps(const dfp_conv_geom *g, const int16_t *xi, int64_t r
     }
     const int32_t *src = (const int32_t *)(const void *)xi;
     int32_t *dst = (int32_t *)(void *)panel;
-#if defined(__GNUC__) && defined(__x86_64__)
-    if (dfp_kernels()->isa >= DFP_ISA_AVX512 && w % 16 == 0) {
-        taps_gather_avx512(g, src, off, rows, w, q0, kpb, hp, wp, dst);
+    const dfp_taps_gather_fn gather = dfp_kernels()->move.taps_gather;
+    if (gather && w % 16 == 0) {
+        gather(g, src, off, rows, w, q0, kpb, hp, wp, dst);
         return;
     }
-#endif
     if (rows < w)
         for (int64_t q = 0; q < kpb; q++)
             memset(dst + q * w + rows, 0, (size_t)(w - rows) * 4);
@@ -283,34 +174,6 @@ void dfp_chanlast_from_imgpairs(int64_t pairs, int64_t channels, int64_t pix, co
         dfp_to_channel_last32(xi + m * channels * pix * 2, pix, pix, channels, xc + m * channels * pix * 2);
 }
 
-#if defined(__GNUC__) && defined(__x86_64__)
-/* 16 pixels x 16 channels of one image pair: the 8 channel-pair rows of each
- * image in one 16 x 16 transpose (image 2m in dwords 0-7 of a pixel's row, 2m+1
- * in 8-15), then the two images' int16 codes interleaved per channel. */
-__attribute__((target("avx512f"))) static int64_t
-chanlast_pairs_avx512(int64_t channels, int64_t pix, const int32_t *a, const int32_t *b, int32_t *d)
-{
-    int64_t i0 = 0;
-    for (; i0 + 16 <= pix; i0 += 16)
-        for (int64_t c0 = 0; c0 + 16 <= channels; c0 += 16) {
-            __m512i r[16];
-            for (int j = 0; j < 8; j++) {
-                r[j] = _mm512_loadu_si512((const void *)(a + (c0 / 2 + j) * pix + i0));
-                r[8 + j] = b ? _mm512_loadu_si512((const void *)(b + (c0 / 2 + j) * pix + i0))
-                             : _mm512_setzero_si512();
-            }
-            transpose16_epi32(r);
-            for (int j = 0; j < 16; j++) {
-                __m512i lo = _mm512_cvtepu16_epi32(_mm512_castsi512_si256(r[j]));
-                __m512i hi = _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(r[j], 1));
-                _mm512_storeu_si512((void *)(d + (i0 + j) * channels + c0),
-                                    _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
-            }
-        }
-    return i0;
-}
-#endif
-
 void dfp_chanlast_from_chanpairs(int64_t batch, int64_t channels, int64_t pix, const int16_t *xp,
                                  int16_t *xc)
 {
@@ -321,11 +184,10 @@ void dfp_chanlast_from_chanpairs(int64_t batch, int64_t channels, int64_t pix, c
         const int16_t *b = 2 * m + 1 < batch ? a + cpn * pix * 2 : NULL;
         int16_t *d = xc + m * channels * pix * 2;
         int64_t i0 = 0;
-#if defined(__GNUC__) && defined(__x86_64__)
-        if (dfp_kernels()->isa >= DFP_ISA_AVX512 && channels % 16 == 0)
-            i0 = chanlast_pairs_avx512(channels, pix, (const int32_t *)(const void *)a,
-                                       (const int32_t *)(const void *)b, (int32_t *)(void *)d);
-#endif
+        const dfp_chanlast_pairs_fn pairs_of = dfp_kernels()->move.chanlast_pairs;
+        if (pairs_of && channels % 16 == 0)
+            i0 = pairs_of(channels, pix, (const int32_t *)(const void *)a, (const int32_t *)(const void *)b,
+                          (int32_t *)(void *)d);
         for (int64_t i = i0; i < pix; i++)
             for (int64_t c = 0; c < channels; c++) {
                 int64_t at = ((c / 2) * pix + i) * 2 + (c & 1);

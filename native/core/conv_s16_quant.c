@@ -82,35 +82,14 @@ int64_t dfp_quantize_plane_pairs(const float *x, int64_t batch, int64_t channels
     return failed ? -1 : sat;
 }
 
-#if defined(__GNUC__) && defined(__x86_64__)
-#include <immintrin.h>
-/* n pixels of one channel from the channel pairs of two images (the half `odd`
- * of each 32-bit pair) into image pairs: 16 pixels per two loads and stores. */
-__attribute__((target("avx512f"))) static int64_t
-repair_run_avx512(const int32_t *a, const int32_t *b, int odd, int64_t n, int32_t *d)
-{
-    const __m512i low = _mm512_set1_epi32(0xffff);
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m512i va = _mm512_loadu_si512((const void *)(a + i));
-        __m512i vb = b ? _mm512_loadu_si512((const void *)(b + i)) : _mm512_setzero_si512();
-        __m512i lo = odd ? _mm512_srli_epi32(va, 16) : _mm512_and_si512(va, low);
-        __m512i hi = odd ? _mm512_andnot_si512(low, vb) : _mm512_slli_epi32(vb, 16);
-        _mm512_storeu_si512((void *)(d + i), _mm512_or_si512(lo, hi));
-    }
-    return i;
-}
-#endif
-
 /* One channel's pixels run: d[i] = (a[i] half `odd`, b[i] half `odd`), b NULL: 0. */
 static void repair_run(const int16_t *a, const int16_t *b, int odd, int64_t n, int16_t *d)
 {
     int64_t i = 0;
-#if defined(__GNUC__) && defined(__x86_64__)
-    if (dfp_kernels()->isa >= DFP_ISA_AVX512)
-        i = repair_run_avx512((const int32_t *)(const void *)a, b ? (const int32_t *)(const void *)b : NULL,
-                              odd, n, (int32_t *)(void *)d);
-#endif
+    const dfp_repair_run_fn run = dfp_kernels()->move.repair_run;
+    if (run)
+        i = run((const int32_t *)(const void *)a, b ? (const int32_t *)(const void *)b : NULL, odd, n,
+                (int32_t *)(void *)d);
     for (; i < n; i++) {
         d[2 * i] = a[2 * i + odd];
         d[2 * i + 1] = b ? b[2 * i + odd] : 0;

@@ -6,10 +6,6 @@
 
 #include <string.h>
 
-#if defined(__GNUC__) && defined(__x86_64__)
-#include <immintrin.h>
-#endif
-
 /* floor(a / b) for b > 0 and any sign of a */
 static inline int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
@@ -234,17 +230,9 @@ static inline void scatter_segment(const dfp_conv_geom *g, float *plane, int64_t
  * through memory (the next tap's segment overlaps the last one shifted by one
  * column), and short rows made that read-after-write the whole cost. The
  * portable loop and the AVX-512 one do the same float operations. */
-#define DFP_COL2IM_MAX_KW 16   /* kernel widths and input widths the row sums serve */
-#define DFP_COL2IM_MAX_W 4096
+#define DFP_COL2IM_MAX_W 4096 /* input widths the row sums serve (DFP_COL2IM_MAX_KW: kernel widths) */
 
-typedef struct row_job {
-    const float *src[DFP_COL2IM_MAX_KW]; /* the taps' dcol rows, at this output row's start */
-    int64_t first[DFP_COL2IM_MAX_KW], last[DFP_COL2IM_MAX_KW]; /* valid output columns */
-    int64_t off[DFP_COL2IM_MAX_KW];      /* input column = output column + off */
-    int64_t ow0, kw;
-} row_job;
-
-static void add_row_portable(const row_job *r, float *t, int64_t in_w, float *dst)
+static void add_row_portable(const dfp_col2im_row *r, float *t, int64_t in_w, float *dst)
 {
     for (int64_t i = 0; i < in_w; i++)
         t[i] = 0.0f;
@@ -255,36 +243,12 @@ static void add_row_portable(const row_job *r, float *t, int64_t in_w, float *ds
         dst[i] += t[i];
 }
 
-#if defined(__GNUC__) && defined(__x86_64__)
-/* 16 input columns per vector; lanes outside a tap's valid outputs load 0, and
- * +0 added to the sum changes nothing (the sum starts at +0, so it is never -0). */
-__attribute__((target("avx512f"))) static void add_row_avx512(const row_job *r, int64_t in_w, float *dst)
-{
-    for (int64_t i0 = 0; i0 < in_w; i0 += 16) {
-        __m512 t = _mm512_setzero_ps();
-        for (int64_t k = 0; k < r->kw; k++) {
-            /* lanes i0 + l with output o = i0 + l - off in [first, last) */
-            int64_t lo = r->first[k] + r->off[k] - i0, hi = r->last[k] + r->off[k] - i0;
-            lo = lo < 0 ? 0 : lo, hi = hi > 16 ? 16 : hi;
-            if (hi <= lo)
-                continue;
-            __mmask16 m = (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
-            const float *s = r->src[k] + (i0 - r->off[k] - r->ow0);
-            t = _mm512_add_ps(t, _mm512_maskz_loadu_ps(m, s));
-        }
-        int64_t n = in_w - i0 < 16 ? in_w - i0 : 16;
-        __mmask16 m = (__mmask16)((1u << n) - 1);
-        _mm512_mask_storeu_ps(dst + i0, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, dst + i0), t));
-    }
-}
-#endif
-
 static void col2im_rows_stride1(const dfp_conv_geom *g, const float *dcol, int64_t ldcol, int64_t p0,
                                 int64_t np, float *dx, float *t)
 {
     const int64_t taps = g->kernel_h * g->kernel_w;
-    const int simd = dfp_kernels()->isa >= DFP_ISA_AVX512;
-    row_job r;
+    const dfp_col2im_add_row_fn add_row = dfp_kernels()->move.col2im_add_row;
+    dfp_col2im_row r;
     r.kw = g->kernel_w;
     for (int64_t c = 0; c < g->channels; c++) {
         float *plane = dx + c * g->in_h * g->in_w;
@@ -301,17 +265,14 @@ static void col2im_rows_stride1(const dfp_conv_geom *g, const float *dcol, int64
                         r.first[k] = a, r.last[k] = b;
                         r.src[k] = dcol + (c * taps + kh * g->kernel_w + k) * ldcol + (p - p0);
                     }
-#if defined(__GNUC__) && defined(__x86_64__)
-                    if (simd)
-                        add_row_avx512(&r, g->in_w, plane + ih * g->in_w);
+                    if (add_row)
+                        add_row(&r, g->in_w, plane + ih * g->in_w);
                     else
-#endif
                         add_row_portable(&r, t, g->in_w, plane + ih * g->in_w);
                 }
                 p += count;
             }
     }
-    (void)simd;
 }
 
 static int col2im_rows_apply(const dfp_conv_geom *g)

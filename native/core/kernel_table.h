@@ -9,6 +9,7 @@
 #include "int_kernels.h"
 #include "emu_kernels.h"
 #include "peak_kernels.h"
+#include "move_kernels.h"
 
 typedef struct dfp_kernel_table {
     dfp_isa isa;
@@ -16,6 +17,7 @@ typedef struct dfp_kernel_table {
     dfp_int_kernels integer;
     dfp_emu_kernels emu;
     dfp_peak_kernels peak;
+    dfp_move_kernels move;
 } dfp_kernel_table;
 
 /* The active table (initialised on first use). */

@@ -7,10 +7,6 @@
 #include <math.h>
 #include <string.h>
 
-#if defined(__GNUC__) && defined(__x86_64__)
-#include <immintrin.h>
-#endif
-
 #define DFP_POOL_MIN_PER_THREAD (1 << 14)
 
 dfp_status dfp_pool2d_output_size(const dfp_pool2d_shape *s, int64_t *out_h, int64_t *out_w)
@@ -113,62 +109,13 @@ static void max_plane_unpadded(const dfp_pool2d_shape *s, int64_t oh_n, int64_t 
         }
 }
 
-#if defined(__GNUC__) && defined(__x86_64__)
-/* take = v > best or v is NaN (the rule of max_tap), per lane */
-__attribute__((target("avx512f"))) static inline void take_tap(__m512 v, __m512i i, __m512 *best, __m512i *idx)
-{
-    __mmask16 take = _mm512_cmp_ps_mask(v, *best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-    *best = _mm512_mask_mov_ps(*best, take, v);
-    *idx = _mm512_mask_mov_epi32(*idx, take, i);
-}
-
-/* The 2x2, stride 2, unpadded pool (LeNet's, VGG's): 16 outputs per vector, the
- * even and odd input columns of two rows split by two-source permutes, taps in
- * (h, w) order under max_tap's rule, so values and argmax equal max_plane's. */
-__attribute__((target("avx512f"))) static void max2x2_plane_avx512(const dfp_pool2d_shape *s, int64_t oh_n,
-                                                                  int64_t ow_n, const float *x, float *y,
-                                                                  int32_t *arg)
-{
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-    const int64_t in_w = s->in_w;
-    for (int64_t oh = 0; oh < oh_n; oh++)
-        for (int64_t o0 = 0; o0 < ow_n; o0 += 16) {
-            int64_t n = ow_n - o0 < 16 ? ow_n - o0 : 16, c0 = 2 * o0;
-            int64_t cols = in_w - c0 < 32 ? in_w - c0 : 32; /* >= 2n */
-            __mmask16 m0 = (__mmask16)(cols >= 16 ? 0xffff : (1u << cols) - 1);
-            __mmask16 m1 = (__mmask16)(cols >= 32 ? 0xffff : cols <= 16 ? 0 : (1u << (cols - 16)) - 1);
-            __m512 c[4];
-            for (int h = 0; h < 2; h++) {
-                const float *row = x + (2 * oh + h) * in_w + c0;
-                __m512 lo = _mm512_maskz_loadu_ps(m0, row), hi = _mm512_maskz_loadu_ps(m1, row + 16);
-                c[2 * h] = _mm512_permutex2var_ps(lo, even, hi);
-                c[2 * h + 1] = _mm512_permutex2var_ps(lo, odd, hi);
-            }
-            __m512i i00 = _mm512_add_epi32(_mm512_set1_epi32((int32_t)(2 * oh * in_w + c0)), even);
-            __m512 best = c[0];
-            __m512i idx = i00;
-            take_tap(c[1], _mm512_add_epi32(i00, _mm512_set1_epi32(1)), &best, &idx);
-            take_tap(c[2], _mm512_add_epi32(i00, _mm512_set1_epi32((int32_t)in_w)), &best, &idx);
-            take_tap(c[3], _mm512_add_epi32(i00, _mm512_set1_epi32((int32_t)in_w + 1)), &best, &idx);
-            __mmask16 out = (__mmask16)((1u << n) - 1);
-            _mm512_mask_storeu_ps(y + oh * ow_n + o0, out, best);
-            _mm512_mask_storeu_epi32(arg + oh * ow_n + o0, out, idx);
-        }
-}
-#endif
-
 static void max_plane_any(const dfp_pool2d_shape *s, int64_t oh, int64_t ow, const float *x, float *y,
-                          int32_t *arg, int simd2x2)
+                          int32_t *arg, dfp_max2x2_plane_fn max2x2)
 {
-#if defined(__GNUC__) && defined(__x86_64__)
-    if (simd2x2) {
-        max2x2_plane_avx512(s, oh, ow, x, y, arg);
+    if (max2x2) {
+        max2x2(s, oh, ow, x, y, arg);
         return;
     }
-#else
-    (void)simd2x2;
-#endif
     if (s->pad_h == 0 && s->pad_w == 0)
         max_plane_unpadded(s, oh, ow, x, y, arg);
     else
@@ -186,11 +133,12 @@ dfp_status dfp_max_pool2d_forward_f32(const dfp_pool2d_shape *shape, const float
     if (shape->in_h * shape->in_w > INT32_MAX)
         return DFP_ERR_INVALID_SHAPE;
     int64_t planes = shape->batch * shape->channels, in_plane = shape->in_h * shape->in_w;
-    const int simd2x2 = dfp_kernels()->isa >= DFP_ISA_AVX512 && shape->kernel_h == 2 && shape->kernel_w == 2 &&
-                        shape->stride_h == 2 && shape->stride_w == 2 && shape->pad_h == 0 && shape->pad_w == 0;
+    const int is2x2 = shape->kernel_h == 2 && shape->kernel_w == 2 && shape->stride_h == 2 &&
+                      shape->stride_w == 2 && shape->pad_h == 0 && shape->pad_w == 0;
+    const dfp_max2x2_plane_fn max2x2 = is2x2 ? dfp_kernels()->move.max2x2_plane : NULL;
 #pragma omp parallel for num_threads(pool_threads(shape)) schedule(static)
     for (int64_t p = 0; p < planes; p++)
-        max_plane_any(shape, oh, ow, x + p * in_plane, y + p * oh * ow, argmax + p * oh * ow, simd2x2);
+        max_plane_any(shape, oh, ow, x + p * in_plane, y + p * oh * ow, argmax + p * oh * ow, max2x2);
     return DFP_OK;
 }
 

@@ -1,15 +1,13 @@
-/* In-register 16 x 16 transpose of 32-bit elements for the AVX-512 paths of
- * portable layout code (functions compiled with target("avx512f") and called
- * only when the selected ISA has it). */
+/* In-register 16 x 16 transpose of 32-bit elements for the AVX-512 kernels
+ * (layout_avx512.c, fpemu_avx512.c). */
 #ifndef DFP_TRANSPOSE_AVX512_H
 #define DFP_TRANSPOSE_AVX512_H
 
-#if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
 
 /* In-register transpose of a 16 x 16 block of 32-bit elements (rows r[0..15]):
  * 32-bit and 64-bit unpacks within 128-bit lanes, then two 128-bit lane shuffles. */
-__attribute__((target("avx512f"))) static inline void transpose16_epi32(__m512i r[16])
+static inline void transpose16_epi32(__m512i r[16])
 {
     __m512i t[16], s[16], u[16];
     for (int i = 0; i < 8; i++) {
@@ -33,5 +31,4 @@ __attribute__((target("avx512f"))) static inline void transpose16_epi32(__m512i 
     }
 }
 
-#endif
 #endif
