@@ -41,7 +41,6 @@ static void
 taps_gather_avx512(const dfp_conv_geom *g, const int32_t *src, const int64_t *off, int64_t rows,
                    int w, int64_t q0, int64_t kpb, int64_t hp, int64_t wp, int32_t *dst)
 {
-    int64_t pixels = g->out_h * g->out_w;
     __m512i idx[64 / 16];
     __mmask16 mask[64 / 16];
     for (int v = 0; v < w / 16; v++) {
@@ -53,11 +52,8 @@ taps_gather_avx512(const dfp_conv_geom *g, const int32_t *src, const int64_t *of
         mask[v] = live >= 16 ? (__mmask16)0xffff : live <= 0 ? 0 : (__mmask16)((1u << live) - 1);
     }
     for (int64_t q = 0; q < kpb;) {
-        int64_t p = (q0 + q) % pixels, m = (q0 + q) / pixels;
-        int64_t oh = p / g->out_w, ow = p % g->out_w;
-        int64_t len = g->out_w - ow < kpb - q ? g->out_w - ow : kpb - q;
-        const int32_t *row = src + m * g->channels * hp * wp + oh * g->stride_h * wp +
-                             ow * g->stride_w;
+        int64_t len;
+        const int32_t *row = dfp_tap_row_run(g, src, q0 + q, q0 + kpb, hp, wp, &len);
         int64_t t = 0;
         if (g->stride_w == 1) /* 16 pixels x 16 taps: contiguous loads, one transpose */
             for (; t + 16 <= len; t += 16, q += 16)

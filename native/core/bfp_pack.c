@@ -74,22 +74,15 @@ static int pack_panel_runs(const dfp_bfp_args *qa, int64_t block, int64_t k, con
 }
 
 /* pack_panel_runs for an operand with contiguous rows (off: runs 16 floats
- * apart), 64 rows at a time. */
-#define ROWS_AT_ONCE 64
+ * apart); rows <= w <= DFP_IGEMM_MAX_W. */
 static int pack_panel(const dfp_bfp_operand *op, const dfp_bfp_args *qa, int64_t k, int64_t r0,
                       int64_t rows, int64_t b0, int64_t b1, int w, int16_t *panel, int32_t *exps,
                       float *buf, const int64_t *off)
 {
-    const float *rowp[ROWS_AT_ONCE];
-    int bad = 0;
-    for (int64_t g = 0; g < rows; g += ROWS_AT_ONCE) {
-        const int64_t n = rows - g < ROWS_AT_ONCE ? rows - g : ROWS_AT_ONCE;
-        for (int64_t r = 0; r < n; r++)
-            rowp[r] = op->x + (r0 + g + r) * op->row_stride;
-        /* lanes g.. of the panel: pairs are int32, g of them */
-        bad |= pack_panel_runs(qa, op->block, k, rowp, off, r0 + g, n, b0, b1, w, panel + 2 * g, exps, buf);
-    }
-    return bad;
+    const float *rowp[DFP_IGEMM_MAX_W];
+    for (int64_t r = 0; r < rows; r++)
+        rowp[r] = op->x + (r0 + r) * op->row_stride;
+    return pack_panel_runs(qa, op->block, k, rowp, off, r0, rows, b0, b1, w, panel, exps, buf);
 }
 
 /* K blocks [b0, b1) of the panel of rows [r0, r0 + rows) of a k-major

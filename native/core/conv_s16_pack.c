@@ -128,7 +128,7 @@ void dfp_pack_imgpairs_taps(const dfp_conv_geom *g, const int16_t *xi, int64_t r
                             int w, int64_t q0, int64_t kpb, int16_t *panel)
 {
     int64_t kk = g->kernel_h * g->kernel_w, hp = g->in_h + 2 * g->pad_h,
-            wp = g->in_w + 2 * g->pad_w, pixels = g->out_h * g->out_w;
+            wp = g->in_w + 2 * g->pad_w;
     int64_t off[MAX_W];
     for (int i = 0; i < rows; i++) {
         int64_t r = r0 + i, c = r / kk, kh = (r % kk) / g->kernel_w, kw = r % g->kernel_w;
@@ -147,11 +147,8 @@ void dfp_pack_imgpairs_taps(const dfp_conv_geom *g, const int16_t *xi, int64_t r
     /* Segments of K along one output row: per tap a contiguous (stride 1) read
      * and a store every w pairs, no index loads in the inner loop. */
     for (int64_t q = 0; q < kpb;) {
-        int64_t p = (q0 + q) % pixels, m = (q0 + q) / pixels;
-        int64_t oh = p / g->out_w, ow = p % g->out_w;
-        int64_t len = g->out_w - ow < kpb - q ? g->out_w - ow : kpb - q;
-        const int32_t *row = src + m * g->channels * hp * wp + oh * g->stride_h * wp +
-                             ow * g->stride_w;
+        int64_t len;
+        const int32_t *row = dfp_tap_row_run(g, src, q0 + q, q0 + kpb, hp, wp, &len);
         int32_t *d = dst + q * w;
         for (int i = 0; i < rows; i++) {
             const int32_t *sp = row + off[i];

@@ -36,6 +36,10 @@ typedef struct fpemu_pack {
     int on_grid;          /* values already rounded to fmt (nearest) by the caller: copied as they are */
 } fpemu_pack;
 
+/* Whether packing rounds the operand to its format (FP32 passes as it is; so
+ * do values the caller rounded already). */
+static inline int rounds(const fpemu_pack *p) { return p->fmt->exp_bits != 0 && !p->on_grid; }
+
 /* Stochastic index of element (r, t) of the operand as the unpacked tensor numbers it. */
 static inline uint64_t elem_index(const fpemu_pack *p, int64_t r, int64_t t)
 {
@@ -55,7 +59,7 @@ static uint32_t pack_source_rows(const fpemu_pack *p, int64_t t0, int64_t nt, fl
     const int64_t rows = p->rows;
     const float *src = p->src + t0 * p->ld;
     int64_t ld = p->ld;
-    if (p->fmt->exp_bits != 0 && !p->on_grid) {
+    if (rounds(p)) {
         if (!p->stochastic && p->ld == rows) {
             kern->round(c, 0, 0, 0, 1, src, buf, nt * rows);
         } else {
@@ -94,7 +98,7 @@ static uint32_t pack_row_group(const fpemu_pack *p, int64_t r0, int64_t nr, floa
     uint32_t mx = 0;
     for (int64_t t = 0; t < p->k; t++) {
         const float *row = p->src + t * p->ld + r0;
-        if (p->fmt->exp_bits != 0 && !p->on_grid) {
+        if (rounds(p)) {
             kern->round(c, p->stochastic, p->key, elem_index(p, r0, t),
                         p->b_layout ? 1u : (uint64_t)p->k, row, buf, nr);
             row = buf;
@@ -147,7 +151,7 @@ static void pack_panel(const fpemu_pack *p, int64_t r0, float *buf, float *panel
         const int64_t tb = p->k - t0 < PACK_TB ? p->k - t0 : PACK_TB;
         for (int64_t i = 0; i < nr; i++) {
             const float *src = p->src + (r0 + i) * p->ld + t0;
-            if (p->fmt->exp_bits != 0 && !p->on_grid)
+            if (rounds(p))
                 round(c, p->stochastic, p->key, elem_index(p, r0 + i, t0),
                       p->b_layout ? (uint64_t)p->rows : 1u, src, buf + i * PACK_TB, tb);
             else

@@ -33,6 +33,19 @@ typedef void (*dfp_taps_gather_fn)(const dfp_conv_geom *g, const int32_t *src, c
                                    int64_t rows, int w, int64_t q0, int64_t kpb, int64_t hp,
                                    int64_t wp, int32_t *dst);
 
+/* K pair q of a tap panel over image pairs x output pixels (dfp_pack_imgpairs_taps
+ * and its taps_gather kernel): the start in src (image pairs of C x hp x wp
+ * words) of q's output pixel at tap (0, 0), and in *len how many K pairs, up
+ * to q_end, stay on that output row. */
+static inline const int32_t *dfp_tap_row_run(const dfp_conv_geom *g, const int32_t *src, int64_t q,
+                                             int64_t q_end, int64_t hp, int64_t wp, int64_t *len)
+{
+    const int64_t pixels = g->out_h * g->out_w, p = q % pixels, m = q / pixels;
+    const int64_t oh = p / g->out_w, ow = p % g->out_w;
+    *len = g->out_w - ow < q_end - q ? g->out_w - ow : q_end - q;
+    return src + m * g->channels * hp * wp + oh * g->stride_h * wp + ow * g->stride_w;
+}
+
 /* A prefix of dfp_pack_imgpairs_dy's K pairs (w <= 16): dst[(q - q0) * w + i] =
  * src[(m * out_ch + r0 + i) * pixels + p] for q = m * pixels + p, 0 past rows.
  * Returns the pairs done. */
