@@ -240,3 +240,45 @@ def test_expected_exponent_gives_the_same_codes(geom):
     with pytest.raises(ValueError, match="NaN or infinity"):
         _int.conv2d_forward_quantized(bad, w, None, st, pad, dil, fmt=NEAREST,
                                       cache={"exponents": dict(learned)})
+
+
+def _chanpairs64(q, pad):
+    """numpy write-out of the channel-pair layout: xp[n][cp][Hp][Wp][2] (a zero channel
+    completes an odd count, a zero border of pad)."""
+    n, c, h, w = q.shape
+    qp = np.zeros((n, c + c % 2, h + 2 * pad[0], w + 2 * pad[1]), np.int16)
+    qp[:, :c, pad[0]:pad[0] + h, pad[1]:pad[1] + w] = q
+    return qp.reshape(n, (c + 1) // 2, 2, qp.shape[2], qp.shape[3]).transpose(0, 1, 3, 4, 2).ravel()
+
+
+@pytest.mark.parametrize("geom", [GEOMS[0], GEOMS[2], GEOMS[6], GEOMS[9], GEOMS[12]])
+@pytest.mark.parametrize("rounding,shift", [("nearest", 2), ("nearest", 0), ("biased", 0)])
+def test_conv_quantiser_codes_equal_the_tensor_quantiser(geom, rounding, shift):
+    """The codes FPROP keeps (x quantised straight into its padded channel-pair layout,
+    in one pass per plane pair where the ISA has that kernel) are the tensor
+    quantiser's codes laid out by numpy, with its exponent, largest |code| and
+    saturation count, on every ISA (rows 8, 9, 16, 33 and 32 wide). Shift 0 leaves no
+    headroom: values at the top round to 32768 and saturate."""
+    xs, ws, st, pad, dil = geom
+    x, w, _ = _data(geom, seed=8)
+    x[0, 0, 0, :3] = [np.float32(2.0 ** 7 - 2.0 ** -10), -np.float32(2.0 ** 7 - 2.0 ** -9), 1.0]
+    fmt = formats.GemmFormat(formats.dfp16(rounding=rounding, shift=shift), formats.dfp16())
+    q, e = _int.quantize_dfp16(x, shift=shift, rounding=rounding)
+    scaled = np.abs(x.astype(np.float64) * 2.0 ** -e)  # nearest: ties to even (32767.5 -> 32768)
+    sat_expected = int(np.sum(scaled >= (32767.5 if rounding == "nearest" else 32767.25)))
+    if shift == 0:
+        assert sat_expected > 0
+    for isa in _native.isa_supported():
+        for threads in (1, 2):
+            _native.select_isa(isa)
+            _native.set_num_threads(threads)
+            cache = {}
+            _int.reset_gemm_stats()
+            _int.conv2d_forward_quantized(x, w, None, st, pad, dil, fmt=fmt, cache=cache)
+            sats = _int.gemm_stats()["saturations"]
+            _, pairs, exponent, max_abs = cache["dfp16_input"]
+            assert exponent == e and max_abs == np.abs(q.astype(np.int32)).max()
+            body = _chanpairs64(q, pad)
+            assert np.array_equal(pairs[:body.size], body), (isa, threads)
+            assert not pairs[body.size:].any()
+            assert sats == sat_expected, (isa, threads)

@@ -11,7 +11,7 @@
  * reference; tails go through the scalar reference itself. */
 #include "int_kernels.h"
 #include "dfp16_round.h"
-#include "rng_avx512.h"
+#include "dfp16_round_avx512.h"
 
 #include <immintrin.h>
 #include <string.h>
@@ -96,43 +96,12 @@ static void igemm_s16_avx512_8x32(int64_t kp, int64_t chunk, const int16_t *a,
     }
 }
 
-/* Uniform [0,1) for elements index .. index+15 under lane key lk: the call's
- * indices share their high half (quantize_s16_avx512 sends the others to the
- * scalar steps), so lk is computed once per call. */
-static inline __m512 uniform_v(__m512i lk, uint64_t index)
-{
-    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    __m512i h = rng_bits_avx512(lk, _mm512_add_epi32(_mm512_set1_epi32((int)(uint32_t)index), lane));
-    return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(h, 8)), _mm512_set1_ps(0x1p-24f));
-}
-
-/* Round y = x / 2^e to an integer in the mode `rounding` (a constant in each
- * instantiation of quantize_mode: no mode test inside the loop). */
-static inline __m512 round_v(__m512 y, int rounding, __m512i lk, uint64_t index)
-{
-    const __m512 one = _mm512_set1_ps(1.0f);
-    if (rounding == DFP_ROUND_STOCHASTIC) {
-        __m512 f = _mm512_roundscale_ps(y, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-        __mmask16 up = _mm512_cmp_ps_mask(uniform_v(lk, index), _mm512_sub_ps(y, f), _CMP_LT_OQ);
-        return _mm512_mask_add_ps(f, up, f, one);
-    }
-    if (rounding == DFP_ROUND_BIASED) {
-        __m512 m = _mm512_abs_ps(y);
-        __m512 t = _mm512_roundscale_ps(m, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-        __mmask16 up = _mm512_cmp_ps_mask(_mm512_sub_ps(m, t), _mm512_set1_ps(0.25f), _CMP_GE_OQ);
-        __m512 r = _mm512_mask_add_ps(t, up, t, one);
-        __m512i sign = _mm512_and_si512(_mm512_castps_si512(y), _mm512_set1_epi32(INT32_MIN));
-        return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(r), sign));
-    }
-    return _mm512_roundscale_ps(y, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-}
-
 /* 16 values from x + i quantised into q + i; returns the saturated count. */
 static inline int quantize16(const float *x, int64_t i, int rounding, const dfp_quant_run *run,
                              __m512i lk, int16_t *q)
 {
     const __m512 hi = _mm512_set1_ps(DFP16_QMAX), lo = _mm512_set1_ps(-DFP16_QMAX);
-    __m512 r = round_v(_mm512_mul_ps(_mm512_loadu_ps(x + i), _mm512_set1_ps(run->inv_scale)),
+    __m512 r = dfp16_round16(_mm512_mul_ps(_mm512_loadu_ps(x + i), _mm512_set1_ps(run->inv_scale)),
                        rounding, lk, run->index0 + (uint64_t)i);
     int sat = __builtin_popcount(_mm512_cmp_ps_mask(r, hi, _CMP_GT_OQ) |
                                  _mm512_cmp_ps_mask(r, lo, _CMP_LT_OQ));
@@ -209,4 +178,5 @@ void dfp_int_kernels_init_avx512(dfp_int_kernels *k)
     k->dequantize_s16 = dequantize_s16_avx512;
     k->absmax_bits = absmax_bits_avx512;
     dfp_pack_s16_kernels_init_avx512(k);
+    dfp_quantize_pairs_kernels_init_avx512(k);
 }

@@ -1,6 +1,7 @@
 /* FP32 -> DFP16 quantisation straight into the convolution's interleaved
  * layouts (conv_s16_pack.h): both source planes of a plane pair are quantised
- * whole into a small buffer and interleaved into the pair at once, so the FP32
+ * and stored as pairs in one pass where the ISA has the kernel, else whole
+ * into a small buffer and interleaved into the pair at once; either way the FP32
  * tensor is read once and no NCHW int16 copy is written and re-read. Each plane
  * keeps its flat NCHW index for stochastic rounding: the codes equal those of
  * dfp_dfp16_quantize_tensor_par on the whole tensor, then the layout copy. */
@@ -11,12 +12,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Whether the flat indices [i0, i0 + n] share their high 32 bits (i0 < 0: a
+ * missing plane, nothing drawn): the SIMD generators compute the high half's
+ * lane key once per plane. */
+static int high_half_shared(int64_t i0, int64_t n)
+{
+    return i0 < 0 || (uint64_t)i0 >> 32 == (uint64_t)(i0 + n) >> 32;
+}
+
 int64_t dfp_quantize_plane_pairs(const float *x, int64_t batch, int64_t channels, int64_t h,
                                  int64_t w, int64_t pad_h, int64_t pad_w, int pair_images,
                                  const dfp_quant_run *run, int16_t *dst, int32_t *qmax,
                                  uint32_t *xmax_bits)
 {
     const dfp_int_kernels *ik = &dfp_kernels()->integer;
+    const dfp_quantize_plane_pair_fn one_pass = ik->quantize_plane_pair;
     const int64_t hp = h + 2 * pad_h, wp = w + 2 * pad_w, hw = h * w, plane = hp * wp * 2;
     const int64_t planes = pair_images ? (batch + 1) / 2 * channels : batch * ((channels + 1) / 2);
     int64_t sat = 0;
@@ -43,6 +53,18 @@ int64_t dfp_quantize_plane_pairs(const float *x, int64_t batch, int64_t channels
                 src[0] = n * channels + 2 * cp;
                 src[1] = 2 * cp + 1 < channels ? src[0] + 1 : -1;
             }
+            int16_t *d = dst + pl * plane;
+            if (one_pass && (run->rounding != DFP_ROUND_STOCHASTIC ||
+                             (high_half_shared(src[0] * hw, hw) && high_half_shared(src[1] * hw, hw)))) {
+                dfp_quant_run ra = *run, rb = *run;
+                ra.index0 = (uint64_t)(src[0] * hw);
+                rb.index0 = (uint64_t)(src[1] >= 0 ? src[1] * hw : 0);
+                if (pad_h || pad_w) /* the border: one pass over the small plane, interior rewritten */
+                    memset(d, 0, (size_t)plane * sizeof(int16_t));
+                sat += one_pass(x + src[0] * hw, src[1] >= 0 ? x + src[1] * hw : NULL, h, w, &ra, &rb,
+                                d + (pad_h * wp + pad_w) * 2, wp * 2, &qm, xmax_bits ? &xm : NULL);
+                continue;
+            }
             for (int t = 0; t < 2; t++) {
                 int16_t *qt = q + t * hw;
                 if (src[t] < 0) {
@@ -58,7 +80,6 @@ int64_t dfp_quantize_plane_pairs(const float *x, int64_t batch, int64_t channels
                 sat += ik->quantize_s16(x + src[t] * hw, hw, &r, qt);
             }
             qm = ik->absmax_s16(q, 2 * hw, qm);
-            int16_t *d = dst + pl * plane;
             if (pad_h || pad_w) /* the border: one pass over the small plane, interior rewritten below */
                 memset(d, 0, (size_t)plane * sizeof(int16_t));
             for (int64_t ih = 0; ih < h; ih++) {

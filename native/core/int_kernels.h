@@ -72,6 +72,18 @@ typedef void (*dfp_pack_pairs8_fn)(const int16_t *const rows[8], int64_t np, int
 typedef void (*dfp_interleave_s16_fn)(const int16_t *even, const int16_t *odd, int64_t n,
                                       int16_t *dst);
 
+/* The DFP16 conv quantiser's plane pair (conv_s16_quant.c): planes a and b of
+ * h x w floats (b NULL: codes 0) quantised with runs ra and rb (rb unused when
+ * b is NULL; each run's index0 is its plane's flat index, and [index0, index0 +
+ * h * w] shares its high 32 bits: the caller checks) and stored as pairs,
+ * d[r * ld + 2c + t] = code of plane t at (r, c). Returns the saturations;
+ * raises *qmax to the largest |code| and *xmax (nullable) to the largest |x| as
+ * IEEE bits, sign cleared. The same codes as quantize_s16 on each plane. NULL
+ * where an ISA does not provide it (the caller then quantises plane by plane). */
+typedef int64_t (*dfp_quantize_plane_pair_fn)(const float *a, const float *b, int64_t h, int64_t w,
+                                              const dfp_quant_run *ra, const dfp_quant_run *rb,
+                                              int16_t *d, int64_t ld, int32_t *qmax, uint32_t *xmax);
+
 /* GEMM epilogue row: c[j] = sums[j] * sa * sb (accumulate: c[j] += ...), the two
  * products rounded in that order, no FMA. */
 typedef void (*dfp_scale_row_fn)(const float *sums, int64_t n, float sa, float sb, float *c,
@@ -101,6 +113,7 @@ typedef struct dfp_int_kernels {
     dfp_l1_groups_s16_fn l1_groups_s16;
     dfp_pack_pairs8_fn pack_pairs8;
     dfp_interleave_s16_fn interleave_s16;
+    dfp_quantize_plane_pair_fn quantize_plane_pair; /* optional */
     dfp_scale_row_fn scale_row;
 } dfp_int_kernels;
 
@@ -109,5 +122,6 @@ void dfp_int_kernels_init_avx2(dfp_int_kernels *k);
 void dfp_int_kernels_init_avx512(dfp_int_kernels *k);
 void dfp_int_kernels_init_avx512_vnni(dfp_int_kernels *k);
 void dfp_pack_s16_kernels_init_avx512(dfp_int_kernels *k);
+void dfp_quantize_pairs_kernels_init_avx512(dfp_int_kernels *k);
 
 #endif

@@ -118,5 +118,6 @@ void dfp_int_kernels_init_scalar(dfp_int_kernels *k)
     k->l1_groups_s16 = l1_groups_s16_scalar;
     k->pack_pairs8 = pack_pairs8_scalar;
     k->interleave_s16 = interleave_s16_scalar;
+    k->quantize_plane_pair = NULL; /* the conv quantises plane by plane */
     k->scale_row = scale_row_scalar;
 }

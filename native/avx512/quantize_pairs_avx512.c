@@ -1,0 +1,98 @@
+/* The DFP16 conv quantiser's plane pair in one pass (contract in int_kernels.h):
+ * 16 pixels of both planes per step, rounded as dfp16_round_avx512.h rounds
+ * (the codes of the scalar reference), the two codes of a pixel packed into
+ * one 32-bit lane (plane a's in the low half: the pair layout) and stored
+ * straight into the padded row. The portable path quantises each plane into a
+ * buffer, takes both maxima in separate passes and interleaves row by row:
+ * five passes and a call per row, where this is one. */
+#include "dfp16_round_avx512.h"
+#include "int_kernels.h"
+
+#include <immintrin.h>
+
+/* Codes of 16 lanes (mask m; lanes off m hold x = 0 and stay 0), saturated
+ * count added to *sat, |x| bits folded into *xm. */
+static inline __m512i codes16(const float *x, __mmask16 m, __m512 inv, int rounding, __m512i lk,
+                              uint64_t index, __m512i *xm, int64_t *sat)
+{
+    const __m512 hi = _mm512_set1_ps(DFP16_QMAX), lo = _mm512_set1_ps(-DFP16_QMAX);
+    __m512 v = _mm512_maskz_loadu_ps(m, x);
+    *xm = _mm512_max_epu32(*xm, _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(0x7fffffff)));
+    __m512 r = dfp16_round16(_mm512_mul_ps(v, inv), rounding, lk, index);
+    *sat += __builtin_popcount(_mm512_cmp_ps_mask(r, hi, _CMP_GT_OQ) | _mm512_cmp_ps_mask(r, lo, _CMP_LT_OQ));
+    return _mm512_cvttps_epi32(_mm512_min_ps(_mm512_max_ps(r, lo), hi));
+}
+
+/* The codes of plane a and b at flat indices i .. i + 15 (lanes of m) as pairs
+ * (a's code in the low half), maxima and saturations folded in. */
+static inline __attribute__((always_inline)) __m512i
+pairs16(const float *a, const float *b, int64_t i, __mmask16 m, __m512 inva, __m512 invb, int rounding,
+        __m512i lka, __m512i lkb, const dfp_quant_run *ra, const dfp_quant_run *rb, __m512i *xm,
+        __m512i *qm, int64_t *sat)
+{
+    __m512i qa = codes16(a + i, m, inva, rounding, lka, ra->index0 + (uint64_t)i, xm, sat);
+    __m512i qb = b ? codes16(b + i, m, invb, rounding, lkb, rb->index0 + (uint64_t)i, xm, sat)
+                   : _mm512_setzero_si512();
+    *qm = _mm512_max_epi32(*qm, _mm512_max_epi32(_mm512_abs_epi32(qa), _mm512_abs_epi32(qb)));
+    return _mm512_or_si512(_mm512_and_si512(qa, _mm512_set1_epi32(0xffff)), _mm512_slli_epi32(qb, 16));
+}
+
+static inline __attribute__((always_inline)) int64_t
+plane_pair_mode(const float *a, const float *b, int64_t h, int64_t w, const dfp_quant_run *ra,
+                const dfp_quant_run *rb, int16_t *d, int64_t ld, int32_t *qmax, uint32_t *xmax, int rounding)
+{
+    const __m512 inva = _mm512_set1_ps(ra->inv_scale), invb = _mm512_set1_ps(b ? rb->inv_scale : 0.0f);
+    const __m512i lka = _mm512_set1_epi32((int)dfp_rng_lane_key(ra->key_lo, ra->key_hi, (uint32_t)(ra->index0 >> 32)));
+    const __m512i lkb = b ? _mm512_set1_epi32((int)dfp_rng_lane_key(rb->key_lo, rb->key_hi, (uint32_t)(rb->index0 >> 32)))
+                          : _mm512_setzero_si512();
+    __m512i xm = _mm512_setzero_si512(), qm = _mm512_setzero_si512();
+    int64_t sat = 0;
+    if (w >= 16) { /* row by row, a masked last step per row */
+        for (int64_t r = 0; r < h; r++)
+            for (int64_t c = 0; c < w; c += 16) {
+                const __mmask16 m = w - c >= 16 ? 0xffff : (__mmask16)((1u << (w - c)) - 1);
+                __m512i p = pairs16(a, b, r * w + c, m, inva, invb, rounding, lka, lkb, ra, rb, &xm, &qm, &sat);
+                _mm512_mask_storeu_epi32(d + r * ld + 2 * c, m, p);
+            }
+    } else { /* short rows: 16 flat values per step, stored row piece by row piece */
+        const int64_t n = h * w;
+        for (int64_t i = 0; i < n; i += 16) {
+            const int64_t len = n - i >= 16 ? 16 : n - i;
+            __m512i p = pairs16(a, b, i, (__mmask16)((1u << len) - 1), inva, invb, rounding, lka, lkb, ra, rb,
+                                &xm, &qm, &sat);
+            for (int64_t r = i / w; r * w < i + len; r++) {
+                const int64_t lo = r * w > i ? r * w - i : 0, hi = (r + 1) * w < i + len ? (r + 1) * w - i : len;
+                const __mmask16 m = (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+                /* lane l holds column i + l - r * w of row r */
+                int32_t *row = (int32_t *)(void *)(d + r * ld);
+                _mm512_mask_storeu_epi32(row + (i - r * w), m, p);
+            }
+        }
+    }
+    int32_t q = _mm512_reduce_max_epi32(qm);
+    *qmax = q > *qmax ? q : *qmax;
+    if (xmax) {
+        uint32_t x = _mm512_reduce_max_epu32(xm);
+        *xmax = x > *xmax ? x : *xmax;
+    }
+    return sat;
+}
+
+static int64_t quantize_plane_pair_avx512(const float *a, const float *b, int64_t h, int64_t w,
+                                          const dfp_quant_run *ra, const dfp_quant_run *rb, int16_t *d,
+                                          int64_t ld, int32_t *qmax, uint32_t *xmax)
+{
+    switch (ra->rounding) {
+    case DFP_ROUND_STOCHASTIC:
+        return plane_pair_mode(a, b, h, w, ra, rb, d, ld, qmax, xmax, DFP_ROUND_STOCHASTIC);
+    case DFP_ROUND_BIASED:
+        return plane_pair_mode(a, b, h, w, ra, rb, d, ld, qmax, xmax, DFP_ROUND_BIASED);
+    default:
+        return plane_pair_mode(a, b, h, w, ra, rb, d, ld, qmax, xmax, DFP_ROUND_NEAREST);
+    }
+}
+
+void dfp_quantize_pairs_kernels_init_avx512(dfp_int_kernels *k)
+{
+    k->quantize_plane_pair = quantize_plane_pair_avx512;
+}
