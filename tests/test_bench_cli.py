@@ -63,3 +63,24 @@ def test_train_prints_one_object_per_configuration_and_ratios():
     assert ratios["fp32"]["step_time_vs_fp32"] == 1.0
     assert ratios["dfp16"]["step_time_vs_fp32"] == pytest.approx(
         configs[0]["images_per_s"] / configs[1]["images_per_s"], rel=0.01)
+
+
+def test_train_ratios_pair_repeats():
+    """Ratios to PyTorch: of the medians, and paired (median over repeats of the ratio to
+    the best peer of the same repeat), which a slow repeat affecting both sides leaves alone."""
+    from dfpengine.benchmarks import train_step
+
+    def row(engine, precision, layout, runs):
+        return dict(engine=engine, model="resnet20", precision=precision, layout=layout, threads=2,
+                    images_per_s=sorted(runs)[len(runs) // 2], images_per_s_runs=runs)
+    results = [row("dfpengine", "fp32", "NCHW", [100.0, 50.0, 100.0]),
+               row("dfpengine", "dfp16", "NCHW", [150.0, 60.0, 140.0]),
+               row("pytorch", "fp32", "NCHW", [80.0, 40.0, 70.0]),
+               row("pytorch", "fp32", "channels_last", [100.0, 30.0, 110.0]),
+               row("pytorch", "bf16", "NCHW", [50.0, 25.0, 55.0])]
+    by = {r["precision"]: r for r in train_step.ratios(results)}
+    assert by["dfp16"]["vs_pytorch_best_fp32"] == pytest.approx(140 / 100, abs=1e-3)
+    # per repeat: 150/100, 60/40, 140/110 -> median 1.5
+    assert by["dfp16"]["vs_pytorch_best_fp32_paired"] == pytest.approx(1.5, abs=1e-3)
+    assert by["fp32"]["vs_pytorch_best_bf16_paired"] == pytest.approx(2.0, abs=1e-3)  # 2, 2, 1.82
+    assert by["dfp16"]["step_time_vs_fp32"] == pytest.approx(100 / 140, abs=1e-3)

@@ -134,19 +134,29 @@ def run(models=("resnet20", "lenet5"), precisions=("fp32", "dfp16"), threads=(1,
     return results
 
 
+def _paired_ratio(runs, peer_runs):
+    """Median over repeats of runs[r] / (best of the peers in repeat r). The configurations
+    run one after another inside each repeat, so a slow stretch of a shared machine hits a
+    repeat's peers alike: pairing cancels what the ratio of two medians keeps."""
+    if any(len(p) != len(runs) for p in peer_runs):
+        return None
+    return statistics.median(v / max(p[i] for p in peer_runs) for i, v in enumerate(runs))
+
+
 def ratios(results):
-    """dfpengine throughput over PyTorch's best FP32 and best bf16, and step time over
-    dfpengine's FP32 step, per model and threads."""
+    """dfpengine throughput over PyTorch's best FP32 and best bf16 (ratio of medians, and
+    `_paired`: the median of the per-repeat ratios), and step time over dfpengine's FP32
+    step, per model and threads."""
     out = []
     keys = {(r["model"], r["threads"]) for r in results}
     for model, threads in sorted(keys):
         same = [r for r in results if r["model"] == model and r["threads"] == threads]
-        torch_best = {}
+        torch_best, torch_runs = {}, {}
         for dtype in ("fp32", "bf16"):
-            peers = [r["images_per_s"] for r in same
-                     if r["engine"] == "pytorch" and r["precision"] == dtype]
+            peers = [r for r in same if r["engine"] == "pytorch" and r["precision"] == dtype]
             if peers:
-                torch_best[dtype] = max(peers)
+                torch_best[dtype] = max(r["images_per_s"] for r in peers)
+                torch_runs[dtype] = [r.get("images_per_s_runs", []) for r in peers]
         fp32 = [r["images_per_s"] for r in same if r["engine"] == "dfpengine" and r["precision"] == "fp32"]
         for r in same:
             if r["engine"] != "dfpengine":
@@ -156,5 +166,8 @@ def ratios(results):
                 entry["step_time_vs_fp32"] = round(fp32[0] / r["images_per_s"], 3)
             for dtype, best in torch_best.items():
                 entry[f"vs_pytorch_best_{dtype}"] = round(r["images_per_s"] / best, 3)
+                paired = _paired_ratio(r.get("images_per_s_runs", []), torch_runs[dtype])
+                if paired is not None:
+                    entry[f"vs_pytorch_best_{dtype}_paired"] = round(paired, 3)
             out.append(entry)
     return out
