@@ -16,8 +16,10 @@ from dfpengine.nn import functional as F
 
 fp32 = pytest.importorskip("dfpengine._native._fp32", reason="FP32 extension not built")
 
-# n = 1; hw not a multiple of 16 (and below 16, and 1); NC input; hw a multiple of 16
-SHAPES = [(4, 3, 5, 7), (1, 5, 3, 3), (2, 16, 17, 17), (3, 70, 9, 9), (6, 4), (2, 3, 16, 16), (5, 2, 1, 1)]
+# n = 1; hw not a multiple of 16 (and below 16, and 1); NC input; hw a multiple of 16; planes of
+# at least 1024 values, which the backward takes channel by channel (smaller: in memory order)
+SHAPES = [(4, 3, 5, 7), (1, 5, 3, 3), (2, 16, 17, 17), (3, 70, 9, 9), (6, 4), (2, 3, 16, 16), (5, 2, 1, 1),
+          (3, 3, 32, 33)]
 
 
 def rand(rng, *shape):

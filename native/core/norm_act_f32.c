@@ -5,6 +5,7 @@
 #include "dfpengine.h"
 #include "kernel_table.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <math.h>
@@ -84,21 +85,29 @@ dfp_status dfp_batch_norm_stats_f32(int64_t n, int64_t c, int64_t hw, const floa
         return st;
     if (!x || !mean || !var)
         return DFP_ERR_NULL_POINTER;
+    /* the sums of each (image, channel) plane, planes taken in memory order (a
+     * channel's planes lie c * hw floats apart; channel by channel, every plane is
+     * a new stream for the prefetchers), then added per channel in image order */
+    double *part = malloc((size_t)(n * c) * 2 * sizeof(double));
+    if (!part)
+        return DFP_ERR_OUT_OF_MEMORY;
+#pragma omp parallel for num_threads(eltwise_threads(n * c * hw)) schedule(static)
+    for (int64_t plane = 0; plane < n * c; plane++) /* around a sample of the channel */
+        plane_sums(x + plane * hw, NULL, hw, (double)x[(plane % c) * hw], part + 2 * plane);
     double count = (double)n * hw;
-#pragma omp parallel for num_threads(channel_threads(c, n * c * hw)) schedule(static)
     for (int64_t ch = 0; ch < c; ch++) {
-        /* one pass: sums around a sample of the channel, so the double
-         * E[d^2] - E[d]^2 loses nothing that matters when mean >> std */
-        double shift = x[ch * hw], s = 0, q = 0, part[2];
+        /* around the sample, the double E[d^2] - E[d]^2 loses nothing that matters
+         * when mean >> std; the same doubles on every thread count */
+        double shift = x[ch * hw], s = 0, q = 0;
         for (int64_t b = 0; b < n; b++) {
-            plane_sums(x + (b * c + ch) * hw, NULL, hw, shift, part);
-            s += part[0];
-            q += part[1];
+            s += part[2 * (b * c + ch)];
+            q += part[2 * (b * c + ch) + 1];
         }
         double dm = s / count, v = q / count - dm * dm;
         mean[ch] = (float)(shift + dm);
         var[ch] = (float)(v > 0 ? v : 0);
     }
+    free(part);
     return DFP_OK;
 }
 
@@ -192,36 +201,81 @@ dfp_status dfp_batch_norm_relu_forward_f32(int64_t n, int64_t c, int64_t hw, con
     return bn_apply_planes(n, c, hw, x, scale, shift, residual, 1, y);
 }
 
-/* dx of one channel from g (the masked gradient, in place when g == dx), or
- * with g NULL from dy masked by x * za + zb > 0 (the forward's z, recomputed) */
-static inline void bn_channel_dx(int64_t n, int64_t c, int64_t hw, int64_t ch, const float *g,
-                                 const float *dy, float za, float zb, const float *x, float m, float is,
-                                 float gamma, float db, float dg, int training, float *dx)
+/* dx of one plane (offset off, channel constants) from g (the masked gradient,
+ * in place when g == dx), or with g NULL from dy masked by x * za + zb > 0 (the
+ * forward's z, recomputed) */
+static inline void bn_plane_dx(int64_t off, int64_t hw, float count, const float *g, const float *dy,
+                               float za, float zb, const float *x, float m, float is, float gamma, float db,
+                               float dg, int training, float *dx)
 {
-    float count = (float)(n * hw), k = gamma * is / count, a = gamma * is;
-    for (int64_t b = 0; b < n; b++) {
-        const int64_t off = (b * c + ch) * hw;
-        const float *restrict xp = x + off;
-        float *restrict dxp = dx + off;
-        if (!g) {
-            const float *restrict dyp = dy + off;
-            if (training)
-                for (int64_t i = 0; i < hw; i++)
-                    dxp[i] = k * (count * dfp_keep_if_positive(xp[i] * za + zb, dyp[i]) - db -
-                                  ((xp[i] - m) * is) * dg);
-            else
-                for (int64_t i = 0; i < hw; i++)
-                    dxp[i] = dfp_keep_if_positive(xp[i] * za + zb, dyp[i]) * a;
-            continue;
-        }
-        const float *gp = g + off;
-        if (training) /* the formula of dfp_batch_norm_backward_f32 */
+    const float k = gamma * is / count, a = gamma * is;
+    const float *restrict xp = x + off;
+    float *restrict dxp = dx + off;
+    if (!g) {
+        const float *restrict dyp = dy + off;
+        if (training)
             for (int64_t i = 0; i < hw; i++)
-                dxp[i] = k * (count * gp[i] - db - ((xp[i] - m) * is) * dg);
-        else /* statistics are constants: an affine map */
+                dxp[i] = k * (count * dfp_keep_if_positive(xp[i] * za + zb, dyp[i]) - db -
+                              ((xp[i] - m) * is) * dg);
+        else
             for (int64_t i = 0; i < hw; i++)
-                dxp[i] = gp[i] * a;
+                dxp[i] = dfp_keep_if_positive(xp[i] * za + zb, dyp[i]) * a;
+        return;
     }
+    const float *gp = g + off;
+    if (training) /* the formula of dfp_batch_norm_backward_f32 */
+        for (int64_t i = 0; i < hw; i++)
+            dxp[i] = k * (count * gp[i] - db - ((xp[i] - m) * is) * dg);
+    else /* statistics are constants: an affine map */
+        for (int64_t i = 0; i < hw; i++)
+            dxp[i] = gp[i] * a;
+}
+
+/* Planes of fewer values than this go through batch-norm + ReLU backward in
+ * memory order: each pass over the whole tensor, plane after plane. Larger
+ * planes go channel by channel, the second pass over a channel's planes while
+ * the first left them in cache. Channel by channel, a small plane (ResNet's
+ * 16 x 16 and 8 x 8) is a short jump to the next image's: the prefetchers never
+ * get going. Both orders give the same floats (the same per-plane sums, added
+ * per channel in image order). */
+#define BN_MEMORY_ORDER_MAX_HW 1024
+
+static dfp_status relu_backward_memory_order(int64_t n, int64_t c, int64_t hw, const float *dy,
+                                             const float *y, const float *x, const float *scale,
+                                             const float *shift, const float *mean, const float *invstd,
+                                             const float *gamma, int training, float *g, float *dx,
+                                             float *dgamma, float *dbeta)
+{
+    dfp_relu_sum2_f64_fn sums = dfp_kernels()->fp32.relu_sum2_f64;
+    double *part = malloc((size_t)(n * c) * 2 * sizeof(double));
+    float *coef = malloc((size_t)c * 2 * sizeof(float));
+    if (!part || !coef) {
+        free(part), free(coef);
+        return DFP_ERR_OUT_OF_MEMORY;
+    }
+#pragma omp parallel for num_threads(eltwise_threads(n * c * hw)) schedule(static)
+    for (int64_t plane = 0; plane < n * c; plane++) { /* pass 1 */
+        const int64_t ch = plane % c, off = plane * hw;
+        sums(x + off, dy + off, y ? y + off : NULL, y ? 0.0f : scale[ch], y ? 0.0f : shift[ch], hw, mean[ch],
+             g ? g + off : NULL, part + 2 * plane);
+    }
+    for (int64_t ch = 0; ch < c; ch++) {
+        double sb = 0, sg = 0;
+        for (int64_t b = 0; b < n; b++) {
+            sb += part[2 * (b * c + ch)];
+            sg += part[2 * (b * c + ch) + 1];
+        }
+        coef[2 * ch] = dbeta[ch] = (float)sb;
+        coef[2 * ch + 1] = dgamma[ch] = (float)(sg * invstd[ch]); /* as bn_channel_sums rounds */
+    }
+#pragma omp parallel for num_threads(eltwise_threads(n * c * hw)) schedule(static)
+    for (int64_t plane = 0; plane < n * c; plane++) { /* pass 2 */
+        const int64_t ch = plane % c;
+        bn_plane_dx(plane * hw, hw, (float)(n * hw), g, dy, y ? 0.0f : scale[ch], y ? 0.0f : shift[ch], x,
+                    mean[ch], invstd[ch], gamma[ch], coef[2 * ch], coef[2 * ch + 1], training, dx);
+    }
+    free(part), free(coef);
+    return DFP_OK;
 }
 
 dfp_status dfp_batch_norm_relu_backward_f32(int64_t n, int64_t c, int64_t hw, const float *dy,
@@ -238,6 +292,9 @@ dfp_status dfp_batch_norm_relu_backward_f32(int64_t n, int64_t c, int64_t hw, co
     /* the masked gradient lives here between the passes; with z recomputed from x
      * (no y) and no residual gradient to return, it is not stored at all */
     float *g = dresidual ? dresidual : y ? dx : NULL;
+    if (hw < BN_MEMORY_ORDER_MAX_HW)
+        return relu_backward_memory_order(n, c, hw, dy, y, x, scale, shift, mean, invstd, gamma, training, g,
+                                          dx, dgamma, dbeta);
     dfp_relu_sum2_f64_fn sums = dfp_kernels()->fp32.relu_sum2_f64;
 #pragma omp parallel for num_threads(channel_threads(c, n * c * hw)) schedule(static)
     for (int64_t ch = 0; ch < c; ch++) {
@@ -250,7 +307,9 @@ dfp_status dfp_batch_norm_relu_backward_f32(int64_t n, int64_t c, int64_t hw, co
             sg += part[1];
         }
         float db = (float)sb, dg = (float)(sg * invstd[ch]); /* as bn_channel_sums rounds */
-        bn_channel_dx(n, c, hw, ch, g, dy, za, zb, x, mean[ch], invstd[ch], gamma[ch], db, dg, training, dx);
+        for (int64_t b = 0; b < n; b++)
+            bn_plane_dx((b * c + ch) * hw, hw, (float)(n * hw), g, dy, za, zb, x, mean[ch], invstd[ch], gamma[ch],
+                        db, dg, training, dx);
         dbeta[ch] = db;
         dgamma[ch] = dg;
     }
