@@ -71,3 +71,32 @@ void dfp_relu_sum2_f64_avx512(const float *x, const float *dy, const float *y, f
 {
     sum2_body(x, y, dy, a, b, g, 1, n, shift, out);
 }
+
+/* The batch-norm data gradient (contract in fp32_kernels.h), 16 lanes a step,
+ * the tail through a masked load and store. */
+void dfp_bn_dx_avx512(const float *g, const float *dy, float za, float zb, const float *x,
+                      const dfp_bn_dx_coef *c, int training, int64_t n, float *dx)
+{
+    const __m512 m = _mm512_set1_ps(c->m), is = _mm512_set1_ps(c->is), count = _mm512_set1_ps(c->count);
+    const __m512 k = _mm512_set1_ps(c->k), a = _mm512_set1_ps(c->a), db = _mm512_set1_ps(c->db);
+    const __m512 dg = _mm512_set1_ps(c->dg), vza = _mm512_set1_ps(za), vzb = _mm512_set1_ps(zb);
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 lanes = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 xv = _mm512_maskz_loadu_ps(lanes, x + i), gv;
+        if (g) {
+            gv = _mm512_maskz_loadu_ps(lanes, g + i);
+        } else { /* z > 0 (false for NaN) keeps dy, else +0 */
+            __m512 z = _mm512_add_ps(_mm512_mul_ps(xv, vza), vzb);
+            gv = _mm512_maskz_loadu_ps(_mm512_mask_cmp_ps_mask(lanes, z, _mm512_setzero_ps(), _CMP_GT_OQ), dy + i);
+        }
+        __m512 r;
+        if (training) {
+            __m512 t = _mm512_sub_ps(_mm512_mul_ps(count, gv), db);
+            t = _mm512_sub_ps(t, _mm512_mul_ps(_mm512_mul_ps(_mm512_sub_ps(xv, m), is), dg));
+            r = _mm512_mul_ps(k, t);
+        } else {
+            r = _mm512_mul_ps(gv, a);
+        }
+        _mm512_mask_storeu_ps(dx + i, lanes, r);
+    }
+}

@@ -117,6 +117,8 @@ void dfp_sgemm_f32_avx512_8x32_bo(int64_t k, const float *a, const float *const 
 void dfp_sum2_f64_avx512(const float *x, const float *y, int64_t n, double shift, double out[2]);
 void dfp_relu_sum2_f64_avx512(const float *x, const float *dy, const float *y, float a, float b, int64_t n,
                               double shift, float *g, double out[2]);
+void dfp_bn_dx_avx512(const float *g, const float *dy, float za, float zb, const float *x,
+                      const dfp_bn_dx_coef *c, int training, int64_t n, float *dx);
 
 void dfp_fp32_kernels_init_avx512(dfp_fp32_kernels *k)
 {
@@ -128,4 +130,5 @@ void dfp_fp32_kernels_init_avx512(dfp_fp32_kernels *k)
     k->sgemm_inplace = (dfp_sgemm_ukernel_bo){dfp_sgemm_f32_avx512_8x32_bo, 8, 32};
     k->sum2_f64 = dfp_sum2_f64_avx512; /* norm_avx512.c */
     k->relu_sum2_f64 = dfp_relu_sum2_f64_avx512;
+    k->bn_dx = dfp_bn_dx_avx512;
 }

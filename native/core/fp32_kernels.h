@@ -82,6 +82,22 @@ static inline float dfp_keep_if_positive(float z, float d)
     return d;
 }
 
+/* Per-channel constants of the batch-norm data gradient: count values per
+ * channel, the batch mean m and invstd is, k = gamma * is / count, a = gamma *
+ * is, and the pass-1 sums db = sum g, dg = sum g * (x - m) * is. */
+typedef struct dfp_bn_dx_coef {
+    float m, is, count, k, a, db, dg;
+} dfp_bn_dx_coef;
+
+/* Batch-norm (+ ReLU) data gradient over one plane of n values, from g (the
+ * masked gradient; g == dx allowed) or, with g NULL, from dy masked by
+ * x * za + zb > 0 (the forward's z, product then sum). Training (batch
+ * statistics): dx = k * (count * g - db - ((x - m) * is) * dg); otherwise
+ * dx = g * a. Each product and sum rounded in float in that order (no FMA), so
+ * every ISA gives the same floats. */
+typedef void (*dfp_bn_dx_fn)(const float *g, const float *dy, float za, float zb, const float *x,
+                             const dfp_bn_dx_coef *c, int training, int64_t n, float *dx);
+
 typedef struct dfp_fp32_kernels {
     dfp_sgemm_ukernel sgemm;        /* main kernel */
     dfp_sgemm_ukernel sgemm_narrow; /* used when n <= its nr (tall-skinny GEMMs) */
@@ -91,6 +107,7 @@ typedef struct dfp_fp32_kernels {
     dfp_sgemm_ukernel_bo sgemm_inplace;       /* direct conv: B read at tap offsets */
     dfp_sum2_f64_fn sum2_f64;                 /* batch-norm statistics and gradients */
     dfp_relu_sum2_f64_fn relu_sum2_f64;       /* fused batch-norm + ReLU gradients */
+    dfp_bn_dx_fn bn_dx;                       /* their second pass */
 } dfp_fp32_kernels;
 
 void dfp_fp32_kernels_init_scalar(dfp_fp32_kernels *k);

@@ -203,32 +203,13 @@ dfp_status dfp_batch_norm_relu_forward_f32(int64_t n, int64_t c, int64_t hw, con
 
 /* dx of one plane (offset off, channel constants) from g (the masked gradient,
  * in place when g == dx), or with g NULL from dy masked by x * za + zb > 0 (the
- * forward's z, recomputed) */
+ * forward's z, recomputed): the kernel table's bn_dx */
 static inline void bn_plane_dx(int64_t off, int64_t hw, float count, const float *g, const float *dy,
                                float za, float zb, const float *x, float m, float is, float gamma, float db,
                                float dg, int training, float *dx)
 {
-    const float k = gamma * is / count, a = gamma * is;
-    const float *restrict xp = x + off;
-    float *restrict dxp = dx + off;
-    if (!g) {
-        const float *restrict dyp = dy + off;
-        if (training)
-            for (int64_t i = 0; i < hw; i++)
-                dxp[i] = k * (count * dfp_keep_if_positive(xp[i] * za + zb, dyp[i]) - db -
-                              ((xp[i] - m) * is) * dg);
-        else
-            for (int64_t i = 0; i < hw; i++)
-                dxp[i] = dfp_keep_if_positive(xp[i] * za + zb, dyp[i]) * a;
-        return;
-    }
-    const float *gp = g + off;
-    if (training) /* the formula of dfp_batch_norm_backward_f32 */
-        for (int64_t i = 0; i < hw; i++)
-            dxp[i] = k * (count * gp[i] - db - ((xp[i] - m) * is) * dg);
-    else /* statistics are constants: an affine map */
-        for (int64_t i = 0; i < hw; i++)
-            dxp[i] = gp[i] * a;
+    const dfp_bn_dx_coef c = {m, is, count, gamma * is / count, gamma * is, db, dg};
+    dfp_kernels()->fp32.bn_dx(g ? g + off : NULL, dy + off, za, zb, x + off, &c, training, hw, dx + off);
 }
 
 /* Planes of fewer values than this go through batch-norm + ReLU backward in

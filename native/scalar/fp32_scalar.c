@@ -87,6 +87,16 @@ void dfp_relu_sum2_f64_scalar(const float *restrict x, const float *restrict dy,
     out[1] = (q[0] + q[1]) + (q[2] + q[3]);
 }
 
+void dfp_bn_dx_scalar(const float *g, const float *restrict dy, float za, float zb, const float *restrict x,
+                      const dfp_bn_dx_coef *c, int training, int64_t n, float *dx)
+{
+    const float m = c->m, is = c->is, count = c->count, k = c->k, a = c->a, db = c->db, dg = c->dg;
+    for (int64_t i = 0; i < n; i++) {
+        float gi = g ? g[i] : dfp_keep_if_positive(x[i] * za + zb, dy[i]);
+        dx[i] = training ? k * (count * gi - db - ((x[i] - m) * is) * dg) : gi * a;
+    }
+}
+
 void dfp_fp32_kernels_init_scalar(dfp_fp32_kernels *k)
 {
     k->sgemm = (dfp_sgemm_ukernel){dfp_sgemm_f32_scalar_4x8, MR, NR};
@@ -97,4 +107,5 @@ void dfp_fp32_kernels_init_scalar(dfp_fp32_kernels *k)
     k->sgemm_inplace = (dfp_sgemm_ukernel_bo){NULL, 0, 0}; /* the conv packs (im2col) */
     k->sum2_f64 = dfp_sum2_f64_scalar;
     k->relu_sum2_f64 = dfp_relu_sum2_f64_scalar;
+    k->bn_dx = dfp_bn_dx_scalar;
 }
