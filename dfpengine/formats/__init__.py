@@ -4,9 +4,16 @@ A `FormatSpec` names a format and its parameters (rounding mode, shift, block);
 a `GemmFormat` says which format each input of one GEMM pass gets. `None` in
 place of a GemmFormat means plain FP32.
 """
+import functools
 from dataclasses import dataclass, field
 
 ROUNDING_MODES = ("nearest", "stochastic", "biased")
+
+
+@functools.lru_cache(maxsize=256)
+def _params_dict(params):
+    """A FormatSpec's params as a dict, built once per distinct tuple (read per GEMM call)."""
+    return dict(params)
 
 
 @dataclass(frozen=True)
@@ -16,7 +23,10 @@ class FormatSpec:
     params: tuple = ()             # sorted (key, value) pairs, hashable
 
     def param(self, key, default=None):
-        return dict(self.params).get(key, default)
+        try:
+            return _params_dict(self.params).get(key, default)
+        except TypeError:  # an unhashable value: no cache
+            return dict(self.params).get(key, default)
 
 
 @dataclass(frozen=True)
