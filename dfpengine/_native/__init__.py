@@ -103,20 +103,19 @@ def _tag(fmt):
     return fmt.a.name if fmt.a.name != "fp32" else fmt.b.name
 
 
-_PROVIDED = {}  # (function, format tag) -> the provider's function: resolved once
+_PROVIDERS = {}  # format tag -> its provider module, imported once
 
 
 def _quantized(fn, fmt):
     tag = _tag(fmt)
-    found = _PROVIDED.get((fn, tag))
-    if found is not None:
-        return found
-    module = QUANTIZED_PROVIDERS.get(tag)
+    module = _PROVIDERS.get(tag)
     if module is None:
-        raise NotImplementedError(f"no native GEMM for format {tag!r}; "
-                                  f"implemented: fp32, {', '.join(sorted(QUANTIZED_PROVIDERS))}")
-    found = _PROVIDED[(fn, tag)] = getattr(importlib.import_module(f"{__name__}.{module}"), fn + "_quantized")
-    return found
+        name = QUANTIZED_PROVIDERS.get(tag)
+        if name is None:
+            raise NotImplementedError(f"no native GEMM for format {tag!r}; "
+                                      f"implemented: fp32, {', '.join(sorted(QUANTIZED_PROVIDERS))}")
+        module = _PROVIDERS[tag] = importlib.import_module(f"{__name__}.{name}")
+    return getattr(module, fn + "_quantized")
 
 
 def gemm(a, b, trans_a=False, trans_b=False, fmt=None):
