@@ -20,6 +20,46 @@ static int high_half_shared(int64_t i0, int64_t n)
     return i0 < 0 || (uint64_t)i0 >> 32 == (uint64_t)(i0 + n) >> 32;
 }
 
+/* The portable plane pair: both source planes (src[t] < 0: zeros) quantised
+ * whole into q (2 h w int16, one kernel call each), maxima in separate passes,
+ * then interleaved row by row into d (rows ld int16 apart). */
+static int64_t plane_pair_by_planes(const float *x, const int64_t src[2], int64_t h, int64_t w,
+                                    const dfp_quant_run *run, int16_t *q, int16_t *d, int64_t ld,
+                                    int32_t *qmax, uint32_t *xmax)
+{
+    const dfp_int_kernels *ik = &dfp_kernels()->integer;
+    const int64_t hw = h * w;
+    int64_t sat = 0;
+    for (int t = 0; t < 2; t++) {
+        int16_t *qt = q + t * hw;
+        if (src[t] < 0) {
+            memset(qt, 0, (size_t)hw * sizeof(int16_t));
+            continue;
+        }
+        dfp_quant_run r = *run;
+        r.index0 = (uint64_t)(src[t] * hw);
+        if (xmax) { /* the plane's maximum, read just before it is quantised (from cache) */
+            uint32_t m = ik->absmax_bits(x + src[t] * hw, hw);
+            *xmax = m > *xmax ? m : *xmax;
+        }
+        sat += ik->quantize_s16(x + src[t] * hw, hw, &r, qt);
+    }
+    *qmax = ik->absmax_s16(q, 2 * hw, *qmax);
+    for (int64_t ih = 0; ih < h; ih++) {
+        int16_t *row = d + ih * ld;
+        const int16_t *e = q + ih * w, *o = q + hw + ih * w;
+        if (w >= 32) {
+            ik->interleave_s16(e, o, w, row);
+            continue;
+        }
+        /* short rows (ResNet's 8 and 16 wide planes): a call per row cost
+         * more than the row; the same int16 moves inline */
+        for (int64_t i = 0; i < w; i++)
+            row[2 * i] = e[i], row[2 * i + 1] = o[i];
+    }
+    return sat;
+}
+
 int64_t dfp_quantize_plane_pairs(const float *x, int64_t batch, int64_t channels, int64_t h,
                                  int64_t w, int64_t pad_h, int64_t pad_w, int pair_images,
                                  const dfp_quant_run *run, int16_t *dst, int32_t *qmax,
@@ -36,7 +76,6 @@ int64_t dfp_quantize_plane_pairs(const float *x, int64_t batch, int64_t channels
 #pragma omp parallel num_threads(dfp_threads_for_work(planes / 8)) reduction(+ : sat) \
     reduction(max : qm) reduction(max : xm) reduction(| : failed)
     {
-        /* both source planes quantised whole (one kernel call each), then interleaved */
         int16_t *q = malloc((size_t)(2 * hw + 1) * sizeof(int16_t));
         failed = !q;
 #pragma omp for schedule(static)
@@ -54,46 +93,19 @@ int64_t dfp_quantize_plane_pairs(const float *x, int64_t batch, int64_t channels
                 src[1] = 2 * cp + 1 < channels ? src[0] + 1 : -1;
             }
             int16_t *d = dst + pl * plane;
+            if (pad_h || pad_w) /* the border: one pass over the small plane, interior rewritten below */
+                memset(d, 0, (size_t)plane * sizeof(int16_t));
             if (one_pass && (run->rounding != DFP_ROUND_STOCHASTIC ||
                              (high_half_shared(src[0] * hw, hw) && high_half_shared(src[1] * hw, hw)))) {
                 dfp_quant_run ra = *run, rb = *run;
                 ra.index0 = (uint64_t)(src[0] * hw);
                 rb.index0 = (uint64_t)(src[1] >= 0 ? src[1] * hw : 0);
-                if (pad_h || pad_w) /* the border: one pass over the small plane, interior rewritten */
-                    memset(d, 0, (size_t)plane * sizeof(int16_t));
                 sat += one_pass(x + src[0] * hw, src[1] >= 0 ? x + src[1] * hw : NULL, h, w, &ra, &rb,
                                 d + (pad_h * wp + pad_w) * 2, wp * 2, &qm, xmax_bits ? &xm : NULL);
                 continue;
             }
-            for (int t = 0; t < 2; t++) {
-                int16_t *qt = q + t * hw;
-                if (src[t] < 0) {
-                    memset(qt, 0, (size_t)hw * sizeof(int16_t));
-                    continue;
-                }
-                dfp_quant_run r = *run;
-                r.index0 = (uint64_t)(src[t] * hw);
-                if (xmax_bits) { /* the plane's maximum, read just before it is quantised (from cache) */
-                    uint32_t m = ik->absmax_bits(x + src[t] * hw, hw);
-                    xm = m > xm ? m : xm;
-                }
-                sat += ik->quantize_s16(x + src[t] * hw, hw, &r, qt);
-            }
-            qm = ik->absmax_s16(q, 2 * hw, qm);
-            if (pad_h || pad_w) /* the border: one pass over the small plane, interior rewritten below */
-                memset(d, 0, (size_t)plane * sizeof(int16_t));
-            for (int64_t ih = 0; ih < h; ih++) {
-                int16_t *row = d + (ih + pad_h) * wp * 2 + pad_w * 2;
-                const int16_t *e = q + ih * w, *o = q + hw + ih * w;
-                if (w >= 32) {
-                    ik->interleave_s16(e, o, w, row);
-                    continue;
-                }
-                /* short rows (ResNet's 8 and 16 wide planes): a call per row cost
-                 * more than the row; the same int16 moves inline */
-                for (int64_t i = 0; i < w; i++)
-                    row[2 * i] = e[i], row[2 * i + 1] = o[i];
-            }
+            sat += plane_pair_by_planes(x, src, h, w, run, q, d + (pad_h * wp + pad_w) * 2, wp * 2, &qm,
+                                        xmax_bits ? &xm : NULL);
         }
         free(q);
     }
