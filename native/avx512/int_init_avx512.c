@@ -97,16 +97,13 @@ static void igemm_s16_avx512_8x32(int64_t kp, int64_t chunk, const int16_t *a,
 }
 
 /* 16 values from x + i quantised into q + i; returns the saturated count. */
-static inline int quantize16(const float *x, int64_t i, int rounding, const dfp_quant_run *run,
-                             __m512i lk, int16_t *q)
+static inline int64_t quantize16(const float *x, int64_t i, int rounding, const dfp_quant_run *run,
+                                 __m512i lk, int16_t *q)
 {
-    const __m512 hi = _mm512_set1_ps(DFP16_QMAX), lo = _mm512_set1_ps(-DFP16_QMAX);
-    __m512 r = dfp16_round16(_mm512_mul_ps(_mm512_loadu_ps(x + i), _mm512_set1_ps(run->inv_scale)),
-                       rounding, lk, run->index0 + (uint64_t)i);
-    int sat = __builtin_popcount(_mm512_cmp_ps_mask(r, hi, _CMP_GT_OQ) |
-                                 _mm512_cmp_ps_mask(r, lo, _CMP_LT_OQ));
-    r = _mm512_min_ps(_mm512_max_ps(r, lo), hi);
-    _mm256_storeu_si256((__m256i *)(q + i), _mm512_cvtepi32_epi16(_mm512_cvttps_epi32(r)));
+    int64_t sat = 0;
+    __m512i c = dfp16_codes16(_mm512_mul_ps(_mm512_loadu_ps(x + i), _mm512_set1_ps(run->inv_scale)), rounding,
+                              lk, run->index0 + (uint64_t)i, &sat);
+    _mm256_storeu_si256((__m256i *)(q + i), _mm512_cvtepi32_epi16(c));
     return sat;
 }
 

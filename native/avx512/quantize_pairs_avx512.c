@@ -15,12 +15,9 @@
 static inline __m512i codes16(const float *x, __mmask16 m, __m512 inv, int rounding, __m512i lk,
                               uint64_t index, __m512i *xm, int64_t *sat)
 {
-    const __m512 hi = _mm512_set1_ps(DFP16_QMAX), lo = _mm512_set1_ps(-DFP16_QMAX);
     __m512 v = _mm512_maskz_loadu_ps(m, x);
     *xm = _mm512_max_epu32(*xm, _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(0x7fffffff)));
-    __m512 r = dfp16_round16(_mm512_mul_ps(v, inv), rounding, lk, index);
-    *sat += __builtin_popcount(_mm512_cmp_ps_mask(r, hi, _CMP_GT_OQ) | _mm512_cmp_ps_mask(r, lo, _CMP_LT_OQ));
-    return _mm512_cvttps_epi32(_mm512_min_ps(_mm512_max_ps(r, lo), hi));
+    return dfp16_codes16(_mm512_mul_ps(v, inv), rounding, lk, index, sat);
 }
 
 /* The codes of plane a and b at flat indices i .. i + 15 (lanes of m) as pairs

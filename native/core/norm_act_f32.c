@@ -77,6 +77,19 @@ static inline void plane_sums(const float *x, const float *y, int64_t len, doubl
     dfp_kernels()->fp32.sum2_f64(x, y, len, shift, out);
 }
 
+/* Channel ch's two sums from the per-plane pairs part[2 (b c + ch) ..], added in
+ * image order from 0: what summing plane after plane within the channel gives,
+ * whichever order the planes were summed in. */
+static void channel_sums(const double *part, int64_t n, int64_t c, int64_t ch, double out[2])
+{
+    double s = 0, q = 0;
+    for (int64_t b = 0; b < n; b++) {
+        s += part[2 * (b * c + ch)];
+        q += part[2 * (b * c + ch) + 1];
+    }
+    out[0] = s, out[1] = q;
+}
+
 dfp_status dfp_batch_norm_stats_f32(int64_t n, int64_t c, int64_t hw, const float *x, float *mean,
                                     float *var)
 {
@@ -98,12 +111,9 @@ dfp_status dfp_batch_norm_stats_f32(int64_t n, int64_t c, int64_t hw, const floa
     for (int64_t ch = 0; ch < c; ch++) {
         /* around the sample, the double E[d^2] - E[d]^2 loses nothing that matters
          * when mean >> std; the same doubles on every thread count */
-        double shift = x[ch * hw], s = 0, q = 0;
-        for (int64_t b = 0; b < n; b++) {
-            s += part[2 * (b * c + ch)];
-            q += part[2 * (b * c + ch) + 1];
-        }
-        double dm = s / count, v = q / count - dm * dm;
+        double shift = x[ch * hw], sq[2];
+        channel_sums(part, n, c, ch, sq);
+        double dm = sq[0] / count, v = sq[1] / count - dm * dm;
         mean[ch] = (float)(shift + dm);
         var[ch] = (float)(v > 0 ? v : 0);
     }
@@ -241,13 +251,10 @@ static dfp_status relu_backward_memory_order(int64_t n, int64_t c, int64_t hw, c
              g ? g + off : NULL, part + 2 * plane);
     }
     for (int64_t ch = 0; ch < c; ch++) {
-        double sb = 0, sg = 0;
-        for (int64_t b = 0; b < n; b++) {
-            sb += part[2 * (b * c + ch)];
-            sg += part[2 * (b * c + ch) + 1];
-        }
-        coef[2 * ch] = dbeta[ch] = (float)sb;
-        coef[2 * ch + 1] = dgamma[ch] = (float)(sg * invstd[ch]); /* as bn_channel_sums rounds */
+        double sums[2];
+        channel_sums(part, n, c, ch, sums);
+        coef[2 * ch] = dbeta[ch] = (float)sums[0];
+        coef[2 * ch + 1] = dgamma[ch] = (float)(sums[1] * invstd[ch]); /* as bn_channel_sums rounds */
     }
 #pragma omp parallel for num_threads(eltwise_threads(n * c * hw)) schedule(static)
     for (int64_t plane = 0; plane < n * c; plane++) { /* pass 2 */
