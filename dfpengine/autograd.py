@@ -38,12 +38,22 @@ def enable_grad():
     return _grad_mode(True)
 
 
-def record(out, parents, backward):
-    """Make `out` a graph node when grad mode is on and some parent requires grad."""
+def record(out, parents, backward, fresh=False, adds_into=None):
+    """Make `out` a graph node when grad mode is on and some parent requires grad.
+
+    Two promises an op may make, which let the walk skip a pass over a tensor with two
+    consumers (a ResNet block's input): `fresh`, every array `backward` returns is new and
+    held by nothing else, so the walk may add into it; `adds_into=i`, `backward(g, into=t)`
+    adds parent i's gradient into the walk's running total t in place and returns t itself
+    (rounded as t + gradient), when the walk offers one it owns."""
     if is_grad_enabled() and any(p.requires_grad for p in parents):
         out.requires_grad = True
         out._parents = tuple(parents)
         out._backward = backward
+        if fresh:
+            out._grad_fresh = True
+        if adds_into is not None:
+            out._adds_into = adds_into
     return out
 
 
@@ -97,16 +107,28 @@ def backward(root, gradient):
         if gradient.shape != root.shape:
             raise ValueError(f"backward: gradient shape {gradient.shape} differs from tensor shape {root.shape}")
     totals = {id(root): gradient}
+    owned = set()  # keys whose running total only this walk holds: ops may add into it
     with no_grad():
         for node in _topological_order(root):
             grad = totals.pop(id(node), None)
+            owned.discard(id(node))
             if grad is None:
                 continue
             if node._backward is None:
                 node._accumulate_grad(grad)
                 continue
-            for parent, parent_grad in zip(node._parents, node._backward(grad)):
+            into = None
+            if node._adds_into is not None and id(node._parents[node._adds_into]) in owned:
+                into = totals[id(node._parents[node._adds_into])]
+            grads = node._backward(grad) if into is None else node._backward(grad, into=into)
+            for parent, parent_grad in zip(node._parents, grads):
                 if parent_grad is None or not parent.requires_grad:
                     continue
                 key = id(parent)
-                totals[key] = parent_grad if key not in totals else _sum(totals[key], parent_grad)
+                if key not in totals:
+                    totals[key] = parent_grad
+                    if node._grad_fresh:
+                        owned.add(key)
+                elif parent_grad is not totals[key]:  # (else it was added into the total in place)
+                    totals[key] = _sum(totals[key], parent_grad)
+                    owned.add(key)

@@ -25,6 +25,8 @@ def _as_array(data):
 
 class Tensor:
     __array_ufunc__ = None  # numpy defers to our reflected operators: ndarray + Tensor -> Tensor
+    _grad_fresh = False     # promises of the op that made this tensor (autograd.record)
+    _adds_into = None
 
     def __init__(self, data, requires_grad=False):
         self._data = _as_array(data)

@@ -7,6 +7,8 @@ no compiled module provides fall back to the numpy reference, and are listed in
 import importlib
 import os
 
+import numpy as np
+
 from . import reference
 
 
@@ -138,11 +140,34 @@ def conv2d_forward(x, w, bias, stride, padding, dilation, fmt=None, cache=None):
                                              **_cache_kw(fmt, cache))
 
 
-def conv2d_backward_data(dy, w, x_shape, stride, padding, dilation, fmt=None, cache=None):
+def conv2d_backward_data(dy, w, x_shape, stride, padding, dilation, fmt=None, cache=None,
+                         add_into=None):
+    """The data gradient; with `add_into` (a float32 array of x's shape) it is added into that
+    array, rounded as `add_into + dx`, and the array is returned. The integer module adds in
+    its epilogue; other formats compute dx, then add it in place."""
+    if add_into is not None and not _is_fp32(fmt) and QUANTIZED_PROVIDERS.get(_tag(fmt)) == "_int":
+        return _quantized("conv2d_backward_data", fmt)(dy, w, x_shape, stride, padding, dilation, fmt,
+                                                       add_into=add_into, **_cache_kw(fmt, cache))
     if _is_fp32(fmt):
-        return _fp32_impl["conv2d_backward_data"](dy, w, x_shape, stride, padding, dilation)
-    return _quantized("conv2d_backward_data", fmt)(dy, w, x_shape, stride, padding, dilation, fmt,
-                                                   **_cache_kw(fmt, cache))
+        dx = _fp32_impl["conv2d_backward_data"](dy, w, x_shape, stride, padding, dilation)
+    else:
+        dx = _quantized("conv2d_backward_data", fmt)(dy, w, x_shape, stride, padding, dilation, fmt,
+                                                     **_cache_kw(fmt, cache))
+    if add_into is None:
+        return dx
+    if add_into.shape != dx.shape or add_into.dtype != dx.dtype:
+        raise ValueError(f"conv2d_backward_data: add_into has shape {add_into.shape} and dtype "
+                         f"{add_into.dtype}, expected {dx.shape} {dx.dtype}")
+    return _add_in_place(add_into, dx)
+
+
+def _add_in_place(total, part):
+    """total += part (float32, one shape): the threaded native add when it is built."""
+    try:
+        from ._fp32 import add as native_add
+    except ImportError:
+        return np.add(total, part, out=total)
+    return native_add(total, part, out=total)
 
 
 def conv2d_backward_weight(x, dy, w_shape, stride, padding, dilation, fmt=None, cache=None):

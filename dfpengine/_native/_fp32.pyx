@@ -158,13 +158,20 @@ def conv2d_backward_weight(x, dy, w_shape, stride, padding, dilation, fmt=None):
 
 # ---------------------------------------------------------------------- relu
 
-def add(a, b):
-    """a + b for two float32 arrays of one shape (C-contiguous), threaded."""
+def add(a, b, out=None):
+    """a + b for two float32 arrays of one shape (C-contiguous), threaded; into `out` when
+    given (which may be a or b itself)."""
     _ref._array("a", a)
     _ref._array("b", b)
     if a.shape != b.shape:
         raise ValueError(f"add: shapes differ: {a.shape} and {b.shape}")
-    cdef cnp.ndarray out = np.empty(a.shape, _F32)
+    if out is None:
+        out = np.empty(a.shape, _F32)
+    else:
+        _ref._array("out", out)
+        if out.shape != a.shape or not out.flags.writeable:
+            raise ValueError(f"add: out must be a writeable array of shape {a.shape}, "
+                             f"received {out.shape}")
     cdef int64_t n = a.size
     if n == 0:
         return out

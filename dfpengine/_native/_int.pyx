@@ -289,9 +289,12 @@ def _grad_key(spec, dy_shape, geometry):
     return (spec.rounding, spec.param("shift", 2), tuple(dy_shape), geometry)
 
 
-def conv2d_backward_data_quantized(dy, w, x_shape, stride, padding, dilation, fmt=None, cache=None):
+def conv2d_backward_data_quantized(dy, w, x_shape, stride, padding, dilation, fmt=None, cache=None,
+                                   add_into=None):
     """DFP16 data gradient: fmt.a is dy's format, fmt.b the weight's. With a dict `cache`,
-    dy's codes are kept there for conv2d_backward_weight_quantized of the same layer."""
+    dy's codes are kept there for conv2d_backward_weight_quantized of the same layer. With
+    `add_into` (float32, C-contiguous, x's shape) the gradient is added into that array, each
+    element rounded once as `add_into + dx` would be, and the array is returned."""
     _ref._array("w", w, ndim=4)
     x_shape = _ref._shape4("x_shape", x_shape)
     fa, fb = _fmt(fmt, "conv2d_backward_data")
@@ -301,7 +304,20 @@ def conv2d_backward_data_quantized(dy, w, x_shape, stride, padding, dilation, fm
     cdef c.dfp_dfp16_params pw = _spec_params(fb, "conv2d_backward_data", fmt, 1)
     _expect(&pdy, cache, "dy")
     cdef dfp_conv2d_shape s = _conv_shape(x_shape, w.shape, stride, padding, dilation)
-    cdef cnp.ndarray dx = np.empty(x_shape, np.float32)
+    cdef cnp.ndarray dx
+    if add_into is None:
+        dx = np.empty(x_shape, np.float32)
+    else:
+        _ref._array("add_into", add_into)
+        if add_into.shape != tuple(x_shape):
+            raise ValueError(f"conv2d_backward_data: add_into has shape {add_into.shape}, "
+                             f"expected x's {tuple(x_shape)}")
+        if not add_into.flags.writeable:
+            raise ValueError("conv2d_backward_data: add_into is read-only")
+        if np.may_share_memory(add_into, dy) or np.may_share_memory(add_into, w):
+            raise ValueError("conv2d_backward_data: add_into overlaps dy or w")
+        dx = add_into
+    cdef int accumulate = add_into is not None
     cdef c.dfp_gemm_stats st = [0, 0, 0, 0, 0]
     cdef int status
     cdef cnp.ndarray dy_ = dy
@@ -314,10 +330,16 @@ def conv2d_backward_data_quantized(dy, w, x_shape, stride, padding, dilation, fm
         kept.pairs = <int16_t *>cnp.PyArray_DATA(pairs)
         pkept = &kept
     with nogil:
-        status = c.dfp_conv2d_backward_data_dfp16_keep(&s, <float *>cnp.PyArray_DATA(dy_),
-                                                       <float *>cnp.PyArray_DATA(w_),
-                                                       <float *>cnp.PyArray_DATA(dx), &pdy, &pw, &st,
-                                                       pkept)
+        if accumulate:
+            status = c.dfp_conv2d_backward_data_dfp16_add(&s, <float *>cnp.PyArray_DATA(dy_),
+                                                          <float *>cnp.PyArray_DATA(w_),
+                                                          <float *>cnp.PyArray_DATA(dx), &pdy, &pw, &st,
+                                                          pkept)
+        else:
+            status = c.dfp_conv2d_backward_data_dfp16_keep(&s, <float *>cnp.PyArray_DATA(dy_),
+                                                           <float *>cnp.PyArray_DATA(w_),
+                                                           <float *>cnp.PyArray_DATA(dx), &pdy, &pw, &st,
+                                                           pkept)
     check(status, "conv2d_backward_data")
     _record(&st)
     if cache is not None:

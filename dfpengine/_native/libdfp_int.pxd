@@ -67,6 +67,11 @@ cdef extern from "dfpengine.h" nogil:
                                                    const dfp_dfp16_params *pdy,
                                                    const dfp_dfp16_params *pw, dfp_gemm_stats *stats,
                                                    dfp_dfp16_input *kept_dy)
+    dfp_status dfp_conv2d_backward_data_dfp16_add(const dfp_conv2d_shape *shape, const float *dy,
+                                                  const float *w, float *dx,
+                                                  const dfp_dfp16_params *pdy,
+                                                  const dfp_dfp16_params *pw, dfp_gemm_stats *stats,
+                                                  dfp_dfp16_input *kept_dy)
     dfp_status dfp_conv2d_backward_weight_dfp16_codes(const dfp_conv2d_shape *shape,
                                                       const dfp_dfp16_input *kept_x,
                                                       const dfp_dfp16_input *kept_dy, float *dw,

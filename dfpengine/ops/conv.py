@@ -47,13 +47,16 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, layer=None):
         y = _native.conv2d_forward(xa, wa, ba, stride, padding, dilation, fmt=fprop, cache=kept)
     out = Tensor(y)
 
-    def backward(g):
+    def backward(g, into=None):
         g = np.ascontiguousarray(g)
         dx = None
         if x.requires_grad:  # the first layer's input needs no gradient: skip its BPROP
+            target = _addable(into, xa.shape)
             with profiler.region(name, "bprop", "conv", ops, 4 * (g.size + wa.size + xa.size)):
                 dx = _native.conv2d_backward_data(g, wa, xa.shape, stride, padding, dilation, fmt=bprop,
-                                                  cache=kept)
+                                                  cache=kept, add_into=target)
+            if target is not None:  # added into (a view of) the walk's total: hand that back
+                dx = into
         with profiler.region(name, "wtgrad", "conv", ops, 4 * (g.size + wa.size + xa.size)):
             dw = _native.conv2d_backward_weight(xa, g, wa.shape, stride, padding, dilation, fmt=wtgrad,
                                                 cache=kept)
@@ -61,4 +64,14 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, layer=None):
             kept.clear()      # the codes are needed by this one WTGRAD only
         return dx, dw, (g.sum(axis=(0, 2, 3)) if bias is not None else None)
     parents = (x, weight) if bias is None else (x, weight, bias)
-    return record(out, parents, backward)
+    # dx, dw and db are new arrays; dx can be added into x's other gradient in the epilogue
+    return record(out, parents, backward, fresh=True, adds_into=0)
+
+
+def _addable(into, shape):
+    """The running total `into` as the float32 C-contiguous array of x's shape the native
+    add takes (a view of it, never a copy); None when it is not one."""
+    if (into is None or into.dtype != np.float32 or into.size != int(np.prod(shape))
+            or not into.flags.c_contiguous or not into.flags.writeable):
+        return None
+    return into.reshape(shape)

@@ -55,10 +55,12 @@ def _statistics(x, xa, running_mean, running_var, weight, bias, training, moment
 
 
 def _record(out, x, weight, bias, backward, extra=()):
-    """Parents are x, weight and bias (those given) and `extra`; backward returns a gradient for all."""
+    """Parents are x, weight and bias (those given) and `extra`; backward returns a gradient for
+    all, each a new array (the native kernels allocate them): autograd may add into them."""
     inputs = (x, weight, bias) + tuple(extra)
     parents = tuple(t for t in inputs if t is not None)
-    return record(out, parents, lambda g: tuple(d for d, t in zip(backward(g), inputs) if t is not None))
+    return record(out, parents, lambda g: tuple(d for d, t in zip(backward(g), inputs) if t is not None),
+                  fresh=True)
 
 
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False,

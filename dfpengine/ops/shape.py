@@ -75,7 +75,7 @@ def subsample_pad(a, stride, before, after):
     y = _native.subsample_pad(x, int(stride), int(before), int(after))
     return record(Tensor(y), (a,), lambda g: (
         _native.subsample_pad_backward(np.ascontiguousarray(g, dtype=np.float32), x.shape, int(stride),
-                                       int(before), int(after)),))
+                                       int(before), int(after)),), fresh=True)
 
 
 def _is_basic(index):

@@ -175,7 +175,7 @@ dfp_status dfp_conv_f32_bprop_phases(const conv_plan *pl)
                                dy + (o * g->out_h + h) * g->out_w, (size_t)g->out_w * sizeof(float));
                 for (int q = 0; q < j.nph; q++)
                     phase_image(pl, uk, &j, &j.ph[q], dyp, buf, tile);
-                dfp_phase_interleave(g, j.grid, buf, pl->dx + n * g->channels * pl->in_pixels);
+                dfp_phase_interleave(g, j.grid, buf, pl->dx + n * g->channels * pl->in_pixels, 0);
             }
         }
         free(dyp), free(buf);

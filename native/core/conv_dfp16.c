@@ -70,14 +70,15 @@ static void conv_tile_inplace(const dfp_conv_geom *g, int64_t row_pairs, int64_t
 /* y rows from the sums of virtual pixels [p0, p0 + np) (width vw >= out_w). */
 static void epilogue_virtual(const dfp_conv_geom *g, int64_t vw, int64_t out_ch, int64_t pixels,
                              const float *buf, int64_t ldb, float sw, float sx, int64_t p0, int64_t np,
-                             float *yn)
+                             float *yn, int accumulate)
 {
     for (int64_t p = p0; p < p0 + np;) {
         int64_t oh = p / vw, ow = p % vw, row_end = (oh + 1) * vw;
         int64_t end = p0 + np < row_end ? p0 + np : row_end;
         if (ow < g->out_w) {
             int64_t n = (end - p < g->out_w - ow) ? end - p : g->out_w - ow;
-            dfp_igemm_epilogue(out_ch, n, buf + (p - p0), ldb, sw, sx, yn + oh * g->out_w + ow, pixels, 0);
+            dfp_igemm_epilogue(out_ch, n, buf + (p - p0), ldb, sw, sx, yn + oh * g->out_w + ow, pixels,
+                               accumulate);
         }
         p = end;
     }
@@ -104,11 +105,12 @@ static void split_column_phases(const dfp_pairs_layout *l, int64_t batch, const 
 }
 
 /* Direct conv on INT16 data: y[n][o][p] = scale * sum_q Wp[o][q] * xp-panels[q][p]
- * (+ bias[o]); g describes x (C x H x W) -> y (out_ch x OH x OW), xp is x in the
- * channel-pair layout of g (largest |value| xmax), w is OIHW. */
+ * (+ bias[o]; accumulate: y[n][o][p] += that, without bias); g describes x
+ * (C x H x W) -> y (out_ch x OH x OW), xp is x in the channel-pair layout of g
+ * (largest |value| xmax), w is OIHW. */
 static dfp_status direct_conv(const dfp_conv_geom *g, int64_t batch, int64_t out_ch,
                               const int16_t *xp, int32_t xmax, const int16_t *w, float sw,
-                              float sx, const float *bias, float *y, dfp_gemm_stats *stats)
+                              float sx, const float *bias, float *y, int accumulate, dfp_gemm_stats *stats)
 {
     const dfp_int_kernels *ik = &dfp_kernels()->integer;
     const int mr = ik->mr, nr = ik->nr;
@@ -180,9 +182,9 @@ static dfp_status direct_conv(const dfp_conv_geom *g, int64_t batch, int64_t out
                 dfp_igemm_panels(mpan, (np + nr - 1) / nr, kp, chunk, kc, wp, bp, buf, ldb, 0);
             }
             if (vw == g->out_w)
-                dfp_igemm_epilogue(out_ch, np, buf, ldb, sw, sx, yn + p0, pixels, 0);
+                dfp_igemm_epilogue(out_ch, np, buf, ldb, sw, sx, yn + p0, pixels, accumulate);
             else
-                epilogue_virtual(g, vw, out_ch, pixels, buf, ldb, sw, sx, p0, np, yn);
+                epilogue_virtual(g, vw, out_ch, pixels, buf, ldb, sw, sx, p0, np, yn, accumulate);
         }
         free(buf), free(bp);
     }
@@ -203,8 +205,9 @@ static dfp_status direct_conv(const dfp_conv_geom *g, int64_t batch, int64_t out
 }
 
 /* BPROP for other strides: dcol = Wq^T . dyq[n][:, tile] on weight panels packed
- * once (rows c,kh,kw; K = o), then col2im into dx[n]; threads take images. */
-static dfp_status bprop_col2im(const conv_job *j, float *dx, dfp_gemm_stats *stats)
+ * once (rows c,kh,kw; K = o), then col2im into dx[n] (accumulate: into a
+ * per-thread image, then added to dx[n]); threads take images. */
+static dfp_status bprop_col2im(const conv_job *j, float *dx, int accumulate, dfp_gemm_stats *stats)
 {
     const dfp_int_kernels *ik = &dfp_kernels()->integer;
     const int mr = ik->mr, nr = ik->nr;
@@ -227,16 +230,18 @@ static dfp_status bprop_col2im(const conv_job *j, float *dx, dfp_gemm_stats *sta
     int failed = 0;
 #pragma omp parallel num_threads(dfp_threads_for_work(j->batch)) reduction(| : failed)
     {
+        const int64_t image = j->g.channels * j->in_pixels;
         float *buf = aligned_alloc(64, (size_t)((mpan * mr * ldb * 4 + 63) / 64 * 64));
         int16_t *bp = aligned_alloc(64, (size_t)((npan * kp * nr * 4 + 63) / 64 * 64));
-        failed |= !buf || !bp;
+        float *own = accumulate ? malloc((size_t)image * sizeof(float)) : NULL;
+        failed |= !buf || !bp || (accumulate && !own);
 #pragma omp for schedule(static)
         for (int64_t n = 0; n < j->batch; n++) {
-            if (!buf || !bp)
+            if (!buf || !bp || (accumulate && !own))
                 continue;
             const int16_t *dyn = j->dy.q + n * o * pixels;
-            float *dxn = dx + n * j->g.channels * j->in_pixels;
-            memset(dxn, 0, sizeof(float) * (size_t)(j->g.channels * j->in_pixels));
+            float *dxn = accumulate ? own : dx + n * image;
+            memset(dxn, 0, sizeof(float) * (size_t)image);
             for (int64_t p0 = 0; p0 < pixels; p0 += tile) {
                 int64_t np = min64(tile, pixels - p0), nb = (np + nr - 1) / nr, sat = 0;
                 dfp_s16_source b = s16(dyn + p0, pixels, 0, np, o);
@@ -246,8 +251,10 @@ static dfp_status bprop_col2im(const conv_job *j, float *dx, dfp_gemm_stats *sta
                 dfp_igemm_epilogue(j->ckk, np, buf, ldb, sa, sb, buf, ldb, 0);
                 dfp_col2im_tile_f32(&j->g, buf, ldb, p0, np, dxn);
             }
+            for (int64_t i = 0; accumulate && i < image; i++)
+                dx[n * image + i] += own[i];
         }
-        free(buf), free(bp);
+        free(buf), free(bp), free(own);
     }
     dfp_scratch_give(pa.panels);
     if (failed)
@@ -284,7 +291,7 @@ dfp_status dfp_conv2d_forward_dfp16_keep(const dfp_conv2d_shape *shape, const fl
         st = dfp_conv_quantize_tensor(w, j.out_ch * j.ckk, pw, &j.w, &sat);
     if (st == DFP_OK)
         st = direct_conv(&j.g, j.batch, j.out_ch, kept ? kept->pairs : j.x.q, j.x.max_abs, j.w.q,
-                         dfp_pow2f(j.w.e), dfp_pow2f(j.x.e), bias, y, stats);
+                         dfp_pow2f(j.w.e), dfp_pow2f(j.x.e), bias, y, 0, stats);
     if (st == DFP_OK && kept) {
         kept->exponent = j.x.e;
         kept->max_abs = j.x.max_abs;
@@ -330,7 +337,7 @@ static int bprop_is_direct(const dfp_conv_geom *g)
 }
 
 /* Direct BPROP; j->dy holds dy in the channel-pair layout of gt (padding ph, pw). */
-static dfp_status bprop_direct(const conv_job *j, float *dx, dfp_gemm_stats *stats)
+static dfp_status bprop_direct(const conv_job *j, float *dx, int accumulate, dfp_gemm_stats *stats)
 {
     const dfp_conv_geom *g = &j->g;
     int64_t ph, pw;
@@ -346,7 +353,7 @@ static dfp_status bprop_direct(const conv_job *j, float *dx, dfp_gemm_stats *sta
             for (int64_t t = 0; t < kk; t++)
                 wt[(cc * o + oo) * kk + (kk - 1 - t)] = j->w.q[(oo * c + cc) * kk + t];
     dfp_status st = direct_conv(&gt, j->batch, c, j->dy.q, j->dy.max_abs, wt, dfp_pow2f(j->w.e),
-                                dfp_pow2f(j->dy.e), NULL, dx, stats);
+                                dfp_pow2f(j->dy.e), NULL, dx, accumulate, stats);
     free(wt);
     return st;
 }
@@ -366,11 +373,34 @@ dfp_status dfp_conv2d_backward_data_dfp16(const dfp_conv2d_shape *shape, const f
     return dfp_conv2d_backward_data_dfp16_keep(shape, dy, w, dx, pdy, pw, stats, NULL);
 }
 
+/* BPROP, writing (accumulate 0) or adding into dx. */
+static dfp_status backward_data(const dfp_conv2d_shape *shape, const float *dy, const float *w,
+                                float *dx, int accumulate, const dfp_dfp16_params *pdy,
+                                const dfp_dfp16_params *pw, dfp_gemm_stats *stats,
+                                dfp_dfp16_input *kept_dy);
+
 dfp_status dfp_conv2d_backward_data_dfp16_keep(const dfp_conv2d_shape *shape, const float *dy,
                                                const float *w, float *dx,
                                                const dfp_dfp16_params *pdy,
                                                const dfp_dfp16_params *pw, dfp_gemm_stats *stats,
                                                dfp_dfp16_input *kept_dy)
+{
+    return backward_data(shape, dy, w, dx, 0, pdy, pw, stats, kept_dy);
+}
+
+dfp_status dfp_conv2d_backward_data_dfp16_add(const dfp_conv2d_shape *shape, const float *dy,
+                                              const float *w, float *dx,
+                                              const dfp_dfp16_params *pdy,
+                                              const dfp_dfp16_params *pw, dfp_gemm_stats *stats,
+                                              dfp_dfp16_input *kept_dy)
+{
+    return backward_data(shape, dy, w, dx, 1, pdy, pw, stats, kept_dy);
+}
+
+static dfp_status backward_data(const dfp_conv2d_shape *shape, const float *dy, const float *w,
+                                float *dx, int accumulate, const dfp_dfp16_params *pdy,
+                                const dfp_dfp16_params *pw, dfp_gemm_stats *stats,
+                                dfp_dfp16_input *kept_dy)
 {
     conv_job j;
     if (!shape || !dy || !w || !dx || !pdy || !pw || (kept_dy && !kept_dy->pairs))
@@ -393,8 +423,9 @@ dfp_status dfp_conv2d_backward_data_dfp16_keep(const dfp_conv2d_shape *shape, co
     if (st == DFP_OK)
         st = dfp_conv_quantize_tensor(w, j.out_ch * j.ckk, pw, &j.w, &sat);
     if (st == DFP_OK)
-        st = direct ? bprop_direct(&j, dx, stats)
-             : phases ? dfp_conv_dfp16_bprop_phases(&j, dx, stats) : bprop_col2im(&j, dx, stats);
+        st = direct ? bprop_direct(&j, dx, accumulate, stats)
+             : phases ? dfp_conv_dfp16_bprop_phases(&j, dx, accumulate, stats)
+                      : bprop_col2im(&j, dx, accumulate, stats);
     if (st == DFP_OK && kept_dy) { /* dy's codes in WTGRAD's image-pair layout */
         const int64_t t0 = dfp_clock_ns();
         if (direct || phases) {

@@ -161,7 +161,8 @@ static void phase_tile(const phase *p, int64_t wp, int mr, int nr, int64_t mpan,
     }
 }
 
-dfp_status dfp_conv_dfp16_bprop_phases(const conv_job *j, float *dx, dfp_gemm_stats *stats)
+dfp_status dfp_conv_dfp16_bprop_phases(const conv_job *j, float *dx, int accumulate,
+                                       dfp_gemm_stats *stats)
 {
     const dfp_int_kernels *ik = &dfp_kernels()->integer;
     const dfp_conv_geom *g = &j->g;
@@ -206,7 +207,7 @@ dfp_status dfp_conv_dfp16_bprop_phases(const conv_job *j, float *dx, dfp_gemm_st
                     dfp_igemm_epilogue(c_n, np, buf, ldb, sw, sdy, planes + p->plane + p0, in_pixels, 0);
                 }
             }
-            dfp_phase_interleave(g, ps.grid, planes, dx + n * c_n * in_pixels);
+            dfp_phase_interleave(g, ps.grid, planes, dx + n * c_n * in_pixels, accumulate);
         }
         free(buf), free(planes), free(bp);
     }

@@ -10,6 +10,7 @@ int dfp_conv_dfp16_bprop_phases_applies(const dfp_conv_geom *g);
 /* The zero border dy's channel-pair layout needs (rows, columns). */
 void dfp_conv_dfp16_bprop_phase_border(const dfp_conv_geom *g, int64_t *ph, int64_t *pw);
 /* dx from j->dy (channel-pair layout with that border) and j->w (OIHW codes). */
-dfp_status dfp_conv_dfp16_bprop_phases(const conv_job *j, float *dx, dfp_gemm_stats *stats);
+dfp_status dfp_conv_dfp16_bprop_phases(const conv_job *j, float *dx, int accumulate,
+                                       dfp_gemm_stats *stats);
 
 #endif

@@ -28,8 +28,9 @@ typedef struct dfp_phase_plane {
 } dfp_phase_plane;
 
 /* dx of one image from its phase planes (phases a-major, stride_w per row of
- * phases): input row s*u + a is the rows u of phases (a, b), column by column. */
+ * phases): input row s*u + a is the rows u of phases (a, b), column by column.
+ * accumulate: added to dx instead of overwriting it. */
 void dfp_phase_interleave(const dfp_conv_geom *g, const dfp_phase_plane *phases, const float *planes,
-                          float *dx);
+                          float *dx, int accumulate);
 
 #endif

@@ -266,6 +266,10 @@ dfp_status dfp_conv2d_backward_weight_dfp16_kept(const dfp_conv2d_shape *shape, 
 int64_t dfp_conv2d_dfp16_grad_size(const dfp_conv2d_shape *shape);
 /* dfp_conv2d_backward_data_dfp16 that also leaves dy's codes in *kept_dy (pairs set by the caller). */
 dfp_status dfp_conv2d_backward_data_dfp16_keep(const dfp_conv2d_shape *shape, const float *dy, const float *w, float *dx, const dfp_dfp16_params *pdy, const dfp_dfp16_params *pw, dfp_gemm_stats *stats, dfp_dfp16_input *kept_dy);
+/* dfp_conv2d_backward_data_dfp16_keep adding into dx (dx += the data gradient, each
+ * element rounded once, as a separate add would: a tensor's gradient from two
+ * consumers, as at a ResNet block's input, without another pass). kept_dy nullable. */
+dfp_status dfp_conv2d_backward_data_dfp16_add(const dfp_conv2d_shape *shape, const float *dy, const float *w, float *dx, const dfp_dfp16_params *pdy, const dfp_dfp16_params *pw, dfp_gemm_stats *stats, dfp_dfp16_input *kept_dy);
 /* WTGRAD on x kept by FPROP and dy kept by BPROP of the same shape: no quantisation. */
 dfp_status dfp_conv2d_backward_weight_dfp16_codes(const dfp_conv2d_shape *shape, const dfp_dfp16_input *kept_x, const dfp_dfp16_input *kept_dy, float *dw, dfp_gemm_stats *stats);
 
