@@ -69,7 +69,10 @@ def _topological_order(root):
             continue
         visited.add(id(node))
         stack.append((node, True))
-        for parent in node._parents:
+        # the first parent is explored first, so it comes last in the walk: an op's later
+        # inputs (a residual) get their gradients before its first input's chain (the block's
+        # convs) reaches a tensor they share, and the conv then adds into that total
+        for parent in reversed(node._parents):
             if parent.requires_grad and id(parent) not in visited:
                 stack.append((parent, False))
     return order[::-1]

@@ -25,29 +25,34 @@ def bprop_calls(monkeypatch):
     return calls
 
 
-def _block_grad(preset, residual_through_mul, seed=0):
-    """d/dx0 of sum(r * relu(bn(conv(h)) + h')), h = relu(x0), h' = h (or h * 1: the same
-    numbers through an op that makes no promise about its gradient arrays)."""
+def _block_grad(preset, residual_through_mul, downsample=False, seed=0):
+    """d/dx0 of sum(r * relu(bn(conv(h)) + s(h'))), h = relu(x0), h' = h (or h * 1: the same
+    numbers through an op that makes no promise about its gradient arrays); s is the identity,
+    or with `downsample` a stride-2 conv and ResNet's subsample-and-pad shortcut."""
     rng = np.random.default_rng(seed)
     x0 = dfpengine.tensor(rng.standard_normal((4, 8, 12, 12)).astype(np.float32), requires_grad=True)
-    conv = nn.Conv2d(8, 8, 3, padding=1, bias=False)
+    out_ch, stride = (16, 2) if downsample else (8, 1)
+    conv = nn.Conv2d(8, out_ch, 3, stride=stride, padding=1, bias=False)
     conv.weight.numpy()[...] = rng.standard_normal(conv.weight.shape).astype(np.float32) * 0.2
-    bn = nn.BatchNorm2d(8)
-    r = rng.standard_normal((4, 8, 12, 12)).astype(np.float32)
+    bn = nn.BatchNorm2d(out_ch)
+    r = rng.standard_normal((4, out_ch, 12 // stride, 12 // stride)).astype(np.float32)
     _int._stream[0] = 0  # unkeyed GEMMs take stochastic-rounding streams from this counter
     with precision.use(precision.preset(preset)):
         h = F.relu(x0)
         res = h * 1.0 if residual_through_mul else h
+        if downsample:
+            res = F.subsample_pad(res, 2, 4, 4)
         y = bn(conv(h), relu=True, residual=res)
         (y * dfpengine.tensor(r)).sum().backward()
     return x0.grad.numpy().copy(), conv.weight.grad.numpy().copy()
 
 
 @pytest.mark.parametrize("preset", ["fp32", "dfp16"])
-def test_conv_adds_into_the_residual_gradient_bit_for_bit(preset, bprop_calls):
-    fused = _block_grad(preset, residual_through_mul=False)
+@pytest.mark.parametrize("downsample", [False, True])
+def test_conv_adds_into_the_residual_gradient_bit_for_bit(preset, downsample, bprop_calls):
+    fused = _block_grad(preset, residual_through_mul=False, downsample=downsample)
     assert bprop_calls == {"add_into": 1, "plain": 0}
-    separate = _block_grad(preset, residual_through_mul=True)
+    separate = _block_grad(preset, residual_through_mul=True, downsample=downsample)
     assert bprop_calls == {"add_into": 1, "plain": 1}
     for a, b in zip(fused, separate):
         assert np.array_equal(a.view(np.uint32), b.view(np.uint32))
