@@ -42,12 +42,14 @@ static inline __m512 dfp16_round16(__m512 y, int rounding, __m512i lk, uint64_t 
 }
 
 /* The int32 codes of 16 values already scaled by 2^-e: rounded, clamped to
- * [-32767, 32767], the lanes clamped added to *sat (as dfp16_quantize_one). */
+ * [-32767, 32767], the lanes clamped added to *sat (as dfp16_quantize_one);
+ * sat NULL (a constant where this is inlined): not counted. */
 static inline __m512i dfp16_codes16(__m512 y, int rounding, __m512i lk, uint64_t index, int64_t *sat)
 {
     const __m512 hi = _mm512_set1_ps(DFP16_QMAX), lo = _mm512_set1_ps(-DFP16_QMAX);
     __m512 r = dfp16_round16(y, rounding, lk, index);
-    *sat += __builtin_popcount(_mm512_cmp_ps_mask(r, hi, _CMP_GT_OQ) | _mm512_cmp_ps_mask(r, lo, _CMP_LT_OQ));
+    if (sat)
+        *sat += __builtin_popcount(_mm512_cmp_ps_mask(r, hi, _CMP_GT_OQ) | _mm512_cmp_ps_mask(r, lo, _CMP_LT_OQ));
     return _mm512_cvttps_epi32(_mm512_min_ps(_mm512_max_ps(r, lo), hi));
 }
 

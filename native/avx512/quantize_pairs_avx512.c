@@ -9,46 +9,57 @@
 #include "int_kernels.h"
 
 #include <immintrin.h>
+#include <math.h>
+#include <string.h>
 
 /* Codes of 16 lanes (mask m; lanes off m hold x = 0 and stay 0), saturated
- * count added to *sat, |x| bits folded into *xm. */
-static inline __m512i codes16(const float *x, __mmask16 m, __m512 inv, int rounding, __m512i lk,
-                              uint64_t index, __m512i *xm, int64_t *sat)
+ * count added to *sat (NULL, a constant where inlined: not counted), |x| bits
+ * folded into *xm. */
+static inline __attribute__((always_inline)) __m512i
+codes16(const float *x, __mmask16 m, __m512 inv, int rounding, __m512i lk, uint64_t index, __m512i *xm,
+        int64_t *sat)
 {
     __m512 v = _mm512_maskz_loadu_ps(m, x);
     *xm = _mm512_max_epu32(*xm, _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(0x7fffffff)));
     return dfp16_codes16(_mm512_mul_ps(v, inv), rounding, lk, index, sat);
 }
 
+/* What a pass over a plane pair tracks besides the codes: `exact` counts the
+ * saturated lanes and takes the largest |code| lane by lane; the fast pass
+ * leaves both to be derived from the planes' largest |x| (pair_bounds). */
+typedef struct pair_acc {
+    __m512i xma, xmb, qm;
+    int64_t sat;
+} pair_acc;
+
 /* The codes of plane a and b at flat indices i .. i + 15 (lanes of m) as pairs
- * (a's code in the low half), maxima and saturations folded in. */
+ * (a's code in the low half), maxima and (exact) saturations folded in. */
 static inline __attribute__((always_inline)) __m512i
 pairs16(const float *a, const float *b, int64_t i, __mmask16 m, __m512 inva, __m512 invb, int rounding,
-        __m512i lka, __m512i lkb, const dfp_quant_run *ra, const dfp_quant_run *rb, __m512i *xm,
-        __m512i *qm, int64_t *sat)
+        __m512i lka, __m512i lkb, const dfp_quant_run *ra, const dfp_quant_run *rb, pair_acc *acc, int exact)
 {
-    __m512i qa = codes16(a + i, m, inva, rounding, lka, ra->index0 + (uint64_t)i, xm, sat);
-    __m512i qb = b ? codes16(b + i, m, invb, rounding, lkb, rb->index0 + (uint64_t)i, xm, sat)
+    int64_t *sat = exact ? &acc->sat : NULL;
+    __m512i qa = codes16(a + i, m, inva, rounding, lka, ra->index0 + (uint64_t)i, &acc->xma, sat);
+    __m512i qb = b ? codes16(b + i, m, invb, rounding, lkb, rb->index0 + (uint64_t)i, &acc->xmb, sat)
                    : _mm512_setzero_si512();
-    *qm = _mm512_max_epi32(*qm, _mm512_max_epi32(_mm512_abs_epi32(qa), _mm512_abs_epi32(qb)));
+    if (exact || rounding == DFP_ROUND_STOCHASTIC) /* (nearest, biased: from the largest |x|) */
+        acc->qm = _mm512_max_epi32(acc->qm, _mm512_max_epi32(_mm512_abs_epi32(qa), _mm512_abs_epi32(qb)));
     return _mm512_or_si512(_mm512_and_si512(qa, _mm512_set1_epi32(0xffff)), _mm512_slli_epi32(qb, 16));
 }
 
-static inline __attribute__((always_inline)) int64_t
-plane_pair_mode(const float *a, const float *b, int64_t h, int64_t w, const dfp_quant_run *ra,
-                const dfp_quant_run *rb, int16_t *d, int64_t ld, int32_t *qmax, uint32_t *xmax, int rounding)
+static inline __attribute__((always_inline)) void
+plane_pair_pass(const float *a, const float *b, int64_t h, int64_t w, const dfp_quant_run *ra,
+                const dfp_quant_run *rb, int16_t *d, int64_t ld, int rounding, int exact, pair_acc *acc)
 {
     const __m512 inva = _mm512_set1_ps(ra->inv_scale), invb = _mm512_set1_ps(b ? rb->inv_scale : 0.0f);
     const __m512i lka = _mm512_set1_epi32((int)dfp_rng_lane_key(ra->key_lo, ra->key_hi, (uint32_t)(ra->index0 >> 32)));
     const __m512i lkb = b ? _mm512_set1_epi32((int)dfp_rng_lane_key(rb->key_lo, rb->key_hi, (uint32_t)(rb->index0 >> 32)))
                           : _mm512_setzero_si512();
-    __m512i xm = _mm512_setzero_si512(), qm = _mm512_setzero_si512();
-    int64_t sat = 0;
     if (w >= 16) { /* row by row, a masked last step per row */
         for (int64_t r = 0; r < h; r++)
             for (int64_t c = 0; c < w; c += 16) {
                 const __mmask16 m = w - c >= 16 ? 0xffff : (__mmask16)((1u << (w - c)) - 1);
-                __m512i p = pairs16(a, b, r * w + c, m, inva, invb, rounding, lka, lkb, ra, rb, &xm, &qm, &sat);
+                __m512i p = pairs16(a, b, r * w + c, m, inva, invb, rounding, lka, lkb, ra, rb, acc, exact);
                 _mm512_mask_storeu_epi32(d + r * ld + 2 * c, m, p);
             }
     } else { /* short rows: 16 flat values per step, stored row piece by row piece */
@@ -56,7 +67,7 @@ plane_pair_mode(const float *a, const float *b, int64_t h, int64_t w, const dfp_
         for (int64_t i = 0; i < n; i += 16) {
             const int64_t len = n - i >= 16 ? 16 : n - i;
             __m512i p = pairs16(a, b, i, (__mmask16)((1u << len) - 1), inva, invb, rounding, lka, lkb, ra, rb,
-                                &xm, &qm, &sat);
+                                acc, exact);
             for (int64_t r = i / w; r * w < i + len; r++) {
                 const int64_t lo = r * w > i ? r * w - i : 0, hi = (r + 1) * w < i + len ? (r + 1) * w - i : len;
                 const __mmask16 m = (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
@@ -66,13 +77,52 @@ plane_pair_mode(const float *a, const float *b, int64_t h, int64_t w, const dfp_
             }
         }
     }
-    int32_t q = _mm512_reduce_max_epi32(qm);
+}
+
+/* From a plane's largest |x| (IEEE bits) and its run: whether some lane may have
+ * saturated, and the largest |code| for nearest and biased rounding. Both are
+ * monotone in |x| (and x * inv_scale is), so the largest |x| has the largest
+ * |code|; a stochastic code is at most ceil(|x| * inv_scale). Inf or NaN: may
+ * saturate (the exact pass then gives what the caller reports). */
+static int pair_bounds(uint32_t xbits, const dfp_quant_run *run, int rounding, int32_t *qmax)
+{
+    if (xbits >= 0x7f800000U)
+        return 1;
+    float x;
+    memcpy(&x, &xbits, sizeof x);
+    const float y = x * run->inv_scale;
+    const float r = rounding == DFP_ROUND_STOCHASTIC ? ceilf(y) : dfp16_round_scaled(y, rounding, 0.0f);
+    if (r > DFP16_QMAX)
+        return 1;
+    *qmax = (int32_t)r;
+    return 0;
+}
+
+static inline __attribute__((always_inline)) int64_t
+plane_pair_mode(const float *a, const float *b, int64_t h, int64_t w, const dfp_quant_run *ra,
+                const dfp_quant_run *rb, int16_t *d, int64_t ld, int32_t *qmax, uint32_t *xmax, int rounding)
+{
+    /* Saturation is rare (the exponent leaves `shift` bits of headroom): the
+     * fast pass neither counts it nor, for nearest and biased, takes |code|
+     * lane by lane; where the largest |x| says a lane may have saturated, the
+     * exact pass runs over the pair again (the same codes: counter-based draws). */
+    pair_acc acc = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), 0};
+    plane_pair_pass(a, b, h, w, ra, rb, d, ld, rounding, 0, &acc);
+    const uint32_t xa = _mm512_reduce_max_epu32(acc.xma), xb = _mm512_reduce_max_epu32(acc.xmb);
+    int32_t qa = 0, qb = 0, q;
+    if (pair_bounds(xa, ra, rounding, &qa) || (b && pair_bounds(xb, rb, rounding, &qb))) {
+        acc = (pair_acc){_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), 0};
+        plane_pair_pass(a, b, h, w, ra, rb, d, ld, rounding, 1, &acc);
+        q = _mm512_reduce_max_epi32(acc.qm);
+    } else {
+        q = rounding == DFP_ROUND_STOCHASTIC ? _mm512_reduce_max_epi32(acc.qm) : (qa > qb ? qa : qb);
+    }
     *qmax = q > *qmax ? q : *qmax;
     if (xmax) {
-        uint32_t x = _mm512_reduce_max_epu32(xm);
+        uint32_t x = xa > xb ? xa : xb;
         *xmax = x > *xmax ? x : *xmax;
     }
-    return sat;
+    return acc.sat;
 }
 
 static int64_t quantize_plane_pair_avx512(const float *a, const float *b, int64_t h, int64_t w,
