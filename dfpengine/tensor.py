@@ -260,4 +260,43 @@ def rand(*size, requires_grad=False):
     return Tensor(data, requires_grad=requires_grad)
 
 
+class DeferredTensor(Tensor):
+    """A float32 tensor whose array is computed on first use. Until then `pending` says what
+    it will be, so an op can consume that instead (the DFP16 conv quantises batch norm's
+    output straight from batch norm's input: ("bn_relu", x, scale, shift) for
+    relu(x * scale + shift) per channel), and shape, ndim and dtype are known without it."""
+
+    def __init__(self, shape, compute, pending):
+        self._array, self._compute, self.pending = None, compute, pending
+        self._shape = tuple(shape)
+        self.grad = None
+        self._parents = ()
+        self._backward = None
+        self.requires_grad = False
+
+    @property
+    def _data(self):
+        if self._array is None:
+            self._array = self._compute()
+            self._compute = self.pending = None
+        return self._array
+
+    @_data.setter
+    def _data(self, value):
+        self._array, self._compute, self.pending = value, None, None
+
+    @property
+    def shape(self):
+        return self._shape
+
+    @property
+    def ndim(self):
+        return len(self._shape)
+
+    @property
+    def dtype(self):
+        return np.dtype(np.float32)
+
+
 from . import ops as _ops  # noqa: E402  (ops import Tensor from this module)
+

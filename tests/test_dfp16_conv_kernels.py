@@ -263,6 +263,7 @@ def test_expected_exponent_gives_the_same_codes(geom):
     assert learned["x"] == cache0["dfp16_input"][2] and learned["dy"] == cache0["dfp16_grad"][2]
     for exps in ({"x": learned["x"], "dy": learned["dy"]},          # right
                  {"x": learned["x"] + 3, "dy": learned["dy"] - 2},  # wrong both ways
+                 {"x": learned["x"] - 2, "dy": learned["dy"] + 3},  # (a first pass that saturates)
                  {"x": 500, "dy": -500}):                           # out of range: ignored
         y, dx, cache = passes(dict(exps))
         assert np.array_equal(y.view(np.uint32), y0.view(np.uint32))

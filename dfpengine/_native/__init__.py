@@ -133,7 +133,19 @@ def _cache_kw(fmt, cache):
     return {"cache": cache} if cache is not None and QUANTIZED_PROVIDERS.get(_tag(fmt)) == "_int" else {}
 
 
-def conv2d_forward(x, w, bias, stride, padding, dilation, fmt=None, cache=None):
+def fuses_bn_relu(fmt):
+    """Whether conv2d_forward with this format applies `bn_relu` inside its quantiser."""
+    return not _is_fp32(fmt) and QUANTIZED_PROVIDERS.get(_tag(fmt)) == "_int"
+
+
+def conv2d_forward(x, w, bias, stride, padding, dilation, fmt=None, cache=None, bn_relu=None):
+    """The conv; with bn_relu = (scale, shift) (per channel) of relu(x * scale + shift),
+    batch norm's output, which the integer module quantises without storing it."""
+    if bn_relu is not None:
+        if fuses_bn_relu(fmt):
+            return _quantized("conv2d_forward", fmt)(x, w, bias, stride, padding, dilation, fmt,
+                                                     bn_relu=bn_relu, **_cache_kw(fmt, cache))
+        x = batch_norm_relu_forward(x, bn_relu[0], bn_relu[1], None)
     if _is_fp32(fmt):
         return _fp32_impl["conv2d_forward"](x, w, bias, stride, padding, dilation)
     return _quantized("conv2d_forward", fmt)(x, w, bias, stride, padding, dilation, fmt,
@@ -171,6 +183,10 @@ def _add_in_place(total, part):
 
 
 def conv2d_backward_weight(x, dy, w_shape, stride, padding, dilation, fmt=None, cache=None):
+    """x: the input array, or an object with `shape` and `numpy()` giving it on demand (an input
+    the integer module's FPROP never stored: asked only where its kept codes cannot serve)."""
+    if not isinstance(x, np.ndarray) and not fuses_bn_relu(fmt):
+        x = np.ascontiguousarray(x.numpy())
     if _is_fp32(fmt):
         return _fp32_impl["conv2d_backward_weight"](x, dy, w_shape, stride, padding, dilation)
     return _quantized("conv2d_backward_weight", fmt)(x, dy, w_shape, stride, padding, dilation, fmt,

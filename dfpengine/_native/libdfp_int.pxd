@@ -57,6 +57,11 @@ cdef extern from "dfpengine.h" nogil:
                                              const float *bias, float *y, const dfp_dfp16_params *px,
                                              const dfp_dfp16_params *pw, dfp_gemm_stats *stats,
                                              dfp_dfp16_input *kept)
+    dfp_status dfp_conv2d_forward_dfp16_bn_relu(const dfp_conv2d_shape *shape, const float *x,
+                                                const float *bn_scale, const float *bn_shift,
+                                                const float *w, const float *bias, float *y,
+                                                const dfp_dfp16_params *px, const dfp_dfp16_params *pw,
+                                                dfp_gemm_stats *stats, dfp_dfp16_input *kept)
     dfp_status dfp_conv2d_backward_weight_dfp16_kept(const dfp_conv2d_shape *shape,
                                                      const dfp_dfp16_input *kept, const float *dy,
                                                      float *dw, const dfp_dfp16_params *pdy,

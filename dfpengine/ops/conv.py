@@ -35,7 +35,8 @@ def _layer_exponents(layer):
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, layer=None):
     stride, padding, dilation = pair("stride", stride), pair("padding", padding), pair("dilation", dilation)
     fprop, bprop, wtgrad = gemm_formats(layer)
-    xa, wa = np.ascontiguousarray(x.numpy()), np.ascontiguousarray(weight.numpy())
+    xa, bn_relu = _input(x, fprop)
+    wa = np.ascontiguousarray(weight.numpy())
     ba = None if bias is None else np.ascontiguousarray(bias.numpy())
     name = profiler.scope()
     ops = _conv_ops(xa.shape, wa.shape, stride, padding, dilation) if name else 0
@@ -44,7 +45,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, layer=None):
     # (integer formats quantise with them in one pass when they still hold)
     kept = {"exponents": _layer_exponents(layer)} if fprop is not None and wtgrad is not None else None
     with profiler.region(name, "fprop", "conv", ops, 4 * (xa.size + wa.size)):
-        y = _native.conv2d_forward(xa, wa, ba, stride, padding, dilation, fmt=fprop, cache=kept)
+        y = _native.conv2d_forward(xa, wa, ba, stride, padding, dilation, fmt=fprop, cache=kept,
+                                   bn_relu=bn_relu)
     out = Tensor(y)
 
     def backward(g, into=None):
@@ -58,14 +60,26 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, layer=None):
             if target is not None:  # added into (a view of) the walk's total: hand that back
                 dx = into
         with profiler.region(name, "wtgrad", "conv", ops, 4 * (g.size + wa.size + xa.size)):
-            dw = _native.conv2d_backward_weight(xa, g, wa.shape, stride, padding, dilation, fmt=wtgrad,
-                                                cache=kept)
+            # (an input the forward quantised from batch norm's: computed only if the codes
+            # it kept cannot serve)
+            dw = _native.conv2d_backward_weight(xa if bn_relu is None else x, g, wa.shape, stride, padding,
+                                                dilation, fmt=wtgrad, cache=kept)
         if kept:
             kept.clear()      # the codes are needed by this one WTGRAD only
         return dx, dw, (g.sum(axis=(0, 2, 3)) if bias is not None else None)
     parents = (x, weight) if bias is None else (x, weight, bias)
     # dx, dw and db are new arrays; dx can be added into x's other gradient in the epilogue
     return record(out, parents, backward, fresh=True, adds_into=0)
+
+
+def _input(x, fmt):
+    """(array, bn_relu) the forward reads: batch norm's input and (scale, shift) where x is
+    batch norm's deferred output and the format quantises it in one pass; else x's array."""
+    pending = getattr(x, "pending", None)
+    if (pending is not None and pending[0] == "bn_relu" and pending[1].shape == x.shape
+            and _native.fuses_bn_relu(fmt)):
+        return pending[1], pending[2:]
+    return np.ascontiguousarray(x.numpy()), None
 
 
 def _addable(into, shape):

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import _native, profiler
 from ..autograd import record
-from ..tensor import Tensor
+from ..tensor import DeferredTensor, Tensor
 
 
 def _native_layout(x, what="batch_norm"):
@@ -116,8 +116,15 @@ def batch_norm_relu(x, running_mean, running_var, weight=None, bias=None, traini
                                             momentum, eps, what)
     scale = (gamma * invstd).astype(np.float32)
     shift = (beta - mean * scale).astype(np.float32)
-    y = _native.batch_norm_relu_forward(xa, scale, shift, ra)
-    out = Tensor(y.reshape(x.shape))
+    if ra is None:
+        # computed where first used: a DFP16 conv reading it quantises relu(x * scale + shift)
+        # straight from x, and the FP32 tensor is never written or read back
+        out = DeferredTensor(x.shape, lambda: _native.batch_norm_relu_forward(xa, scale, shift, None)
+                             .reshape(x.shape), ("bn_relu", xa, scale, shift))
+        y = None
+    else:
+        y = _native.batch_norm_relu_forward(xa, scale, shift, ra)
+        out = Tensor(y.reshape(x.shape))
     timer.__exit__(None, None, None)
     want_dres = residual is not None and residual.requires_grad
     # without a residual the backward recomputes the ReLU's mask from x (x * scale + shift > 0,

@@ -12,14 +12,23 @@
 #include <math.h>
 #include <string.h>
 
+/* Batch norm's apply and ReLU (dfp_plane_bn_relu) on 16 lanes, lanes off m 0. */
+static inline __m512 bn_relu16(__m512 x, __mmask16 m, __m512 scale, __m512 shift)
+{
+    __m512 v = _mm512_add_ps(_mm512_mul_ps(x, scale), shift);
+    return _mm512_maskz_mov_ps(m & _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NLE_UQ), v);
+}
+
 /* Codes of 16 lanes (mask m; lanes off m hold x = 0 and stay 0), saturated
  * count added to *sat (NULL, a constant where inlined: not counted), |x| bits
- * folded into *xm. */
+ * folded into *xm; with bn (a constant where inlined), of bn_relu16(x). */
 static inline __attribute__((always_inline)) __m512i
 codes16(const float *x, __mmask16 m, __m512 inv, int rounding, __m512i lk, uint64_t index, __m512i *xm,
-        int64_t *sat)
+        int64_t *sat, int bn, __m512 scale, __m512 shift)
 {
     __m512 v = _mm512_maskz_loadu_ps(m, x);
+    if (bn)
+        v = bn_relu16(v, m, scale, shift);
     *xm = _mm512_max_epu32(*xm, _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(0x7fffffff)));
     return dfp16_codes16(_mm512_mul_ps(v, inv), rounding, lk, index, sat);
 }
@@ -32,15 +41,23 @@ typedef struct pair_acc {
     int64_t sat;
 } pair_acc;
 
+/* Batch norm's scale and shift of planes a and b, broadcast (bn_relu16). */
+typedef struct pair_bn {
+    __m512 sa, ta, sb, tb;
+} pair_bn;
+
 /* The codes of plane a and b at flat indices i .. i + 15 (lanes of m) as pairs
  * (a's code in the low half), maxima and (exact) saturations folded in. */
 static inline __attribute__((always_inline)) __m512i
 pairs16(const float *a, const float *b, int64_t i, __mmask16 m, __m512 inva, __m512 invb, int rounding,
-        __m512i lka, __m512i lkb, const dfp_quant_run *ra, const dfp_quant_run *rb, pair_acc *acc, int exact)
+        __m512i lka, __m512i lkb, const dfp_quant_run *ra, const dfp_quant_run *rb, pair_acc *acc, int exact,
+        int bn, const pair_bn *pb)
 {
     int64_t *sat = exact ? &acc->sat : NULL;
-    __m512i qa = codes16(a + i, m, inva, rounding, lka, ra->index0 + (uint64_t)i, &acc->xma, sat);
-    __m512i qb = b ? codes16(b + i, m, invb, rounding, lkb, rb->index0 + (uint64_t)i, &acc->xmb, sat)
+    __m512i qa = codes16(a + i, m, inva, rounding, lka, ra->index0 + (uint64_t)i, &acc->xma, sat, bn, pb->sa,
+                         pb->ta);
+    __m512i qb = b ? codes16(b + i, m, invb, rounding, lkb, rb->index0 + (uint64_t)i, &acc->xmb, sat, bn,
+                             pb->sb, pb->tb)
                    : _mm512_setzero_si512();
     if (exact || rounding == DFP_ROUND_STOCHASTIC) /* (nearest, biased: from the largest |x|) */
         acc->qm = _mm512_max_epi32(acc->qm, _mm512_max_epi32(_mm512_abs_epi32(qa), _mm512_abs_epi32(qb)));
@@ -49,7 +66,8 @@ pairs16(const float *a, const float *b, int64_t i, __mmask16 m, __m512 inva, __m
 
 static inline __attribute__((always_inline)) void
 plane_pair_pass(const float *a, const float *b, int64_t h, int64_t w, const dfp_quant_run *ra,
-                const dfp_quant_run *rb, int16_t *d, int64_t ld, int rounding, int exact, pair_acc *acc)
+                const dfp_quant_run *rb, int16_t *d, int64_t ld, int rounding, int exact, int bn,
+                const pair_bn *pb, pair_acc *acc)
 {
     const __m512 inva = _mm512_set1_ps(ra->inv_scale), invb = _mm512_set1_ps(b ? rb->inv_scale : 0.0f);
     const __m512i lka = _mm512_set1_epi32((int)dfp_rng_lane_key(ra->key_lo, ra->key_hi, (uint32_t)(ra->index0 >> 32)));
@@ -59,7 +77,7 @@ plane_pair_pass(const float *a, const float *b, int64_t h, int64_t w, const dfp_
         for (int64_t r = 0; r < h; r++)
             for (int64_t c = 0; c < w; c += 16) {
                 const __mmask16 m = w - c >= 16 ? 0xffff : (__mmask16)((1u << (w - c)) - 1);
-                __m512i p = pairs16(a, b, r * w + c, m, inva, invb, rounding, lka, lkb, ra, rb, acc, exact);
+                __m512i p = pairs16(a, b, r * w + c, m, inva, invb, rounding, lka, lkb, ra, rb, acc, exact, bn, pb);
                 _mm512_mask_storeu_epi32(d + r * ld + 2 * c, m, p);
             }
     } else { /* short rows: 16 flat values per step, stored row piece by row piece */
@@ -67,7 +85,7 @@ plane_pair_pass(const float *a, const float *b, int64_t h, int64_t w, const dfp_
         for (int64_t i = 0; i < n; i += 16) {
             const int64_t len = n - i >= 16 ? 16 : n - i;
             __m512i p = pairs16(a, b, i, (__mmask16)((1u << len) - 1), inva, invb, rounding, lka, lkb, ra, rb,
-                                acc, exact);
+                                acc, exact, bn, pb);
             for (int64_t r = i / w; r * w < i + len; r++) {
                 const int64_t lo = r * w > i ? r * w - i : 0, hi = (r + 1) * w < i + len ? (r + 1) * w - i : len;
                 const __mmask16 m = (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
@@ -100,19 +118,24 @@ static int pair_bounds(uint32_t xbits, const dfp_quant_run *run, int rounding, i
 
 static inline __attribute__((always_inline)) int64_t
 plane_pair_mode(const float *a, const float *b, int64_t h, int64_t w, const dfp_quant_run *ra,
-                const dfp_quant_run *rb, int16_t *d, int64_t ld, int32_t *qmax, uint32_t *xmax, int rounding)
+                const dfp_quant_run *rb, const dfp_plane_bn_relu *bnp, int16_t *d, int64_t ld, int32_t *qmax,
+                uint32_t *xmax, int rounding, int bn)
 {
+    pair_bn pb = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    if (bn)
+        pb = (pair_bn){_mm512_set1_ps(bnp[0].scale), _mm512_set1_ps(bnp[0].shift),
+                       _mm512_set1_ps(b ? bnp[1].scale : 0.0f), _mm512_set1_ps(b ? bnp[1].shift : 0.0f)};
     /* Saturation is rare (the exponent leaves `shift` bits of headroom): the
      * fast pass neither counts it nor, for nearest and biased, takes |code|
      * lane by lane; where the largest |x| says a lane may have saturated, the
      * exact pass runs over the pair again (the same codes: counter-based draws). */
     pair_acc acc = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), 0};
-    plane_pair_pass(a, b, h, w, ra, rb, d, ld, rounding, 0, &acc);
+    plane_pair_pass(a, b, h, w, ra, rb, d, ld, rounding, 0, bn, &pb, &acc);
     const uint32_t xa = _mm512_reduce_max_epu32(acc.xma), xb = _mm512_reduce_max_epu32(acc.xmb);
     int32_t qa = 0, qb = 0, q;
     if (pair_bounds(xa, ra, rounding, &qa) || (b && pair_bounds(xb, rb, rounding, &qb))) {
         acc = (pair_acc){_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), 0};
-        plane_pair_pass(a, b, h, w, ra, rb, d, ld, rounding, 1, &acc);
+        plane_pair_pass(a, b, h, w, ra, rb, d, ld, rounding, 1, bn, &pb, &acc);
         q = _mm512_reduce_max_epi32(acc.qm);
     } else {
         q = rounding == DFP_ROUND_STOCHASTIC ? _mm512_reduce_max_epi32(acc.qm) : (qa > qb ? qa : qb);
@@ -125,17 +148,22 @@ plane_pair_mode(const float *a, const float *b, int64_t h, int64_t w, const dfp_
     return acc.sat;
 }
 
+/* One instantiation per rounding mode and bn (constants inside the loops). */
+#define PLANE_PAIR(mode, bn_on) \
+    plane_pair_mode(a, b, h, w, ra, rb, bn, d, ld, qmax, xmax, mode, bn_on)
+
 static int64_t quantize_plane_pair_avx512(const float *a, const float *b, int64_t h, int64_t w,
-                                          const dfp_quant_run *ra, const dfp_quant_run *rb, int16_t *d,
-                                          int64_t ld, int32_t *qmax, uint32_t *xmax)
+                                          const dfp_quant_run *ra, const dfp_quant_run *rb,
+                                          const dfp_plane_bn_relu *bn, int16_t *d, int64_t ld, int32_t *qmax,
+                                          uint32_t *xmax)
 {
     switch (ra->rounding) {
     case DFP_ROUND_STOCHASTIC:
-        return plane_pair_mode(a, b, h, w, ra, rb, d, ld, qmax, xmax, DFP_ROUND_STOCHASTIC);
+        return bn ? PLANE_PAIR(DFP_ROUND_STOCHASTIC, 1) : PLANE_PAIR(DFP_ROUND_STOCHASTIC, 0);
     case DFP_ROUND_BIASED:
-        return plane_pair_mode(a, b, h, w, ra, rb, d, ld, qmax, xmax, DFP_ROUND_BIASED);
+        return bn ? PLANE_PAIR(DFP_ROUND_BIASED, 1) : PLANE_PAIR(DFP_ROUND_BIASED, 0);
     default:
-        return plane_pair_mode(a, b, h, w, ra, rb, d, ld, qmax, xmax, DFP_ROUND_NEAREST);
+        return bn ? PLANE_PAIR(DFP_ROUND_NEAREST, 1) : PLANE_PAIR(DFP_ROUND_NEAREST, 0);
     }
 }
 

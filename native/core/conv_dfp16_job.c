@@ -69,9 +69,10 @@ int64_t dfp_conv_pairs_size(int64_t batch, int64_t channels, int64_t h, int64_t 
 
 dfp_status dfp_conv_quantize_pairs(const float *x, int64_t batch, int64_t channels, int64_t h,
                                    int64_t w, int64_t pad_h, int64_t pad_w, int pair_images,
-                                   const dfp_dfp16_params *p, qtensor *t, int64_t *sat, int16_t *into)
+                                   const float *bn_scale, const float *bn_shift, const dfp_dfp16_params *p,
+                                   qtensor *t, int64_t *sat, int16_t *into)
 {
-    if (!dfp_conv_params_valid(p))
+    if (!dfp_conv_params_valid(p) || (!bn_scale != !bn_shift))
         return DFP_ERR_INVALID_ARGUMENT;
     const int64_t t0 = dfp_clock_ns();
     const int64_t size = dfp_conv_pairs_size(batch, channels, h, w, pad_h, pad_w, pair_images);
@@ -81,18 +82,22 @@ dfp_status dfp_conv_quantize_pairs(const float *x, int64_t batch, int64_t channe
     memset(q + size - 2 * PAIRS_SLACK, 0, 2 * PAIRS_SLACK * sizeof(int16_t));
     t->q = into ? NULL : q; /* owned only when allocated here */
     int64_t n_sat = -1;
-    if (p->use_expected_exponent && p->expected_exponent >= -126 && p->expected_exponent <= 127) {
-        /* one pass: quantise with the expected exponent, taking the maximum on the way */
+    const int expected = p->use_expected_exponent && p->expected_exponent >= -126 && p->expected_exponent <= 127;
+    if (expected || bn_scale) {
+        /* one pass: quantise with the expected exponent, taking the maximum on the
+         * way (batch norm's values exist only inside the pass: without a guess,
+         * exponent 0 stands in, and a second pass follows) */
         uint32_t xmax = 0;
-        dfp_quant_run run = dfp_dfp16_run(p->expected_exponent, p, 0);
-        n_sat = dfp_quantize_plane_pairs(x, batch, channels, h, w, pad_h, pad_w, pair_images, &run, q,
-                                         &t->max_abs, &xmax);
+        const int32_t guess = expected ? p->expected_exponent : 0;
+        dfp_quant_run run = dfp_dfp16_run(guess, p, 0);
+        n_sat = dfp_quantize_plane_pairs(x, batch, channels, h, w, pad_h, pad_w, pair_images, bn_scale, bn_shift,
+                                         &run, q, &t->max_abs, &xmax);
         if (n_sat < 0)
             return DFP_ERR_OUT_OF_MEMORY;
         if (xmax >= 0x7f800000U)
             return DFP_ERR_NOT_FINITE;
         t->e = dfp_dfp16_exponent(xmax, p->shift);
-        if (t->e != p->expected_exponent)
+        if (t->e != guess)
             n_sat = -1; /* another exponent: its codes, from a second pass */
     } else {
         int bad = 0;
@@ -102,8 +107,8 @@ dfp_status dfp_conv_quantize_pairs(const float *x, int64_t batch, int64_t channe
     }
     if (n_sat < 0) {
         dfp_quant_run run = dfp_dfp16_run(t->e, p, 0);
-        n_sat = dfp_quantize_plane_pairs(x, batch, channels, h, w, pad_h, pad_w, pair_images, &run, q,
-                                         &t->max_abs, NULL);
+        n_sat = dfp_quantize_plane_pairs(x, batch, channels, h, w, pad_h, pad_w, pair_images, bn_scale, bn_shift,
+                                         &run, q, &t->max_abs, NULL);
         if (n_sat < 0)
             return DFP_ERR_OUT_OF_MEMORY;
     }

@@ -57,10 +57,13 @@ dfp_status dfp_conv_quantize_tensor(const float *x, int64_t n, const dfp_dfp16_p
                                     int64_t *sat);
 /* x (batch x channels x h x w) quantised per tensor straight into a plane-pair
  * layout with a zero border: channel pairs for the direct conv, image pairs for
- * WTGRAD; into `into` when given, else into a new buffer owned by t. */
+ * WTGRAD; into `into` when given, else into a new buffer owned by t. With
+ * bn_scale and bn_shift (per channel, nullable together): the tensor quantised
+ * is batch norm's relu(x * scale + shift) (dfp_quantize_plane_pairs). */
 dfp_status dfp_conv_quantize_pairs(const float *x, int64_t batch, int64_t channels, int64_t h,
                                    int64_t w, int64_t pad_h, int64_t pad_w, int pair_images,
-                                   const dfp_dfp16_params *p, qtensor *t, int64_t *sat, int16_t *into);
+                                   const float *bn_scale, const float *bn_shift, const dfp_dfp16_params *p,
+                                   qtensor *t, int64_t *sat, int16_t *into);
 
 /* The WTGRAD partials of nslices slices (slice s at part + s * part_len, row o
  * at o * ldp) summed in slice order and scaled: dw[o][r] = (sum_s part[s][o][col[r]])

@@ -20,12 +20,23 @@ static int high_half_shared(int64_t i0, int64_t n)
     return i0 < 0 || (uint64_t)i0 >> 32 == (uint64_t)(i0 + n) >> 32;
 }
 
-/* The portable plane pair: both source planes (src[t] < 0: zeros) quantised
- * whole into q (2 h w int16, one kernel call each), maxima in separate passes,
- * then interleaved row by row into d (rows ld int16 apart). */
+/* relu(x * scale + shift) of n values into v, rounded as batch norm's forward
+ * (this file builds with -ffp-contract=off; the ReLU keeps NaN). */
+static void bn_relu_plane(const float *x, int64_t n, dfp_plane_bn_relu bn, float *v)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float t = x[i] * bn.scale + bn.shift;
+        v[i] = t > 0.0f || t != t ? t : 0.0f;
+    }
+}
+
+/* The portable plane pair: both source planes (src[t] < 0: zeros; bn nullable:
+ * first through bn_relu_plane into vbuf, hw floats) quantised whole into q
+ * (2 h w int16, one kernel call each), maxima in separate passes, then
+ * interleaved row by row into d (rows ld int16 apart). */
 static int64_t plane_pair_by_planes(const float *x, const int64_t src[2], int64_t h, int64_t w,
-                                    const dfp_quant_run *run, int16_t *q, int16_t *d, int64_t ld,
-                                    int32_t *qmax, uint32_t *xmax)
+                                    const dfp_quant_run *run, const dfp_plane_bn_relu *bn, float *vbuf,
+                                    int16_t *q, int16_t *d, int64_t ld, int32_t *qmax, uint32_t *xmax)
 {
     const dfp_int_kernels *ik = &dfp_kernels()->integer;
     const int64_t hw = h * w;
@@ -38,11 +49,16 @@ static int64_t plane_pair_by_planes(const float *x, const int64_t src[2], int64_
         }
         dfp_quant_run r = *run;
         r.index0 = (uint64_t)(src[t] * hw);
+        const float *v = x + src[t] * hw;
+        if (bn) {
+            bn_relu_plane(v, hw, bn[t], vbuf);
+            v = vbuf;
+        }
         if (xmax) { /* the plane's maximum, read just before it is quantised (from cache) */
-            uint32_t m = ik->absmax_bits(x + src[t] * hw, hw);
+            uint32_t m = ik->absmax_bits(v, hw);
             *xmax = m > *xmax ? m : *xmax;
         }
-        sat += ik->quantize_s16(x + src[t] * hw, hw, &r, qt);
+        sat += ik->quantize_s16(v, hw, &r, qt);
     }
     *qmax = ik->absmax_s16(q, 2 * hw, *qmax);
     for (int64_t ih = 0; ih < h; ih++) {
@@ -62,8 +78,8 @@ static int64_t plane_pair_by_planes(const float *x, const int64_t src[2], int64_
 
 int64_t dfp_quantize_plane_pairs(const float *x, int64_t batch, int64_t channels, int64_t h,
                                  int64_t w, int64_t pad_h, int64_t pad_w, int pair_images,
-                                 const dfp_quant_run *run, int16_t *dst, int32_t *qmax,
-                                 uint32_t *xmax_bits)
+                                 const float *bn_scale, const float *bn_shift, const dfp_quant_run *run,
+                                 int16_t *dst, int32_t *qmax, uint32_t *xmax_bits)
 {
     const dfp_int_kernels *ik = &dfp_kernels()->integer;
     const dfp_quantize_plane_pair_fn one_pass = ik->quantize_plane_pair;
@@ -77,10 +93,11 @@ int64_t dfp_quantize_plane_pairs(const float *x, int64_t batch, int64_t channels
     reduction(max : qm) reduction(max : xm) reduction(| : failed)
     {
         int16_t *q = malloc((size_t)(2 * hw + 1) * sizeof(int16_t));
-        failed = !q;
+        float *vbuf = bn_scale ? malloc((size_t)hw * sizeof(float)) : NULL;
+        failed = !q || (bn_scale && !vbuf);
 #pragma omp for schedule(static)
         for (int64_t pl = 0; pl < planes; pl++) {
-            if (!q)
+            if (failed)
                 continue;
             int64_t src[2]; /* source plane of each lane, -1 where it is missing (zero) */
             if (pair_images) {
@@ -92,6 +109,11 @@ int64_t dfp_quantize_plane_pairs(const float *x, int64_t batch, int64_t channels
                 src[0] = n * channels + 2 * cp;
                 src[1] = 2 * cp + 1 < channels ? src[0] + 1 : -1;
             }
+            dfp_plane_bn_relu bn[2] = {{0.0f, 0.0f}, {0.0f, 0.0f}};
+            for (int t = 0; bn_scale && t < 2; t++)
+                if (src[t] >= 0)
+                    bn[t] = (dfp_plane_bn_relu){bn_scale[src[t] % channels], bn_shift[src[t] % channels]};
+            const dfp_plane_bn_relu *pbn = bn_scale ? bn : NULL;
             int16_t *d = dst + pl * plane;
             if (pad_h || pad_w) /* the border: one pass over the small plane, interior rewritten below */
                 memset(d, 0, (size_t)plane * sizeof(int16_t));
@@ -100,14 +122,14 @@ int64_t dfp_quantize_plane_pairs(const float *x, int64_t batch, int64_t channels
                 dfp_quant_run ra = *run, rb = *run;
                 ra.index0 = (uint64_t)(src[0] * hw);
                 rb.index0 = (uint64_t)(src[1] >= 0 ? src[1] * hw : 0);
-                sat += one_pass(x + src[0] * hw, src[1] >= 0 ? x + src[1] * hw : NULL, h, w, &ra, &rb,
+                sat += one_pass(x + src[0] * hw, src[1] >= 0 ? x + src[1] * hw : NULL, h, w, &ra, &rb, pbn,
                                 d + (pad_h * wp + pad_w) * 2, wp * 2, &qm, xmax_bits ? &xm : NULL);
                 continue;
             }
-            sat += plane_pair_by_planes(x, src, h, w, run, q, d + (pad_h * wp + pad_w) * 2, wp * 2, &qm,
-                                        xmax_bits ? &xm : NULL);
+            sat += plane_pair_by_planes(x, src, h, w, run, pbn, vbuf, q, d + (pad_h * wp + pad_w) * 2, wp * 2,
+                                        &qm, xmax_bits ? &xm : NULL);
         }
-        free(q);
+        free(q), free(vbuf);
     }
     *qmax = qm;
     if (xmax_bits)

@@ -72,17 +72,26 @@ typedef void (*dfp_pack_pairs8_fn)(const int16_t *const rows[8], int64_t np, int
 typedef void (*dfp_interleave_s16_fn)(const int16_t *even, const int16_t *odd, int64_t n,
                                       int16_t *dst);
 
+/* Batch norm's apply and ReLU on a plane, as the values to quantise:
+ * relu(x * scale + shift), rounded as dfp_batch_norm_relu_forward_f32 rounds
+ * (the product, then the sum; the ReLU keeps NaN and turns -0 into +0). */
+typedef struct dfp_plane_bn_relu {
+    float scale, shift;
+} dfp_plane_bn_relu;
+
 /* The DFP16 conv quantiser's plane pair (conv_s16_quant.c): planes a and b of
  * h x w floats (b NULL: codes 0) quantised with runs ra and rb (rb unused when
  * b is NULL; each run's index0 is its plane's flat index, and [index0, index0 +
  * h * w] shares its high 32 bits: the caller checks) and stored as pairs,
- * d[r * ld + 2c + t] = code of plane t at (r, c). Returns the saturations;
- * raises *qmax to the largest |code| and *xmax (nullable) to the largest |x| as
- * IEEE bits, sign cleared. The same codes as quantize_s16 on each plane. NULL
+ * d[r * ld + 2c + t] = code of plane t at (r, c); bn (nullable): the planes'
+ * values are bn[t] applied to them. Returns the saturations; raises *qmax to
+ * the largest |code| and *xmax (nullable) to the largest |value| as IEEE bits,
+ * sign cleared. The same codes as quantize_s16 on each plane (of values). NULL
  * where an ISA does not provide it (the caller then quantises plane by plane). */
 typedef int64_t (*dfp_quantize_plane_pair_fn)(const float *a, const float *b, int64_t h, int64_t w,
                                               const dfp_quant_run *ra, const dfp_quant_run *rb,
-                                              int16_t *d, int64_t ld, int32_t *qmax, uint32_t *xmax);
+                                              const dfp_plane_bn_relu *bn, int16_t *d, int64_t ld,
+                                              int32_t *qmax, uint32_t *xmax);
 
 /* GEMM epilogue row: c[j] = sums[j] * sa * sb (accumulate: c[j] += ...), the two
  * products rounded in that order, no FMA. */
