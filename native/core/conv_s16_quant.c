@@ -76,20 +76,6 @@ static int64_t plane_pair_by_planes(const float *x, const int64_t src[2], int64_
     return sat;
 }
 
-/* The zero border of a padded plane of pairs (hp x wp, 2 int16 each): the
- * first and last pad_h rows, and pad_w pairs each side of the rows between;
- * the interior is written by the quantiser. */
-static void zero_border(int16_t *d, int64_t h, int64_t w, int64_t pad_h, int64_t pad_w)
-{
-    const int64_t wp = w + 2 * pad_w;
-    memset(d, 0, (size_t)(pad_h * wp * 2) * sizeof(int16_t));
-    memset(d + (pad_h + h) * wp * 2, 0, (size_t)(pad_h * wp * 2) * sizeof(int16_t));
-    for (int64_t r = pad_h; pad_w && r < pad_h + h; r++) {
-        memset(d + r * wp * 2, 0, (size_t)(pad_w * 2) * sizeof(int16_t));
-        memset(d + (r * wp + pad_w + w) * 2, 0, (size_t)(pad_w * 2) * sizeof(int16_t));
-    }
-}
-
 int64_t dfp_quantize_plane_pairs(const float *x, int64_t batch, int64_t channels, int64_t h,
                                  int64_t w, int64_t pad_h, int64_t pad_w, int pair_images,
                                  const float *bn_scale, const float *bn_shift, const dfp_quant_run *run,
@@ -129,8 +115,8 @@ int64_t dfp_quantize_plane_pairs(const float *x, int64_t batch, int64_t channels
                     bn[t] = (dfp_plane_bn_relu){bn_scale[src[t] % channels], bn_shift[src[t] % channels]};
             const dfp_plane_bn_relu *pbn = bn_scale ? bn : NULL;
             int16_t *d = dst + pl * plane;
-            if (pad_h || pad_w)
-                zero_border(d, h, w, pad_h, pad_w);
+            if (pad_h || pad_w) /* the border: one pass over the small plane, interior rewritten below */
+                memset(d, 0, (size_t)plane * sizeof(int16_t));
             if (one_pass && (run->rounding != DFP_ROUND_STOCHASTIC ||
                              (high_half_shared(src[0] * hw, hw) && high_half_shared(src[1] * hw, hw)))) {
                 dfp_quant_run ra = *run, rb = *run;
