@@ -230,6 +230,35 @@ def test_wtgrad_on_codes_kept_by_fprop_and_bprop(geom, rounding):
                           _int.conv2d_backward_weight_quantized(x, dy, ws, st, pad, dil, fmt=other).view(np.uint32))
 
 
+@pytest.mark.parametrize("geom", [
+    ((4, 8, 8, 8), (16, 8, 3, 3), (1, 1), (1, 1), (1, 1)),     # dy rows 8 wide: flat steps
+    ((2, 4, 12, 20), (6, 4, 3, 3), (1, 1), (1, 1), (1, 1)),    # rows 20 wide: a masked step per row
+    GEOMS[7],                                                 # stride 2: BPROP by phases
+    ((2, 4, 9, 9), (6, 4, 5, 5), (1, 1), (0, 0), (1, 1)),      # col2im BPROP: NCHW codes, re-paired
+])
+@pytest.mark.parametrize("rounding", ["nearest", "stochastic"])
+def test_bprop_keeps_the_same_dy_codes_on_every_isa(geom, rounding):
+    """BPROP keeps dy's codes in WTGRAD's image-pair layout: on AVX-512 for even batches and
+    channel counts the quantiser writes them in its pass over four planes, elsewhere they are
+    re-paired from the channel pairs; codes, exponent and largest code are the same."""
+    xs, ws, st, pad, dil = geom
+    x, w, dy = _data(geom, seed=6)
+    fmt = formats.GemmFormat(formats.dfp16(rounding=rounding), formats.dfp16(), stream=4)
+    kept = []
+    for isa in _native.isa_supported():
+        for threads in (1, 2):
+            _native.select_isa(isa)
+            _native.set_num_threads(threads)
+            cache = {}
+            _int.conv2d_backward_data_quantized(dy, w, xs, st, pad, dil, fmt=fmt, cache=cache)
+            key, pairs, exponent, max_abs = cache["dfp16_grad"]
+            used = pairs.size - 64  # past the layout's 32 slack pairs (never read)
+            kept.append((pairs[:used].copy(), exponent, max_abs))
+    assert len(kept) >= 4
+    for pairs, exponent, max_abs in kept[1:]:
+        assert np.array_equal(pairs, kept[0][0]) and (exponent, max_abs) == kept[0][1:]
+
+
 def test_tensor_quantiser_bit_identical_across_threads():
     x = np.random.default_rng(4).standard_normal(300_001).astype(np.float32)
     outs = []

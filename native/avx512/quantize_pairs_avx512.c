@@ -19,6 +19,25 @@ static inline __m512 bn_relu16(__m512 x, __mmask16 m, __m512 scale, __m512 shift
     return _mm512_maskz_mov_ps(m & _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NLE_UQ), v);
 }
 
+/* 16 pairs p of flat pixels i .. i + len of a plane w < 16 wide stored row piece
+ * by row piece into rows ld int16 apart. */
+static inline void store_flat16(int16_t *d, int64_t ld, int64_t w, int64_t i, int64_t len, __m512i p)
+{
+    for (int64_t r = i / w; r * w < i + len; r++) {
+        const int64_t lo = r * w > i ? r * w - i : 0, hi = (r + 1) * w < i + len ? (r + 1) * w - i : len;
+        const __mmask16 m = (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+        /* lane l holds column i + l - r * w of row r */
+        int32_t *row = (int32_t *)(void *)(d + r * ld);
+        _mm512_mask_storeu_epi32(row + (i - r * w), m, p);
+    }
+}
+
+/* Two int32 code vectors as pairs: a's code in the low half. */
+static inline __m512i pack_pairs16(__m512i qa, __m512i qb)
+{
+    return _mm512_or_si512(_mm512_and_si512(qa, _mm512_set1_epi32(0xffff)), _mm512_slli_epi32(qb, 16));
+}
+
 /* Codes of 16 lanes (mask m; lanes off m hold x = 0 and stay 0), saturated
  * count added to *sat (NULL, a constant where inlined: not counted), |x| bits
  * folded into *xm; with bn (a constant where inlined), of bn_relu16(x). */
@@ -61,7 +80,7 @@ pairs16(const float *a, const float *b, int64_t i, __mmask16 m, __m512 inva, __m
                    : _mm512_setzero_si512();
     if (exact || rounding == DFP_ROUND_STOCHASTIC) /* (nearest, biased: from the largest |x|) */
         acc->qm = _mm512_max_epi32(acc->qm, _mm512_max_epi32(_mm512_abs_epi32(qa), _mm512_abs_epi32(qb)));
-    return _mm512_or_si512(_mm512_and_si512(qa, _mm512_set1_epi32(0xffff)), _mm512_slli_epi32(qb, 16));
+    return pack_pairs16(qa, qb);
 }
 
 static inline __attribute__((always_inline)) void
@@ -86,13 +105,7 @@ plane_pair_pass(const float *a, const float *b, int64_t h, int64_t w, const dfp_
             const int64_t len = n - i >= 16 ? 16 : n - i;
             __m512i p = pairs16(a, b, i, (__mmask16)((1u << len) - 1), inva, invb, rounding, lka, lkb, ra, rb,
                                 acc, exact, bn, pb);
-            for (int64_t r = i / w; r * w < i + len; r++) {
-                const int64_t lo = r * w > i ? r * w - i : 0, hi = (r + 1) * w < i + len ? (r + 1) * w - i : len;
-                const __mmask16 m = (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
-                /* lane l holds column i + l - r * w of row r */
-                int32_t *row = (int32_t *)(void *)(d + r * ld);
-                _mm512_mask_storeu_epi32(row + (i - r * w), m, p);
-            }
+            store_flat16(d, ld, w, i, len, p);
         }
     }
 }
@@ -148,6 +161,92 @@ plane_pair_mode(const float *a, const float *b, int64_t h, int64_t w, const dfp_
     return acc.sat;
 }
 
+/* The plane quad (dfp_quantize_plane_quad_fn): planes x[2t + u] of image t,
+ * channel u. One pass computes the four planes' codes 16 pixels at a time and
+ * stores them as channel pairs (per image) and as image pairs (per channel). */
+static inline __attribute__((always_inline)) void
+plane_quad_pass(const float *const x[4], int64_t h, int64_t w, const dfp_quant_run r[4], int16_t *const dc[2],
+                int64_t ldc, int16_t *const di[2], int64_t ldi, int rounding, int exact, __m512i xm[4], __m512i *qm,
+                int64_t *sat)
+{
+    __m512 inv[4];
+    __m512i lk[4];
+    for (int k = 0; k < 4; k++) {
+        inv[k] = _mm512_set1_ps(r[k].inv_scale);
+        lk[k] = _mm512_set1_epi32((int)dfp_rng_lane_key(r[k].key_lo, r[k].key_hi, (uint32_t)(r[k].index0 >> 32)));
+    }
+    const __m512 zero = _mm512_setzero_ps();
+    const int64_t n = h * w, step = w >= 16 ? w : n; /* rows of w >= 16 pixels, else flat */
+    for (int64_t r0 = 0; r0 < n; r0 += step)
+        for (int64_t c = 0; c < step; c += 16) {
+            const int64_t i = r0 + c, len = step - c >= 16 ? 16 : step - c;
+            const __mmask16 m = (__mmask16)((1u << len) - 1);
+            __m512i q[4];
+            for (int k = 0; k < 4; k++) {
+                q[k] = codes16(x[k] + i, m, inv[k], rounding, lk[k], r[k].index0 + (uint64_t)i, &xm[k],
+                               exact ? sat : NULL, 0, zero, zero);
+                if (exact || rounding == DFP_ROUND_STOCHASTIC)
+                    *qm = _mm512_max_epi32(*qm, _mm512_abs_epi32(q[k]));
+            }
+            const __m512i pc[2] = {pack_pairs16(q[0], q[1]), pack_pairs16(q[2], q[3])};
+            const __m512i pi[2] = {pack_pairs16(q[0], q[2]), pack_pairs16(q[1], q[3])};
+            for (int t = 0; t < 2; t++) {
+                if (w >= 16) {
+                    _mm512_mask_storeu_epi32(dc[t] + (r0 / w) * ldc + 2 * c, m, pc[t]);
+                    _mm512_mask_storeu_epi32(di[t] + (r0 / w) * ldi + 2 * c, m, pi[t]);
+                } else {
+                    store_flat16(dc[t], ldc, w, i, len, pc[t]);
+                    store_flat16(di[t], ldi, w, i, len, pi[t]);
+                }
+            }
+        }
+}
+
+static inline __attribute__((always_inline)) int64_t
+plane_quad_mode(const float *const x[4], int64_t h, int64_t w, const dfp_quant_run r[4], int16_t *const dc[2],
+                int64_t ldc, int16_t *const di[2], int64_t ldi, int32_t *qmax, uint32_t *xmax, int rounding)
+{
+    /* fast pass, then the exact one where a lane may have saturated (as plane_pair_mode) */
+    __m512i xm[4], qm = _mm512_setzero_si512();
+    for (int k = 0; k < 4; k++)
+        xm[k] = _mm512_setzero_si512();
+    int64_t sat = 0;
+    plane_quad_pass(x, h, w, r, dc, ldc, di, ldi, rounding, 0, xm, &qm, &sat);
+    int32_t q = 0, qk;
+    uint32_t xall = 0;
+    int exact = 0;
+    for (int k = 0; k < 4; k++) {
+        const uint32_t xk = _mm512_reduce_max_epu32(xm[k]);
+        xall = xk > xall ? xk : xall;
+        exact |= pair_bounds(xk, &r[k], rounding, &qk);
+        q = !exact && qk > q ? qk : q;
+    }
+    if (exact) {
+        qm = _mm512_setzero_si512();
+        plane_quad_pass(x, h, w, r, dc, ldc, di, ldi, rounding, 1, xm, &qm, &sat);
+    }
+    if (exact || rounding == DFP_ROUND_STOCHASTIC)
+        q = _mm512_reduce_max_epi32(qm);
+    *qmax = q > *qmax ? q : *qmax;
+    if (xmax)
+        *xmax = xall > *xmax ? xall : *xmax;
+    return sat;
+}
+
+static int64_t quantize_plane_quad_avx512(const float *const x[4], int64_t h, int64_t w, const dfp_quant_run r[4],
+                                          int16_t *const dc[2], int64_t ldc, int16_t *const di[2], int64_t ldi,
+                                          int32_t *qmax, uint32_t *xmax)
+{
+    switch (r[0].rounding) {
+    case DFP_ROUND_STOCHASTIC:
+        return plane_quad_mode(x, h, w, r, dc, ldc, di, ldi, qmax, xmax, DFP_ROUND_STOCHASTIC);
+    case DFP_ROUND_BIASED:
+        return plane_quad_mode(x, h, w, r, dc, ldc, di, ldi, qmax, xmax, DFP_ROUND_BIASED);
+    default:
+        return plane_quad_mode(x, h, w, r, dc, ldc, di, ldi, qmax, xmax, DFP_ROUND_NEAREST);
+    }
+}
+
 /* One instantiation per rounding mode and bn (constants inside the loops). */
 #define PLANE_PAIR(mode, bn_on) \
     plane_pair_mode(a, b, h, w, ra, rb, bn, d, ld, qmax, xmax, mode, bn_on)
@@ -170,4 +269,5 @@ static int64_t quantize_plane_pair_avx512(const float *a, const float *b, int64_
 void dfp_quantize_pairs_kernels_init_avx512(dfp_int_kernels *k)
 {
     k->quantize_plane_pair = quantize_plane_pair_avx512;
+    k->quantize_plane_quad = quantize_plane_quad_avx512;
 }

@@ -435,9 +435,10 @@ static dfp_status backward_data(const dfp_conv2d_shape *shape, const float *dy, 
         bprop_padding(&j.g, &ph, &pwd);
     else if (phases)
         dfp_conv_dfp16_bprop_phase_border(&j.g, &ph, &pwd);
+    int kept_done = 0; /* dy's image pairs for WTGRAD written by the quantiser's pass */
     if (st == DFP_OK && (direct || phases)) {
-        st = dfp_conv_quantize_pairs(dy, j.batch, j.out_ch, j.g.out_h, j.g.out_w, ph, pwd, 0, NULL, NULL, pdy, &j.dy,
-                            &sat, NULL);
+        st = dfp_conv_quantize_pairs_also(dy, j.batch, j.out_ch, j.g.out_h, j.g.out_w, ph, pwd, 0, NULL, NULL, pdy,
+                                          &j.dy, &sat, NULL, kept_dy ? kept_dy->pairs : NULL, &kept_done);
     } else if (st == DFP_OK) {
         st = dfp_conv_quantize_tensor(dy, j.batch * j.out_ch * j.pixels, pdy, &j.dy, &sat);
     }
@@ -449,12 +450,11 @@ static dfp_status backward_data(const dfp_conv2d_shape *shape, const float *dy, 
                       : bprop_col2im(&j, dx, accumulate, stats);
     if (st == DFP_OK && kept_dy) { /* dy's codes in WTGRAD's image-pair layout */
         const int64_t t0 = dfp_clock_ns();
-        if (direct || phases) {
-            dfp_imgpairs_from_chanpairs(j.batch, j.out_ch, j.g.out_h, j.g.out_w, ph, pwd, 0, 0,
-                                        j.dy.q, kept_dy->pairs);
-        } else {
+        if (!kept_done && (direct || phases)) /* (else the quantiser wrote them already) */
+            dfp_imgpairs_from_chanpairs(j.batch, j.out_ch, j.g.out_h, j.g.out_w, ph, pwd, 0, 0, j.dy.q,
+                                        kept_dy->pairs);
+        else if (!kept_done)
             dfp_imgpairs_from_nchw(j.batch, j.out_ch, j.pixels, j.dy.q, kept_dy->pairs);
-        }
         kept_dy->exponent = j.dy.e;
         kept_dy->max_abs = j.dy.max_abs;
         j.dy.ns += dfp_clock_ns() - t0;

@@ -67,11 +67,41 @@ int64_t dfp_conv_pairs_size(int64_t batch, int64_t channels, int64_t h, int64_t 
     return planes * (h + 2 * pad_h) * (w + 2 * pad_w) * 2 + 2 * PAIRS_SLACK;
 }
 
+/* One pass of the plane-pair quantiser; with imgpairs (channel pairs without bn
+ * only) the quad kernel writes that layout too where it applies, and
+ * *imgpairs_done says whether it did. */
+static int64_t quantize_pass(const float *x, int64_t batch, int64_t channels, int64_t h, int64_t w,
+                             int64_t pad_h, int64_t pad_w, int pair_images, const float *bn_scale,
+                             const float *bn_shift, const dfp_quant_run *run, int16_t *q, int16_t *imgpairs,
+                             int *imgpairs_done, int32_t *qmax, uint32_t *xmax)
+{
+    if (imgpairs && !pair_images && !bn_scale) {
+        int64_t n = dfp_quantize_plane_quads(x, batch, channels, h, w, pad_h, pad_w, run, q, imgpairs, qmax, xmax);
+        if (n != DFP_QUADS_NOT_APPLICABLE) {
+            *imgpairs_done = 1;
+            return n;
+        }
+    }
+    return dfp_quantize_plane_pairs(x, batch, channels, h, w, pad_h, pad_w, pair_images, bn_scale, bn_shift, run,
+                                    q, qmax, xmax);
+}
+
 dfp_status dfp_conv_quantize_pairs(const float *x, int64_t batch, int64_t channels, int64_t h,
                                    int64_t w, int64_t pad_h, int64_t pad_w, int pair_images,
                                    const float *bn_scale, const float *bn_shift, const dfp_dfp16_params *p,
                                    qtensor *t, int64_t *sat, int16_t *into)
 {
+    return dfp_conv_quantize_pairs_also(x, batch, channels, h, w, pad_h, pad_w, pair_images, bn_scale, bn_shift,
+                                        p, t, sat, into, NULL, NULL);
+}
+
+dfp_status dfp_conv_quantize_pairs_also(const float *x, int64_t batch, int64_t channels, int64_t h,
+                                        int64_t w, int64_t pad_h, int64_t pad_w, int pair_images,
+                                        const float *bn_scale, const float *bn_shift,
+                                        const dfp_dfp16_params *p, qtensor *t, int64_t *sat, int16_t *into,
+                                        int16_t *imgpairs, int *imgpairs_done)
+{
+    int done = 0;
     if (!dfp_conv_params_valid(p) || (!bn_scale != !bn_shift))
         return DFP_ERR_INVALID_ARGUMENT;
     const int64_t t0 = dfp_clock_ns();
@@ -90,8 +120,8 @@ dfp_status dfp_conv_quantize_pairs(const float *x, int64_t batch, int64_t channe
         uint32_t xmax = 0;
         const int32_t guess = expected ? p->expected_exponent : 0;
         dfp_quant_run run = dfp_dfp16_run(guess, p, 0);
-        n_sat = dfp_quantize_plane_pairs(x, batch, channels, h, w, pad_h, pad_w, pair_images, bn_scale, bn_shift,
-                                         &run, q, &t->max_abs, &xmax);
+        n_sat = quantize_pass(x, batch, channels, h, w, pad_h, pad_w, pair_images, bn_scale, bn_shift, &run, q,
+                              imgpairs, &done, &t->max_abs, &xmax);
         if (n_sat < 0)
             return DFP_ERR_OUT_OF_MEMORY;
         if (xmax >= 0x7f800000U)
@@ -107,14 +137,16 @@ dfp_status dfp_conv_quantize_pairs(const float *x, int64_t batch, int64_t channe
     }
     if (n_sat < 0) {
         dfp_quant_run run = dfp_dfp16_run(t->e, p, 0);
-        n_sat = dfp_quantize_plane_pairs(x, batch, channels, h, w, pad_h, pad_w, pair_images, bn_scale, bn_shift,
-                                         &run, q, &t->max_abs, NULL);
+        n_sat = quantize_pass(x, batch, channels, h, w, pad_h, pad_w, pair_images, bn_scale, bn_shift, &run, q,
+                              imgpairs, &done, &t->max_abs, NULL);
         if (n_sat < 0)
             return DFP_ERR_OUT_OF_MEMORY;
     }
     *sat += n_sat;
     t->ns += dfp_clock_ns() - t0;
     t->count += batch * channels * h * w;
+    if (imgpairs_done)
+        *imgpairs_done = done;
     return DFP_OK;
 }
 

@@ -64,6 +64,14 @@ dfp_status dfp_conv_quantize_pairs(const float *x, int64_t batch, int64_t channe
                                    int64_t w, int64_t pad_h, int64_t pad_w, int pair_images,
                                    const float *bn_scale, const float *bn_shift, const dfp_dfp16_params *p,
                                    qtensor *t, int64_t *sat, int16_t *into);
+/* The same into the channel pair layout (pair_images 0, no bn), and from the same
+ * pass, where the quad kernel applies, the image pair layout without border into
+ * imgpairs (*imgpairs_done = 1; else 0 and imgpairs untouched). */
+dfp_status dfp_conv_quantize_pairs_also(const float *x, int64_t batch, int64_t channels, int64_t h,
+                                        int64_t w, int64_t pad_h, int64_t pad_w, int pair_images,
+                                        const float *bn_scale, const float *bn_shift,
+                                        const dfp_dfp16_params *p, qtensor *t, int64_t *sat, int16_t *into,
+                                        int16_t *imgpairs, int *imgpairs_done);
 
 /* The WTGRAD partials of nslices slices (slice s at part + s * part_len, row o
  * at o * ldp) summed in slice order and scaled: dw[o][r] = (sum_s part[s][o][col[r]])

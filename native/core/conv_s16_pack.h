@@ -53,6 +53,16 @@ int64_t dfp_quantize_plane_pairs(const float *x, int64_t batch, int64_t channels
                                  const float *bn_scale, const float *bn_shift, const dfp_quant_run *run,
                                  int16_t *dst, int32_t *qmax, uint32_t *xmax_bits);
 
+/* dfp_quantize_plane_pairs of a tensor with an even batch and channel count
+ * into the channel pair layout xp (border pad_h, pad_w) and, from the same
+ * pass, the image pair layout xi with no border (what WTGRAD reads), four planes
+ * at a time; returns DFP_QUADS_NOT_APPLICABLE (nothing written) where the ISA
+ * lacks the kernel, the counts are odd, or stochastic indices cross 2^32. */
+#define DFP_QUADS_NOT_APPLICABLE (-2)
+int64_t dfp_quantize_plane_quads(const float *x, int64_t batch, int64_t channels, int64_t h, int64_t w,
+                                 int64_t pad_h, int64_t pad_w, const dfp_quant_run *run, int16_t *xp,
+                                 int16_t *xi, int32_t *qmax, uint32_t *xmax_bits);
+
 /* The image-pair layout (batch x channels planes of h x w with a border of
  * dst_ph, dst_pw) from the channel-pair layout xp of the same codes with a border
  * of src_ph >= dst_ph, src_pw >= dst_pw: the same codes, re-paired. */

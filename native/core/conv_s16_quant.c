@@ -137,6 +137,49 @@ int64_t dfp_quantize_plane_pairs(const float *x, int64_t batch, int64_t channels
     return failed ? -1 : sat;
 }
 
+int64_t dfp_quantize_plane_quads(const float *x, int64_t batch, int64_t channels, int64_t h, int64_t w,
+                                 int64_t pad_h, int64_t pad_w, const dfp_quant_run *run, int16_t *xp,
+                                 int16_t *xi, int32_t *qmax, uint32_t *xmax_bits)
+{
+    const dfp_quantize_plane_quad_fn quad = dfp_kernels()->integer.quantize_plane_quad;
+    const int64_t hw = h * w, hp = h + 2 * pad_h, wp = w + 2 * pad_w, cpn = channels / 2;
+    const int64_t quads = batch / 2 * cpn;
+    if (!quad || batch % 2 || channels % 2)
+        return DFP_QUADS_NOT_APPLICABLE;
+    for (int64_t pl = 0; run->rounding == DFP_ROUND_STOCHASTIC && pl < batch * channels; pl++)
+        if (!high_half_shared(pl * hw, hw))
+            return DFP_QUADS_NOT_APPLICABLE;
+    int64_t sat = 0;
+    int32_t qm = 0;
+    uint32_t xm = 0;
+#pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(quads / 4)) reduction(+ : sat) \
+    reduction(max : qm) reduction(max : xm)
+    for (int64_t k = 0; k < quads; k++) {
+        const int64_t m = k / cpn, cp = k % cpn;
+        const float *planes[4];
+        dfp_quant_run r[4];
+        for (int t = 0; t < 4; t++) { /* image 2m + t / 2, channel 2cp + t % 2 */
+            const int64_t src = (2 * m + t / 2) * channels + 2 * cp + t % 2;
+            planes[t] = x + src * hw;
+            r[t] = *run;
+            r[t].index0 = (uint64_t)(src * hw);
+        }
+        int16_t *dc[2], *di[2];
+        for (int t = 0; t < 2; t++) {
+            int16_t *plane = xp + ((2 * m + t) * cpn + cp) * hp * wp * 2;
+            if (pad_h || pad_w) /* the border: one pass over the small plane, interior rewritten */
+                memset(plane, 0, (size_t)(hp * wp * 2) * sizeof(int16_t));
+            dc[t] = plane + (pad_h * wp + pad_w) * 2;
+            di[t] = xi + (m * channels + 2 * cp + t) * hw * 2;
+        }
+        sat += quad(planes, h, w, r, dc, wp * 2, di, w * 2, &qm, xmax_bits ? &xm : NULL);
+    }
+    *qmax = qm;
+    if (xmax_bits)
+        *xmax_bits = xm;
+    return sat;
+}
+
 /* One channel's pixels run: d[i] = (a[i] half `odd`, b[i] half `odd`), b NULL: 0. */
 static void repair_run(const int16_t *a, const int16_t *b, int odd, int64_t n, int16_t *d)
 {

@@ -92,6 +92,16 @@ typedef int64_t (*dfp_quantize_plane_pair_fn)(const float *a, const float *b, in
                                               const dfp_quant_run *ra, const dfp_quant_run *rb,
                                               const dfp_plane_bn_relu *bn, int16_t *d, int64_t ld,
                                               int32_t *qmax, uint32_t *xmax);
+/* Four planes of h x w floats, x[2t + u] of image t and channel u (t, u in {0,
+ * 1}), quantised with runs r[2t + u] (index0 as quantize_plane_pair's, the same
+ * high-half condition on each) and stored in both pair layouts in one pass:
+ * channel pairs of image t at dc[t] (rows ldc int16 apart; pixel (row, col) at
+ * 2 col: codes of (t, 0), (t, 1)) and image pairs of channel u at di[u] (rows ldi
+ * apart: codes of (0, u), (1, u)). Returns the saturations; *qmax and *xmax
+ * (nullable) as quantize_plane_pair's. NULL where an ISA does not provide it. */
+typedef int64_t (*dfp_quantize_plane_quad_fn)(const float *const x[4], int64_t h, int64_t w,
+                                              const dfp_quant_run r[4], int16_t *const dc[2], int64_t ldc,
+                                              int16_t *const di[2], int64_t ldi, int32_t *qmax, uint32_t *xmax);
 
 /* GEMM epilogue row: c[j] = sums[j] * sa * sb (accumulate: c[j] += ...), the two
  * products rounded in that order, no FMA. */
@@ -123,6 +133,7 @@ typedef struct dfp_int_kernels {
     dfp_pack_pairs8_fn pack_pairs8;
     dfp_interleave_s16_fn interleave_s16;
     dfp_quantize_plane_pair_fn quantize_plane_pair; /* optional */
+    dfp_quantize_plane_quad_fn quantize_plane_quad; /* optional */
     dfp_scale_row_fn scale_row;
 } dfp_int_kernels;
 
