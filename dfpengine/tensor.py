@@ -260,14 +260,30 @@ def rand(*size, requires_grad=False):
     return Tensor(data, requires_grad=requires_grad)
 
 
-class DeferredTensor(Tensor):
-    """A float32 tensor whose array is computed on first use. Until then `pending` says what
-    it will be, so an op can consume that instead (the DFP16 conv quantises batch norm's
-    output straight from batch norm's input: ("bn_relu", x, scale, shift) for
-    relu(x * scale + shift) per channel), and shape, ndim and dtype are known without it."""
+class LazyArray:
+    """An array computed on first `get()`, or `set()` by whoever computed it elsewhere."""
 
-    def __init__(self, shape, compute, pending):
-        self._array, self._compute, self.pending = None, compute, pending
+    def __init__(self, compute):
+        self._array, self._compute = None, compute
+
+    def get(self):
+        if self._array is None:
+            self._array, self._compute = self._compute(), None
+        return self._array
+
+    def set(self, array):
+        self._array, self._compute = array, None
+
+
+class DeferredTensor(Tensor):
+    """A float32 tensor whose array (a LazyArray) is computed on first use. Until then
+    `pending` says what it will be, so an op can consume that instead (the DFP16 conv
+    quantises batch norm's output straight from batch norm's input: ("bn_relu", x, scale,
+    shift, residual) for relu(x * scale + shift (+ residual)) per channel), and shape, ndim
+    and dtype are known without it."""
+
+    def __init__(self, shape, lazy, pending):
+        self._lazy, self.pending = lazy, pending
         self._shape = tuple(shape)
         self.grad = None
         self._parents = ()
@@ -276,14 +292,13 @@ class DeferredTensor(Tensor):
 
     @property
     def _data(self):
-        if self._array is None:
-            self._array = self._compute()
-            self._compute = self.pending = None
-        return self._array
+        self.pending = None
+        return self._lazy.get()
 
     @_data.setter
     def _data(self, value):
-        self._array, self._compute, self.pending = value, None, None
+        self.pending = None
+        self._lazy.set(value)
 
     @property
     def shape(self):

@@ -9,7 +9,7 @@ import pytest
 import dfpengine
 from dfpengine import _native, formats, nn, precision
 from dfpengine._native import _int
-from dfpengine.tensor import DeferredTensor
+from dfpengine.tensor import DeferredTensor, LazyArray
 
 GEOMS = [  # x shape, w shape, stride, padding
     ((3, 16, 8, 8), (16, 16, 3, 3), (1, 1), (1, 1)),     # short rows (flat steps), odd batch
@@ -34,19 +34,26 @@ def _case(geom, seed=0):
 
 @pytest.mark.parametrize("geom", GEOMS)
 @pytest.mark.parametrize("rounding", ["nearest", "biased", "stochastic"])
-def test_conv_of_bn_relu_equals_conv_of_its_output(isa_threads, geom, rounding):
+@pytest.mark.parametrize("with_residual", [False, True])
+def test_conv_of_bn_relu_equals_conv_of_its_output(isa_threads, geom, rounding, with_residual):
+    """... and with a residual, batch norm's output written by the same pass equals the
+    batch_norm_relu_forward kernel's."""
     xs, ws, st, pad = geom
     x, w, scale, shift = _case(geom)
-    z = _native.batch_norm_relu_forward(x, scale, shift, None)
+    res = np.random.default_rng(9).standard_normal(xs).astype(np.float32) if with_residual else None
+    z = _native.batch_norm_relu_forward(x, scale, shift, res)
     fmt = formats.GemmFormat(formats.dfp16(rounding=rounding), formats.dfp16(), stream=3)
     for exps in (None, {}, {"x": -3}, {"x": 9}):  # no cache; then learned, wrong both ways
         runs = []
-        for src, bn in ((z, None), (x, (scale, shift))):
+        out = np.full(xs, np.nan, np.float32) if with_residual else None
+        for src, bn in ((z, None), (x, (scale, shift, res, out))):
             cache = None if exps is None else {"exponents": dict(exps)}
             y = _int.conv2d_forward_quantized(src, w, None, st, pad, (1, 1), fmt=fmt, cache=cache, bn_relu=bn)
             runs.append((y, cache))
         (y0, c0), (y1, c1) = runs
         assert np.array_equal(y0.view(np.uint32), y1.view(np.uint32)), exps
+        if out is not None:
+            assert np.array_equal(out.view(np.uint32), z.view(np.uint32)), exps
         if c0 is not None and "dfp16_input" in c0:  # kept codes (deterministic rounding)
             k0, k1 = c0["dfp16_input"], c1["dfp16_input"]
             assert k0[0] == k1[0] and k0[2:] == k1[2:]
@@ -72,7 +79,7 @@ def test_non_finite_and_bad_parameters_raise():
 def test_deferred_tensor_is_computed_once_on_first_use():
     calls = []
     data = np.arange(6, dtype=np.float32).reshape(2, 3)
-    t = DeferredTensor((2, 3), lambda: calls.append(1) or data.copy(), ("bn_relu", None, None, None))
+    t = DeferredTensor((2, 3), LazyArray(lambda: calls.append(1) or data.copy()), ("bn_relu",))
     assert t.shape == (2, 3) and t.ndim == 2 and t.dtype == np.float32 and not calls
     assert np.array_equal(t.numpy(), data) and calls == [1] and t.pending is None
     t.numpy()[0, 0] = 7  # later readers see the array, not what it was computed from

@@ -139,13 +139,18 @@ def fuses_bn_relu(fmt):
 
 
 def conv2d_forward(x, w, bias, stride, padding, dilation, fmt=None, cache=None, bn_relu=None):
-    """The conv; with bn_relu = (scale, shift) (per channel) of relu(x * scale + shift),
-    batch norm's output, which the integer module quantises without storing it."""
+    """The conv; with bn_relu = (scale, shift) (per channel), of batch norm's output
+    relu(x * scale + shift), which the integer module quantises without storing it; with
+    (scale, shift, residual, out), of relu(x * scale + shift + residual) (residual None:
+    none), also written into `out`."""
     if bn_relu is not None:
         if fuses_bn_relu(fmt):
             return _quantized("conv2d_forward", fmt)(x, w, bias, stride, padding, dilation, fmt,
                                                      bn_relu=bn_relu, **_cache_kw(fmt, cache))
-        x = batch_norm_relu_forward(x, bn_relu[0], bn_relu[1], None)
+        scale, shift, residual, out = tuple(bn_relu) + (None, None) if len(bn_relu) == 2 else bn_relu
+        x = batch_norm_relu_forward(x, scale, shift, residual)
+        if out is not None:
+            out[...] = x
     if _is_fp32(fmt):
         return _fp32_impl["conv2d_forward"](x, w, bias, stride, padding, dilation)
     return _quantized("conv2d_forward", fmt)(x, w, bias, stride, padding, dilation, fmt,

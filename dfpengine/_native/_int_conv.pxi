@@ -42,7 +42,9 @@ def conv2d_forward_quantized(x, w, bias, stride, padding, dilation, fmt=None, ca
     of the same layer (which then skips re-quantising x), and an "exponents" dict in it
     (see _expect) supplies and receives x's exponent. With bn_relu = (scale, shift), per
     channel, the conv's input is batch norm's relu(x * scale + shift), computed inside the
-    quantiser (rounded as batch_norm_relu_forward) and never stored as FP32."""
+    quantiser (rounded as batch_norm_relu_forward) and never stored as FP32; with
+    (scale, shift, residual, out), relu(x * scale + shift + residual) (residual None: none),
+    also written into `out` (float32, x's shape) in the same pass."""
     _ref._array("x", x, ndim=4)
     _ref._array("w", w, ndim=4)
     fa, fb = _fmt(fmt, "conv2d_forward")
@@ -51,14 +53,27 @@ def conv2d_forward_quantized(x, w, bias, stride, padding, dilation, fmt=None, ca
     if bias is not None:
         _ref._channels("bias", bias, w.shape[0])
         pbias = <float *>cnp.PyArray_DATA(<cnp.ndarray>bias)
-    cdef float *pscale = NULL
-    cdef float *pshift = NULL
+    cdef c.dfp_bn_relu_input bn
+    bn.scale = bn.shift = bn.residual = NULL
+    bn.out = NULL
     if bn_relu is not None:
-        scale, shift = bn_relu
+        scale, shift, residual, out = tuple(bn_relu) + (None, None) if len(bn_relu) == 2 else bn_relu
         _ref._channels("bn_relu scale", scale, x.shape[1])
         _ref._channels("bn_relu shift", shift, x.shape[1])
-        pscale = <float *>cnp.PyArray_DATA(<cnp.ndarray>scale)
-        pshift = <float *>cnp.PyArray_DATA(<cnp.ndarray>shift)
+        bn.scale = <float *>cnp.PyArray_DATA(<cnp.ndarray>scale)
+        bn.shift = <float *>cnp.PyArray_DATA(<cnp.ndarray>shift)
+        for name, a in (("bn_relu residual", residual), ("bn_relu out", out)):
+            if a is not None:
+                _ref._array(name, a)
+                if a.shape != x.shape:
+                    raise ValueError(f"conv2d_forward: {name} has shape {a.shape}, expected x's {x.shape}")
+        if out is not None and (not out.flags.writeable or np.may_share_memory(out, x)
+                                or (residual is not None and np.may_share_memory(out, residual))):
+            raise ValueError("conv2d_forward: bn_relu out must be writeable and apart from x and residual")
+        if residual is not None:
+            bn.residual = <float *>cnp.PyArray_DATA(<cnp.ndarray>residual)
+        if out is not None:
+            bn.out = <float *>cnp.PyArray_DATA(<cnp.ndarray>out)
     cdef c.dfp_dfp16_params px = _spec_params(fa, "conv2d_forward", fmt, 0)
     cdef c.dfp_dfp16_params pw = _spec_params(fb, "conv2d_forward", fmt, 1)
     _expect(&px, cache, "x")
@@ -77,8 +92,8 @@ def conv2d_forward_quantized(x, w, bias, stride, padding, dilation, fmt=None, ca
         kept.pairs = <int16_t *>cnp.PyArray_DATA(pairs)
         pkept = &kept
     with nogil:
-        if pscale:
-            status = c.dfp_conv2d_forward_dfp16_bn_relu(&s, <float *>cnp.PyArray_DATA(x_), pscale, pshift,
+        if bn.scale:
+            status = c.dfp_conv2d_forward_dfp16_bn_relu(&s, <float *>cnp.PyArray_DATA(x_), &bn,
                                                         <float *>cnp.PyArray_DATA(w_), pbias,
                                                         <float *>cnp.PyArray_DATA(y), &px, &pw, &st, pkept)
         else:

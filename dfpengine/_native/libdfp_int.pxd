@@ -57,8 +57,13 @@ cdef extern from "dfpengine.h" nogil:
                                              const float *bias, float *y, const dfp_dfp16_params *px,
                                              const dfp_dfp16_params *pw, dfp_gemm_stats *stats,
                                              dfp_dfp16_input *kept)
+    ctypedef struct dfp_bn_relu_input:
+        const float *scale
+        const float *shift
+        const float *residual
+        float *out
     dfp_status dfp_conv2d_forward_dfp16_bn_relu(const dfp_conv2d_shape *shape, const float *x,
-                                                const float *bn_scale, const float *bn_shift,
+                                                const dfp_bn_relu_input *bn,
                                                 const float *w, const float *bias, float *y,
                                                 const dfp_dfp16_params *px, const dfp_dfp16_params *pw,
                                                 dfp_gemm_stats *stats, dfp_dfp16_input *kept)

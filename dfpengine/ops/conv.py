@@ -47,6 +47,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, layer=None):
     with profiler.region(name, "fprop", "conv", ops, 4 * (xa.size + wa.size)):
         y = _native.conv2d_forward(xa, wa, ba, stride, padding, dilation, fmt=fprop, cache=kept,
                                    bn_relu=bn_relu)
+    if bn_relu is not None and bn_relu[3] is not None:
+        x._data = bn_relu[3]  # batch norm's output, written by the quantising pass
     out = Tensor(y)
 
     def backward(g, into=None):
@@ -73,12 +75,16 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, layer=None):
 
 
 def _input(x, fmt):
-    """(array, bn_relu) the forward reads: batch norm's input and (scale, shift) where x is
-    batch norm's deferred output and the format quantises it in one pass; else x's array."""
+    """(array, bn_relu) the forward reads: batch norm's input and (scale, shift, residual,
+    out) where x is batch norm's deferred output and the format quantises it in one pass
+    (out: a new array the pass writes batch norm's output into, where there is a residual,
+    whose output the block's backward and the next block read); else x's array."""
     pending = getattr(x, "pending", None)
     if (pending is not None and pending[0] == "bn_relu" and pending[1].shape == x.shape
             and _native.fuses_bn_relu(fmt)):
-        return pending[1], pending[2:]
+        _, source, scale, shift, residual = pending
+        out = None if residual is None else np.empty(x.shape, np.float32)
+        return source, (scale, shift, residual, out)
     return np.ascontiguousarray(x.numpy()), None
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import _native, profiler
 from ..autograd import record
-from ..tensor import DeferredTensor, Tensor
+from ..tensor import DeferredTensor, LazyArray, Tensor
 
 
 def _native_layout(x, what="batch_norm"):
@@ -109,6 +109,9 @@ def batch_norm_relu(x, running_mean, running_var, weight=None, bias=None, traini
             raise ValueError(f"{what}: expected residual of shape {x.shape} (as input), "
                              f"received {residual.shape}")
         ra = _native_layout(residual, what)
+    for name, a in (("x", xa), ("residual", ra)):  # (checked here: the output is computed later)
+        if a is not None and a.dtype != np.float32:
+            raise TypeError(f"{name}: expected dtype float32, received {a.dtype}")
     scope = profiler.scope()
     timer = profiler.region(scope, "fprop", what, 0, (8 if ra is None else 12) * xa.size)
     timer.__enter__()
@@ -116,27 +119,24 @@ def batch_norm_relu(x, running_mean, running_var, weight=None, bias=None, traini
                                             momentum, eps, what)
     scale = (gamma * invstd).astype(np.float32)
     shift = (beta - mean * scale).astype(np.float32)
-    if ra is None:
-        # computed where first used: a DFP16 conv reading it quantises relu(x * scale + shift)
-        # straight from x, and the FP32 tensor is never written or read back
-        out = DeferredTensor(x.shape, lambda: _native.batch_norm_relu_forward(xa, scale, shift, None)
-                             .reshape(x.shape), ("bn_relu", xa, scale, shift))
-        y = None
-    else:
-        y = _native.batch_norm_relu_forward(xa, scale, shift, ra)
-        out = Tensor(y.reshape(x.shape))
+    # computed where first used: a DFP16 conv reading it quantises relu(x * scale + shift
+    # (+ residual)) straight from x; without a residual the FP32 tensor is never written, with
+    # one it is written in the conv's quantising pass (this backward reads it)
+    y = LazyArray(lambda: _native.batch_norm_relu_forward(xa, scale, shift, ra).reshape(x.shape))
+    out = DeferredTensor(x.shape, y, ("bn_relu", xa, scale, shift, ra))
     timer.__exit__(None, None, None)
     want_dres = residual is not None and residual.requires_grad
     # without a residual the backward recomputes the ReLU's mask from x (x * scale + shift > 0,
     # rounded as the forward rounded it) instead of reading y: less memory traffic, and y need
     # not outlive the forward
-    saved_y = y if residual is not None else None
+    saved_y = y if residual is not None else None  # (a LazyArray: not the tensor, no cycle)
 
     def backward(g):
         with profiler.region(scope, "bprop", what, 0, (16 if want_dres else 12) * xa.size):
             ga = np.ascontiguousarray(g.reshape(xa.shape), dtype=np.float32)
+            y_array = None if saved_y is None else saved_y.get().reshape(xa.shape)
             dx, dgamma, dbeta, dres = _native.batch_norm_relu_backward(
-                ga, saved_y, xa, mean, invstd, gamma, training, want_dres, scale=scale, shift=shift)
+                ga, y_array, xa, mean, invstd, gamma, training, want_dres, scale=scale, shift=shift)
         return (dx.reshape(x.shape),
                 dgamma if weight is not None else None,
                 dbeta if bias is not None else None,

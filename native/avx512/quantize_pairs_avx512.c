@@ -12,11 +12,18 @@
 #include <math.h>
 #include <string.h>
 
-/* Batch norm's apply and ReLU (dfp_plane_bn_relu) on 16 lanes, lanes off m 0. */
-static inline __m512 bn_relu16(__m512 x, __mmask16 m, __m512 scale, __m512 shift)
+/* Batch norm's apply and ReLU (dfp_plane_bn_relu) on lanes m of 16 values at
+ * flat index i, lanes off m 0; written to out too where it is set. */
+static inline __m512 bn_relu16(__m512 x, __mmask16 m, __m512 scale, __m512 shift, const float *residual,
+                               float *out, int64_t i)
 {
     __m512 v = _mm512_add_ps(_mm512_mul_ps(x, scale), shift);
-    return _mm512_maskz_mov_ps(m & _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NLE_UQ), v);
+    if (residual)
+        v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, residual + i));
+    v = _mm512_maskz_mov_ps(m & _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NLE_UQ), v);
+    if (out)
+        _mm512_mask_storeu_ps(out + i, m, v);
+    return v;
 }
 
 /* 16 pairs p of flat pixels i .. i + len of a plane w < 16 wide stored row piece
@@ -43,11 +50,11 @@ static inline __m512i pack_pairs16(__m512i qa, __m512i qb)
  * folded into *xm; with bn (a constant where inlined), of bn_relu16(x). */
 static inline __attribute__((always_inline)) __m512i
 codes16(const float *x, __mmask16 m, __m512 inv, int rounding, __m512i lk, uint64_t index, __m512i *xm,
-        int64_t *sat, int bn, __m512 scale, __m512 shift)
+        int64_t *sat, int bn, __m512 scale, __m512 shift, const float *residual, float *out, int64_t i)
 {
-    __m512 v = _mm512_maskz_loadu_ps(m, x);
+    __m512 v = _mm512_maskz_loadu_ps(m, x + i);
     if (bn)
-        v = bn_relu16(v, m, scale, shift);
+        v = bn_relu16(v, m, scale, shift, residual, out, i);
     *xm = _mm512_max_epu32(*xm, _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(0x7fffffff)));
     return dfp16_codes16(_mm512_mul_ps(v, inv), rounding, lk, index, sat);
 }
@@ -60,9 +67,12 @@ typedef struct pair_acc {
     int64_t sat;
 } pair_acc;
 
-/* Batch norm's scale and shift of planes a and b, broadcast (bn_relu16). */
+/* Batch norm's scale and shift of planes a and b, broadcast, and their residual
+ * and output planes (bn_relu16). */
 typedef struct pair_bn {
     __m512 sa, ta, sb, tb;
+    const float *ra, *rb;
+    float *oa, *ob;
 } pair_bn;
 
 /* The codes of plane a and b at flat indices i .. i + 15 (lanes of m) as pairs
@@ -73,10 +83,10 @@ pairs16(const float *a, const float *b, int64_t i, __mmask16 m, __m512 inva, __m
         int bn, const pair_bn *pb)
 {
     int64_t *sat = exact ? &acc->sat : NULL;
-    __m512i qa = codes16(a + i, m, inva, rounding, lka, ra->index0 + (uint64_t)i, &acc->xma, sat, bn, pb->sa,
-                         pb->ta);
-    __m512i qb = b ? codes16(b + i, m, invb, rounding, lkb, rb->index0 + (uint64_t)i, &acc->xmb, sat, bn,
-                             pb->sb, pb->tb)
+    __m512i qa = codes16(a, m, inva, rounding, lka, ra->index0 + (uint64_t)i, &acc->xma, sat, bn, pb->sa,
+                         pb->ta, pb->ra, pb->oa, i);
+    __m512i qb = b ? codes16(b, m, invb, rounding, lkb, rb->index0 + (uint64_t)i, &acc->xmb, sat, bn,
+                             pb->sb, pb->tb, pb->rb, pb->ob, i)
                    : _mm512_setzero_si512();
     if (exact || rounding == DFP_ROUND_STOCHASTIC) /* (nearest, biased: from the largest |x|) */
         acc->qm = _mm512_max_epi32(acc->qm, _mm512_max_epi32(_mm512_abs_epi32(qa), _mm512_abs_epi32(qb)));
@@ -134,10 +144,12 @@ plane_pair_mode(const float *a, const float *b, int64_t h, int64_t w, const dfp_
                 const dfp_quant_run *rb, const dfp_plane_bn_relu *bnp, int16_t *d, int64_t ld, int32_t *qmax,
                 uint32_t *xmax, int rounding, int bn)
 {
-    pair_bn pb = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    pair_bn pb = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), NULL, NULL,
+                  NULL, NULL};
     if (bn)
         pb = (pair_bn){_mm512_set1_ps(bnp[0].scale), _mm512_set1_ps(bnp[0].shift),
-                       _mm512_set1_ps(b ? bnp[1].scale : 0.0f), _mm512_set1_ps(b ? bnp[1].shift : 0.0f)};
+                       _mm512_set1_ps(b ? bnp[1].scale : 0.0f), _mm512_set1_ps(b ? bnp[1].shift : 0.0f),
+                       bnp[0].residual, b ? bnp[1].residual : NULL, bnp[0].out, b ? bnp[1].out : NULL};
     /* Saturation is rare (the exponent leaves `shift` bits of headroom): the
      * fast pass neither counts it nor, for nearest and biased, takes |code|
      * lane by lane; where the largest |x| says a lane may have saturated, the
@@ -183,8 +195,8 @@ plane_quad_pass(const float *const x[4], int64_t h, int64_t w, const dfp_quant_r
             const __mmask16 m = (__mmask16)((1u << len) - 1);
             __m512i q[4];
             for (int k = 0; k < 4; k++) {
-                q[k] = codes16(x[k] + i, m, inv[k], rounding, lk[k], r[k].index0 + (uint64_t)i, &xm[k],
-                               exact ? sat : NULL, 0, zero, zero);
+                q[k] = codes16(x[k], m, inv[k], rounding, lk[k], r[k].index0 + (uint64_t)i, &xm[k],
+                               exact ? sat : NULL, 0, zero, zero, NULL, NULL, i);
                 if (exact || rounding == DFP_ROUND_STOCHASTIC)
                     *qm = _mm512_max_epi32(*qm, _mm512_abs_epi32(q[k]));
             }

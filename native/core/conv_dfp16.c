@@ -274,10 +274,10 @@ int64_t dfp_conv2d_dfp16_input_size(const dfp_conv2d_shape *shape)
     return dfp_conv_pairs_size(j.batch, j.g.channels, j.g.in_h, j.g.in_w, j.g.pad_h, j.g.pad_w, 0);
 }
 
-/* FPROP; bn_scale and bn_shift (nullable together): x passes batch norm's apply
- * and ReLU inside the quantiser. */
-static dfp_status forward(const dfp_conv2d_shape *shape, const float *x, const float *bn_scale,
-                          const float *bn_shift, const float *w, const float *bias, float *y,
+/* FPROP; bn (nullable): x passes batch norm's apply (and residual) and ReLU
+ * inside the quantiser. */
+static dfp_status forward(const dfp_conv2d_shape *shape, const float *x, const dfp_bn_relu_input *bn,
+                          const float *w, const float *bias, float *y,
                           const dfp_dfp16_params *px, const dfp_dfp16_params *pw, dfp_gemm_stats *stats,
                           dfp_dfp16_input *kept)
 {
@@ -288,7 +288,7 @@ static dfp_status forward(const dfp_conv2d_shape *shape, const float *x, const f
     int64_t sat = 0;
     if (st == DFP_OK)
         st = dfp_conv_quantize_pairs(x, j.batch, j.g.channels, j.g.in_h, j.g.in_w, j.g.pad_h, j.g.pad_w, 0,
-                                     bn_scale, bn_shift, px, &j.x, &sat, kept ? kept->pairs : NULL);
+                                     bn, px, &j.x, &sat, kept ? kept->pairs : NULL);
     if (st == DFP_OK)
         st = dfp_conv_quantize_tensor(w, j.out_ch * j.ckk, pw, &j.w, &sat);
     if (st == DFP_OK)
@@ -311,18 +311,18 @@ dfp_status dfp_conv2d_forward_dfp16_keep(const dfp_conv2d_shape *shape, const fl
                                          const dfp_dfp16_params *px, const dfp_dfp16_params *pw,
                                          dfp_gemm_stats *stats, dfp_dfp16_input *kept)
 {
-    return forward(shape, x, NULL, NULL, w, bias, y, px, pw, stats, kept);
+    return forward(shape, x, NULL, w, bias, y, px, pw, stats, kept);
 }
 
 dfp_status dfp_conv2d_forward_dfp16_bn_relu(const dfp_conv2d_shape *shape, const float *x,
-                                            const float *bn_scale, const float *bn_shift, const float *w,
+                                            const dfp_bn_relu_input *bn, const float *w,
                                             const float *bias, float *y, const dfp_dfp16_params *px,
                                             const dfp_dfp16_params *pw, dfp_gemm_stats *stats,
                                             dfp_dfp16_input *kept)
 {
-    if (!bn_scale || !bn_shift)
+    if (!bn || !bn->scale || !bn->shift)
         return DFP_ERR_NULL_POINTER;
-    return forward(shape, x, bn_scale, bn_shift, w, bias, y, px, pw, stats, kept);
+    return forward(shape, x, bn, w, bias, y, px, pw, stats, kept);
 }
 
 dfp_status dfp_conv2d_forward_dfp16(const dfp_conv2d_shape *shape, const float *x, const float *w,
@@ -437,7 +437,7 @@ static dfp_status backward_data(const dfp_conv2d_shape *shape, const float *dy, 
         dfp_conv_dfp16_bprop_phase_border(&j.g, &ph, &pwd);
     int kept_done = 0; /* dy's image pairs for WTGRAD written by the quantiser's pass */
     if (st == DFP_OK && (direct || phases)) {
-        st = dfp_conv_quantize_pairs_also(dy, j.batch, j.out_ch, j.g.out_h, j.g.out_w, ph, pwd, 0, NULL, NULL, pdy,
+        st = dfp_conv_quantize_pairs_also(dy, j.batch, j.out_ch, j.g.out_h, j.g.out_w, ph, pwd, 0, NULL, pdy,
                                           &j.dy, &sat, NULL, kept_dy ? kept_dy->pairs : NULL, &kept_done);
     } else if (st == DFP_OK) {
         st = dfp_conv_quantize_tensor(dy, j.batch * j.out_ch * j.pixels, pdy, &j.dy, &sat);

@@ -71,38 +71,38 @@ int64_t dfp_conv_pairs_size(int64_t batch, int64_t channels, int64_t h, int64_t 
  * only) the quad kernel writes that layout too where it applies, and
  * *imgpairs_done says whether it did. */
 static int64_t quantize_pass(const float *x, int64_t batch, int64_t channels, int64_t h, int64_t w,
-                             int64_t pad_h, int64_t pad_w, int pair_images, const float *bn_scale,
-                             const float *bn_shift, const dfp_quant_run *run, int16_t *q, int16_t *imgpairs,
-                             int *imgpairs_done, int32_t *qmax, uint32_t *xmax)
+                             int64_t pad_h, int64_t pad_w, int pair_images, const dfp_bn_relu_input *bn,
+                             const dfp_quant_run *run, int16_t *q, int16_t *imgpairs, int *imgpairs_done,
+                             int32_t *qmax, uint32_t *xmax)
 {
-    if (imgpairs && !pair_images && !bn_scale) {
+    if (imgpairs && !pair_images && !bn) {
         int64_t n = dfp_quantize_plane_quads(x, batch, channels, h, w, pad_h, pad_w, run, q, imgpairs, qmax, xmax);
         if (n != DFP_QUADS_NOT_APPLICABLE) {
             *imgpairs_done = 1;
             return n;
         }
     }
-    return dfp_quantize_plane_pairs(x, batch, channels, h, w, pad_h, pad_w, pair_images, bn_scale, bn_shift, run,
+    return dfp_quantize_plane_pairs(x, batch, channels, h, w, pad_h, pad_w, pair_images, bn, run,
                                     q, qmax, xmax);
 }
 
 dfp_status dfp_conv_quantize_pairs(const float *x, int64_t batch, int64_t channels, int64_t h,
                                    int64_t w, int64_t pad_h, int64_t pad_w, int pair_images,
-                                   const float *bn_scale, const float *bn_shift, const dfp_dfp16_params *p,
+                                   const dfp_bn_relu_input *bn, const dfp_dfp16_params *p,
                                    qtensor *t, int64_t *sat, int16_t *into)
 {
-    return dfp_conv_quantize_pairs_also(x, batch, channels, h, w, pad_h, pad_w, pair_images, bn_scale, bn_shift,
+    return dfp_conv_quantize_pairs_also(x, batch, channels, h, w, pad_h, pad_w, pair_images, bn,
                                         p, t, sat, into, NULL, NULL);
 }
 
 dfp_status dfp_conv_quantize_pairs_also(const float *x, int64_t batch, int64_t channels, int64_t h,
                                         int64_t w, int64_t pad_h, int64_t pad_w, int pair_images,
-                                        const float *bn_scale, const float *bn_shift,
+                                        const dfp_bn_relu_input *bn,
                                         const dfp_dfp16_params *p, qtensor *t, int64_t *sat, int16_t *into,
                                         int16_t *imgpairs, int *imgpairs_done)
 {
     int done = 0;
-    if (!dfp_conv_params_valid(p) || (!bn_scale != !bn_shift))
+    if (!dfp_conv_params_valid(p) || (bn && (!bn->scale || !bn->shift)))
         return DFP_ERR_INVALID_ARGUMENT;
     const int64_t t0 = dfp_clock_ns();
     const int64_t size = dfp_conv_pairs_size(batch, channels, h, w, pad_h, pad_w, pair_images);
@@ -113,14 +113,14 @@ dfp_status dfp_conv_quantize_pairs_also(const float *x, int64_t batch, int64_t c
     t->q = into ? NULL : q; /* owned only when allocated here */
     int64_t n_sat = -1;
     const int expected = p->use_expected_exponent && p->expected_exponent >= -126 && p->expected_exponent <= 127;
-    if (expected || bn_scale) {
+    if (expected || bn) {
         /* one pass: quantise with the expected exponent, taking the maximum on the
          * way (batch norm's values exist only inside the pass: without a guess,
          * exponent 0 stands in, and a second pass follows) */
         uint32_t xmax = 0;
         const int32_t guess = expected ? p->expected_exponent : 0;
         dfp_quant_run run = dfp_dfp16_run(guess, p, 0);
-        n_sat = quantize_pass(x, batch, channels, h, w, pad_h, pad_w, pair_images, bn_scale, bn_shift, &run, q,
+        n_sat = quantize_pass(x, batch, channels, h, w, pad_h, pad_w, pair_images, bn, &run, q,
                               imgpairs, &done, &t->max_abs, &xmax);
         if (n_sat < 0)
             return DFP_ERR_OUT_OF_MEMORY;
@@ -137,7 +137,7 @@ dfp_status dfp_conv_quantize_pairs_also(const float *x, int64_t batch, int64_t c
     }
     if (n_sat < 0) {
         dfp_quant_run run = dfp_dfp16_run(t->e, p, 0);
-        n_sat = quantize_pass(x, batch, channels, h, w, pad_h, pad_w, pair_images, bn_scale, bn_shift, &run, q,
+        n_sat = quantize_pass(x, batch, channels, h, w, pad_h, pad_w, pair_images, bn, &run, q,
                               imgpairs, &done, &t->max_abs, NULL);
         if (n_sat < 0)
             return DFP_ERR_OUT_OF_MEMORY;

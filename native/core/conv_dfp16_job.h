@@ -58,18 +58,18 @@ dfp_status dfp_conv_quantize_tensor(const float *x, int64_t n, const dfp_dfp16_p
 /* x (batch x channels x h x w) quantised per tensor straight into a plane-pair
  * layout with a zero border: channel pairs for the direct conv, image pairs for
  * WTGRAD; into `into` when given, else into a new buffer owned by t. With
- * bn_scale and bn_shift (per channel, nullable together): the tensor quantised
- * is batch norm's relu(x * scale + shift) (dfp_quantize_plane_pairs). */
+ * bn (nullable): the tensor quantised is batch norm's output from x
+ * (dfp_bn_relu_input, dfp_quantize_plane_pairs). */
 dfp_status dfp_conv_quantize_pairs(const float *x, int64_t batch, int64_t channels, int64_t h,
                                    int64_t w, int64_t pad_h, int64_t pad_w, int pair_images,
-                                   const float *bn_scale, const float *bn_shift, const dfp_dfp16_params *p,
+                                   const dfp_bn_relu_input *bn, const dfp_dfp16_params *p,
                                    qtensor *t, int64_t *sat, int16_t *into);
 /* The same into the channel pair layout (pair_images 0, no bn), and from the same
  * pass, where the quad kernel applies, the image pair layout without border into
  * imgpairs (*imgpairs_done = 1; else 0 and imgpairs untouched). */
 dfp_status dfp_conv_quantize_pairs_also(const float *x, int64_t batch, int64_t channels, int64_t h,
                                         int64_t w, int64_t pad_h, int64_t pad_w, int pair_images,
-                                        const float *bn_scale, const float *bn_shift,
+                                        const dfp_bn_relu_input *bn,
                                         const dfp_dfp16_params *p, qtensor *t, int64_t *sat, int16_t *into,
                                         int16_t *imgpairs, int *imgpairs_done);
 

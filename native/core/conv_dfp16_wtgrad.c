@@ -141,7 +141,7 @@ static dfp_status wtgrad(const conv_job *j, float *dw, dfp_gemm_stats *stats)
 static dfp_status wtgrad_from_x(conv_job *j, const float *dy, float *dw,
                                 const dfp_dfp16_params *pdy, int64_t sat, dfp_gemm_stats *stats)
 {
-    dfp_status st = dfp_conv_quantize_pairs(dy, j->batch, j->out_ch, j->g.out_h, j->g.out_w, 0, 0, 1, NULL, NULL, pdy,
+    dfp_status st = dfp_conv_quantize_pairs(dy, j->batch, j->out_ch, j->g.out_h, j->g.out_w, 0, 0, 1, NULL, pdy,
                                    &j->dy, &sat, NULL);
     if (st == DFP_OK)
         st = wtgrad(j, dw, stats);
@@ -163,7 +163,7 @@ dfp_status dfp_conv2d_backward_weight_dfp16(const dfp_conv2d_shape *shape, const
     dfp_status st = dfp_conv_make_job(shape, &j);
     int64_t sat = 0;
     if (st == DFP_OK)
-        st = dfp_conv_quantize_pairs(x, j.batch, j.g.channels, j.g.in_h, j.g.in_w, j.g.pad_h, j.g.pad_w, 1, NULL, NULL,
+        st = dfp_conv_quantize_pairs(x, j.batch, j.g.channels, j.g.in_h, j.g.in_w, j.g.pad_h, j.g.pad_w, 1, NULL,
                             px, &j.x, &sat, NULL);
     if (st != DFP_OK) {
         dfp_conv_free_job(&j);

@@ -10,6 +10,7 @@
 #ifndef DFP_CONV_S16_PACK_H
 #define DFP_CONV_S16_PACK_H
 
+#include "dfpengine.h"
 #include "im2col.h"
 #include "int_kernels.h"
 
@@ -43,15 +44,14 @@ void dfp_pack_conv_pixels(const dfp_conv_geom *g, const int16_t *xp_img, int64_t
  * ignored: each element keeps its flat NCHW index) straight into the channel
  * pair layout xp (pair_images = 0; g = {channels, h, w, pad}) or the image pair
  * layout xi (pair_images = 1) with a zero border of pad_h rows and pad_w
- * columns. With bn_scale and bn_shift (per channel; both or neither) the
- * values quantised are batch norm's relu(x * scale + shift) (dfp_plane_bn_relu),
- * never stored as floats. Returns the saturations (-1: out of memory); *qmax =
+ * columns. With bn (nullable) the values quantised are batch norm's output
+ * from x (dfp_bn_relu_input: stored as floats only into bn->out). Returns the saturations (-1: out of memory); *qmax =
  * largest |q|; xmax_bits (nullable) gets the largest |value| as IEEE bits, sign
  * cleared (conv_s16_quant.c). */
 int64_t dfp_quantize_plane_pairs(const float *x, int64_t batch, int64_t channels, int64_t h,
                                  int64_t w, int64_t pad_h, int64_t pad_w, int pair_images,
-                                 const float *bn_scale, const float *bn_shift, const dfp_quant_run *run,
-                                 int16_t *dst, int32_t *qmax, uint32_t *xmax_bits);
+                                 const dfp_bn_relu_input *bn, const dfp_quant_run *run, int16_t *dst,
+                                 int32_t *qmax, uint32_t *xmax_bits);
 
 /* dfp_quantize_plane_pairs of a tensor with an even batch and channel count
  * into the channel pair layout xp (border pad_h, pad_w) and, from the same

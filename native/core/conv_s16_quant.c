@@ -20,14 +20,19 @@ static int high_half_shared(int64_t i0, int64_t n)
     return i0 < 0 || (uint64_t)i0 >> 32 == (uint64_t)(i0 + n) >> 32;
 }
 
-/* relu(x * scale + shift) of n values into v, rounded as batch norm's forward
- * (this file builds with -ffp-contract=off; the ReLU keeps NaN). */
+/* relu(x * scale + shift (+ residual)) of n values into v, and bn.out where set,
+ * rounded as batch norm's forward (this file builds with -ffp-contract=off; the
+ * ReLU keeps NaN). */
 static void bn_relu_plane(const float *x, int64_t n, dfp_plane_bn_relu bn, float *v)
 {
     for (int64_t i = 0; i < n; i++) {
         float t = x[i] * bn.scale + bn.shift;
+        if (bn.residual)
+            t = t + bn.residual[i];
         v[i] = t > 0.0f || t != t ? t : 0.0f;
     }
+    if (bn.out)
+        memcpy(bn.out, v, (size_t)n * sizeof(float));
 }
 
 /* The portable plane pair: both source planes (src[t] < 0: zeros; bn nullable:
@@ -78,8 +83,8 @@ static int64_t plane_pair_by_planes(const float *x, const int64_t src[2], int64_
 
 int64_t dfp_quantize_plane_pairs(const float *x, int64_t batch, int64_t channels, int64_t h,
                                  int64_t w, int64_t pad_h, int64_t pad_w, int pair_images,
-                                 const float *bn_scale, const float *bn_shift, const dfp_quant_run *run,
-                                 int16_t *dst, int32_t *qmax, uint32_t *xmax_bits)
+                                 const dfp_bn_relu_input *bnin, const dfp_quant_run *run, int16_t *dst,
+                                 int32_t *qmax, uint32_t *xmax_bits)
 {
     const dfp_int_kernels *ik = &dfp_kernels()->integer;
     const dfp_quantize_plane_pair_fn one_pass = ik->quantize_plane_pair;
@@ -93,8 +98,8 @@ int64_t dfp_quantize_plane_pairs(const float *x, int64_t batch, int64_t channels
     reduction(max : qm) reduction(max : xm) reduction(| : failed)
     {
         int16_t *q = malloc((size_t)(2 * hw + 1) * sizeof(int16_t));
-        float *vbuf = bn_scale ? malloc((size_t)hw * sizeof(float)) : NULL;
-        failed = !q || (bn_scale && !vbuf);
+        float *vbuf = bnin ? malloc((size_t)hw * sizeof(float)) : NULL;
+        failed = !q || (bnin && !vbuf);
 #pragma omp for schedule(static)
         for (int64_t pl = 0; pl < planes; pl++) {
             if (failed)
@@ -109,11 +114,13 @@ int64_t dfp_quantize_plane_pairs(const float *x, int64_t batch, int64_t channels
                 src[0] = n * channels + 2 * cp;
                 src[1] = 2 * cp + 1 < channels ? src[0] + 1 : -1;
             }
-            dfp_plane_bn_relu bn[2] = {{0.0f, 0.0f}, {0.0f, 0.0f}};
-            for (int t = 0; bn_scale && t < 2; t++)
+            dfp_plane_bn_relu bn[2] = {{0.0f, 0.0f, NULL, NULL}, {0.0f, 0.0f, NULL, NULL}};
+            for (int t = 0; bnin && t < 2; t++)
                 if (src[t] >= 0)
-                    bn[t] = (dfp_plane_bn_relu){bn_scale[src[t] % channels], bn_shift[src[t] % channels]};
-            const dfp_plane_bn_relu *pbn = bn_scale ? bn : NULL;
+                    bn[t] = (dfp_plane_bn_relu){bnin->scale[src[t] % channels], bnin->shift[src[t] % channels],
+                                                bnin->residual ? bnin->residual + src[t] * hw : NULL,
+                                                bnin->out ? bnin->out + src[t] * hw : NULL};
+            const dfp_plane_bn_relu *pbn = bnin ? bn : NULL;
             int16_t *d = dst + pl * plane;
             if (pad_h || pad_w) /* the border: one pass over the small plane, interior rewritten below */
                 memset(d, 0, (size_t)plane * sizeof(int16_t));

@@ -73,10 +73,13 @@ typedef void (*dfp_interleave_s16_fn)(const int16_t *even, const int16_t *odd, i
                                       int16_t *dst);
 
 /* Batch norm's apply and ReLU on a plane, as the values to quantise:
- * relu(x * scale + shift), rounded as dfp_batch_norm_relu_forward_f32 rounds
- * (the product, then the sum; the ReLU keeps NaN and turns -0 into +0). */
+ * relu(x * scale + shift (+ residual[i])), rounded as
+ * dfp_batch_norm_relu_forward_f32 rounds (the product, then each sum; the ReLU
+ * keeps NaN and turns -0 into +0); written to out[i] too where out is set. */
 typedef struct dfp_plane_bn_relu {
     float scale, shift;
+    const float *residual; /* nullable: the plane's residual */
+    float *out;            /* nullable: the plane's output */
 } dfp_plane_bn_relu;
 
 /* The DFP16 conv quantiser's plane pair (conv_s16_quant.c): planes a and b of

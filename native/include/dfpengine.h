@@ -257,10 +257,20 @@ typedef struct dfp_dfp16_input {
 int64_t dfp_conv2d_dfp16_input_size(const dfp_conv2d_shape *shape);
 /* dfp_conv2d_forward_dfp16 that also leaves x's codes in *kept (pairs set by the caller). */
 dfp_status dfp_conv2d_forward_dfp16_keep(const dfp_conv2d_shape *shape, const float *x, const float *w, const float *bias, float *y, const dfp_dfp16_params *px, const dfp_dfp16_params *pw, dfp_gemm_stats *stats, dfp_dfp16_input *kept);
-/* dfp_conv2d_forward_dfp16_keep of batch norm's output relu(x * bn_scale[c] + bn_shift[c])
- * (rounded as dfp_batch_norm_relu_forward_f32), computed inside the quantiser: that
- * tensor is never written as FP32. kept nullable. */
-dfp_status dfp_conv2d_forward_dfp16_bn_relu(const dfp_conv2d_shape *shape, const float *x, const float *bn_scale, const float *bn_shift, const float *w, const float *bias, float *y, const dfp_dfp16_params *px, const dfp_dfp16_params *pw, dfp_gemm_stats *stats, dfp_dfp16_input *kept);
+/* Batch norm's output as a conv's input: relu(x * scale[c] + shift[c]), or
+ * relu(x * scale[c] + shift[c] + residual) with a residual (NCHW like x),
+ * rounded as dfp_batch_norm_relu_forward_f32; with out (nullable, NCHW) those
+ * values are also written there, for batch norm's other readers. */
+typedef struct dfp_bn_relu_input {
+    const float *scale, *shift;
+    const float *residual;
+    float *out;
+} dfp_bn_relu_input;
+
+/* dfp_conv2d_forward_dfp16_keep of batch norm's output (bn applied to x), computed
+ * inside the quantiser: without bn->out that tensor is never written as FP32, with
+ * it, written in the same pass. kept nullable. */
+dfp_status dfp_conv2d_forward_dfp16_bn_relu(const dfp_conv2d_shape *shape, const float *x, const dfp_bn_relu_input *bn, const float *w, const float *bias, float *y, const dfp_dfp16_params *px, const dfp_dfp16_params *pw, dfp_gemm_stats *stats, dfp_dfp16_input *kept);
 /* dfp_conv2d_backward_weight_dfp16 on the kept input of the FPROP of the same shape. */
 dfp_status dfp_conv2d_backward_weight_dfp16_kept(const dfp_conv2d_shape *shape, const dfp_dfp16_input *kept, const float *dy, float *dw, const dfp_dfp16_params *pdy, dfp_gemm_stats *stats);
 
