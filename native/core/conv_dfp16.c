@@ -437,7 +437,7 @@ static dfp_status backward_data(const dfp_conv2d_shape *shape, const float *dy, 
         dfp_conv_dfp16_bprop_phase_border(&j.g, &ph, &pwd);
     int kept_done = 0; /* dy's image pairs for WTGRAD written by the quantiser's pass */
     if (st == DFP_OK && (direct || phases)) {
-        st = dfp_conv_quantize_pairs_also(dy, j.batch, j.out_ch, j.g.out_h, j.g.out_w, ph, pwd, 0, NULL, pdy,
+        st = dfp_conv_quantize_both_layouts(dy, j.batch, j.out_ch, j.g.out_h, j.g.out_w, ph, pwd, 0, NULL, pdy,
                                           &j.dy, &sat, NULL, kept_dy ? kept_dy->pairs : NULL, &kept_done);
     } else if (st == DFP_OK) {
         st = dfp_conv_quantize_tensor(dy, j.batch * j.out_ch * j.pixels, pdy, &j.dy, &sat);

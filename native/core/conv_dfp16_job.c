@@ -91,11 +91,11 @@ dfp_status dfp_conv_quantize_pairs(const float *x, int64_t batch, int64_t channe
                                    const dfp_bn_relu_input *bn, const dfp_dfp16_params *p,
                                    qtensor *t, int64_t *sat, int16_t *into)
 {
-    return dfp_conv_quantize_pairs_also(x, batch, channels, h, w, pad_h, pad_w, pair_images, bn,
+    return dfp_conv_quantize_both_layouts(x, batch, channels, h, w, pad_h, pad_w, pair_images, bn,
                                         p, t, sat, into, NULL, NULL);
 }
 
-dfp_status dfp_conv_quantize_pairs_also(const float *x, int64_t batch, int64_t channels, int64_t h,
+dfp_status dfp_conv_quantize_both_layouts(const float *x, int64_t batch, int64_t channels, int64_t h,
                                         int64_t w, int64_t pad_h, int64_t pad_w, int pair_images,
                                         const dfp_bn_relu_input *bn,
                                         const dfp_dfp16_params *p, qtensor *t, int64_t *sat, int16_t *into,

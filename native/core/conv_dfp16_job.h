@@ -67,7 +67,7 @@ dfp_status dfp_conv_quantize_pairs(const float *x, int64_t batch, int64_t channe
 /* The same into the channel pair layout (pair_images 0, no bn), and from the same
  * pass, where the quad kernel applies, the image pair layout without border into
  * imgpairs (*imgpairs_done = 1; else 0 and imgpairs untouched). */
-dfp_status dfp_conv_quantize_pairs_also(const float *x, int64_t batch, int64_t channels, int64_t h,
+dfp_status dfp_conv_quantize_both_layouts(const float *x, int64_t batch, int64_t channels, int64_t h,
                                         int64_t w, int64_t pad_h, int64_t pad_w, int pair_images,
                                         const dfp_bn_relu_input *bn,
                                         const dfp_dfp16_params *p, qtensor *t, int64_t *sat, int16_t *into,
