@@ -1,10 +1,13 @@
-/* The DFP16 conv quantiser's plane pair in one pass (contract in int_kernels.h):
- * 16 pixels of both planes per step, rounded as dfp16_round_avx512.h rounds
- * (the codes of the scalar reference), the two codes of a pixel packed into
- * one 32-bit lane (plane a's in the low half: the pair layout) and stored
- * straight into the padded row. The portable path quantises each plane into a
- * buffer, takes both maxima in separate passes and interleaves row by row:
- * five passes and a call per row, where this is one. */
+/* The DFP16 conv quantiser's plane pair and plane quad in one pass (contracts
+ * in int_kernels.h): 16 pixels of each plane per step, rounded as
+ * dfp16_round_avx512.h rounds (the codes of the scalar reference), the two
+ * codes of a pixel packed into one 32-bit lane (the first plane's in the low
+ * half: the pair layouts) and stored straight into the padded rows. The pair
+ * can read its planes through batch norm's apply (+ residual) and ReLU, writing
+ * that output on the way; the quad (two images x two channels) stores both the
+ * channel pairs and the image pairs. The portable path quantises each plane
+ * into a buffer, takes both maxima in separate passes and interleaves row by
+ * row: five passes and a call per row, where this is one. */
 #include "dfp16_round_avx512.h"
 #include "int_kernels.h"
 
