@@ -36,6 +36,32 @@ def _remember(cache, str tensor, int exponent):
         exps[tensor] = exponent
 
 
+cdef _bn_relu_input(bn_relu, x, c.dfp_bn_relu_input *bn):
+    """bn_relu = None, (scale, shift) or (scale, shift, residual, out), checked against x,
+    as the C struct (pointers NULL where absent)."""
+    bn.scale = bn.shift = bn.residual = NULL
+    bn.out = NULL
+    if bn_relu is None:
+        return
+    scale, shift, residual, out = tuple(bn_relu) + (None, None) if len(bn_relu) == 2 else bn_relu
+    _ref._channels("bn_relu scale", scale, x.shape[1])
+    _ref._channels("bn_relu shift", shift, x.shape[1])
+    for name, a in (("bn_relu residual", residual), ("bn_relu out", out)):
+        if a is not None:
+            _ref._array(name, a)
+            if a.shape != x.shape:
+                raise ValueError(f"conv2d_forward: {name} has shape {a.shape}, expected x's {x.shape}")
+    if out is not None and (not out.flags.writeable or np.may_share_memory(out, x)
+                            or (residual is not None and np.may_share_memory(out, residual))):
+        raise ValueError("conv2d_forward: bn_relu out must be writeable and apart from x and residual")
+    bn.scale = <float *>cnp.PyArray_DATA(<cnp.ndarray>scale)
+    bn.shift = <float *>cnp.PyArray_DATA(<cnp.ndarray>shift)
+    if residual is not None:
+        bn.residual = <float *>cnp.PyArray_DATA(<cnp.ndarray>residual)
+    if out is not None:
+        bn.out = <float *>cnp.PyArray_DATA(<cnp.ndarray>out)
+
+
 def conv2d_forward_quantized(x, w, bias, stride, padding, dilation, fmt=None, cache=None, bn_relu=None):
     """DFP16 conv forward: fmt.a is the activation's format, fmt.b the weight's.
     With a dict `cache`, x's codes are kept there for conv2d_backward_weight_quantized
@@ -54,26 +80,7 @@ def conv2d_forward_quantized(x, w, bias, stride, padding, dilation, fmt=None, ca
         _ref._channels("bias", bias, w.shape[0])
         pbias = <float *>cnp.PyArray_DATA(<cnp.ndarray>bias)
     cdef c.dfp_bn_relu_input bn
-    bn.scale = bn.shift = bn.residual = NULL
-    bn.out = NULL
-    if bn_relu is not None:
-        scale, shift, residual, out = tuple(bn_relu) + (None, None) if len(bn_relu) == 2 else bn_relu
-        _ref._channels("bn_relu scale", scale, x.shape[1])
-        _ref._channels("bn_relu shift", shift, x.shape[1])
-        bn.scale = <float *>cnp.PyArray_DATA(<cnp.ndarray>scale)
-        bn.shift = <float *>cnp.PyArray_DATA(<cnp.ndarray>shift)
-        for name, a in (("bn_relu residual", residual), ("bn_relu out", out)):
-            if a is not None:
-                _ref._array(name, a)
-                if a.shape != x.shape:
-                    raise ValueError(f"conv2d_forward: {name} has shape {a.shape}, expected x's {x.shape}")
-        if out is not None and (not out.flags.writeable or np.may_share_memory(out, x)
-                                or (residual is not None and np.may_share_memory(out, residual))):
-            raise ValueError("conv2d_forward: bn_relu out must be writeable and apart from x and residual")
-        if residual is not None:
-            bn.residual = <float *>cnp.PyArray_DATA(<cnp.ndarray>residual)
-        if out is not None:
-            bn.out = <float *>cnp.PyArray_DATA(<cnp.ndarray>out)
+    _bn_relu_input(bn_relu, x, &bn)
     cdef c.dfp_dfp16_params px = _spec_params(fa, "conv2d_forward", fmt, 0)
     cdef c.dfp_dfp16_params pw = _spec_params(fb, "conv2d_forward", fmt, 1)
     _expect(&px, cache, "x")
