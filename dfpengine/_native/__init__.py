@@ -126,16 +126,21 @@ def gemm(a, b, trans_a=False, trans_b=False, fmt=None):
     return _quantized("gemm", fmt)(a, b, trans_a, trans_b, fmt)
 
 
+def _integer(fmt):
+    """Whether the integer module (`_int`) serves this format."""
+    return not _is_fp32(fmt) and QUANTIZED_PROVIDERS.get(_tag(fmt)) == "_int"
+
+
 def _cache_kw(fmt, cache):
     """The integer module keeps a conv input's codes from FPROP, and its output gradient's
     from BPROP, for WTGRAD (`cache`, a dict the conv op holds between its passes); the
     other providers take no cache."""
-    return {"cache": cache} if cache is not None and QUANTIZED_PROVIDERS.get(_tag(fmt)) == "_int" else {}
+    return {"cache": cache} if cache is not None and _integer(fmt) else {}
 
 
 def fuses_bn_relu(fmt):
     """Whether conv2d_forward with this format applies `bn_relu` inside its quantiser."""
-    return not _is_fp32(fmt) and QUANTIZED_PROVIDERS.get(_tag(fmt)) == "_int"
+    return _integer(fmt)
 
 
 def conv2d_forward(x, w, bias, stride, padding, dilation, fmt=None, cache=None, bn_relu=None):
@@ -162,7 +167,7 @@ def conv2d_backward_data(dy, w, x_shape, stride, padding, dilation, fmt=None, ca
     """The data gradient; with `add_into` (a float32 array of x's shape) it is added into that
     array, rounded as `add_into + dx`, and the array is returned. The integer module adds in
     its epilogue; other formats compute dx, then add it in place."""
-    if add_into is not None and not _is_fp32(fmt) and QUANTIZED_PROVIDERS.get(_tag(fmt)) == "_int":
+    if add_into is not None and _integer(fmt):
         return _quantized("conv2d_backward_data", fmt)(dy, w, x_shape, stride, padding, dilation, fmt,
                                                        add_into=add_into, **_cache_kw(fmt, cache))
     if _is_fp32(fmt):

@@ -42,6 +42,18 @@ static inline void store_flat16(int16_t *d, int64_t ld, int64_t w, int64_t i, in
     }
 }
 
+/* The 16 pairs p of one step (pixels i .. i + len of a plane w wide) into rows ld
+ * int16 apart: a masked store into row `row` when rows are w >= 16 wide (a step
+ * never crosses a row), else row piece by row piece. */
+static inline void store_step16(int16_t *d, int64_t ld, int64_t w, int64_t row, int64_t i, int64_t len,
+                                __m512i p)
+{
+    if (w >= 16)
+        _mm512_mask_storeu_epi32(d + row * ld + 2 * (i - row * w), (__mmask16)((1u << len) - 1), p);
+    else
+        store_flat16(d, ld, w, i, len, p);
+}
+
 /* Two int32 code vectors as pairs: a's code in the low half. */
 static inline __m512i pack_pairs16(__m512i qa, __m512i qb)
 {
@@ -105,22 +117,16 @@ plane_pair_pass(const float *a, const float *b, int64_t h, int64_t w, const dfp_
     const __m512i lka = _mm512_set1_epi32((int)dfp_rng_lane_key(ra->key_lo, ra->key_hi, (uint32_t)(ra->index0 >> 32)));
     const __m512i lkb = b ? _mm512_set1_epi32((int)dfp_rng_lane_key(rb->key_lo, rb->key_hi, (uint32_t)(rb->index0 >> 32)))
                           : _mm512_setzero_si512();
-    if (w >= 16) { /* row by row, a masked last step per row */
-        for (int64_t r = 0; r < h; r++)
-            for (int64_t c = 0; c < w; c += 16) {
-                const __mmask16 m = w - c >= 16 ? 0xffff : (__mmask16)((1u << (w - c)) - 1);
-                __m512i p = pairs16(a, b, r * w + c, m, inva, invb, rounding, lka, lkb, ra, rb, acc, exact, bn, pb);
-                _mm512_mask_storeu_epi32(d + r * ld + 2 * c, m, p);
-            }
-    } else { /* short rows: 16 flat values per step, stored row piece by row piece */
-        const int64_t n = h * w;
-        for (int64_t i = 0; i < n; i += 16) {
-            const int64_t len = n - i >= 16 ? 16 : n - i;
+    /* rows of w >= 16 pixels step by step, a masked last step per row; shorter
+     * rows as one flat run of 16 values per step */
+    const int64_t n = h * w, step = w >= 16 ? w : n;
+    for (int64_t r0 = 0, row = 0; r0 < n; r0 += step, row++)
+        for (int64_t c = 0; c < step; c += 16) {
+            const int64_t i = r0 + c, len = step - c >= 16 ? 16 : step - c;
             __m512i p = pairs16(a, b, i, (__mmask16)((1u << len) - 1), inva, invb, rounding, lka, lkb, ra, rb,
                                 acc, exact, bn, pb);
-            store_flat16(d, ld, w, i, len, p);
+            store_step16(d, ld, w, row, i, len, p);
         }
-    }
 }
 
 /* From a plane's largest |x| (IEEE bits) and its run: whether some lane may have
@@ -191,8 +197,8 @@ plane_quad_pass(const float *const x[4], int64_t h, int64_t w, const dfp_quant_r
         lk[k] = _mm512_set1_epi32((int)dfp_rng_lane_key(r[k].key_lo, r[k].key_hi, (uint32_t)(r[k].index0 >> 32)));
     }
     const __m512 zero = _mm512_setzero_ps();
-    const int64_t n = h * w, step = w >= 16 ? w : n; /* rows of w >= 16 pixels, else flat */
-    for (int64_t r0 = 0; r0 < n; r0 += step)
+    const int64_t n = h * w, step = w >= 16 ? w : n; /* as plane_pair_pass */
+    for (int64_t r0 = 0, row = 0; r0 < n; r0 += step, row++)
         for (int64_t c = 0; c < step; c += 16) {
             const int64_t i = r0 + c, len = step - c >= 16 ? 16 : step - c;
             const __mmask16 m = (__mmask16)((1u << len) - 1);
@@ -206,13 +212,8 @@ plane_quad_pass(const float *const x[4], int64_t h, int64_t w, const dfp_quant_r
             const __m512i pc[2] = {pack_pairs16(q[0], q[1]), pack_pairs16(q[2], q[3])};
             const __m512i pi[2] = {pack_pairs16(q[0], q[2]), pack_pairs16(q[1], q[3])};
             for (int t = 0; t < 2; t++) {
-                if (w >= 16) {
-                    _mm512_mask_storeu_epi32(dc[t] + (r0 / w) * ldc + 2 * c, m, pc[t]);
-                    _mm512_mask_storeu_epi32(di[t] + (r0 / w) * ldi + 2 * c, m, pi[t]);
-                } else {
-                    store_flat16(dc[t], ldc, w, i, len, pc[t]);
-                    store_flat16(di[t], ldi, w, i, len, pi[t]);
-                }
+                store_step16(dc[t], ldc, w, row, i, len, pc[t]);
+                store_step16(di[t], ldi, w, row, i, len, pi[t]);
             }
         }
 }

@@ -20,17 +20,12 @@ static int high_half_shared(int64_t i0, int64_t n)
     return i0 < 0 || (uint64_t)i0 >> 32 == (uint64_t)(i0 + n) >> 32;
 }
 
-/* relu(x * scale + shift (+ residual)) of n values into v, and bn.out where set,
- * rounded as batch norm's forward (this file builds with -ffp-contract=off; the
- * ReLU keeps NaN). */
+/* Batch norm's output of one plane of n values into v (and bn.out where set):
+ * its own forward kernel on a one-channel, one-image tensor, so the values are
+ * those batch norm writes by definition. */
 static void bn_relu_plane(const float *x, int64_t n, dfp_plane_bn_relu bn, float *v)
 {
-    for (int64_t i = 0; i < n; i++) {
-        float t = x[i] * bn.scale + bn.shift;
-        if (bn.residual)
-            t = t + bn.residual[i];
-        v[i] = t > 0.0f || t != t ? t : 0.0f;
-    }
+    dfp_batch_norm_relu_forward_f32(1, 1, n, x, &bn.scale, &bn.shift, bn.residual, v);
     if (bn.out)
         memcpy(bn.out, v, (size_t)n * sizeof(float));
 }
