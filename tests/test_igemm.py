@@ -110,10 +110,10 @@ def test_rejects_non_dfp16_and_bad_shapes():
         _int.gemm_quantized(a, np.full_like(b, np.inf), fmt=NEAREST)
 
 
-@pytest.mark.parametrize("m,n,k", [(13, 37, 1030), (203, 40, 2), (397, 70, 900), (517, 530, 66)])
+@pytest.mark.parametrize("m,n,k", [(13, 37, 1030), (203, 40, 2), (397, 70, 900), (517, 250, 66)])
 def test_gemm_s16_in_place_a_bit_identical_across_isas_and_threads(m, n, k):
-    """Without -32768 in A and with K even, VNNI reads A's rows in place (no
-    packed copy): rows past a multiple of 8, several row and column tiles (split
+    """Without -32768 in A, with K even and B at most 256 columns wide, VNNI reads
+    A's rows in place (no packed copy): rows past a multiple of 8, several row and column tiles (split
     into near-equal numbers of register panels), several K blocks;
     the same bits as the ISAs that pack A."""
     rng = np.random.default_rng(m + k)
@@ -155,5 +155,41 @@ def test_gemm_s16_packing_bit_identical_across_isas_and_threads(m, n, k):
             assert st["saturations"] == int((a == -32768).sum() + (b == -32768).sum())
             flushes = st["flushes"] / (m * n)
             assert np.all(np.abs(results[-1] - exact) <= (flushes + 1) * 2.0 ** -24 * absum)
+    for c in results[1:]:
+        assert np.array_equal(c.view(np.uint32), results[0].view(np.uint32))
+
+
+@pytest.mark.parametrize("clamped", [False, True])
+@pytest.mark.parametrize("m,n,k", [(203, 300, 1030), (40, 517, 2306)])
+def test_gemm_s16_wide_b_row_sums_bit_identical_across_isas_and_threads(m, n, k, clamped):
+    """B wider than 256 columns: A is packed on every ISA, and its chunk row sums
+    come from A's int16 rows where packing clamped nothing (else from the
+    panels). One row of A is heavy over a stretch late in K and sets the chunk
+    (32 pairs: longer than A's maximum alone allows, much shorter than light rows
+    would): sums that missed or misread it would give longer chunks, other flush
+    counts and other bits than the ISAs summing the panels."""
+    rng = np.random.default_rng(m + n)
+    a = rng.integers(-100, 101, (m, k)).astype(np.int16)
+    b = rng.integers(-8191, 8192, (k, n)).astype(np.int16)
+    a[m // 3, k - 200:k - 72] = 4000   # groups of 8 pairs: 4 of them fit under 2^31 / 8191
+    a[m // 2, 5] = -32768 if clamped else 8191
+    results, flushes = [], set()
+    for isa in _native.isa_supported():
+        for threads in (1, 2):
+            _native.select_isa(isa)
+            _native.set_num_threads(threads)
+            st = {}
+            results.append(_int.gemm_s16(a, b, stats=st))
+            flushes.add((st["flushes"], st["chunk_len"]))
+    assert len(flushes) == 1
+    chunk_len = flushes.pop()[1]
+    ca = np.maximum(a, -32767)
+    by_maxima = 2 * ((2 ** 31 - 1) // (2 * int(np.abs(ca).max()) * int(np.abs(b).max())))
+    if not clamped:
+        assert chunk_len == 64 > by_maxima
+    assert _worst_partial_sum(ca, b, chunk_len) <= 2 ** 31 - 1
+    exact = ca.astype(np.float64) @ b.astype(np.float64)
+    absum = np.abs(ca).astype(np.float64) @ np.abs(b).astype(np.float64)
+    assert np.all(np.abs(results[0] - exact) <= k * 2.0 ** -24 * absum)
     for c in results[1:]:
         assert np.array_equal(c.view(np.uint32), results[0].view(np.uint32))
