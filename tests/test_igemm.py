@@ -86,8 +86,12 @@ def test_chunk_from_row_sums_is_longer_than_from_maxima():
 
 @pytest.mark.parametrize("rounding", ["nearest", "stochastic", "biased"])
 @pytest.mark.parametrize("ta,tb", [(0, 0), (1, 1)])
-def test_bit_identical_across_isas_and_threads(rounding, ta, tb):
-    a, b = _operands(70, 90, 777, ta, tb, seed=3)
+@pytest.mark.parametrize("k", [777, 1030])
+def test_bit_identical_across_isas_and_threads(rounding, ta, tb, k):
+    """Odd K packs A on every ISA; with even K and A's rows K-contiguous (ta = 0), VNNI
+    quantises A into int16 rows it reads in place, the others pack it: the same codes
+    (stochastic draws at the same flat indices), sums and bits."""
+    a, b = _operands(70, 90, k, ta, tb, seed=3)
     fmt = formats.GemmFormat(formats.dfp16(rounding=rounding), formats.dfp16(rounding=rounding))
     results = []
     for isa in _native.isa_supported():
