@@ -56,6 +56,23 @@ def _worst_partial_sum(qa, qb, chunk_len):
                for k0 in range(0, qa.shape[1], chunk_len))
 
 
+def _s16_on_every_isa(a, b):
+    """(product, stats) of gemm_s16(a, b) on every supported ISA at 1 and 2 threads."""
+    runs = []
+    for isa in _native.isa_supported():
+        for threads in (1, 2):
+            _native.select_isa(isa)
+            _native.set_num_threads(threads)
+            st = {}
+            runs.append((_int.gemm_s16(a, b, stats=st), st))
+    return runs
+
+
+def _assert_same_bits(results):
+    for c in results[1:]:
+        assert np.array_equal(c.view(np.uint32), results[0].view(np.uint32))
+
+
 @pytest.mark.parametrize("shift", [0, 2])
 def test_chunk_never_allows_int32_overflow(shift):
     a, b = _operands(8, 8, 2048, 0, 0)
@@ -100,8 +117,7 @@ def test_bit_identical_across_isas_and_threads(rounding, ta, tb, k):
             _native.set_num_threads(threads)
             _int._stream[0] = 100  # same stochastic stream for every run
             results.append(_int.gemm_quantized(a, b, trans_a=bool(ta), trans_b=bool(tb), fmt=fmt))
-    for c in results[1:]:
-        assert np.array_equal(c.view(np.uint32), results[0].view(np.uint32))
+    _assert_same_bits(results)
 
 
 def test_rejects_non_dfp16_and_bad_shapes():
@@ -124,17 +140,11 @@ def test_gemm_s16_in_place_a_bit_identical_across_isas_and_threads(m, n, k):
     a = rng.integers(-32767, 32768, (m, k)).astype(np.int16)
     b = rng.integers(-32767, 32768, (k, n)).astype(np.int16)
     a[-1, -1] = 32767
-    results = []
-    for isa in _native.isa_supported():
-        for threads in (1, 2):
-            _native.select_isa(isa)
-            _native.set_num_threads(threads)
-            results.append(_int.gemm_s16(a, b))
+    results = [c for c, _ in _s16_on_every_isa(a, b)]
     exact = a.astype(np.float64) @ b.astype(np.float64)
     absum = np.abs(a).astype(np.float64) @ np.abs(b).astype(np.float64)
     assert np.all(np.abs(results[0] - exact) <= k * 2.0 ** -24 * absum)
-    for c in results[1:]:
-        assert np.array_equal(c.view(np.uint32), results[0].view(np.uint32))
+    _assert_same_bits(results)
 
 
 @pytest.mark.parametrize("m,n,k", [(13, 37, 1031), (8, 33, 2), (1, 64, 513), (20, 9, 64)])
@@ -149,18 +159,12 @@ def test_gemm_s16_packing_bit_identical_across_isas_and_threads(m, n, k):
     clamped_a, clamped_b = np.maximum(a, -32767), np.maximum(b, -32767)
     exact = clamped_a.astype(np.float64) @ clamped_b.astype(np.float64)
     absum = np.abs(clamped_a).astype(np.float64) @ np.abs(clamped_b).astype(np.float64)
-    results = []
-    for isa in _native.isa_supported():
-        for threads in (1, 2):
-            _native.select_isa(isa)
-            _native.set_num_threads(threads)
-            st = {}
-            results.append(_int.gemm_s16(a, b, stats=st))
-            assert st["saturations"] == int((a == -32768).sum() + (b == -32768).sum())
-            flushes = st["flushes"] / (m * n)
-            assert np.all(np.abs(results[-1] - exact) <= (flushes + 1) * 2.0 ** -24 * absum)
-    for c in results[1:]:
-        assert np.array_equal(c.view(np.uint32), results[0].view(np.uint32))
+    runs = _s16_on_every_isa(a, b)
+    for c, st in runs:
+        assert st["saturations"] == int((a == -32768).sum() + (b == -32768).sum())
+        flushes = st["flushes"] / (m * n)
+        assert np.all(np.abs(c - exact) <= (flushes + 1) * 2.0 ** -24 * absum)
+    _assert_same_bits([c for c, _ in runs])
 
 
 @pytest.mark.parametrize("clamped", [False, True])
@@ -177,14 +181,8 @@ def test_gemm_s16_wide_b_row_sums_bit_identical_across_isas_and_threads(m, n, k,
     b = rng.integers(-8191, 8192, (k, n)).astype(np.int16)
     a[m // 3, k - 200:k - 72] = 4000   # groups of 8 pairs: 4 of them fit under 2^31 / 8191
     a[m // 2, 5] = -32768 if clamped else 8191
-    results, flushes = [], set()
-    for isa in _native.isa_supported():
-        for threads in (1, 2):
-            _native.select_isa(isa)
-            _native.set_num_threads(threads)
-            st = {}
-            results.append(_int.gemm_s16(a, b, stats=st))
-            flushes.add((st["flushes"], st["chunk_len"]))
+    runs = _s16_on_every_isa(a, b)
+    results, flushes = [c for c, _ in runs], {(st["flushes"], st["chunk_len"]) for _, st in runs}
     assert len(flushes) == 1
     chunk_len = flushes.pop()[1]
     ca = np.maximum(a, -32767)
@@ -195,5 +193,4 @@ def test_gemm_s16_wide_b_row_sums_bit_identical_across_isas_and_threads(m, n, k,
     exact = ca.astype(np.float64) @ b.astype(np.float64)
     absum = np.abs(ca).astype(np.float64) @ np.abs(b).astype(np.float64)
     assert np.all(np.abs(results[0] - exact) <= k * 2.0 ** -24 * absum)
-    for c in results[1:]:
-        assert np.array_equal(c.view(np.uint32), results[0].view(np.uint32))
+    _assert_same_bits(results)
