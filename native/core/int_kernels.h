@@ -106,6 +106,15 @@ typedef int64_t (*dfp_quantize_plane_quad_fn)(const float *const x[4], int64_t h
                                               const dfp_quant_run r[4], int16_t *const dc[2], int64_t ldc,
                                               int16_t *const di[2], int64_t ldi, int32_t *qmax, uint32_t *xmax);
 
+/* A 32-wide packed panel from int16 stored across K (row k of the stored matrix
+ * holds K index k of every panel row): pair p of the panel = (s[2p ld + i],
+ * s[(2p+1) ld + i]) for i < rows (<= 32), 0 past rows and for the odd last K's
+ * missing half; -32768 clamped to -32767 and counted in *clamped. Returns
+ * max(m, largest |value|). The same panel, maximum and count as interleaving
+ * each pair, then load_s16 over the panel. NULL where an ISA does not provide it. */
+typedef int32_t (*dfp_pack_kpairs_s16_fn)(const int16_t *s, int64_t ld, int64_t k, int64_t rows,
+                                          int16_t *panel, int32_t m, int64_t *clamped);
+
 /* GEMM epilogue row: c[j] = sums[j] * sa * sb (accumulate: c[j] += ...), the two
  * products rounded in that order, no FMA. */
 typedef void (*dfp_scale_row_fn)(const float *sums, int64_t n, float sa, float sb, float *c,
@@ -135,6 +144,7 @@ typedef struct dfp_int_kernels {
     dfp_l1_groups_s16_fn l1_groups_s16;
     dfp_pack_pairs8_fn pack_pairs8;
     dfp_interleave_s16_fn interleave_s16;
+    dfp_pack_kpairs_s16_fn pack_kpairs_s16;         /* optional */
     dfp_quantize_plane_pair_fn quantize_plane_pair; /* optional */
     dfp_quantize_plane_quad_fn quantize_plane_quad; /* optional */
     dfp_scale_row_fn scale_row;

@@ -158,6 +158,45 @@ static void test_l1_groups_isas(void)
     CHECK(o0[0] == 16 * 32767 && o0[1] == 16 * 32767 + 1000);
 }
 
+/* A 32-wide B panel from int16 stored across K: the ISA's one-pass packer (where
+ * there is one) equals interleaving each pair, then the clamp-and-maximum pass:
+ * rows 1..32, odd and even K, -32768 present. */
+static void test_pack_kpairs_isas(void)
+{
+    enum { LD = 40, K = 21 };
+    int16_t s[K * LD], ref[(K + 1) / 2 * 64], got[(K + 1) / 2 * 64];
+    for (int i = 0; i < K * LD; i++)
+        s[i] = i % 29 == 3 ? INT16_MIN : (int16_t)((int32_t)(rnd() % 65535) - 32767);
+    CHECK(dfp_isa_select(DFP_ISA_SCALAR) == DFP_OK);
+    const dfp_int_kernels *scalar = &dfp_kernels()->integer;
+    int64_t clamped = 0;
+    for (int64_t rows = 1; rows <= 32; rows += rows < 4 ? 1 : 7)
+        for (int64_t k = K - 1; k <= K; k++) {
+            const int64_t kp = (k + 1) / 2;
+            memset(ref, 0, sizeof ref);
+            int64_t sat_ref = 0;
+            for (int64_t p = 0; p < kp; p++)
+                scalar->interleave_s16(s + 2 * p * LD, 2 * p + 1 < k ? s + (2 * p + 1) * LD : NULL, rows,
+                                       ref + p * 64);
+            int32_t m_ref = scalar->load_s16(ref, kp * 64, ref, 7, &sat_ref);
+            for (int isa = DFP_ISA_AVX2; isa <= (int)dfp_isa_supported(); isa++) {
+                CHECK(dfp_isa_select((dfp_isa)isa) == DFP_OK);
+                const dfp_pack_kpairs_s16_fn pack = dfp_kernels()->integer.pack_kpairs_s16;
+                if (!pack)
+                    continue;
+                int64_t sat = 0;
+                memset(got, 0x55, sizeof got);
+                int32_t m = pack(s, LD, k, rows, got, 7, &sat);
+                CHECK(m == m_ref && sat == sat_ref);
+                clamped += sat;
+                CHECK(memcmp(got, ref, (size_t)kp * 64 * sizeof(int16_t)) == 0);
+            }
+            CHECK(dfp_isa_select(DFP_ISA_SCALAR) == DFP_OK);
+        }
+    CHECK(clamped > 0 || dfp_isa_supported() < DFP_ISA_AVX512);
+    CHECK(dfp_isa_select(dfp_isa_supported()) == DFP_OK);
+}
+
 /* The row-sum chunk rule picks the longest dividing chunk whose every window
  * fits, restarts windows at segment starts, and never shortens the maxima's. */
 static void test_chunking_l1(void)
@@ -220,6 +259,7 @@ int main(void)
     test_gemm_s16_strided_a(37, 45, 300, 301);
     test_gemm_s16_strided_a(200, 64, 576, 600);
     test_l1_groups_isas();
+    test_pack_kpairs_isas();
     test_chunking_l1();
     test_gemm_exact(13, 37, 301, 0, 0);
     test_gemm_exact(29, 45, 100, 1, 0);
