@@ -73,7 +73,7 @@ def test_profile_command_json(tmp_path):
     trace = tmp_path / "trace.json"
     env = dict(__import__("os").environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
     out = subprocess.run([sys.executable, "-m", "dfpengine.cli", "profile", "--model", "lenet5",
-                          "--precision", "dfp16", "--batch-size", "8", "--steps", "1", "--json",
+                          "--precision", "dfp16", "--batch-size", "8", "--steps", "1", "--warmup", "1", "--json",
                           "--trace", str(trace)], capture_output=True, text=True, timeout=300, env=env)
     assert out.returncode == 0, out.stderr
     lines = [json.loads(line) for line in out.stdout.splitlines()]

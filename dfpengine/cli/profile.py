@@ -58,7 +58,11 @@ def add_parser(sub):
     p.add_argument("--model", default="resnet20", help="model from dfpengine.models")
     p.add_argument("--precision", default="dfp16", help="precision preset")
     p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--steps", type=int, default=3, help="profiled steps (after one warm-up step)")
+    p.add_argument("--steps", type=int, default=3, help="profiled steps (after the warm-up steps)")
+    p.add_argument("--warmup", type=int, default=2,
+                   help="untimed steps first (default 2: the process's memory grows to its peak over "
+                        "the first two, and the first touch of those pages made one layer of ResNet-20 "
+                        "take 7x its time in the second step)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--image-size", type=int, default=None, help="input size (default: the model's usual)")
     p.add_argument("--trace", metavar="FILE", help="write a Chrome trace (JSON) here")
@@ -82,8 +86,8 @@ def _model_and_batch(args):
 def run(args):
     import dfpengine
     from dfpengine import _native, nn, optim, precision, profiler
-    if args.steps < 1 or args.batch_size < 1:
-        raise ValueError("--steps and --batch-size must be positive")
+    if args.steps < 1 or args.batch_size < 1 or args.warmup < 0:
+        raise ValueError("--steps and --batch-size must be positive, --warmup at least 0")
     if args.threads:
         dfpengine.set_num_threads(args.threads)
     policy = precision.preset(args.precision)
@@ -95,7 +99,8 @@ def run(args):
             opt.zero_grad()
             nn.functional.cross_entropy(model(x), y).backward()
             opt.step()
-    step()
+    for _ in range(args.warmup):
+        step()
     peak = measured_peaks()
     gemm_peak = peak["fp32" if args.precision == "fp32" else "dfp16"]
     peaks = {"conv": gemm_peak, "linear": gemm_peak}
