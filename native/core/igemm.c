@@ -160,11 +160,8 @@ static dfp_status run_tiles(const gemm_plan *pl, const packed_operand *pa, const
  * columns of products. */
 #define A_IN_PLACE_MAX_N 256
 
-/* A int16 source whose rows hold their K pairs adjacent (K-contiguous, K even)
- * is read in place where the ISA has the kernel for it, B is narrow and no
- * value needs the packer's -32768 clamp: its maximum (a read-only pass) instead
- * of a packed copy, which for operands used by few columns (N = 64) cost as much
- * as the products. Returns 0 when A must be packed. */
+/* Whether the ISA can read A's rows in place for B n columns wide: K-contiguous
+ * rows with their K pairs adjacent (K even). */
 static int a_rows_readable(const dfp_s16_source *a, int64_t n, const dfp_int_kernels *ik)
 {
     return ik->igemm_s16_arows && ik->mr <= DFP_IGEMM_MAX_W && a->k_contiguous && a->k % 2 == 0 &&
@@ -181,6 +178,10 @@ static void set_rows(const dfp_int_kernels *ik, const int16_t *rows, int64_t ld,
     pa->p.kp = k / 2;
 }
 
+/* A int16 source whose rows are readable (a_rows_readable) is read in place
+ * where no value needs the packer's -32768 clamp: its maximum (a read-only pass)
+ * instead of a packed copy, which for operands used by few columns (N = 64) cost
+ * as much as the products. Returns 0 when A must be packed. */
 static int a_in_place(const dfp_s16_source *a, int64_t n, const dfp_int_kernels *ik, packed_operand *pa)
 {
     if (a->pack != dfp_pack_s16_from_s16 || !a_rows_readable(a, n, ik))
@@ -238,6 +239,36 @@ static const int16_t *a_rows_unclamped(const dfp_s16_source *a, const dfp_s16_pa
                : NULL;
 }
 
+/* pl->chunk and pl->kc from the row sums of the operand with fewer rows (the
+ * cheaper pass) and the other's maximum. */
+static dfp_status plan_chunks(gemm_plan *pl, const dfp_s16_source *a, const packed_operand *pa,
+                              const packed_operand *pb)
+{
+    const int use_a = pl->m <= pl->n;
+    dfp_l1_groups g;
+    dfp_status st = dfp_l1_groups_init(&g, use_a ? pl->m : pl->n, (pl->kp + DFP_L1_GROUP - 1) / DFP_L1_GROUP, 0);
+    if (st != DFP_OK)
+        return st;
+    /* from int16 rows where A has them: the SIMD kernel on contiguous K (the
+     * panels' sums are a strided scalar loop); packed rows must not have been
+     * clamped, so the sums are those of the packed values */
+    const int16_t *arows = pa->p.panels ? a_rows_unclamped(a, &pa->p) : pa->rows;
+    if (use_a && arows) {
+        const int64_t ld = pa->p.panels ? a->ld : pa->ld;
+#pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(pl->m * pl->kp / 65536))
+        for (int64_t r = 0; r < pl->m; r++) /* each row its own sums: any split gives the same */
+            dfp_l1_groups_add_run(arows + r * ld, pl->kp, 0, g.sum + r * g.ngroups);
+    } else {
+        dfp_l1_groups_from_panels(use_a ? pa->p.panels : pb->p.panels, use_a ? pl->mr : pl->nr, pl->kp, &g);
+    }
+    dfp_igemm_chunking_l1(&g, use_a ? pb->p.max_abs : pa->p.max_abs, pa->p.max_abs, pb->p.max_abs, &pl->chunk,
+                          &pl->kc);
+    dfp_l1_groups_free(&g);
+    if (pl->kp == 0)
+        pl->kc = 1;
+    return DFP_OK;
+}
+
 dfp_status dfp_igemm_run(const dfp_s16_source *a, const dfp_s16_source *b, float scale_a,
                          float scale_b, float *c, int64_t ldc, int accumulate,
                          dfp_gemm_stats *stats)
@@ -252,34 +283,10 @@ dfp_status dfp_igemm_run(const dfp_s16_source *a, const dfp_s16_source *b, float
         st = dfp_s16_pack_operand(a, pl.mr, pl.kp, &pa.p);
     if (st == DFP_OK)
         st = dfp_s16_pack_operand(b, pl.nr, pl.kp, &pb.p);
-    if (st == DFP_OK) {
-        /* row sums of the operand with fewer rows: the cheaper pass */
-        const int use_a = pl.m <= pl.n;
-        dfp_l1_groups g;
-        st = dfp_l1_groups_init(&g, use_a ? pl.m : pl.n, (pl.kp + DFP_L1_GROUP - 1) / DFP_L1_GROUP, 0);
-        if (st == DFP_OK) {
-            /* from int16 rows where A has them: the SIMD kernel on contiguous K
-             * (the panels' sums are a strided scalar loop); packed rows must not
-             * have been clamped, so the sums are those of the packed values */
-            const int16_t *arows = pa.p.panels ? a_rows_unclamped(a, &pa.p) : pa.rows;
-            if (use_a && arows) {
-                const int64_t ld = pa.p.panels ? a->ld : pa.ld;
-#pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(pl.m * pl.kp / 65536))
-                for (int64_t r = 0; r < pl.m; r++) /* each row its own sums: any split gives the same */
-                    dfp_l1_groups_add_run(arows + r * ld, pl.kp, 0, g.sum + r * g.ngroups);
-            }
-            else
-                dfp_l1_groups_from_panels(use_a ? pa.p.panels : pb.p.panels, use_a ? pl.mr : pl.nr,
-                                          pl.kp, &g);
-            dfp_igemm_chunking_l1(&g, use_a ? pb.p.max_abs : pa.p.max_abs, pa.p.max_abs, pb.p.max_abs,
-                                  &pl.chunk, &pl.kc);
-            dfp_l1_groups_free(&g);
-        }
-        if (pl.kp == 0)
-            pl.kc = 1;
-        if (st == DFP_OK)
-            st = run_tiles(&pl, &pa, &pb, scale_a, scale_b, c, ldc, accumulate);
-    }
+    if (st == DFP_OK)
+        st = plan_chunks(&pl, a, &pa, &pb);
+    if (st == DFP_OK)
+        st = run_tiles(&pl, &pa, &pb, scale_a, scale_b, c, ldc, accumulate);
     if (st == DFP_OK && stats) {
         stats->flushes += pl.m * pl.n * (pl.kp ? dfp_igemm_flushes_per_element(pl.kp, pl.kc, pl.chunk) : 0);
         stats->chunk_len = 2 * min64(pl.chunk, pl.kp);
