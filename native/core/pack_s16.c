@@ -49,7 +49,8 @@ static int32_t pack_panel(const dfp_s16_source *src, int64_t r0, int64_t rows, i
     const dfp_int_kernels *ik = &dfp_kernels()->integer;
     int16_t buf[8][RUN];
     int32_t m = 0;
-    if (src->pack == dfp_pack_s16_from_s16 && !src->k_contiguous && w == 32 && ik->pack_kpairs_s16)
+    if (src->pack == dfp_pack_s16_from_s16 && !src->k_contiguous && w == 32 && kp == (src->k + 1) / 2 &&
+        ik->pack_kpairs_s16) /* (it writes every pair of the panel, zeros included) */
         return ik->pack_kpairs_s16((const int16_t *)src->data + r0, src->ld, src->k, rows, panel, 0, sat);
     if (rows < w || 2 * kp != src->k) /* zero padding rows, the odd last K, padding pairs */
         memset(panel, 0, (size_t)(kp * w * 2) * sizeof(int16_t));
