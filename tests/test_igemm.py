@@ -194,3 +194,29 @@ def test_gemm_s16_wide_b_row_sums_bit_identical_across_isas_and_threads(m, n, k,
     absum = np.abs(ca).astype(np.float64) @ np.abs(b).astype(np.float64)
     assert np.all(np.abs(results[0] - exact) <= k * 2.0 ** -24 * absum)
     _assert_same_bits(results)
+
+
+@pytest.mark.parametrize("rounding", ["nearest", "biased"])
+@pytest.mark.parametrize("m,n,k", [(300, 70, 1030), (64, 300, 770), (50, 20, 77)])
+def test_quantising_gemm_equals_int16_gemm_on_the_codes(m, n, k, rounding):
+    """The GEMM that quantises FP32 while packing takes the largest code of each operand
+    from its largest |x| (nearest and biased rounding are monotone in |x|) instead of a
+    pass over the codes: the same codes, chunk and flushes as the int16 GEMM on the
+    codes, so the same bits (the exponents scale exactly). Uniform operands make codes
+    large enough that the maxima set the chunk (24 K pairs, not the 192 cap)."""
+    rng = np.random.default_rng(m + n + k)
+    a = rng.uniform(-1, 1, (m, k)).astype(np.float32)
+    b = rng.uniform(-3, 3, (k, n)).astype(np.float32)
+    fmt = formats.GemmFormat(formats.dfp16(rounding=rounding), formats.dfp16(rounding=rounding))
+    qa, ea = _int.quantize_dfp16(a, rounding=rounding)
+    qb, eb = _int.quantize_dfp16(b, rounding=rounding)
+    for isa in _native.isa_supported():
+        _native.select_isa(isa)
+        _int.reset_gemm_stats()
+        c = _int.gemm_quantized(a, b, fmt=fmt)
+        quantising = _int.gemm_stats()
+        st = {}
+        c16 = _int.gemm_s16(qa, qb, int(ea), int(eb), stats=st)
+        assert (quantising["flushes"], quantising["chunk_len"]) == (st["flushes"], st["chunk_len"])
+        assert k < 400 or st["chunk_len"] < 2 * 192  # (the maxima, not the cap, set it)
+        assert np.array_equal(c.view(np.uint32), c16.view(np.uint32))

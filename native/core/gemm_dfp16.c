@@ -4,6 +4,7 @@
 #include "kernel_table.h"
 
 #include <math.h>
+#include <string.h>
 
 static dfp_status check_gemm(int64_t m, int64_t n, int64_t k, const void *a, int64_t lda,
                              int trans_a, const void *b, int64_t ldb, int trans_b, float *c,
@@ -30,9 +31,10 @@ static dfp_s16_source source(dfp_s16_pack_fn pack, const void *data, int64_t ld,
     return s;
 }
 
-/* Exponent of a stored (r x cols, ld) FP32 matrix; DFP_ERR_NOT_FINITE on NaN/inf. */
+/* Exponent of a stored (r x cols, ld) FP32 matrix, and the bits of its largest
+ * |value|; DFP_ERR_NOT_FINITE on NaN/inf. */
 static dfp_status matrix_exponent(const float *x, int64_t r, int64_t cols, int64_t ld, int shift,
-                                  int32_t *e)
+                                  int32_t *e, uint32_t *max_bits)
 {
     const dfp_int_kernels *ik = &dfp_kernels()->integer;
     uint32_t m = 0;
@@ -44,7 +46,24 @@ static dfp_status matrix_exponent(const float *x, int64_t r, int64_t cols, int64
     if (m >= 0x7f800000U)
         return DFP_ERR_NOT_FINITE;
     *e = dfp_dfp16_exponent(m, shift);
+    *max_bits = m;
     return DFP_OK;
+}
+
+/* Nearest and biased rounding are monotone in |x| and sign-symmetric: the largest
+ * |code| is the code of the largest |x|, known before any quantising (the packers
+ * then skip their pass over the codes for it). Stochastic codes are not: their
+ * maximum is taken from the codes. */
+static void set_code_max(dfp_s16_source *s, uint32_t max_bits)
+{
+    if (s->quant.rounding == DFP_ROUND_STOCHASTIC)
+        return;
+    float x;
+    int16_t q;
+    memcpy(&x, &max_bits, sizeof x);
+    dfp_kernels()->integer.quantize_s16(&x, 1, &s->quant, &q);
+    s->code_max_known = 1;
+    s->code_max = q < 0 ? -(int32_t)q : q;
 }
 
 static dfp_status check_params(const dfp_dfp16_params *p)
@@ -70,10 +89,11 @@ dfp_status dfp_gemm_dfp16(int trans_a, int trans_b, int64_t m, int64_t n, int64_
     if (st != DFP_OK || m * n == 0)
         return st;
     int32_t ea = 0, eb = 0;
+    uint32_t max_a = 0, max_b = 0;
     if (k > 0) {
-        st = matrix_exponent(a, trans_a ? k : m, trans_a ? m : k, lda, pa->shift, &ea);
+        st = matrix_exponent(a, trans_a ? k : m, trans_a ? m : k, lda, pa->shift, &ea, &max_a);
         if (st == DFP_OK)
-            st = matrix_exponent(b, trans_b ? n : k, trans_b ? k : n, ldb, pb->shift, &eb);
+            st = matrix_exponent(b, trans_b ? n : k, trans_b ? k : n, ldb, pb->shift, &eb, &max_b);
         if (st != DFP_OK)
             return st;
     }
@@ -81,6 +101,8 @@ dfp_status dfp_gemm_dfp16(int trans_a, int trans_b, int64_t m, int64_t n, int64_
     dfp_s16_source sb = source(dfp_pack_s16_from_f32, b, ldb, trans_b, n, k);
     sa.quant = dfp_dfp16_run(ea, pa, 0);
     sb.quant = dfp_dfp16_run(eb, pb, 0);
+    set_code_max(&sa, max_a);
+    set_code_max(&sb, max_b);
     return dfp_igemm_run(&sa, &sb, ldexpf(1.0f, ea), ldexpf(1.0f, eb), c, ldc, accumulate, stats);
 }
 

@@ -34,7 +34,7 @@ dfp_status dfp_s16_pack_operand(const dfp_s16_source *src, int w, int64_t kp, df
         int32_t pm = src->pack(src, r0, rows, w, kp, out->panels + p * kp * w * 2, &sat);
         m = pm > m ? pm : m;
     }
-    out->max_abs = m;
+    out->max_abs = src->code_max_known ? src->code_max : m;
     out->sat = sat;
     return DFP_OK;
 }
@@ -221,10 +221,10 @@ static int a_quantised_rows(const dfp_s16_source *a, int64_t n, const dfp_int_ke
         dfp_quant_run run = a->quant;
         run.index0 = (uint64_t)(r * a->k);
         sat += ik->quantize_s16(x + r * a->ld, a->k, &run, q + r * a->k);
-        int32_t rm = ik->absmax_s16(q + r * a->k, a->k, 0);
+        int32_t rm = a->code_max_known ? 0 : ik->absmax_s16(q + r * a->k, a->k, 0);
         m = rm > m ? rm : m;
     }
-    set_rows(ik, q, a->k, a->k, m, pa);
+    set_rows(ik, q, a->k, a->k, a->code_max_known ? a->code_max : m, pa);
     pa->p.sat = sat;
     pa->owned = q;
     return 1;

@@ -25,6 +25,8 @@ struct dfp_s16_source {
     int k_contiguous;     /* P[r][k] = data[r*ld + k]; else data[k*ld + r] */
     int64_t rows, k;      /* logical size of P */
     dfp_quant_run quant;  /* FP32 sources: quantiser (inv_scale, rounding, key) */
+    int code_max_known;   /* FP32 sources: the largest |code| is code_max (no pass over the codes) */
+    int32_t code_max;
 };
 
 /* Row i of a panel of width w from a run along K starting at an even k0 (n elements):

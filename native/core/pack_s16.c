@@ -40,7 +40,7 @@ static inline int32_t load_run(const dfp_int_kernels *ik, const dfp_s16_source *
     dfp_quant_run run = src->quant;
     run.index0 = (uint64_t)index0;
     *sat += ik->quantize_s16((const float *)src->data + offset, n, &run, dst);
-    return ik->absmax_s16(dst, n, m);
+    return src->code_max_known ? m : ik->absmax_s16(dst, n, m);
 }
 
 static int32_t pack_panel(const dfp_s16_source *src, int64_t r0, int64_t rows, int w, int64_t kp,
