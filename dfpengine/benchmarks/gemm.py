@@ -10,8 +10,9 @@ given (232 GOP/s per core was measured on the project's reference machine).
 Each kind runs its repeats back to back after at least 50 ms of untimed calls:
 right after a heavy burst of another kind a GEMM runs slower (the peak's
 vpdpwssd chains or an SGEMM cost the next 20-30 ms of int16 GEMMs 10-25%). The
-peak is also measured before the quantising GEMM's repeats and after the int16 ones (`peak_same_run_gops`, the larger of the two), for a
-percentage under the same machine load (`int16_percent_of_peak_same_run`)."""
+peak is also measured before the quantising GEMM's repeats and after the int16
+ones (`peak_same_run_gops`, the larger of the two), for a percentage under the
+same machine load (`int16_percent_of_peak_same_run`)."""
 import time
 
 import numpy as np

@@ -11,8 +11,9 @@
 
 #define RUN 512 /* elements quantised per kernel call (stack buffer) */
 
-/* K pairs of a B panel interleaved before their clamp-and-maximum pass (32 x
- * 32 columns: 4 KB): over a whole 1024-pair panel (128 KB) that pass read L2 */
+/* K pairs of a B panel interleaved before their clamp-and-maximum pass, on ISAs
+ * without the one-pass packer (pack_kpairs_s16) or for padded panels: 32 pairs
+ * x 16 columns is 2 KB; over a whole 1024-pair panel that pass read L2 */
 #define CLAMP_BLOCK_PAIRS 32
 
 #define ABS_BLOCK 65536 /* int16 values per thread work item of dfp_absmax_s16 */
