@@ -75,6 +75,10 @@ CONV_CASES = [  # x shape, w shape, stride, padding, dilation
     ((2, 4, 12, 16), (8, 4, 4, 4), (2, 2), (1, 1), (1, 1)),    # even kernel
     ((1, 3, 9, 31), (5, 3, 3, 3), (2, 2), (1, 1), (1, 1)),    # odd padded width, 80 pixels
     ((2, 4, 10, 16), (6, 4, 3, 3), (3, 1), (1, 1), (1, 1)),   # row stride 3
+    # rows a multiple of 16 wide: AVX-512 takes 48 pixels per call while a multiple of 32 is left
+    ((2, 8, 16, 16), (16, 8, 3, 3), (1, 1), (1, 1), (1, 1)),  # 256 = 4 x 48 + 2 x 32; 24 taps per kernel row
+    ((1, 16, 1, 16), (8, 16, 3, 3), (1, 1), (1, 1), (1, 1)),  # 16 pixels: no 48-wide call
+    ((1, 16, 3, 16), (11, 16, 3, 3), (1, 1), (1, 1), (1, 1)), # 48 pixels: one; rows past 8 (partial panel)
     # channels a multiple of 16: AVX-512 WTGRAD reads the taps in place (channel-last copy)
     ((2, 32, 9, 10), (5, 32, 3, 2), (2, 1), (1, 1), (2, 1)),  # strides, row dilation, 2 full blocks
     ((3, 16, 7, 8), (4, 16, 1, 1), (2, 2), (0, 0), (1, 1)),   # 1x1 strided: one half block

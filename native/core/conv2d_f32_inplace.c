@@ -40,8 +40,23 @@ static inline int64_t phase_width(const dfp_conv_geom *g)
     return (wp + g->stride_w - 1) / g->stride_w;
 }
 
-static void fprop_image_inplace(const conv_plan *pl, const dfp_sgemm_ukernel_bo *uk, const float *wpack,
-                                const int64_t *off, int64_t n, float *xp, float *tile)
+/* Where the 48-wide tiles end: as many as leave a multiple of 32 pixels for the
+ * 32-wide kernel (vpixels is a multiple of 16 with runs of 16), so no tile is
+ * partial; 0 without the wide kernel, or with runs of 8. */
+static int64_t wide_tiles_end(const dfp_sgemm_ukernel_bo *uk, const dfp_sgemm_ukernel_bo *wide, int run,
+                              int64_t vpixels)
+{
+    if (!wide->fn || run != 16 || wide->nr != 48 || wide->mr != uk->mr)
+        return 0;
+    int64_t t = vpixels / 48;
+    if ((vpixels - 48 * t) % 32 != 0)
+        t--;
+    return t > 0 ? 48 * t : 0;
+}
+
+static void fprop_image_inplace(const conv_plan *pl, const dfp_sgemm_ukernel_bo *uk,
+                                const dfp_sgemm_ukernel_bo *wide, const float *wpack, const int64_t *off,
+                                int64_t n, float *xp, float *tile)
 {
     const dfp_conv_geom *g = &pl->g;
     const int64_t hp = g->in_h + 2 * g->pad_h, wq = phase_width(g), mr = uk->mr, c_n = g->channels;
@@ -66,33 +81,36 @@ static void fprop_image_inplace(const conv_plan *pl, const dfp_sgemm_ukernel_bo 
      * along rows computed vw wide (dfp_conv_virtual_width; stride 2 only at out_w % 8 == 0) */
     const int64_t vw = dfp_conv_virtual_width(g->out_w), vpixels = g->out_h * vw;
     const int run = vw % 16 == 0 ? 16 : 8;
-    for (int64_t q0 = 0; q0 < vpixels; q0 += 32) {
-        int64_t cols = vpixels - q0 < 32 ? vpixels - q0 : 32;
-        const float *runs[4];
-        for (int r = 0; r < 32 / run; r++) { /* runs past the last pixel repeat the first */
+    const int64_t wide_end = wide_tiles_end(uk, wide, run, vpixels);
+    for (int64_t q0 = 0; q0 < vpixels;) {
+        const dfp_sgemm_ukernel_bo *k = q0 < wide_end ? wide : uk;
+        const int64_t nr = k->nr, cols = vpixels - q0 < nr ? vpixels - q0 : nr;
+        const float *runs[6];
+        for (int r = 0; r < nr / run; r++) { /* runs past the last pixel repeat the first */
             int64_t q = r * run < cols ? q0 + r * run : q0;
             runs[r] = xp + q / vw * g->stride_h * wq + q % vw;
         }
         for (int64_t o0 = 0; o0 < pl->out_ch; o0 += mr) {
             int64_t rows = pl->out_ch - o0 < mr ? pl->out_ch - o0 : mr;
             const float *a = wpack + o0 * pl->ckk;
-            if (rows == mr && cols == 32 && vw == g->out_w) {
-                uk->fn(pl->ckk, a, runs, run, off, y + o0 * pl->pixels + q0, pl->pixels, 0.0f);
+            if (rows == mr && cols == nr && vw == g->out_w) {
+                k->fn(pl->ckk, a, runs, run, off, y + o0 * pl->pixels + q0, pl->pixels, 0.0f);
                 continue;
             }
-            uk->fn(pl->ckk, a, runs, run, off, tile, 32, 0.0f);
+            k->fn(pl->ckk, a, runs, run, off, tile, nr, 0.0f);
             for (int64_t q = q0; q < q0 + cols;) { /* the columns of real output pixels */
                 const int64_t oh = q / vw, ow = q % vw;
                 const int64_t end = q0 + cols < (oh + 1) * vw ? q0 + cols : (oh + 1) * vw;
                 if (ow < g->out_w) {
                     const int64_t len = end - q < g->out_w - ow ? end - q : g->out_w - ow;
                     for (int64_t r = 0; r < rows; r++)
-                        memcpy(y + (o0 + r) * pl->pixels + oh * g->out_w + ow, tile + r * 32 + (q - q0),
+                        memcpy(y + (o0 + r) * pl->pixels + oh * g->out_w + ow, tile + r * nr + (q - q0),
                                (size_t)len * sizeof(float));
                 }
                 q = end;
             }
         }
+        q0 += nr;
     }
     if (pl->bias)
         for (int64_t o = 0; o < pl->out_ch; o++)
@@ -126,13 +144,13 @@ dfp_status dfp_conv_f32_fprop_inplace(const conv_plan *pl)
 #pragma omp parallel num_threads(nt) reduction(| : failed) if (nt > 1 && !failed)
     {
         float *xp = calloc((size_t)planes, sizeof(float));
-        float tile[8 * 32];
+        float tile[8 * 48];
         if (!xp || failed) {
             failed = 1;
         } else {
 #pragma omp for schedule(static)
             for (int64_t n = 0; n < pl->batch; n++)
-                fprop_image_inplace(pl, uk, wpack, off, n, xp, tile);
+                fprop_image_inplace(pl, uk, &dfp_kernels()->fp32.sgemm_inplace_wide, wpack, off, n, xp, tile);
         }
         free(xp);
     }
@@ -189,11 +207,15 @@ dfp_status dfp_conv_f32_wtgrad_inplace(const conv_plan *pl)
     const int64_t mr = uk->mr, mpan = (pl->out_ch + mr - 1) / mr, p_n = pl->pixels;
     /* the taps come in runs of 16 consecutive floats of a kernel row's KW * C (kw, ci); a
      * row's last run may be partial, its extra columns (the next pixel's taps, or zero slack
-     * after the copy) computed and dropped; a call takes any two runs as its 32 columns, so
-     * rows of 48 taps (C = 16, KW = 3) waste no half block per row: 9 runs in 5 calls, not 6 */
+     * after the copy) computed and dropped; a call takes any `per_call` runs as its columns (three
+     * with the 48-wide kernel, else two), so rows of 48 taps (C = 16, KW = 3) waste no run:
+     * 9 runs in 3 calls (in 5 of two runs, one run computed twice) */
+    const dfp_sgemm_ukernel_bo *wide = &dfp_kernels()->fp32.sgemm_inplace_wide;
+    const dfp_sgemm_ukernel_bo *k = wide->fn && wide->mr == mr ? wide : uk;
+    const int64_t per_call = k->nr / 16;
     const int64_t row_cols = g->kernel_w * c, row_runs = (row_cols + 15) / 16;
     const int64_t runs_n = g->kernel_h * row_runs;
-    const int64_t nb = (runs_n + 1) / 2, ldt = nb * 32;
+    const int64_t nb = (runs_n + per_call - 1) / per_call, ldt = nb * k->nr;
     const int64_t acc_floats = mpan * mr * ldt;
     int64_t *off = malloc((size_t)p_n * sizeof(int64_t));
     if (!off)
@@ -222,14 +244,14 @@ dfp_status dfp_conv_f32_wtgrad_inplace(const conv_plan *pl)
                 chanlast_image(g, pl->x + n * c * pl->in_pixels, xc);
                 pack_dy(pl, uk, n, ap);
                 for (int64_t b = 0; b < nb; b++) {
-                    const float *runs[2];
-                    for (int t = 0; t < 2; t++) { /* an odd last call reads its run twice */
-                        const int64_t r = 2 * b + t < runs_n ? 2 * b + t : 2 * b;
+                    const float *runs[3];
+                    for (int t = 0; t < per_call; t++) { /* a short last call reads its first run again */
+                        const int64_t r = per_call * b + t < runs_n ? per_call * b + t : per_call * b;
                         runs[t] = xc + r / row_runs * g->dilation_h * wp * c + r % row_runs * 16;
                     }
                     for (int64_t ip = 0; ip < mpan; ip++)
-                        uk->fn(p_n, ap + ip * p_n * mr, runs, 16, off, acc + ip * mr * ldt + b * 32,
-                               ldt, 1.0f);
+                        k->fn(p_n, ap + ip * p_n * mr, runs, 16, off, acc + ip * mr * ldt + b * k->nr,
+                              ldt, 1.0f);
                 }
             }
         }

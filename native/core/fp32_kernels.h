@@ -29,8 +29,8 @@ typedef struct dfp_sgemm_ukernel_da {
     int mr, nr;
 } dfp_sgemm_ukernel_da;
 
-/* B-in-place variant for the direct convolution (NR = 32, alpha = 1, beta 0 or
- * 1): row p of B is 32 / run runs of `run` floats (16 or 8), run r at
+/* B-in-place variant for the direct convolution (NR = 32 or 48, alpha = 1, beta 0
+ * or 1): row p of B is NR / run runs of `run` floats (16, or 8 where NR = 32), run r at
  * runs[r] + off[p], unaligned: read straight from a zero-padded input image at
  * the offsets of the K taps (FPROP) or pixels (WTGRAD). */
 typedef void (*dfp_sgemm_ukernel_bo_fn)(int64_t k, const float *a, const float *const *runs,
@@ -105,6 +105,7 @@ typedef struct dfp_fp32_kernels {
     dfp_sgemm_ukernel_da sgemm_direct;        /* row-major A, n <= DFP_SGEMM_DIRECT_MAX_N */
     dfp_sgemm_ukernel_da sgemm_direct_narrow; /* the same for n <= its nr */
     dfp_sgemm_ukernel_bo sgemm_inplace;       /* direct conv: B read at tap offsets */
+    dfp_sgemm_ukernel_bo sgemm_inplace_wide;  /* the same, NR = 48 in runs of 16 only */
     dfp_sum2_f64_fn sum2_f64;                 /* batch-norm statistics and gradients */
     dfp_relu_sum2_f64_fn relu_sum2_f64;       /* fused batch-norm + ReLU gradients */
     dfp_bn_dx_fn bn_dx;                       /* their second pass */

@@ -105,6 +105,7 @@ void dfp_fp32_kernels_init_scalar(dfp_fp32_kernels *k)
     k->sgemm_direct = (dfp_sgemm_ukernel_da){NULL, 0, 0}; /* packing only */
     k->sgemm_direct_narrow = k->sgemm_direct;
     k->sgemm_inplace = (dfp_sgemm_ukernel_bo){NULL, 0, 0}; /* the conv packs (im2col) */
+    k->sgemm_inplace_wide = (dfp_sgemm_ukernel_bo){NULL, 0, 0};
     k->sum2_f64 = dfp_sum2_f64_scalar;
     k->relu_sum2_f64 = dfp_relu_sum2_f64_scalar;
     k->bn_dx = dfp_bn_dx_scalar;
