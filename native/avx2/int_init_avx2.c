@@ -150,6 +150,7 @@ void dfp_int_kernels_init_avx2(dfp_int_kernels *k)
     k->nr = NR;
     k->igemm_s16 = igemm_s16_avx2_3x16;
     k->igemm_s16_inplace = NULL; /* NR = 16: the conv packs */
+    k->igemm_s16_inplace_wide = NULL;
     k->igemm_s16_arows = NULL;
     k->quantize_s16 = quantize_s16_avx2;
     k->dequantize_s16 = dequantize_s16_avx2;

@@ -170,6 +170,7 @@ void dfp_int_kernels_init_avx512(dfp_int_kernels *k)
     k->nr = NR;
     k->igemm_s16 = igemm_s16_avx512_8x32;
     k->igemm_s16_inplace = NULL; /* not written for vpmaddwd: the conv packs */
+    k->igemm_s16_inplace_wide = NULL;
     k->igemm_s16_arows = NULL;
     k->quantize_s16 = quantize_s16_avx512;
     k->dequantize_s16 = dequantize_s16_avx512;

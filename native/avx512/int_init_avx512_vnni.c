@@ -220,6 +220,84 @@ static void igemm_s16_inplace_avx512_vnni_8x32(int64_t kp, int64_t chunk, const 
         igemm_body(kp, chunk, a, NULL, NULL, runs, 0, off, c, ldc, accumulate, NULL, NULL);
 }
 
+/* The in-place kernel 48 columns wide: B is three runs of 16 pairs (runs of 8
+ * are not served), A a packed panel, 24 accumulators pinned to zmm8-31 (B and the
+ * broadcast take zmm0-3). Against 8 x 32: 24 multiply-adds per 12 loads instead
+ * of 16 per 10, and for WTGRAD's kernel rows of 48 taps (16 channels x 3) three
+ * calls instead of two and a half (one run computed twice): 356 against 347 GOP/s
+ * per call in L1 (chunk 24). Each column's sums and flushes are the 8 x 32
+ * kernel's. */
+#define PAIR_STEP48(u)                                                                             \
+    do {                                                                                           \
+        const int64_t o = op[u];                                                                   \
+        __m512i b0 = _mm512_loadu_si512((const void *)(runs[0] + o));                              \
+        __m512i b1 = _mm512_loadu_si512((const void *)(runs[1] + o));                              \
+        __m512i b2 = _mm512_loadu_si512((const void *)(runs[2] + o));                              \
+        __m512i x;                                                                                 \
+        x = bcast_pair(ap + (u) * MR * 2 + 0);                                                     \
+        DPWSSD(t00, b0, x); DPWSSD(t01, b1, x); DPWSSD(t02, b2, x);                                \
+        x = bcast_pair(ap + (u) * MR * 2 + 2);                                                     \
+        DPWSSD(t10, b0, x); DPWSSD(t11, b1, x); DPWSSD(t12, b2, x);                                \
+        x = bcast_pair(ap + (u) * MR * 2 + 4);                                                     \
+        DPWSSD(t20, b0, x); DPWSSD(t21, b1, x); DPWSSD(t22, b2, x);                                \
+        x = bcast_pair(ap + (u) * MR * 2 + 6);                                                     \
+        DPWSSD(t30, b0, x); DPWSSD(t31, b1, x); DPWSSD(t32, b2, x);                                \
+        x = bcast_pair(ap + (u) * MR * 2 + 8);                                                     \
+        DPWSSD(t40, b0, x); DPWSSD(t41, b1, x); DPWSSD(t42, b2, x);                                \
+        x = bcast_pair(ap + (u) * MR * 2 + 10);                                                    \
+        DPWSSD(t50, b0, x); DPWSSD(t51, b1, x); DPWSSD(t52, b2, x);                                \
+        x = bcast_pair(ap + (u) * MR * 2 + 12);                                                    \
+        DPWSSD(t60, b0, x); DPWSSD(t61, b1, x); DPWSSD(t62, b2, x);                                \
+        x = bcast_pair(ap + (u) * MR * 2 + 14);                                                    \
+        DPWSSD(t70, b0, x); DPWSSD(t71, b1, x); DPWSSD(t72, b2, x);                                \
+    } while (0)
+
+static void igemm_s16_inplace_avx512_vnni_8x48(int64_t kp, int64_t chunk, const int16_t *a,
+                                               const int16_t *const *runs, int run,
+                                               const int64_t *off, float *c, int64_t ldc,
+                                               int accumulate)
+{
+    (void)run;
+    for (int64_t p0 = 0; p0 < kp; p0 += chunk) {
+        const int first = p0 == 0 && !accumulate;
+        const int16_t *ap = a + p0 * MR * 2;
+        const int64_t *op = off + p0;
+        const int64_t n = p0 + chunk < kp ? chunk : kp - p0;
+        register __m512i t00 __asm__("zmm8"), t01 __asm__("zmm9"), t02 __asm__("zmm10"),
+            t10 __asm__("zmm11"), t11 __asm__("zmm12"), t12 __asm__("zmm13"),
+            t20 __asm__("zmm14"), t21 __asm__("zmm15"), t22 __asm__("zmm16"),
+            t30 __asm__("zmm17"), t31 __asm__("zmm18"), t32 __asm__("zmm19"),
+            t40 __asm__("zmm20"), t41 __asm__("zmm21"), t42 __asm__("zmm22"),
+            t50 __asm__("zmm23"), t51 __asm__("zmm24"), t52 __asm__("zmm25"),
+            t60 __asm__("zmm26"), t61 __asm__("zmm27"), t62 __asm__("zmm28"),
+            t70 __asm__("zmm29"), t71 __asm__("zmm30"), t72 __asm__("zmm31");
+        ZERO(t00); ZERO(t01); ZERO(t02); ZERO(t10); ZERO(t11); ZERO(t12);
+        ZERO(t20); ZERO(t21); ZERO(t22); ZERO(t30); ZERO(t31); ZERO(t32);
+        ZERO(t40); ZERO(t41); ZERO(t42); ZERO(t50); ZERO(t51); ZERO(t52);
+        ZERO(t60); ZERO(t61); ZERO(t62); ZERO(t70); ZERO(t71); ZERO(t72);
+        int64_t p = 0;
+        for (; p + 4 <= n; p += 4) {
+            PAIR_STEP48(0);
+            PAIR_STEP48(1);
+            PAIR_STEP48(2);
+            PAIR_STEP48(3);
+            ap += 4 * MR * 2, op += 4;
+        }
+        for (; p < n; p++) {
+            PAIR_STEP48(0);
+            ap += MR * 2, op += 1;
+        }
+        flush(c + 0 * ldc + 0, t00, first); flush(c + 0 * ldc + 16, t01, first); flush(c + 0 * ldc + 32, t02, first);
+        flush(c + 1 * ldc + 0, t10, first); flush(c + 1 * ldc + 16, t11, first); flush(c + 1 * ldc + 32, t12, first);
+        flush(c + 2 * ldc + 0, t20, first); flush(c + 2 * ldc + 16, t21, first); flush(c + 2 * ldc + 32, t22, first);
+        flush(c + 3 * ldc + 0, t30, first); flush(c + 3 * ldc + 16, t31, first); flush(c + 3 * ldc + 32, t32, first);
+        flush(c + 4 * ldc + 0, t40, first); flush(c + 4 * ldc + 16, t41, first); flush(c + 4 * ldc + 32, t42, first);
+        flush(c + 5 * ldc + 0, t50, first); flush(c + 5 * ldc + 16, t51, first); flush(c + 5 * ldc + 32, t52, first);
+        flush(c + 6 * ldc + 0, t60, first); flush(c + 6 * ldc + 16, t61, first); flush(c + 6 * ldc + 32, t62, first);
+        flush(c + 7 * ldc + 0, t70, first); flush(c + 7 * ldc + 16, t71, first); flush(c + 7 * ldc + 32, t72, first);
+    }
+}
+
 static void igemm_s16_bfp_avx512_vnni_8x32(int64_t kp, const int16_t *a, const int16_t *b,
                                            const int32_t *ea, const int32_t *eb, float *c,
                                            int64_t ldc, int first)
@@ -233,6 +311,7 @@ void dfp_int_kernels_init_avx512_vnni(dfp_int_kernels *k)
     k->nr = NR;
     k->igemm_s16 = igemm_s16_avx512_vnni_8x32;
     k->igemm_s16_inplace = igemm_s16_inplace_avx512_vnni_8x32;
+    k->igemm_s16_inplace_wide = igemm_s16_inplace_avx512_vnni_8x48;
     k->igemm_s16_arows = igemm_s16_arows_avx512_vnni_8x32;
     k->igemm_s16_bfp = igemm_s16_bfp_avx512_vnni_8x32;
 }

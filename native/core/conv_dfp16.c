@@ -39,30 +39,49 @@ static dfp_s16_source s16(const int16_t *data, int64_t ld, int k_contig, int64_t
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
+/* Columns [0, end) of a tile of np pixels go 48 to a call, the rest 32: as many
+ * 48-wide calls as leave a multiple of 32 (np is a multiple of 16 with runs of
+ * 16), so no call is partial that was not before; 0 without the wide kernel or
+ * with runs of 8. */
+static int64_t wide_columns_end(dfp_igemm_s16_inplace_fn wide, int run, int64_t np)
+{
+    if (!wide || run != 16)
+        return 0;
+    int64_t t = np / 48;
+    if ((np - 48 * t) % 32 != 0)
+        t--;
+    return t > 0 ? 48 * t : 0;
+}
+
 /* One tile of the direct conv with B read in place (see direct_conv): output
  * pixels [p0, p0 + np) of one image, all mpan weight panels, K blocks of kc
- * pairs in order as dfp_igemm_panels does (same sums, same flushes). */
+ * pairs in order as dfp_igemm_panels does (same sums, same flushes); columns in
+ * calls of 48 (the wide kernel) then 32. */
 static void conv_tile_inplace(const dfp_conv_geom *g, int64_t row_pairs, int64_t vw,
-                              dfp_igemm_s16_inplace_fn ukr, int64_t mpan, int mr, int64_t kp,
-                              int64_t chunk, int64_t kc, const int16_t *wp, const int16_t *xpn,
-                              const int64_t *off, int64_t p0, int64_t np, float *buf, int64_t ldb)
+                              dfp_igemm_s16_inplace_fn ukr, dfp_igemm_s16_inplace_fn wide, int64_t mpan,
+                              int mr, int64_t kp, int64_t chunk, int64_t kc, const int16_t *wp,
+                              const int16_t *xpn, const int64_t *off, int64_t p0, int64_t np, float *buf,
+                              int64_t ldb)
 {
-    const int64_t npan = (np + 31) / 32;
     const int run = vw % 16 == 0 ? 16 : 8; /* output pixels per run, along one row */
+    const int64_t wide_end = wide_columns_end(wide, run, np);
     for (int64_t q0 = 0; q0 < kp; q0 += kc) {
         const int64_t kcb = min64(kc, kp - q0);
-        for (int64_t jp = 0; jp < npan; jp++) {
+        for (int64_t c0 = 0; c0 < np;) {
+            const int64_t cols = c0 < wide_end ? 48 : 32;
+            const dfp_igemm_s16_inplace_fn k = c0 < wide_end ? wide : ukr;
             const int16_t *runs[4];
-            for (int r = 0; r < 32 / run; r++) {
+            for (int r = 0; r < cols / run; r++) {
                 /* a run past np (np is a multiple of run) repeats the first: its
                  * columns are never read back, and it stays inside xp */
-                int64_t p = p0 + jp * 32 + (jp * 32 + run * r < np ? run * r : 0);
+                int64_t p = p0 + c0 + (c0 + run * r < np ? run * r : 0);
                 int64_t oh = p / vw, ow = p % vw;
                 runs[r] = xpn + (oh * g->stride_h * row_pairs + ow) * 2;
             }
             for (int64_t ip = 0; ip < mpan; ip++)
-                ukr(kcb, chunk, wp + (ip * kp + q0) * mr * 2, runs, run, off + q0,
-                    buf + ip * mr * ldb + jp * 32, ldb, q0 > 0);
+                k(kcb, chunk, wp + (ip * kp + q0) * mr * 2, runs, run, off + q0, buf + ip * mr * ldb + c0, ldb,
+                  q0 > 0);
+            c0 += cols;
         }
     }
 }
@@ -175,8 +194,8 @@ static dfp_status direct_conv(const dfp_conv_geom *g, int64_t batch, int64_t out
             float *yn = y + n * out_ch * pixels;
             if (use_inplace) { /* B from the column phases at stride 2, else xp itself */
                 const int16_t *bn = col_phases ? xq + n * 2 * l.cp * l.hp * wq * 2 : xpn;
-                conv_tile_inplace(g, wq, vw, inplace, mpan, mr, kp, chunk, kc, wp, bn, off, p0, np, buf,
-                                  ldb);
+                conv_tile_inplace(g, wq, vw, inplace, ik->igemm_s16_inplace_wide, mpan, mr, kp, chunk, kc, wp, bn,
+                                  off, p0, np, buf, ldb);
             } else {
                 dfp_pack_conv_pixels(g, xpn, p0, np, nr, bp);
                 dfp_igemm_panels(mpan, (np + nr - 1) / nr, kp, chunk, kc, wp, bp, buf, ldb, 0);

@@ -8,15 +8,16 @@
  * (zero border and zero missing image, as the image-pair layout xi), so for one
  * K pair (image pair m, output pixel oh, ow) and one kernel row kh the KW*C taps
  * (kw, c) are consecutive pairs at ((m*hp + oh*sh + kh*dh)*wp + ow*sw)*C: the
- * in-place kernel reads them as B columns (32 per call, two runs of 16).
+ * in-place kernel reads them as B columns (48 per call, three runs of 16, with
+ * the wide kernel; else 32, two runs).
  *
  * The callers build xc from the image-pair or the channel-pair layout
  * (conv_s16_pack.h). Same K order, slices, K blocks and chunks as the packed
  * path, and every output element gets the same flushes in the same order, so
  * dW is bit-identical to it. The taps go in runs of 16 (a kernel row's last run
- * may be partial: its extra columns are computed and dropped), and any two runs,
- * of the same kernel row or not, make one call's 32 columns: rows of 48 taps
- * (16 channels x 3) take 9 runs in 5 calls, not 6. */
+ * may be partial: its extra columns are computed and dropped), and any three
+ * (two) runs, of the same kernel row or not, make one call's columns: rows of 48
+ * taps (16 channels x 3) take 9 runs in 3 calls (in 5 of two, not 6). */
 #include "conv_wtgrad_inplace.h"
 #include "conv_dfp16_job.h"
 #include "conv_s16_pack.h"
@@ -42,13 +43,17 @@ dfp_status dfp_wtgrad_inplace(const dfp_conv_geom *g, int64_t batch, int64_t out
                               int64_t per, float sa, float sb, float *dw, int64_t *flushes_per_elem)
 {
     const dfp_int_kernels *ik = &dfp_kernels()->integer;
-    const int mr = ik->mr, nr = ik->nr;
+    const int mr = ik->mr;
     const int64_t c = g->channels, kh_n = g->kernel_h, kw_n = g->kernel_w;
     const int64_t pixels = g->out_h * g->out_w, pairs = (batch + 1) / 2;
     const int64_t hp = g->in_h + 2 * g->pad_h, wp = g->in_w + 2 * g->pad_w;
     const int64_t row_cols = kw_n * c, row_runs = (row_cols + 15) / 16, runs_n = kh_n * row_runs;
-    const int64_t nb = (runs_n + 1) / 2; /* calls of two runs */
-    const int64_t mpan = (out_ch + mr - 1) / mr, ldt = nb * nr, part_len = mpan * mr * ldt;
+    /* calls of three runs where the ISA has the wide kernel, else of two */
+    const dfp_igemm_s16_inplace_fn ukr = ik->igemm_s16_inplace_wide ? ik->igemm_s16_inplace_wide
+                                                                    : ik->igemm_s16_inplace;
+    const int64_t per_call = ik->igemm_s16_inplace_wide ? 3 : 2, call_cols = 16 * per_call;
+    const int64_t nb = (runs_n + per_call - 1) / per_call;
+    const int64_t mpan = (out_ch + mr - 1) / mr, ldt = nb * call_cols, part_len = mpan * mr * ldt;
     const int64_t nslices = (pairs + per - 1) / per;
     float *part = dfp_scratch_take((size_t)(nslices * part_len) * sizeof(float));
     int failed = !part;
@@ -82,17 +87,17 @@ dfp_status dfp_wtgrad_inplace(const dfp_conv_geom *g, int64_t batch, int64_t out
                     }
                 }
                 for (int64_t b = 0; b < nb; b++) {
-                    /* an odd last call reads its run twice; columns past a kernel row (the
-                     * next pixels, or the layout's zero slack at the very end) are
-                     * computed and dropped */
-                    const int16_t *runs[2];
-                    for (int t = 0; t < 2; t++) {
-                        const int64_t r = 2 * b + t < runs_n ? 2 * b + t : 2 * b;
+                    /* a short last call reads its first run again; columns past a kernel
+                     * row (the next pixels, or the layout's zero slack at the very end)
+                     * are computed and dropped */
+                    const int16_t *runs[3];
+                    for (int t = 0; t < per_call; t++) {
+                        const int64_t r = per_call * b + t < runs_n ? per_call * b + t : per_call * b;
                         runs[t] = xs + (r / row_runs * g->dilation_h * wp * c + r % row_runs * 16) * 2;
                     }
                     for (int64_t ip = 0; ip < mpan; ip++)
-                        ik->igemm_s16_inplace(kpb, chunk, ap + ip * kpb * mr * 2, runs, 16, off,
-                                              ps + ip * mr * ldt + b * nr, ldt, q0 > 0);
+                        ukr(kpb, chunk, ap + ip * kpb * mr * 2, runs, 16, off, ps + ip * mr * ldt + b * call_cols,
+                            ldt, q0 > 0);
                 }
                 flushes += (kpb + chunk - 1) / chunk;
             }

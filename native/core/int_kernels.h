@@ -33,7 +33,8 @@ typedef void (*dfp_igemm_s16_fn)(int64_t kp, int64_t chunk, const int16_t *a,
  * (16 or 8), run r at runs[r] + off[p] (direct conv: runs of output pixels in
  * the channel-pair layout; WTGRAD: runs of taps in the channel-last layout).
  * Same sums, same flushes as igemm_s16 on the packed copy. NULL where an ISA
- * does not provide it (callers then pack). */
+ * does not provide it (callers then pack). The wide variant has 48 columns,
+ * three runs of 16 pairs (run must be 16). */
 typedef void (*dfp_igemm_s16_inplace_fn)(int64_t kp, int64_t chunk, const int16_t *a,
                                          const int16_t *const *runs, int run, const int64_t *off,
                                          float *c, int64_t ldc, int accumulate);
@@ -134,6 +135,7 @@ typedef struct dfp_int_kernels {
     int mr, nr;                    /* register block of igemm_s16 */
     dfp_igemm_s16_fn igemm_s16;
     dfp_igemm_s16_inplace_fn igemm_s16_inplace;
+    dfp_igemm_s16_inplace_fn igemm_s16_inplace_wide; /* 48 columns, three runs of 16 (optional) */
     dfp_igemm_s16_arows_fn igemm_s16_arows;
     dfp_igemm_s16_bfp_fn igemm_s16_bfp;
     dfp_quantize_s16_fn quantize_s16;

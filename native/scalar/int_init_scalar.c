@@ -109,6 +109,7 @@ void dfp_int_kernels_init_scalar(dfp_int_kernels *k)
     k->nr = NR;
     k->igemm_s16 = igemm_s16_scalar_4x8;
     k->igemm_s16_inplace = NULL; /* NR = 8: the conv packs */
+    k->igemm_s16_inplace_wide = NULL;
     k->igemm_s16_arows = NULL; /* the GEMM packs A */
     k->quantize_s16 = quantize_s16_scalar;
     k->dequantize_s16 = dequantize_s16_scalar;
