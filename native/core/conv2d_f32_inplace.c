@@ -40,18 +40,14 @@ static inline int64_t phase_width(const dfp_conv_geom *g)
     return (wp + g->stride_w - 1) / g->stride_w;
 }
 
-/* Where the 48-wide tiles end: as many as leave a multiple of 32 pixels for the
- * 32-wide kernel (vpixels is a multiple of 16 with runs of 16), so no tile is
- * partial; 0 without the wide kernel, or with runs of 8. */
+/* Where the 48-wide tiles end (dfp_conv_wide_calls_end): 0 without the wide
+ * kernel, or with runs of 8. */
 static int64_t wide_tiles_end(const dfp_sgemm_ukernel_bo *uk, const dfp_sgemm_ukernel_bo *wide, int run,
                               int64_t vpixels)
 {
     if (!wide->fn || run != 16 || wide->nr != 48 || wide->mr != uk->mr)
         return 0;
-    int64_t t = vpixels / 48;
-    if ((vpixels - 48 * t) % 32 != 0)
-        t--;
-    return t > 0 ? 48 * t : 0;
+    return dfp_conv_wide_calls_end(vpixels);
 }
 
 static void fprop_image_inplace(const conv_plan *pl, const dfp_sgemm_ukernel_bo *uk,

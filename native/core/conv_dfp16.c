@@ -39,20 +39,6 @@ static dfp_s16_source s16(const int16_t *data, int64_t ld, int k_contig, int64_t
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-/* Columns [0, end) of a tile of np pixels go 48 to a call, the rest 32: as many
- * 48-wide calls as leave a multiple of 32 (np is a multiple of 16 with runs of
- * 16), so no call is partial that was not before; 0 without the wide kernel or
- * with runs of 8. */
-static int64_t wide_columns_end(dfp_igemm_s16_inplace_fn wide, int run, int64_t np)
-{
-    if (!wide || run != 16)
-        return 0;
-    int64_t t = np / 48;
-    if ((np - 48 * t) % 32 != 0)
-        t--;
-    return t > 0 ? 48 * t : 0;
-}
-
 /* One tile of the direct conv with B read in place (see direct_conv): output
  * pixels [p0, p0 + np) of one image, all mpan weight panels, K blocks of kc
  * pairs in order as dfp_igemm_panels does (same sums, same flushes); columns in
@@ -64,7 +50,8 @@ static void conv_tile_inplace(const dfp_conv_geom *g, int64_t row_pairs, int64_t
                               int64_t ldb)
 {
     const int run = vw % 16 == 0 ? 16 : 8; /* output pixels per run, along one row */
-    const int64_t wide_end = wide_columns_end(wide, run, np);
+    /* columns [0, wide_end) in calls of 48 */
+    const int64_t wide_end = wide && run == 16 ? dfp_conv_wide_calls_end(np) : 0;
     for (int64_t q0 = 0; q0 < kp; q0 += kc) {
         const int64_t kcb = min64(kc, kp - q0);
         for (int64_t c0 = 0; c0 < np;) {

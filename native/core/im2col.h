@@ -26,6 +26,17 @@ static inline int64_t dfp_conv_virtual_width(int64_t out_w)
     return out_w < 8 ? 8 : (out_w + 15) / 16 * 16;
 }
 
+/* The direct convolutions' calls over n output pixels (a multiple of 16, in runs
+ * of 16): 48 pixels to a call on [0, end), 32 after. As many 48-wide calls as
+ * leave a multiple of 32 pixels, so no call is partial that was not with 32 only. */
+static inline int64_t dfp_conv_wide_calls_end(int64_t n)
+{
+    int64_t t = n / 48;
+    if ((n - 48 * t) % 32 != 0)
+        t--;
+    return t > 0 ? 48 * t : 0;
+}
+
 /* Gather one tile of one image x[C][H][W] with elements of `elem` bytes
  * (4 for FP32, 2 for INT16 data); padding taps are zero bytes. */
 void dfp_im2col_tile(const dfp_conv_geom *g, const void *x, size_t elem, int64_t p0, int64_t np,
