@@ -7,7 +7,7 @@ nn, optim, precision and formats load on first use.
 """
 import importlib
 
-from ._native import get_num_threads, set_num_threads
+from ._native import empty_cache, get_num_threads, memory_stats, set_num_threads
 from .autograd import enable_grad, is_grad_enabled, no_grad
 from .tensor import (Tensor, from_numpy, get_rng_state, manual_seed, ones, rand, randn,
                      set_rng_state, tensor, zeros)
@@ -18,7 +18,7 @@ _SUBMODULES = ("nn", "optim", "precision", "formats", "ops")
 
 __all__ = ["Tensor", "tensor", "zeros", "ones", "randn", "rand", "from_numpy", "manual_seed",
            "get_rng_state", "set_rng_state", "no_grad", "enable_grad", "is_grad_enabled",
-           "set_num_threads", "get_num_threads", *_SUBMODULES, "__version__"]
+           "set_num_threads", "get_num_threads", "empty_cache", "memory_stats", *_SUBMODULES, "__version__"]
 
 
 def __getattr__(name):

@@ -74,6 +74,38 @@ def _apply_environment():
     threads = config.num_threads()
     if threads:
         set_num_threads(threads)
+    _install_array_cache(config.array_cache_bytes())
+
+
+def empty_cache():
+    """Free the array memory the block cache keeps for reuse (arrays in use stay)."""
+    try:
+        from . import _memory
+    except ImportError:
+        return
+    _memory.release()
+
+
+def memory_stats():
+    """The block cache's counters: cached_bytes and cached_blocks (kept for reuse now),
+    limit_bytes, hits and misses (large allocations served from kept blocks, or not)."""
+    try:
+        from . import _memory
+    except ImportError:
+        return {"cached_bytes": 0, "cached_blocks": 0, "limit_bytes": 0, "hits": 0, "misses": 0}
+    return _memory.stats()
+
+
+def _install_array_cache(limit):
+    """numpy arrays allocated in this context through the library's block cache
+    (see _memory), unless its limit is 0 or the module is not built."""
+    try:
+        from . import _memory
+    except ImportError:
+        return
+    _memory.set_limit(limit)
+    if limit:
+        _memory.install()
 
 
 # ---- low-precision routing ---------------------------------------------------

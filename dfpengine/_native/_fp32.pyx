@@ -18,31 +18,6 @@ cnp.import_array()
 
 _F32 = np.float32
 
-cdef extern from *:
-    """
-    #ifdef __GLIBC__
-    #include <malloc.h>
-    /* Steady-state training steps free and re-allocate the same large
-     * activation and gradient arrays every step. glibc serves blocks above its
-     * mmap threshold with fresh mmap()s, so every step page-faulted and zeroed
-     * each of them again (measured: ~40% of a ResNet-20 step). Serving blocks
-     * up to 32 MiB (glibc's cap) from the heap and never trimming it makes the
-     * heap the workspace arena: after the first step, no new pages. */
-    static void dfp_keep_freed_memory(void)
-    {
-        mallopt(M_MMAP_THRESHOLD, 32 << 20);
-        mallopt(M_TRIM_THRESHOLD, 0x7fffffff);
-        mallopt(M_TOP_PAD, 64 << 20);
-    }
-    #else
-    static void dfp_keep_freed_memory(void) {}
-    #endif
-    """
-    void dfp_keep_freed_memory()
-
-dfp_keep_freed_memory()
-
-
 cdef inline float *fp(cnp.ndarray a):
     return <float *>cnp.PyArray_DATA(a)
 

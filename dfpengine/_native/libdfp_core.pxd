@@ -1,5 +1,6 @@
-# Declarations from native/include/dfpengine.h (status, dispatch, threads).
-# tests/test_header_sync.py checks every name here against the header.
+# Declarations from native/include/dfpengine.h (status, dispatch, threads, memory blocks).
+# tests/test_capi.py checks every name here against the header.
+from libc.stdint cimport uint64_t
 cdef extern from "dfpengine.h" nogil:
     ctypedef enum dfp_status:
         DFP_OK
@@ -22,3 +23,16 @@ cdef extern from "dfpengine.h" nogil:
         DFP_PEAK_FP32_FMA
         DFP_PEAK_INT16_MADD
     dfp_status dfp_measure_peak(dfp_peak_kind kind, int threads, double *ops_per_s)
+    void *dfp_block_alloc(size_t bytes)
+    void *dfp_block_calloc(size_t count, size_t size)
+    void *dfp_block_realloc(void *block, size_t bytes)
+    void dfp_block_free(void *block)
+    void dfp_block_cache_set_limit(size_t bytes)
+    void dfp_block_cache_release()
+    ctypedef struct dfp_block_cache_stats:
+        size_t cached_bytes
+        size_t cached_blocks
+        size_t limit_bytes
+        uint64_t hits
+        uint64_t misses
+    void dfp_block_cache_get_stats(dfp_block_cache_stats *stats)

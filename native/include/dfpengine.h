@@ -8,7 +8,8 @@
  * - Buffers are caller-owned and borrowed for the duration of the call; the
  *   library keeps no pointer after returning. Arrays are dense row-major
  *   (activations NCHW, conv weights OIHW) unless a leading dimension is given.
- * - The only global state is the kernel table (selected ISA) and the thread count.
+ * - The only global state is the kernel table (selected ISA), the thread count and
+ *   the caches of freed memory blocks (scratch, and dfp_block_* below).
  *
  * This header is parsed by cffi (dfpengine.capi): keep declarations plain C,
  * one per line group, no macros inside declarations.
@@ -68,6 +69,31 @@ typedef enum dfp_peak_kind {
     DFP_PEAK_INT16_MADD = 1
 } dfp_peak_kind;
 dfp_status dfp_measure_peak(dfp_peak_kind kind, int threads, double *ops_per_s);
+
+/* ---- memory blocks for arrays ---------------------------------------- */
+/* malloc-like blocks, 64-byte aligned, for callers that allocate the same
+ * large arrays over and over (the Python engine's numpy arrays use them): a
+ * freed block of 128 KiB or more is kept and handed out again for a request
+ * of its size up to a quarter less, instead of being unmapped and its pages
+ * faulted and zeroed on the next use. At most the limit's bytes are kept
+ * (default 1 GiB; 0 keeps none); past it the least recently freed go first.
+ * Thread-safe. Free a block with dfp_block_free only. */
+void *dfp_block_alloc(size_t bytes);
+void *dfp_block_calloc(size_t count, size_t size);
+/* As realloc: the contents up to the smaller size move; NULL leaves block valid. */
+void *dfp_block_realloc(void *block, size_t bytes);
+void dfp_block_free(void *block);
+void dfp_block_cache_set_limit(size_t bytes);
+/* Frees every kept block. */
+void dfp_block_cache_release(void);
+typedef struct dfp_block_cache_stats {
+    size_t cached_bytes;   /* kept now, free for reuse */
+    size_t cached_blocks;
+    size_t limit_bytes;
+    uint64_t hits;         /* large requests served from kept blocks */
+    uint64_t misses;       /* large requests that allocated */
+} dfp_block_cache_stats;
+void dfp_block_cache_get_stats(dfp_block_cache_stats *stats);
 
 /* ---- FP32 compute ---------------------------------------------------- */
 /* (section owned by the FP32 kernels: SGEMM, convolution, element-wise) */
