@@ -31,7 +31,7 @@ _openmp_defaults()
 CONTRACT = (
     "gemm", "conv2d_forward", "conv2d_backward_data", "conv2d_backward_weight",
     "relu_forward", "relu_backward",
-    "batch_norm_stats", "batch_norm_apply", "batch_norm_backward",
+    "batch_norm_stats", "batch_norm_stats_from_planes", "batch_norm_apply", "batch_norm_backward",
     "batch_norm_relu_forward", "batch_norm_relu_backward",
     "max_pool2d_forward", "max_pool2d_backward",
     "avg_pool2d_forward", "avg_pool2d_backward",
@@ -175,23 +175,36 @@ def fuses_bn_relu(fmt):
     return _integer(fmt)
 
 
-def conv2d_forward(x, w, bias, stride, padding, dilation, fmt=None, cache=None, bn_relu=None):
+def writes_plane_sums(fmt):
+    """Whether conv2d_forward with this format takes `y_sums` (batch norm's plane sums of its
+    output, summed while the output is in cache; see batch_norm_stats_from_planes)."""
+    return (_is_fp32(fmt) and "conv2d_forward" not in REFERENCE_ONLY) or _integer(fmt)
+
+
+def conv2d_forward(x, w, bias, stride, padding, dilation, fmt=None, cache=None, bn_relu=None,
+                   y_sums=None):
     """The conv; with bn_relu = (scale, shift) (per channel), of batch norm's output
     relu(x * scale + shift), which the integer module quantises without storing it; with
     (scale, shift, residual, out), of relu(x * scale + shift + residual) (residual None:
-    none), also written into `out`."""
+    none), also written into `out`. With `y_sums` (where writes_plane_sums(fmt)), batch
+    norm's plane sums of the output are written there."""
+    sums_kw = {}
+    if y_sums is not None:
+        if not writes_plane_sums(fmt):
+            raise ValueError(f"conv2d_forward: y_sums is not available for format {_tag(fmt)!r}")
+        sums_kw = {"y_sums": y_sums}
     if bn_relu is not None:
         if fuses_bn_relu(fmt):
             return _quantized("conv2d_forward", fmt)(x, w, bias, stride, padding, dilation, fmt,
-                                                     bn_relu=bn_relu, **_cache_kw(fmt, cache))
+                                                     bn_relu=bn_relu, **_cache_kw(fmt, cache), **sums_kw)
         scale, shift, residual, out = tuple(bn_relu) + (None, None) if len(bn_relu) == 2 else bn_relu
         x = batch_norm_relu_forward(x, scale, shift, residual)
         if out is not None:
             out[...] = x
     if _is_fp32(fmt):
-        return _fp32_impl["conv2d_forward"](x, w, bias, stride, padding, dilation)
+        return _fp32_impl["conv2d_forward"](x, w, bias, stride, padding, dilation, **sums_kw)
     return _quantized("conv2d_forward", fmt)(x, w, bias, stride, padding, dilation, fmt,
-                                             **_cache_kw(fmt, cache))
+                                             **_cache_kw(fmt, cache), **sums_kw)
 
 
 def conv2d_backward_data(dy, w, x_shape, stride, padding, dilation, fmt=None, cache=None,

@@ -22,6 +22,9 @@ cdef inline float *fp(cnp.ndarray a):
     return <float *>cnp.PyArray_DATA(a)
 
 
+include "_plane_sums.pxi"
+
+
 def _fp32_only(fmt, what):
     if fmt is None:
         return
@@ -71,8 +74,10 @@ cdef c.dfp_conv2d_shape _conv_shape(x_shape, w_shape, stride, padding, dilation)
     return s
 
 
-def conv2d_forward(x, w, bias, stride, padding, dilation, fmt=None):
-    """Cross-correlation of NCHW `x` with OIHW `w`, plus `bias[o]` when given."""
+def conv2d_forward(x, w, bias, stride, padding, dilation, fmt=None, y_sums=None):
+    """Cross-correlation of NCHW `x` with OIHW `w`, plus `bias[o]` when given. With
+    `y_sums` (float64, (N, O, 3)), batch norm's plane sums of the output are written there
+    (see batch_norm_stats_from_planes)."""
     _ref._array("x", x, ndim=4)
     _ref._array("w", w, ndim=4)
     _fp32_only(fmt, "conv2d_forward")
@@ -86,9 +91,10 @@ def conv2d_forward(x, w, bias, stride, padding, dilation, fmt=None):
     cdef float *px = fp(x)
     cdef float *pw = fp(w)
     cdef float *py = fp(y)
+    cdef double *psums = plane_sums_pointer(y_sums, y_shape)
     cdef int st
     with nogil:
-        st = c.dfp_conv2d_forward_f32(&s, px, pw, pbias, py)
+        st = c.dfp_conv2d_forward_f32_sums(&s, px, pw, pbias, py, psums)
     check(st, "conv2d_forward")
     return y
 

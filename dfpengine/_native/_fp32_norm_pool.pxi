@@ -18,6 +18,29 @@ def batch_norm_stats(x):
     return mean, var
 
 
+def batch_norm_stats_from_planes(sums, hw):
+    """batch_norm_stats from the plane sums a conv forward wrote into `y_sums` ((N, C, 3)
+    float64) for its output of H * W = hw pixels a plane: the same mean and variance, bit for
+    bit, as batch_norm_stats on that output."""
+    if (not isinstance(sums, np.ndarray) or sums.dtype != np.float64 or sums.ndim != 3
+            or sums.shape[2] != 3 or not sums.flags.c_contiguous):
+        raise ValueError(f"sums: expected a C-contiguous float64 array of shape (N, C, 3), received "
+                         f"{getattr(sums, 'dtype', type(sums).__name__)} {getattr(sums, 'shape', '')}")
+    if not isinstance(hw, int) or hw < 1:
+        raise ValueError(f"hw: expected a positive int, received {hw!r}")
+    cdef int64_t n = sums.shape[0], ch = sums.shape[1], h = hw
+    cdef cnp.ndarray mean = np.empty(ch, _F32)
+    cdef cnp.ndarray var = np.empty(ch, _F32)
+    cdef double *ps = <double *>cnp.PyArray_DATA(<cnp.ndarray>sums)
+    cdef float *pm = fp(mean)
+    cdef float *pv = fp(var)
+    cdef int st
+    with nogil:
+        st = c.dfp_batch_norm_stats_from_planes_f32(n, ch, h, ps, pm, pv)
+    check(st, "batch_norm_stats_from_planes")
+    return mean, var
+
+
 def batch_norm_apply(x, scale, shift, relu=False):
     """`x * scale[c] + shift[c]`, then ReLU when `relu`."""
     x4 = _ref._bn_input("x", x)

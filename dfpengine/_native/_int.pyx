@@ -206,4 +206,5 @@ def gemm_s16(a, b, int32_t ea=0, int32_t eb=0, stats=None):
     return out
 
 
+include "_plane_sums.pxi"
 include "_int_conv.pxi"

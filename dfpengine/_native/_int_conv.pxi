@@ -62,7 +62,8 @@ cdef _bn_relu_input(bn_relu, x, c.dfp_bn_relu_input *bn):
         bn.out = <float *>cnp.PyArray_DATA(<cnp.ndarray>out)
 
 
-def conv2d_forward_quantized(x, w, bias, stride, padding, dilation, fmt=None, cache=None, bn_relu=None):
+def conv2d_forward_quantized(x, w, bias, stride, padding, dilation, fmt=None, cache=None, bn_relu=None,
+                             y_sums=None):
     """DFP16 conv forward: fmt.a is the activation's format, fmt.b the weight's.
     With a dict `cache`, x's codes are kept there for conv2d_backward_weight_quantized
     of the same layer (which then skips re-quantising x), and an "exponents" dict in it
@@ -70,7 +71,8 @@ def conv2d_forward_quantized(x, w, bias, stride, padding, dilation, fmt=None, ca
     channel, the conv's input is batch norm's relu(x * scale + shift), computed inside the
     quantiser (rounded as batch_norm_relu_forward) and never stored as FP32; with
     (scale, shift, residual, out), relu(x * scale + shift + residual) (residual None: none),
-    also written into `out` (float32, x's shape) in the same pass."""
+    also written into `out` (float32, x's shape) in the same pass. With `y_sums` (float64,
+    (N, O, 3)), batch norm's plane sums of y are written there (as the FP32 conv does)."""
     _ref._array("x", x, ndim=4)
     _ref._array("w", w, ndim=4)
     fa, fb = _fmt(fmt, "conv2d_forward")
@@ -86,6 +88,7 @@ def conv2d_forward_quantized(x, w, bias, stride, padding, dilation, fmt=None, ca
     _expect(&px, cache, "x")
     cdef dfp_conv2d_shape s = _conv_shape(x.shape, w.shape, stride, padding, dilation)
     cdef cnp.ndarray y = np.empty(y_shape, np.float32)
+    cdef double *psums = plane_sums_pointer(y_sums, y_shape)
     cdef c.dfp_gemm_stats st = [0, 0, 0, 0, 0]
     cdef int status
     cdef cnp.ndarray x_ = x
@@ -102,11 +105,13 @@ def conv2d_forward_quantized(x, w, bias, stride, padding, dilation, fmt=None, ca
         if bn.scale:
             status = c.dfp_conv2d_forward_dfp16_bn_relu(&s, <float *>cnp.PyArray_DATA(x_), &bn,
                                                         <float *>cnp.PyArray_DATA(w_), pbias,
-                                                        <float *>cnp.PyArray_DATA(y), &px, &pw, &st, pkept)
+                                                        <float *>cnp.PyArray_DATA(y), &px, &pw, &st, pkept,
+                                                        psums)
         else:
             status = c.dfp_conv2d_forward_dfp16_keep(&s, <float *>cnp.PyArray_DATA(x_),
                                                      <float *>cnp.PyArray_DATA(w_), pbias,
-                                                     <float *>cnp.PyArray_DATA(y), &px, &pw, &st, pkept)
+                                                     <float *>cnp.PyArray_DATA(y), &px, &pw, &st, pkept,
+                                                     psums)
     check(status, "conv2d_forward")
     _record(&st)
     if key is not None:

@@ -13,6 +13,8 @@ cdef extern from "dfpengine.h" nogil:
     dfp_status dfp_conv2d_output_size(const dfp_conv2d_shape *shape, int64_t *out_h, int64_t *out_w)
     dfp_status dfp_conv2d_forward_f32(const dfp_conv2d_shape *shape, const float *x, const float *w,
                                       const float *bias, float *y)
+    dfp_status dfp_conv2d_forward_f32_sums(const dfp_conv2d_shape *shape, const float *x, const float *w,
+                                           const float *bias, float *y, double *y_sums)
     dfp_status dfp_conv2d_backward_data_f32(const dfp_conv2d_shape *shape, const float *dy,
                                             const float *w, float *dx)
     dfp_status dfp_conv2d_backward_weight_f32(const dfp_conv2d_shape *shape, const float *x,
@@ -28,6 +30,8 @@ cdef extern from "dfpengine.h" nogil:
     dfp_status dfp_relu_backward_f32(int64_t n, const float *dy, const uint8_t *mask, float *dx)
     dfp_status dfp_batch_norm_stats_f32(int64_t n, int64_t c, int64_t hw, const float *x,
                                         float *mean, float *var)
+    dfp_status dfp_batch_norm_stats_from_planes_f32(int64_t n, int64_t c, int64_t hw, const double *sums,
+                                                    float *mean, float *var)
     dfp_status dfp_batch_norm_apply_f32(int64_t n, int64_t c, int64_t hw, const float *x,
                                         const float *scale, const float *shift, int relu, float *y)
     dfp_status dfp_batch_norm_backward_f32(int64_t n, int64_t c, int64_t hw, const float *dy,

@@ -56,7 +56,7 @@ cdef extern from "dfpengine.h" nogil:
     dfp_status dfp_conv2d_forward_dfp16_keep(const dfp_conv2d_shape *shape, const float *x, const float *w,
                                              const float *bias, float *y, const dfp_dfp16_params *px,
                                              const dfp_dfp16_params *pw, dfp_gemm_stats *stats,
-                                             dfp_dfp16_input *kept)
+                                             dfp_dfp16_input *kept, double *y_sums)
     ctypedef struct dfp_bn_relu_input:
         const float *scale
         const float *shift
@@ -66,7 +66,8 @@ cdef extern from "dfpengine.h" nogil:
                                                 const dfp_bn_relu_input *bn,
                                                 const float *w, const float *bias, float *y,
                                                 const dfp_dfp16_params *px, const dfp_dfp16_params *pw,
-                                                dfp_gemm_stats *stats, dfp_dfp16_input *kept)
+                                                dfp_gemm_stats *stats, dfp_dfp16_input *kept,
+                                                double *y_sums)
     dfp_status dfp_conv2d_backward_weight_dfp16_kept(const dfp_conv2d_shape *shape,
                                                      const dfp_dfp16_input *kept, const float *dy,
                                                      float *dw, const dfp_dfp16_params *pdy,

@@ -208,6 +208,27 @@ def batch_norm_stats(x):
     return mean.astype(np.float32), var.astype(np.float32)
 
 
+def batch_norm_stats_from_planes(sums, hw):
+    """batch_norm_stats from per-plane sums: sums[b, c] = (s, sum of (x - s), sum of (x - s)^2)
+    over plane (b, c) of hw values, s its first value; each plane's sums moved to image 0's s
+    and added in image order (the native merge, the same doubles)."""
+    if not isinstance(sums, np.ndarray) or sums.dtype != np.float64 or sums.ndim != 3 or sums.shape[2] != 3:
+        raise ValueError(f"sums: expected a float64 array of shape (N, C, 3), received "
+                         f"{getattr(sums, 'dtype', type(sums).__name__)} {getattr(sums, 'shape', '')}")
+    if not isinstance(hw, (int, np.integer)) or hw < 1:
+        raise ValueError(f"hw: expected a positive int, received {hw!r}")
+    s0 = sums[0, :, 0]
+    s, q = np.zeros_like(s0), np.zeros_like(s0)
+    for b in range(sums.shape[0]):
+        d = sums[b, :, 0] - s0
+        q += sums[b, :, 2] + 2 * d * sums[b, :, 1] + float(hw) * d * d
+        s += sums[b, :, 1] + float(hw) * d
+    count = float(sums.shape[0]) * hw
+    dm = s / count
+    var = q / count - dm * dm
+    return (s0 + dm).astype(np.float32), np.where(var > 0, var, 0.0).astype(np.float32)
+
+
 def batch_norm_apply(x, scale, shift, relu=False):
     """`x * scale[c] + shift[c]`, then ReLU when `relu`."""
     x4 = _bn_input("x", x)

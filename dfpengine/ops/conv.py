@@ -2,7 +2,7 @@
 import numpy as np
 
 from .. import _native, profiler
-from ..autograd import record
+from ..autograd import is_grad_enabled, record
 from ..tensor import Tensor
 from .linear import gemm_formats
 
@@ -44,12 +44,15 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, layer=None):
     # when the formats allow; and the exponents x and dy got at this layer's last step
     # (integer formats quantise with them in one pass when they still hold)
     kept = {"exponents": _layer_exponents(layer)} if fprop is not None and wtgrad is not None else None
+    sums = _plane_sums_wanted(layer, fprop, xa.shape[0], wa.shape[0])
     with profiler.region(name, "fprop", "conv", ops, 4 * (xa.size + wa.size)):
         y = _native.conv2d_forward(xa, wa, ba, stride, padding, dilation, fmt=fprop, cache=kept,
-                                   bn_relu=bn_relu)
+                                   bn_relu=bn_relu, y_sums=sums)
     if bn_relu is not None and bn_relu[3] is not None:
         x._data = bn_relu[3]  # batch norm's output, written by the quantising pass
     out = Tensor(y)
+    if layer is not None:
+        out.bn_plane_sums = (layer, y, sums)  # for a batch norm reading out (see norm.py)
 
     def backward(g, into=None):
         g = np.ascontiguousarray(g)
@@ -72,6 +75,16 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, layer=None):
     parents = (x, weight) if bias is None else (x, weight, bias)
     # dx, dw and db are new arrays; dx can be added into x's other gradient in the epilogue
     return record(out, parents, backward, fresh=True, adds_into=0)
+
+
+def _plane_sums_wanted(layer, fmt, batch, out_ch):
+    """An array for batch norm's plane sums of the output, where a training batch norm read
+    this layer's output at an earlier step (it marks the layer) and the format writes them;
+    else None (a batch norm then sums the output itself, one more pass over it)."""
+    if (layer is None or not getattr(layer, "_feeds_batch_norm", False) or not is_grad_enabled()
+            or not _native.writes_plane_sums(fmt)):
+        return None
+    return np.empty((batch, out_ch, 3), np.float64)
 
 
 def _input(x, fmt):

@@ -30,6 +30,19 @@ def _vector(t, c, fill, name, what):
     return np.ascontiguousarray(t.numpy())
 
 
+def _batch_statistics(x, xa):
+    """Mean and biased variance per channel: from the plane sums the conv that made x took
+    while its output was in cache (equal bit for bit to summing xa here), else from xa. A
+    conv whose output was read here without sums is marked to take them from its next call."""
+    made_by = getattr(x, "bn_plane_sums", None)
+    if made_by is not None and xa.ndim == 4:
+        layer, y, sums = made_by
+        if sums is not None and y is xa:
+            return _native.batch_norm_stats_from_planes(sums, xa.shape[2] * xa.shape[3])
+        object.__setattr__(layer, "_feeds_batch_norm", True)
+    return _native.batch_norm_stats(xa)
+
+
 def _statistics(x, xa, running_mean, running_var, weight, bias, training, momentum, eps, what):
     """(gamma, beta, mean, invstd): batch statistics (running ones updated) or running ones."""
     c = xa.shape[1]
@@ -41,7 +54,7 @@ def _statistics(x, xa, running_mean, running_var, weight, bias, training, moment
         if count < 2:
             raise ValueError(f"{what}: expected more than 1 value per channel when training, "
                              f"received input of shape {x.shape}")
-        mean, var = _native.batch_norm_stats(xa)
+        mean, var = _batch_statistics(x, xa)
         if running_mean is not None:
             running_mean.numpy()[...] = (1 - momentum) * running_mean.numpy() + momentum * mean
             running_var.numpy()[...] = ((1 - momentum) * running_var.numpy()

@@ -9,6 +9,7 @@
  * Threads: work items (tiles, or images for BPROP whose tiles overlap in dx)
  * are spread over threads, each with its own column tile and GEMM workspace;
  * with fewer items than threads, items run in turn on a threaded GEMM. */
+#include "bn_plane_sums.h"
 #include "conv2d_f32.h"
 #include "conv_batch.h"
 #include "dfpengine.h"
@@ -166,6 +167,36 @@ static int fprop_item(const conv_plan *pl, int64_t item, float *col, float *ws, 
 dfp_status dfp_conv2d_forward_f32(const dfp_conv2d_shape *shape, const float *x, const float *w,
                                   const float *bias, float *y)
 {
+    return dfp_conv2d_forward_f32_sums(shape, x, w, bias, y, NULL);
+}
+
+/* FPROP without y_sums; the in-place path sums each image's planes itself. */
+static dfp_status forward(conv_plan *pl)
+{
+    if (dfp_conv_f32_fprop_inplace_applies(pl))
+        return dfp_conv_f32_fprop_inplace(pl);
+    float *wpack = NULL;
+    if (!pl->direct) { /* pack the weights once for every tile (NULL: each tile packs its own) */
+        pl->uk = dfp_sgemm_kernel_for(pl->out_ch, pl->tile);
+        int64_t rows = (pl->out_ch + pl->uk->mr - 1) / pl->uk->mr * pl->uk->mr;
+        wpack = malloc((size_t)(rows * pl->ckk) * sizeof(float));
+        if (wpack)
+            dfp_pack_a_f32(pl->uk->mr, pl->out_ch, pl->ckk, pl->w, pl->ckk, 1, wpack);
+        pl->wpack = wpack;
+    }
+    double macs = (double)pl->batch * pl->pixels * pl->out_ch * pl->ckk;
+    float **accs;
+    int nacc;
+    dfp_status st = conv_run(pl, pl->batch * pl->tiles, macs,
+                             dfp_sgemm_workspace_floats(pl->out_ch, pl->tile, pl->ckk), 0, fprop_item, &accs, &nacc);
+    free_accs(accs, nacc);
+    free(wpack);
+    return st;
+}
+
+dfp_status dfp_conv2d_forward_f32_sums(const dfp_conv2d_shape *shape, const float *x, const float *w,
+                                       const float *bias, float *y, double *y_sums)
+{
     conv_plan pl;
     dfp_status st = make_plan(shape, &pl);
     if (st != DFP_OK)
@@ -173,24 +204,12 @@ dfp_status dfp_conv2d_forward_f32(const dfp_conv2d_shape *shape, const float *x,
     if (!x || !w || !y)
         return DFP_ERR_NULL_POINTER;
     pl.x = x, pl.w = w, pl.bias = bias, pl.y = y;
-    if (dfp_conv_f32_fprop_inplace_applies(&pl))
-        return dfp_conv_f32_fprop_inplace(&pl);
-    float *wpack = NULL;
-    if (!pl.direct) { /* pack the weights once for every tile (NULL: each tile packs its own) */
-        pl.uk = dfp_sgemm_kernel_for(pl.out_ch, pl.tile);
-        int64_t rows = (pl.out_ch + pl.uk->mr - 1) / pl.uk->mr * pl.uk->mr;
-        wpack = malloc((size_t)(rows * pl.ckk) * sizeof(float));
-        if (wpack)
-            dfp_pack_a_f32(pl.uk->mr, pl.out_ch, pl.ckk, w, pl.ckk, 1, wpack);
-        pl.wpack = wpack;
-    }
-    double macs = (double)pl.batch * pl.pixels * pl.out_ch * pl.ckk;
-    float **accs;
-    int nacc;
-    st = conv_run(&pl, pl.batch * pl.tiles, macs, dfp_sgemm_workspace_floats(pl.out_ch, pl.tile, pl.ckk),
-                  0, fprop_item, &accs, &nacc);
-    free_accs(accs, nacc);
-    free(wpack);
+    pl.y_sums = dfp_conv_f32_fprop_inplace_applies(&pl) ? y_sums : NULL;
+    st = forward(&pl);
+    if (st == DFP_OK && y_sums && !pl.y_sums)
+#pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(pl.batch * pl.out_ch * pl.pixels >> 15))
+        for (int64_t p = 0; p < pl.batch * pl.out_ch; p++)
+            dfp_bn_plane_sums(y + p * pl.pixels, 1, pl.pixels, y_sums + 3 * p);
     return st;
 }
 

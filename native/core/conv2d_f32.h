@@ -17,6 +17,7 @@ typedef struct conv_plan {
     int direct; /* 1x1, stride 1, no padding: x is its own column matrix */
     const float *x, *w, *dy, *bias;
     float *y, *dx, *dw;
+    double *y_sums;              /* FPROP (nullable): batch norm's plane sums of y (bn_plane_sums.h) */
     const float *wpack;          /* FPROP: weights packed once as A panels for `uk` (NULL: per tile) */
     const dfp_sgemm_ukernel *uk; /* the kernel wpack is packed for */
 } conv_plan;

@@ -13,6 +13,7 @@
  * (pixel p) is read in place at ((oh*sh + kh*dh)*wp + ow*sw)*C, 32 taps per
  * call, and dy is packed as A once per image. Per-thread partial sums are
  * added in thread order. */
+#include "bn_plane_sums.h"
 #include "conv2d_f32.h"
 #include "kernel_table.h"
 #include "layout32.h"
@@ -112,6 +113,8 @@ static void fprop_image_inplace(const conv_plan *pl, const dfp_sgemm_ukernel_bo 
         for (int64_t o = 0; o < pl->out_ch; o++)
             for (int64_t q = 0; q < pl->pixels; q++)
                 y[o * pl->pixels + q] += pl->bias[o];
+    if (pl->y_sums) /* while the image's output is in cache: no pass over y later */
+        dfp_bn_plane_sums(y, pl->out_ch, pl->pixels, pl->y_sums + n * pl->out_ch * 3);
 }
 
 dfp_status dfp_conv_f32_fprop_inplace(const conv_plan *pl)

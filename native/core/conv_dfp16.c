@@ -16,6 +16,7 @@
  * the INT32 sums being exact, not on the ISA either. This file: FPROP and
  * BPROP; WTGRAD in conv_dfp16_wtgrad.c, the shared job and quantisers in
  * conv_dfp16_job.c. */
+#include "bn_plane_sums.h"
 #include "conv_dfp16_job.h"
 #include "conv_dfp16_phases.h"
 #include "conv_s16_pack.h"
@@ -24,6 +25,7 @@
 #include "layout32.h"
 #include "scratch.h"
 
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,13 +112,26 @@ static void split_column_phases(const dfp_pairs_layout *l, int64_t batch, const 
     }
 }
 
+/* Whether items [first, first + count) straddle a boundary of the ranges
+ * direct_conv gives nt threads (thread t: [items t / nt, items (t + 1) / nt)). */
+static int image_split(int64_t first, int64_t count, int64_t items, int64_t nt)
+{
+    for (int64_t t = 1; t < nt; t++) {
+        int64_t b = items * t / nt;
+        if (b > first && b < first + count)
+            return 1;
+    }
+    return 0;
+}
+
 /* Direct conv on INT16 data: y[n][o][p] = scale * sum_q Wp[o][q] * xp-panels[q][p]
  * (+ bias[o]; accumulate: y[n][o][p] += that, without bias); g describes x
  * (C x H x W) -> y (out_ch x OH x OW), xp is x in the channel-pair layout of g
  * (largest |value| xmax), w is OIHW. */
 static dfp_status direct_conv(const dfp_conv_geom *g, int64_t batch, int64_t out_ch,
                               const int16_t *xp, int32_t xmax, const int16_t *w, float sw,
-                              float sx, const float *bias, float *y, int accumulate, dfp_gemm_stats *stats)
+                              float sx, const float *bias, float *y, int accumulate, double *y_sums,
+                              dfp_gemm_stats *stats)
 {
     const dfp_int_kernels *ik = &dfp_kernels()->integer;
     const int mr = ik->mr, nr = ik->nr;
@@ -166,14 +181,19 @@ static dfp_status direct_conv(const dfp_conv_geom *g, int64_t batch, int64_t out
         }
         split_column_phases(&l, batch, xp, wq, xq);
     }
+    /* y_sums of an image from the thread that computed all its tiles, right after
+     * its last (the output still in cache); images split between two threads'
+     * ranges (and all, with a bias, added later) after the loop */
+    double *sums_now = bias ? NULL : y_sums;
     int failed = 0;
 #pragma omp parallel num_threads(dfp_threads_for_work(items)) reduction(| : failed)
     {
         float *buf = aligned_alloc(64, (size_t)((mpan * mr * ldb * 4 + 63) / 64 * 64));
         int16_t *bp = aligned_alloc(64, (size_t)((npan * kp * nr * 4 + 63) / 64 * 64));
         failed |= !buf || !bp;
-#pragma omp for schedule(static)
-        for (int64_t it = 0; it < items; it++) {
+        const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+        const int64_t lo = items * t / nt, hi = items * (t + 1) / nt;
+        for (int64_t it = lo; it < hi; it++) {
             if (!buf || !bp)
                 continue;
             int64_t n = it / tiles, p0 = (it % tiles) * tile, np = min64(tile, vpixels - p0);
@@ -191,14 +211,27 @@ static dfp_status direct_conv(const dfp_conv_geom *g, int64_t batch, int64_t out
                 dfp_igemm_epilogue(out_ch, np, buf, ldb, sw, sx, yn + p0, pixels, accumulate);
             else
                 epilogue_virtual(g, vw, out_ch, pixels, buf, ldb, sw, sx, p0, np, yn, accumulate);
+            if (sums_now && it % tiles == tiles - 1 && it - (tiles - 1) >= lo)
+                dfp_bn_plane_sums(yn, out_ch, pixels, sums_now + n * out_ch * 3);
         }
         free(buf), free(bp);
+        if (sums_now) {
+#pragma omp barrier
+#pragma omp for schedule(static)
+            for (int64_t n = 0; n < batch; n++)
+                if (image_split(n * tiles, tiles, items, nt))
+                    dfp_bn_plane_sums(y + n * out_ch * pixels, out_ch, pixels, sums_now + n * out_ch * 3);
+        }
     }
     if (bias && !failed)
 #pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(batch * out_ch / 8))
         for (int64_t i = 0; i < batch * out_ch; i++)
             for (int64_t p = 0; p < pixels; p++)
                 y[i * pixels + p] += bias[i % out_ch];
+    if (bias && y_sums && !failed)
+#pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(batch * out_ch / 8))
+        for (int64_t i = 0; i < batch * out_ch; i++)
+            dfp_bn_plane_sums(y + i * pixels, 1, pixels, y_sums + 3 * i);
     free(wp), free(off);
     dfp_scratch_give(xq);
     if (failed)
@@ -285,7 +318,7 @@ int64_t dfp_conv2d_dfp16_input_size(const dfp_conv2d_shape *shape)
 static dfp_status forward(const dfp_conv2d_shape *shape, const float *x, const dfp_bn_relu_input *bn,
                           const float *w, const float *bias, float *y,
                           const dfp_dfp16_params *px, const dfp_dfp16_params *pw, dfp_gemm_stats *stats,
-                          dfp_dfp16_input *kept)
+                          dfp_dfp16_input *kept, double *y_sums)
 {
     conv_job j;
     if (!shape || !x || !w || !y || !px || !pw || (kept && !kept->pairs))
@@ -299,7 +332,7 @@ static dfp_status forward(const dfp_conv2d_shape *shape, const float *x, const d
         st = dfp_conv_quantize_tensor(w, j.out_ch * j.ckk, pw, &j.w, &sat);
     if (st == DFP_OK)
         st = direct_conv(&j.g, j.batch, j.out_ch, kept ? kept->pairs : j.x.q, j.x.max_abs, j.w.q,
-                         dfp_pow2f(j.w.e), dfp_pow2f(j.x.e), bias, y, 0, stats);
+                         dfp_pow2f(j.w.e), dfp_pow2f(j.x.e), bias, y, 0, y_sums, stats);
     if (st == DFP_OK && kept) {
         kept->exponent = j.x.e;
         kept->max_abs = j.x.max_abs;
@@ -315,27 +348,27 @@ static dfp_status forward(const dfp_conv2d_shape *shape, const float *x, const d
 dfp_status dfp_conv2d_forward_dfp16_keep(const dfp_conv2d_shape *shape, const float *x,
                                          const float *w, const float *bias, float *y,
                                          const dfp_dfp16_params *px, const dfp_dfp16_params *pw,
-                                         dfp_gemm_stats *stats, dfp_dfp16_input *kept)
+                                         dfp_gemm_stats *stats, dfp_dfp16_input *kept, double *y_sums)
 {
-    return forward(shape, x, NULL, w, bias, y, px, pw, stats, kept);
+    return forward(shape, x, NULL, w, bias, y, px, pw, stats, kept, y_sums);
 }
 
 dfp_status dfp_conv2d_forward_dfp16_bn_relu(const dfp_conv2d_shape *shape, const float *x,
                                             const dfp_bn_relu_input *bn, const float *w,
                                             const float *bias, float *y, const dfp_dfp16_params *px,
                                             const dfp_dfp16_params *pw, dfp_gemm_stats *stats,
-                                            dfp_dfp16_input *kept)
+                                            dfp_dfp16_input *kept, double *y_sums)
 {
     if (!bn || !bn->scale || !bn->shift)
         return DFP_ERR_NULL_POINTER;
-    return forward(shape, x, bn, w, bias, y, px, pw, stats, kept);
+    return forward(shape, x, bn, w, bias, y, px, pw, stats, kept, y_sums);
 }
 
 dfp_status dfp_conv2d_forward_dfp16(const dfp_conv2d_shape *shape, const float *x, const float *w,
                                     const float *bias, float *y, const dfp_dfp16_params *px,
                                     const dfp_dfp16_params *pw, dfp_gemm_stats *stats)
 {
-    return dfp_conv2d_forward_dfp16_keep(shape, x, w, bias, y, px, pw, stats, NULL);
+    return dfp_conv2d_forward_dfp16_keep(shape, x, w, bias, y, px, pw, stats, NULL, NULL);
 }
 
 /* BPROP: for stride 1 (and pad <= dilation * (kernel - 1)) dx is the direct
@@ -380,7 +413,7 @@ static dfp_status bprop_direct(const conv_job *j, float *dx, int accumulate, dfp
             for (int64_t t = 0; t < kk; t++)
                 wt[(cc * o + oo) * kk + (kk - 1 - t)] = j->w.q[(oo * c + cc) * kk + t];
     dfp_status st = direct_conv(&gt, j->batch, c, j->dy.q, j->dy.max_abs, wt, dfp_pow2f(j->w.e),
-                                dfp_pow2f(j->dy.e), NULL, dx, accumulate, stats);
+                                dfp_pow2f(j->dy.e), NULL, dx, accumulate, NULL, stats);
     free(wt);
     return st;
 }

@@ -2,6 +2,7 @@
  * compiler to vectorise, and they are memory-bound). Batch-norm sums run in
  * double (both sums of a channel in one pass), per channel, in a fixed order:
  * results do not depend on the thread count. */
+#include "bn_plane_sums.h"
 #include "dfpengine.h"
 #include "kernel_table.h"
 
@@ -90,6 +91,43 @@ static void channel_sums(const double *part, int64_t n, int64_t c, int64_t ch, d
     out[0] = s, out[1] = q;
 }
 
+void dfp_bn_plane_sums(const float *x, int64_t planes, int64_t hw, double *sums)
+{
+    for (int64_t p = 0; p < planes; p++) {
+        const float *plane = x + p * hw;
+        sums[3 * p] = plane[0];
+        plane_sums(plane, NULL, hw, (double)plane[0], sums + 3 * p + 1);
+    }
+}
+
+dfp_status dfp_batch_norm_stats_from_planes_f32(int64_t n, int64_t c, int64_t hw, const double *sums,
+                                                float *mean, float *var)
+{
+    dfp_status st = bn_check(n, c, hw);
+    if (st != DFP_OK)
+        return st;
+    if (!sums || !mean || !var)
+        return DFP_ERR_NULL_POINTER;
+    const double count = (double)n * hw;
+    for (int64_t ch = 0; ch < c; ch++) {
+        /* around image 0's first value: each plane's sums moved there from its own
+         * first value (sum (x - s0)^2 = sum (x - s)^2 + 2 d sum (x - s) + hw d^2,
+         * d = s - s0), added in image order; the double E[d^2] - E[d]^2 around a
+         * value of the channel loses nothing that matters when mean >> std */
+        const double s0 = sums[3 * ch];
+        double s = 0, q = 0;
+        for (int64_t b = 0; b < n; b++) {
+            const double *p = sums + 3 * (b * c + ch), d = p[0] - s0;
+            q += p[2] + 2 * d * p[1] + (double)hw * d * d;
+            s += p[1] + (double)hw * d;
+        }
+        double dm = s / count, v = q / count - dm * dm;
+        mean[ch] = (float)(s0 + dm);
+        var[ch] = (float)(v > 0 ? v : 0);
+    }
+    return DFP_OK;
+}
+
 dfp_status dfp_batch_norm_stats_f32(int64_t n, int64_t c, int64_t hw, const float *x, float *mean,
                                     float *var)
 {
@@ -98,27 +136,17 @@ dfp_status dfp_batch_norm_stats_f32(int64_t n, int64_t c, int64_t hw, const floa
         return st;
     if (!x || !mean || !var)
         return DFP_ERR_NULL_POINTER;
-    /* the sums of each (image, channel) plane, planes taken in memory order (a
-     * channel's planes lie c * hw floats apart; channel by channel, every plane is
-     * a new stream for the prefetchers), then added per channel in image order */
-    double *part = malloc((size_t)(n * c) * 2 * sizeof(double));
-    if (!part)
+    /* planes in memory order (a channel's planes lie c * hw floats apart; channel
+     * by channel, every plane is a new stream for the prefetchers) */
+    double *sums = malloc((size_t)(n * c) * 3 * sizeof(double));
+    if (!sums)
         return DFP_ERR_OUT_OF_MEMORY;
 #pragma omp parallel for num_threads(eltwise_threads(n * c * hw)) schedule(static)
-    for (int64_t plane = 0; plane < n * c; plane++) /* around a sample of the channel */
-        plane_sums(x + plane * hw, NULL, hw, (double)x[(plane % c) * hw], part + 2 * plane);
-    double count = (double)n * hw;
-    for (int64_t ch = 0; ch < c; ch++) {
-        /* around the sample, the double E[d^2] - E[d]^2 loses nothing that matters
-         * when mean >> std; the same doubles on every thread count */
-        double shift = x[ch * hw], sq[2];
-        channel_sums(part, n, c, ch, sq);
-        double dm = sq[0] / count, v = sq[1] / count - dm * dm;
-        mean[ch] = (float)(shift + dm);
-        var[ch] = (float)(v > 0 ? v : 0);
-    }
-    free(part);
-    return DFP_OK;
+    for (int64_t plane = 0; plane < n * c; plane++)
+        dfp_bn_plane_sums(x + plane * hw, 1, hw, sums + 3 * plane);
+    st = dfp_batch_norm_stats_from_planes_f32(n, c, hw, sums, mean, var);
+    free(sums);
+    return st;
 }
 
 /* y = x * scale + shift per channel, then + residual (when given), then ReLU

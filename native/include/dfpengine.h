@@ -117,6 +117,10 @@ typedef struct dfp_conv2d_shape {
 dfp_status dfp_conv2d_output_size(const dfp_conv2d_shape *shape, int64_t *out_h, int64_t *out_w);
 /* y[N,O,OH,OW] = conv(x[N,C,H,W], w[O,C,KH,KW]) + bias[O] (bias may be NULL). */
 dfp_status dfp_conv2d_forward_f32(const dfp_conv2d_shape *shape, const float *x, const float *w, const float *bias, float *y);
+/* dfp_conv2d_forward_f32 that also gives batch norm's plane sums of y (N * O * 3
+ * doubles, see dfp_batch_norm_stats_from_planes_f32), taken from each image's
+ * output while it is still in cache where the conv's path allows. */
+dfp_status dfp_conv2d_forward_f32_sums(const dfp_conv2d_shape *shape, const float *x, const float *w, const float *bias, float *y, double *y_sums);
 /* dx[N,C,H,W] = gradient of the conv w.r.t. x, from dy[N,O,OH,OW] and w (dx is overwritten). */
 dfp_status dfp_conv2d_backward_data_f32(const dfp_conv2d_shape *shape, const float *dy, const float *w, float *dx);
 /* dw[O,C,KH,KW] = gradient of the conv w.r.t. w, from x and dy (dw is overwritten). */
@@ -145,6 +149,11 @@ dfp_status dfp_relu_backward_f32(int64_t n, const float *dy, const uint8_t *mask
 /* Batch norm over x[n, c, hw] (hw = H*W, 1 for NC input); statistics per channel.
  * stats: mean and biased variance, summed in double (two passes). */
 dfp_status dfp_batch_norm_stats_f32(int64_t n, int64_t c, int64_t hw, const float *x, float *mean, float *var);
+/* The same statistics from each plane's sums: sums[3 (b c + ch) ..] = (s, sum of
+ * (x - s), sum of (x - s)^2) over plane (b, ch), s its first value, in double,
+ * as a conv forward's y_sums give them. Bit for bit what dfp_batch_norm_stats_f32
+ * gives on the planes themselves (which it sums the same way). */
+dfp_status dfp_batch_norm_stats_from_planes_f32(int64_t n, int64_t c, int64_t hw, const double *sums, float *mean, float *var);
 /* y = x * scale[c] + shift[c], then max(y, 0) when relu is nonzero. */
 dfp_status dfp_batch_norm_apply_f32(int64_t n, int64_t c, int64_t hw, const float *x, const float *scale, const float *shift, int relu, float *y);
 /* Training-mode backward of y = gamma * (x - mean) * invstd + beta with batch statistics:
@@ -281,8 +290,10 @@ typedef struct dfp_dfp16_input {
 } dfp_dfp16_input;
 
 int64_t dfp_conv2d_dfp16_input_size(const dfp_conv2d_shape *shape);
-/* dfp_conv2d_forward_dfp16 that also leaves x's codes in *kept (pairs set by the caller). */
-dfp_status dfp_conv2d_forward_dfp16_keep(const dfp_conv2d_shape *shape, const float *x, const float *w, const float *bias, float *y, const dfp_dfp16_params *px, const dfp_dfp16_params *pw, dfp_gemm_stats *stats, dfp_dfp16_input *kept);
+/* dfp_conv2d_forward_dfp16 that also leaves x's codes in *kept (pairs set by the
+ * caller; kept nullable) and, with y_sums (nullable, N * O * 3 doubles), batch
+ * norm's plane sums of y, as dfp_conv2d_forward_f32_sums gives them. */
+dfp_status dfp_conv2d_forward_dfp16_keep(const dfp_conv2d_shape *shape, const float *x, const float *w, const float *bias, float *y, const dfp_dfp16_params *px, const dfp_dfp16_params *pw, dfp_gemm_stats *stats, dfp_dfp16_input *kept, double *y_sums);
 /* Batch norm's output as a conv's input: relu(x * scale[c] + shift[c]), or
  * relu(x * scale[c] + shift[c] + residual) with a residual (NCHW like x),
  * rounded as dfp_batch_norm_relu_forward_f32; with out (nullable, NCHW) those
@@ -295,8 +306,8 @@ typedef struct dfp_bn_relu_input {
 
 /* dfp_conv2d_forward_dfp16_keep of batch norm's output (bn applied to x), computed
  * inside the quantiser: without bn->out that tensor is never written as FP32, with
- * it, written in the same pass. kept nullable. */
-dfp_status dfp_conv2d_forward_dfp16_bn_relu(const dfp_conv2d_shape *shape, const float *x, const dfp_bn_relu_input *bn, const float *w, const float *bias, float *y, const dfp_dfp16_params *px, const dfp_dfp16_params *pw, dfp_gemm_stats *stats, dfp_dfp16_input *kept);
+ * it, written in the same pass. kept and y_sums nullable. */
+dfp_status dfp_conv2d_forward_dfp16_bn_relu(const dfp_conv2d_shape *shape, const float *x, const dfp_bn_relu_input *bn, const float *w, const float *bias, float *y, const dfp_dfp16_params *px, const dfp_dfp16_params *pw, dfp_gemm_stats *stats, dfp_dfp16_input *kept, double *y_sums);
 /* dfp_conv2d_backward_weight_dfp16 on the kept input of the FPROP of the same shape. */
 dfp_status dfp_conv2d_backward_weight_dfp16_kept(const dfp_conv2d_shape *shape, const dfp_dfp16_input *kept, const float *dy, float *dw, const dfp_dfp16_params *pdy, dfp_gemm_stats *stats);
 

@@ -129,6 +129,9 @@ static void check_validation(void)
     CHECK(dfp_max_pool2d_backward_f32(1, 16, 4, b, bad, b) == DFP_ERR_INVALID_ARGUMENT);
     CHECK(dfp_relu_forward_f32(0, b, b, mask) == DFP_ERR_INVALID_SHAPE);
     CHECK(dfp_batch_norm_stats_f32(1, 0, 4, b, b, b) == DFP_ERR_INVALID_SHAPE);
+    CHECK(dfp_batch_norm_stats_from_planes_f32(1, 1, 0, (const double *)b, b, b) == DFP_ERR_INVALID_SHAPE);
+    CHECK(dfp_batch_norm_stats_from_planes_f32(1, 1, 4, NULL, b, b) == DFP_ERR_NULL_POINTER);
+    CHECK(dfp_conv2d_forward_f32_sums(NULL, b, b, NULL, b, NULL) == DFP_ERR_NULL_POINTER);
     CHECK(dfp_batch_norm_apply_f32(1, 1, 4, b, NULL, b, 0, b) == DFP_ERR_NULL_POINTER);
     CHECK(dfp_batch_norm_relu_forward_f32(1, 1, 0, b, b, b, b, b) == DFP_ERR_INVALID_SHAPE);
     CHECK(dfp_batch_norm_relu_forward_f32(1, 1, 4, b, b, b, b, NULL) == DFP_ERR_NULL_POINTER);
