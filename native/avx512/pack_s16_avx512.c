@@ -61,6 +61,27 @@ static void l1_groups_s16_avx512(const int16_t *v, int64_t ngroups, int32_t *out
     dfp_l1_groups_s16_span(v, j, ngroups, out);
 }
 
+/* Panel group sums: a pair's 2w int16 lie side by side, so |v| summed in pairs
+ * by vpmaddwd gives one row's sum per INT32 lane, 16 rows a zmm (masked past w);
+ * 8 pairs added per group. */
+static void l1_groups_panel_s16_avx512(const int16_t *pan, int w, int64_t kp, int32_t *sums)
+{
+    const __m512i ones = _mm512_set1_epi16(1);
+    for (int64_t g = 0; g * 8 < kp; g++) {
+        const int64_t q1 = g * 8 + 8 < kp ? g * 8 + 8 : kp;
+        for (int i0 = 0; i0 < w; i0 += 16) {
+            const int rows = w - i0 < 16 ? w - i0 : 16;
+            const __mmask32 m = rows == 16 ? 0xffffffffu : (__mmask32)((1u << (2 * rows)) - 1);
+            __m512i s = _mm512_setzero_si512();
+            for (int64_t q = g * 8; q < q1; q++) {
+                __m512i v = _mm512_maskz_loadu_epi16(m, pan + (q * w + i0) * 2);
+                s = _mm512_add_epi32(s, _mm512_madd_epi16(_mm512_abs_epi16(v), ones));
+            }
+            _mm512_mask_storeu_epi32(sums + g * w + i0, (__mmask16)((1u << rows) - 1), s);
+        }
+    }
+}
+
 /* 8 rows x 16 pairs (one zmm of 32-bit pairs per row) transposed into 16 pairs x
  * 8 rows: 32-bit then 64-bit unpacks give, per 128-bit lane, 4 rows of one pair;
  * vpermt2q joins the two row halves into whole 256-bit pair rows. Pairs at or
@@ -186,6 +207,7 @@ void dfp_pack_s16_kernels_init_avx512(dfp_int_kernels *k)
     k->load_s16 = load_s16_avx512;
     k->absmax_s16 = absmax_s16_avx512;
     k->l1_groups_s16 = l1_groups_s16_avx512;
+    k->l1_groups_panel_s16 = l1_groups_panel_s16_avx512;
     k->pack_pairs8 = pack_pairs8_avx512;
     k->interleave_s16 = interleave_s16_avx512;
     k->pack_kpairs_s16 = pack_kpairs_s16_avx512;

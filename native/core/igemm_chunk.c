@@ -74,25 +74,24 @@ void dfp_l1_groups_add_run(const int16_t *v, int64_t np, int64_t q0, int32_t *ro
         row[(q0 + q) / DFP_L1_GROUP] += abs16(v[2 * q]) + abs16(v[2 * q + 1]);
 }
 
+/* Groups per kernel call: the sums of a strip of them fit on the stack. */
+#define PANEL_STRIP_GROUPS 64
+
 void dfp_l1_groups_from_panels(const int16_t *panels, int w, int64_t kp, dfp_l1_groups *g)
 {
-    const int64_t npanels = (g->rows + w - 1) / w;
+    const dfp_l1_groups_panel_s16_fn sums_of = dfp_kernels()->integer.l1_groups_panel_s16;
+    const int64_t npanels = (g->rows + w - 1) / w, strip = PANEL_STRIP_GROUPS * DFP_L1_GROUP;
 #pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(npanels * kp / 16384))
     for (int64_t p = 0; p < npanels; p++) {
         const int16_t *pan = panels + p * kp * w * 2;
         const int rows = g->rows - p * w < w ? (int)(g->rows - p * w) : w;
-        /* a group's pairs of all the panel's rows are 8 * 2w consecutive int16:
-         * sum them lane-wise (the compiler vectorises this), then pair the lanes */
-        int32_t acc[2 * DFP_IGEMM_MAX_W];
-        for (int64_t q0 = 0; q0 < kp; q0 += DFP_L1_GROUP) {
-            const int64_t q1 = q0 + DFP_L1_GROUP < kp ? q0 + DFP_L1_GROUP : kp;
-            for (int t = 0; t < 2 * w; t++)
-                acc[t] = 0;
-            for (int64_t q = q0; q < q1; q++)
-                for (int t = 0; t < 2 * w; t++)
-                    acc[t] += abs16(pan[q * 2 * w + t]);
+        int32_t sums[PANEL_STRIP_GROUPS * DFP_IGEMM_MAX_W]; /* group-major */
+        for (int64_t q0 = 0; q0 < kp; q0 += strip) {
+            const int64_t pairs = kp - q0 < strip ? kp - q0 : strip, g0 = q0 / DFP_L1_GROUP;
+            sums_of(pan + q0 * w * 2, w, pairs, sums);
             for (int i = 0; i < rows; i++)
-                g->sum[(p * w + i) * g->ngroups + q0 / DFP_L1_GROUP] = acc[2 * i] + acc[2 * i + 1];
+                for (int64_t q = 0; q * DFP_L1_GROUP < pairs; q++)
+                    g->sum[(p * w + i) * g->ngroups + g0 + q] = sums[q * w + i];
         }
     }
 }

@@ -65,6 +65,11 @@ typedef int32_t (*dfp_absmax_s16_fn)(const int16_t *v, int64_t n, int32_t m);
  * of |v[16 j + t]| for j < ngroups. The integer GEMM's chunk rule (igemm_chunk.c)
  * adds row sums with it; values are never -32768. */
 typedef void (*dfp_l1_groups_s16_fn)(const int16_t *v, int64_t ngroups, int32_t *out);
+/* The same sums per row of a pair panel of width w (kp pairs x w rows x 2 int16,
+ * w <= DFP_IGEMM_MAX_W): sums[g * w + i] = sum over the pairs q of group g (8
+ * pairs; the last group may be shorter) of |pan[q][i][0]| + |pan[q][i][1]|,
+ * overwritten, for every g < ceil(kp / 8) and i < w. */
+typedef void (*dfp_l1_groups_panel_s16_fn)(const int16_t *pan, int w, int64_t kp, int32_t *sums);
 /* Pairs [0, np) of 8 K-contiguous rows into 8 consecutive rows of a pair panel
  * of width w: dst[p * w + i] = pair p of rows[i] (int32 = two int16), rows[i] ==
  * NULL writes nothing for row i. */
@@ -144,6 +149,7 @@ typedef struct dfp_int_kernels {
     dfp_load_s16_fn load_s16;
     dfp_absmax_s16_fn absmax_s16;
     dfp_l1_groups_s16_fn l1_groups_s16;
+    dfp_l1_groups_panel_s16_fn l1_groups_panel_s16;
     dfp_pack_pairs8_fn pack_pairs8;
     dfp_interleave_s16_fn interleave_s16;
     dfp_pack_kpairs_s16_fn pack_kpairs_s16;         /* optional */

@@ -44,4 +44,19 @@ static inline void dfp_l1_groups_s16_span(const int16_t *v, int64_t begin, int64
     }
 }
 
+/* The panel group sums (dfp_l1_groups_panel_s16_fn) of groups [begin, ceil(kp / 8)). */
+static inline void dfp_l1_groups_panel_span(const int16_t *pan, int w, int64_t kp, int64_t begin, int32_t *sums)
+{
+    for (int64_t g = begin; g * 8 < kp; g++)
+        for (int i = 0; i < w; i++) {
+            int32_t s = 0;
+            for (int64_t q = g * 8; q < g * 8 + 8 && q < kp; q++)
+                for (int t = 0; t < 2; t++) {
+                    int16_t v = pan[(q * w + i) * 2 + t];
+                    s += v < 0 ? -(int32_t)v : v;
+                }
+            sums[g * w + i] = s;
+        }
+}
+
 #endif

@@ -77,6 +77,11 @@ static void l1_groups_s16_scalar(const int16_t *v, int64_t ngroups, int32_t *out
     dfp_l1_groups_s16_span(v, 0, ngroups, out);
 }
 
+static void l1_groups_panel_s16_scalar(const int16_t *pan, int w, int64_t kp, int32_t *sums)
+{
+    dfp_l1_groups_panel_span(pan, w, kp, 0, sums);
+}
+
 static void pack_pairs8_scalar(const int16_t *const rows[8], int64_t np, int w, int32_t *dst)
 {
     for (int i = 0; i < 8; i++)
@@ -117,6 +122,7 @@ void dfp_int_kernels_init_scalar(dfp_int_kernels *k)
     k->load_s16 = load_s16_scalar;
     k->absmax_s16 = absmax_s16_scalar;
     k->l1_groups_s16 = l1_groups_s16_scalar;
+    k->l1_groups_panel_s16 = l1_groups_panel_s16_scalar;
     k->pack_pairs8 = pack_pairs8_scalar;
     k->interleave_s16 = interleave_s16_scalar;
     k->quantize_plane_pair = NULL; /* the conv quantises plane by plane */

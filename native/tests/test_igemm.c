@@ -158,6 +158,37 @@ static void test_l1_groups_isas(void)
     CHECK(o0[0] == 16 * 32767 && o0[1] == 16 * 32767 + 1000);
 }
 
+/* The panel group-sum kernel of every ISA equals the scalar one: widths of every
+ * ISA's A and B panels, short last groups, +-32767. */
+static void test_l1_groups_panel_isas(void)
+{
+    enum { KP = 530, W = 32, G = (KP + 7) / 8 };
+    static int16_t pan[KP * W * 2];
+    static int32_t s0[G * W], s1[G * W];
+    for (int i = 0; i < KP * W * 2; i++)
+        pan[i] = i < 64 ? (i % 3 ? 32767 : -32767) : (int16_t)((int32_t)(rnd() % 65535) - 32767);
+    const int widths[] = {3, 8, 16, 32};
+    const int64_t kps[] = {1, 7, 8, 9, 64, 100, KP};
+    for (int wi = 0; wi < 4; wi++)
+        for (int ki = 0; ki < 7; ki++) {
+            const int w = widths[wi];
+            const int64_t kp = kps[ki], groups = (kp + 7) / 8;
+            CHECK(dfp_isa_select(DFP_ISA_SCALAR) == DFP_OK);
+            memset(s0, 0x55, sizeof s0);
+            dfp_kernels()->integer.l1_groups_panel_s16(pan, w, kp, s0);
+            for (int isa = DFP_ISA_AVX2; isa <= (int)dfp_isa_supported(); isa++) {
+                CHECK(dfp_isa_select((dfp_isa)isa) == DFP_OK);
+                memset(s1, 0x55, sizeof s1);
+                dfp_kernels()->integer.l1_groups_panel_s16(pan, w, kp, s1);
+                CHECK(memcmp(s0, s1, sizeof s1) == 0); /* the same sums, nothing past them written */
+            }
+            int32_t want = 0; /* row 0 of group 0 from its definition */
+            for (int64_t q = 0; q < 8 && q < kp; q++)
+                want += abs(pan[q * w * 2]) + abs(pan[q * w * 2 + 1]);
+            CHECK(s0[0] == want && (groups * w >= G * W || s0[groups * w] == 0x55555555));
+        }
+}
+
 /* A 32-wide B panel from int16 stored across K: the ISA's one-pass packer (where
  * there is one) equals interleaving each pair, then the clamp-and-maximum pass:
  * rows 1..32, odd and even K, -32768 present. */
@@ -259,6 +290,7 @@ int main(void)
     test_gemm_s16_strided_a(37, 45, 300, 301);
     test_gemm_s16_strided_a(200, 64, 576, 600);
     test_l1_groups_isas();
+    test_l1_groups_panel_isas();
     test_pack_kpairs_isas();
     test_chunking_l1();
     test_gemm_exact(13, 37, 301, 0, 0);
