@@ -166,7 +166,7 @@ dfp_status dfp_conv_f32_bprop_phases(const conv_plan *pl)
         if (!dyp || !buf) {
             failed = 1;
         } else {
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1) /* images, taken as threads come free */
             for (int64_t n = 0; n < pl->batch; n++) {
                 const float *dy = pl->dy + n * o_n * pl->pixels;
                 for (int64_t o = 0; o < o_n; o++)

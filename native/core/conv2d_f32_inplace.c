@@ -147,7 +147,7 @@ dfp_status dfp_conv_f32_fprop_inplace(const conv_plan *pl)
         if (!xp || failed) {
             failed = 1;
         } else {
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1) /* images, taken as threads come free */
             for (int64_t n = 0; n < pl->batch; n++)
                 fprop_image_inplace(pl, uk, &dfp_kernels()->fp32.sgemm_inplace_wide, wpack, off, n, xp, tile);
         }

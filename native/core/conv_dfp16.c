@@ -25,7 +25,6 @@
 #include "layout32.h"
 #include "scratch.h"
 
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -112,18 +111,6 @@ static void split_column_phases(const dfp_pairs_layout *l, int64_t batch, const 
     }
 }
 
-/* Whether items [first, first + count) straddle a boundary of the ranges
- * direct_conv gives nt threads (thread t: [items t / nt, items (t + 1) / nt)). */
-static int image_split(int64_t first, int64_t count, int64_t items, int64_t nt)
-{
-    for (int64_t t = 1; t < nt; t++) {
-        int64_t b = items * t / nt;
-        if (b > first && b < first + count)
-            return 1;
-    }
-    return 0;
-}
-
 /* Direct conv on INT16 data: y[n][o][p] = scale * sum_q Wp[o][q] * xp-panels[q][p]
  * (+ bias[o]; accumulate: y[n][o][p] += that, without bias); g describes x
  * (C x H x W) -> y (out_ch x OH x OW), xp is x in the channel-pair layout of g
@@ -181,54 +168,51 @@ static dfp_status direct_conv(const dfp_conv_geom *g, int64_t batch, int64_t out
         }
         split_column_phases(&l, batch, xp, wq, xq);
     }
-    /* y_sums of an image from the thread that computed all its tiles, right after
-     * its last (the output still in cache); images split between two threads'
-     * ranges (and all, with a bias, added later) after the loop */
-    double *sums_now = bias ? NULL : y_sums;
+    /* Threads take whole images from a shared counter (dynamic: on a shared machine
+     * a thread slowed by another process no longer leaves its partner waiting at
+     * the end), or single tiles where there are few images for the threads. An
+     * image's y_sums are taken right after its last tile (its output still in
+     * cache; tiles: after the loop). Results never depend on who took what. */
+    const int nt = dfp_threads_for_work(items);
+    const int per_image = batch >= 4 * nt;
+    const int64_t units = per_image ? batch : items, unit_items = per_image ? tiles : 1;
+    double *sums_now = bias || !per_image ? NULL : y_sums;
     int failed = 0;
-#pragma omp parallel num_threads(dfp_threads_for_work(items)) reduction(| : failed)
+#pragma omp parallel num_threads(nt) reduction(| : failed)
     {
         float *buf = aligned_alloc(64, (size_t)((mpan * mr * ldb * 4 + 63) / 64 * 64));
         int16_t *bp = aligned_alloc(64, (size_t)((npan * kp * nr * 4 + 63) / 64 * 64));
         failed |= !buf || !bp;
-        const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
-        const int64_t lo = items * t / nt, hi = items * (t + 1) / nt;
-        for (int64_t it = lo; it < hi; it++) {
-            if (!buf || !bp)
-                continue;
-            int64_t n = it / tiles, p0 = (it % tiles) * tile, np = min64(tile, vpixels - p0);
-            const int16_t *xpn = xp + n * image;
-            float *yn = y + n * out_ch * pixels;
-            if (use_inplace) { /* B from the column phases at stride 2, else xp itself */
-                const int16_t *bn = col_phases ? xq + n * 2 * l.cp * l.hp * wq * 2 : xpn;
-                conv_tile_inplace(g, wq, vw, inplace, ik->igemm_s16_inplace_wide, mpan, mr, kp, chunk, kc, wp, bn,
-                                  off, p0, np, buf, ldb);
-            } else {
-                dfp_pack_conv_pixels(g, xpn, p0, np, nr, bp);
-                dfp_igemm_panels(mpan, (np + nr - 1) / nr, kp, chunk, kc, wp, bp, buf, ldb, 0);
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t u = 0; u < units; u++) {
+            for (int64_t it = u * unit_items; buf && bp && it < (u + 1) * unit_items; it++) {
+                int64_t n = it / tiles, p0 = (it % tiles) * tile, np = min64(tile, vpixels - p0);
+                const int16_t *xpn = xp + n * image;
+                float *yn = y + n * out_ch * pixels;
+                if (use_inplace) { /* B from the column phases at stride 2, else xp itself */
+                    const int16_t *bn = col_phases ? xq + n * 2 * l.cp * l.hp * wq * 2 : xpn;
+                    conv_tile_inplace(g, wq, vw, inplace, ik->igemm_s16_inplace_wide, mpan, mr, kp, chunk, kc, wp,
+                                      bn, off, p0, np, buf, ldb);
+                } else {
+                    dfp_pack_conv_pixels(g, xpn, p0, np, nr, bp);
+                    dfp_igemm_panels(mpan, (np + nr - 1) / nr, kp, chunk, kc, wp, bp, buf, ldb, 0);
+                }
+                if (vw == g->out_w)
+                    dfp_igemm_epilogue(out_ch, np, buf, ldb, sw, sx, yn + p0, pixels, accumulate);
+                else
+                    epilogue_virtual(g, vw, out_ch, pixels, buf, ldb, sw, sx, p0, np, yn, accumulate);
             }
-            if (vw == g->out_w)
-                dfp_igemm_epilogue(out_ch, np, buf, ldb, sw, sx, yn + p0, pixels, accumulate);
-            else
-                epilogue_virtual(g, vw, out_ch, pixels, buf, ldb, sw, sx, p0, np, yn, accumulate);
-            if (sums_now && it % tiles == tiles - 1 && it - (tiles - 1) >= lo)
-                dfp_bn_plane_sums(yn, out_ch, pixels, sums_now + n * out_ch * 3);
+            if (sums_now && buf && bp)
+                dfp_bn_plane_sums(y + u * out_ch * pixels, out_ch, pixels, sums_now + u * out_ch * 3);
         }
         free(buf), free(bp);
-        if (sums_now) {
-#pragma omp barrier
-#pragma omp for schedule(static)
-            for (int64_t n = 0; n < batch; n++)
-                if (image_split(n * tiles, tiles, items, nt))
-                    dfp_bn_plane_sums(y + n * out_ch * pixels, out_ch, pixels, sums_now + n * out_ch * 3);
-        }
     }
     if (bias && !failed)
 #pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(batch * out_ch / 8))
         for (int64_t i = 0; i < batch * out_ch; i++)
             for (int64_t p = 0; p < pixels; p++)
                 y[i * pixels + p] += bias[i % out_ch];
-    if (bias && y_sums && !failed)
+    if (y_sums && !sums_now && !failed)
 #pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(batch * out_ch / 8))
         for (int64_t i = 0; i < batch * out_ch; i++)
             dfp_bn_plane_sums(y + i * pixels, 1, pixels, y_sums + 3 * i);

@@ -188,7 +188,7 @@ dfp_status dfp_conv_dfp16_bprop_phases(const conv_job *j, float *dx, int accumul
         float *planes = malloc((size_t)(c_n * in_pixels) * sizeof(float));
         int16_t *bp = ukr ? NULL : aligned_alloc(64, (size_t)((tile * max_kp * 4 + 63) / 64 * 64 + 64));
         failed |= !buf || !planes || (!ukr && !bp);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1) /* images: see direct_conv in conv_dfp16.c */
         for (int64_t n = 0; n < j->batch; n++) {
             if (!buf || !planes || (!ukr && !bp))
                 continue;

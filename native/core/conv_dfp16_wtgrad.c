@@ -102,7 +102,7 @@ static dfp_status wtgrad(const conv_job *j, float *dw, dfp_gemm_stats *stats)
         int16_t *ap = aligned_alloc(64, (size_t)((mpan * kc * mr * 4 + 63) / 64 * 64));
         int16_t *bp = aligned_alloc(64, (size_t)((npan * kc * nr * 4 + 63) / 64 * 64));
         failed |= !ap || !bp;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1) /* slices: each its own partial */
         for (int64_t s = 0; s < nslices; s++) {
             if (failed)
                 continue;

@@ -64,7 +64,7 @@ dfp_status dfp_wtgrad_inplace(const dfp_conv_geom *g, int64_t batch, int64_t out
         int16_t *ap = aligned_alloc(64, (size_t)((mpan * kc * mr * 4 + 63) / 64 * 64));
         int64_t *off = malloc((size_t)kc * sizeof(int64_t));
         failed |= !ap || !off;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1) /* slices: each its own partial */
         for (int64_t s = 0; s < nslices; s++) {
             if (failed)
                 continue;
