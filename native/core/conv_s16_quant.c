@@ -95,7 +95,7 @@ int64_t dfp_quantize_plane_pairs(const float *x, int64_t batch, int64_t channels
         int16_t *q = malloc((size_t)(2 * hw + 1) * sizeof(int16_t));
         float *vbuf = bnin ? malloc((size_t)hw * sizeof(float)) : NULL;
         failed = !q || (bnin && !vbuf);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 16) /* chunks as threads come free: a shared core */
         for (int64_t pl = 0; pl < planes; pl++) {
             if (failed)
                 continue;
@@ -154,7 +154,7 @@ int64_t dfp_quantize_plane_quads(const float *x, int64_t batch, int64_t channels
     int64_t sat = 0;
     int32_t qm = 0;
     uint32_t xm = 0;
-#pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(quads / 4)) reduction(+ : sat) \
+#pragma omp parallel for schedule(dynamic, 8) num_threads(dfp_threads_for_work(quads / 4)) reduction(+ : sat) \
     reduction(max : qm) reduction(max : xm)
     for (int64_t k = 0; k < quads; k++) {
         const int64_t m = k / cpn, cp = k % cpn;

@@ -1,7 +1,9 @@
 /* ReLU and batch norm in FP32 (portable C; the loops are simple enough for the
  * compiler to vectorise, and they are memory-bound). Batch-norm sums run in
  * double (both sums of a channel in one pass), per channel, in a fixed order:
- * results do not depend on the thread count. */
+ * results do not depend on the thread count. Plane and channel loops hand out
+ * work dynamically (a thread slowed by another process on its core takes less):
+ * a plane's or channel's results are the same whichever thread computes them. */
 #include "bn_plane_sums.h"
 #include "dfpengine.h"
 #include "kernel_table.h"
@@ -141,7 +143,7 @@ dfp_status dfp_batch_norm_stats_f32(int64_t n, int64_t c, int64_t hw, const floa
     double *sums = malloc((size_t)(n * c) * 3 * sizeof(double));
     if (!sums)
         return DFP_ERR_OUT_OF_MEMORY;
-#pragma omp parallel for num_threads(eltwise_threads(n * c * hw)) schedule(static)
+#pragma omp parallel for num_threads(eltwise_threads(n * c * hw)) schedule(dynamic, 16)
     for (int64_t plane = 0; plane < n * c; plane++)
         dfp_bn_plane_sums(x + plane * hw, 1, hw, sums + 3 * plane);
     st = dfp_batch_norm_stats_from_planes_f32(n, c, hw, sums, mean, var);
@@ -161,7 +163,7 @@ static dfp_status bn_apply_planes(int64_t n, int64_t c, int64_t hw, const float 
         return st;
     if (!x || !scale || !shift || !y)
         return DFP_ERR_NULL_POINTER;
-#pragma omp parallel for num_threads(eltwise_threads(n * c * hw)) schedule(static)
+#pragma omp parallel for num_threads(eltwise_threads(n * c * hw)) schedule(dynamic, 16)
     for (int64_t plane = 0; plane < n * c; plane++) {
         float a = scale[plane % c], b = shift[plane % c];
         const float *xp = x + plane * hw, *rp = residual ? residual + plane * hw : NULL;
@@ -209,7 +211,7 @@ dfp_status dfp_batch_norm_backward_f32(int64_t n, int64_t c, int64_t hw, const f
     if (!dy || !x || !mean || !invstd || !gamma || !dx || !dgamma || !dbeta)
         return DFP_ERR_NULL_POINTER;
     float count = (float)(n * hw);
-#pragma omp parallel for num_threads(channel_threads(c, n * c * hw)) schedule(static)
+#pragma omp parallel for num_threads(channel_threads(c, n * c * hw)) schedule(dynamic, 1)
     for (int64_t ch = 0; ch < c; ch++) {
         double sb, sg;
         bn_channel_sums(n, c, hw, ch, dy, x, mean[ch], invstd[ch], &sb, &sg);
@@ -272,7 +274,7 @@ static dfp_status relu_backward_memory_order(int64_t n, int64_t c, int64_t hw, c
         free(part), free(coef);
         return DFP_ERR_OUT_OF_MEMORY;
     }
-#pragma omp parallel for num_threads(eltwise_threads(n * c * hw)) schedule(static)
+#pragma omp parallel for num_threads(eltwise_threads(n * c * hw)) schedule(dynamic, 16)
     for (int64_t plane = 0; plane < n * c; plane++) { /* pass 1 */
         const int64_t ch = plane % c, off = plane * hw;
         sums(x + off, dy + off, y ? y + off : NULL, y ? 0.0f : scale[ch], y ? 0.0f : shift[ch], hw, mean[ch],
@@ -284,7 +286,7 @@ static dfp_status relu_backward_memory_order(int64_t n, int64_t c, int64_t hw, c
         coef[2 * ch] = dbeta[ch] = (float)sums[0];
         coef[2 * ch + 1] = dgamma[ch] = (float)(sums[1] * invstd[ch]); /* as bn_channel_sums rounds */
     }
-#pragma omp parallel for num_threads(eltwise_threads(n * c * hw)) schedule(static)
+#pragma omp parallel for num_threads(eltwise_threads(n * c * hw)) schedule(dynamic, 16)
     for (int64_t plane = 0; plane < n * c; plane++) { /* pass 2 */
         const int64_t ch = plane % c;
         bn_plane_dx(plane * hw, hw, (float)(n * hw), g, dy, y ? 0.0f : scale[ch], y ? 0.0f : shift[ch], x,
@@ -312,7 +314,7 @@ dfp_status dfp_batch_norm_relu_backward_f32(int64_t n, int64_t c, int64_t hw, co
         return relu_backward_memory_order(n, c, hw, dy, y, x, scale, shift, mean, invstd, gamma, training, g,
                                           dx, dgamma, dbeta);
     dfp_relu_sum2_f64_fn sums = dfp_kernels()->fp32.relu_sum2_f64;
-#pragma omp parallel for num_threads(channel_threads(c, n * c * hw)) schedule(static)
+#pragma omp parallel for num_threads(channel_threads(c, n * c * hw)) schedule(dynamic, 1)
     for (int64_t ch = 0; ch < c; ch++) {
         double sb = 0, sg = 0, part[2];
         const float za = y ? 0.0f : scale[ch], zb = y ? 0.0f : shift[ch];
