@@ -245,3 +245,21 @@ def test_gradient_of_a_tensor_with_two_consumers_is_the_sum():
     y = (x * 3.0 + x * x).sum()
     y.backward()
     np.testing.assert_allclose(x.grad.numpy(), 3.0 + 2 * x.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("batch", [5, 40])
+def test_wtgrad_in_place_same_bits_at_any_thread_count(batch):
+    """The in-place FP32 WTGRAD (16 channels, 3x3) sums fixed groups of images in group
+    order, whichever thread took a group: 1 and 2 threads give the same bits."""
+    rng = np.random.default_rng(3)
+    x, dy = rand(rng, batch, 16, 12, 16), rand(rng, batch, 16, 12, 16)
+    previous = _native.get_num_threads()
+    try:
+        runs = []
+        for threads in (1, 2, 1):
+            _native.set_num_threads(threads)
+            runs.append(fp32.conv2d_backward_weight(x, dy, (16, 16, 3, 3), (1, 1), (1, 1), (1, 1)))
+    finally:
+        _native.set_num_threads(previous)
+    assert all(np.array_equal(r.view(np.uint32), runs[0].view(np.uint32)) for r in runs[1:])
+    close(runs[0], ref.conv2d_backward_weight(x, dy, (16, 16, 3, 3), (1, 1), (1, 1), (1, 1)), batch * 192)

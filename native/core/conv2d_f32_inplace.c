@@ -19,7 +19,6 @@
 #include "layout32.h"
 #include "pack_f32.h"
 
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -159,6 +158,8 @@ dfp_status dfp_conv_f32_fprop_inplace(const conv_plan *pl)
 
 /* ---- WTGRAD ---- */
 
+#define WTGRAD_GROUPS 16 /* images' partial dW: enough groups for two threads to share out */
+
 int dfp_conv_f32_wtgrad_inplace_applies(const conv_plan *pl)
 {
     const dfp_sgemm_ukernel_bo *uk = &dfp_kernels()->fp32.sgemm_inplace;
@@ -224,54 +225,54 @@ dfp_status dfp_conv_f32_wtgrad_inplace(const conv_plan *pl)
     double macs = (double)pl->batch * p_n * pl->out_ch * pl->ckk;
     double per = macs / DFP_CONV_MIN_MACS_PER_THREAD;
     int nt = dfp_threads_for_work(per < (double)pl->batch ? (int64_t)per : pl->batch);
-    float **accs = calloc((size_t)nt, sizeof(float *));
-    int failed = !accs, team = 1;
+    /* a partial dW per fixed group of images, handed out to threads as they come
+     * free (a thread slowed by another process takes fewer), added in group order:
+     * the result depends on neither the thread count nor who took what */
+    const int64_t groups = pl->batch < WTGRAD_GROUPS ? pl->batch : WTGRAD_GROUPS;
+    float *part = calloc((size_t)(groups * acc_floats), sizeof(float));
+    int failed = !part;
 #pragma omp parallel num_threads(nt) reduction(| : failed) if (nt > 1 && !failed)
     {
         float *xc = calloc((size_t)(hp * wp * c + 16), sizeof(float)); /* + a partial run's slack */
         float *ap = aligned_alloc(64, (size_t)((mpan * mr * p_n * 4 + 63) / 64 * 64));
-        float *acc = calloc((size_t)acc_floats, sizeof(float));
-        if (!xc || !ap || !acc || failed) {
+        if (!xc || !ap || failed) {
             failed = 1;
-            free(acc);
         } else {
-            accs[omp_get_thread_num()] = acc;
-#pragma omp master
-            team = omp_get_num_threads();
-#pragma omp for schedule(static)
-            for (int64_t n = 0; n < pl->batch; n++) {
-                chanlast_image(g, pl->x + n * c * pl->in_pixels, xc);
-                pack_dy(pl, uk, n, ap);
-                for (int64_t b = 0; b < nb; b++) {
-                    const float *runs[3];
-                    for (int t = 0; t < per_call; t++) { /* a short last call reads its first run again */
-                        const int64_t r = per_call * b + t < runs_n ? per_call * b + t : per_call * b;
-                        runs[t] = xc + r / row_runs * g->dilation_h * wp * c + r % row_runs * 16;
+#pragma omp for schedule(dynamic, 1)
+            for (int64_t gi = 0; gi < groups; gi++) {
+                float *acc = part + gi * acc_floats;
+                for (int64_t n = pl->batch * gi / groups; n < pl->batch * (gi + 1) / groups; n++) {
+                    chanlast_image(g, pl->x + n * c * pl->in_pixels, xc);
+                    pack_dy(pl, uk, n, ap);
+                    for (int64_t b = 0; b < nb; b++) {
+                        const float *runs[3];
+                        for (int t = 0; t < per_call; t++) { /* a short last call reads its first run again */
+                            const int64_t r = per_call * b + t < runs_n ? per_call * b + t : per_call * b;
+                            runs[t] = xc + r / row_runs * g->dilation_h * wp * c + r % row_runs * 16;
+                        }
+                        for (int64_t ip = 0; ip < mpan; ip++)
+                            k->fn(p_n, ap + ip * p_n * mr, runs, 16, off, acc + ip * mr * ldt + b * k->nr,
+                                  ldt, 1.0f);
                     }
-                    for (int64_t ip = 0; ip < mpan; ip++)
-                        k->fn(p_n, ap + ip * p_n * mr, runs, 16, off, acc + ip * mr * ldt + b * k->nr,
-                              ldt, 1.0f);
                 }
             }
         }
         free(xc), free(ap);
     }
     if (!failed) {
-        /* dw[o][(ci*KH + kh)*KW + kw] = sum over threads, in order, of acc[o][column of tap
-         * t = kw*C + ci of row kh]: element t % 16 of run kh * row_runs + t / 16 */
+        /* dw[o][(ci*KH + kh)*KW + kw] = sum over groups, in order, of their acc[o][column of
+         * tap t = kw*C + ci of row kh]: element t % 16 of run kh * row_runs + t / 16 */
         for (int64_t o = 0; o < pl->out_ch; o++)
             for (int64_t ci = 0; ci < c; ci++)
                 for (int64_t kh = 0; kh < g->kernel_h; kh++)
                     for (int64_t kw = 0; kw < g->kernel_w; kw++) {
                         int64_t t = kw * c + ci, at = o * ldt + (kh * row_runs + t / 16) * 16 + t % 16;
-                        float v = accs[0][at];
-                        for (int t = 1; t < team; t++)
-                            v += accs[t][at];
+                        float v = part[at];
+                        for (int64_t gi = 1; gi < groups; gi++)
+                            v += part[gi * acc_floats + at];
                         pl->dw[(o * c + ci) * g->kernel_h * g->kernel_w + kh * g->kernel_w + kw] = v;
                     }
     }
-    for (int t = 0; accs && t < nt; t++)
-        free(accs[t]);
-    free(accs), free(off);
+    free(part), free(off);
     return failed ? DFP_ERR_OUT_OF_MEMORY : DFP_OK;
 }
