@@ -169,7 +169,7 @@ void dfp_pack_imgpairs_taps(const dfp_conv_geom *g, const int16_t *xi, int64_t r
 void dfp_chanlast_from_imgpairs(int64_t pairs, int64_t channels, int64_t pix, const int16_t *xi,
                                 int16_t *xc)
 {
-#pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(pairs / 4))
+#pragma omp parallel for schedule(dynamic, 2) num_threads(dfp_threads_for_work(pairs / 4))
     for (int64_t m = 0; m < pairs; m++) /* a 32-bit pair per pixel and channel */
         dfp_to_channel_last32(xi + m * channels * pix * 2, pix, pix, channels, xc + m * channels * pix * 2);
 }
@@ -178,8 +178,8 @@ void dfp_chanlast_from_chanpairs(int64_t batch, int64_t channels, int64_t pix, c
                                  int16_t *xc)
 {
     const int64_t pairs = (batch + 1) / 2, cpn = (channels + 1) / 2;
-#pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(pairs / 4))
-    for (int64_t m = 0; m < pairs; m++) {
+#pragma omp parallel for schedule(dynamic, 2) num_threads(dfp_threads_for_work(pairs / 4))
+    for (int64_t m = 0; m < pairs; m++) { /* (image pairs handed out as threads come free) */
         const int16_t *a = xp + 2 * m * cpn * pix * 2;
         const int16_t *b = 2 * m + 1 < batch ? a + cpn * pix * 2 : NULL;
         int16_t *d = xc + m * channels * pix * 2;
