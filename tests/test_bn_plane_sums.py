@@ -11,7 +11,8 @@ from dfpengine._native import _fp32, _int, reference as ref
 from dfpengine.ops import norm
 
 GEOMS = [  # x shape, w shape, stride, padding, with bias
-    ((3, 16, 8, 8), (16, 16, 3, 3), (1, 1), (1, 1), False),     # odd batch: an image split at 2 threads
+    ((3, 16, 8, 8), (16, 16, 3, 3), (1, 1), (1, 1), False),     # few images: threads share out tiles
+    ((9, 16, 8, 8), (16, 16, 3, 3), (1, 1), (1, 1), False),     # enough: whole images, sums in the loop
     ((5, 16, 32, 32), (16, 16, 3, 3), (1, 1), (1, 1), False),   # ResNet stage 1, several tiles an image
     ((2, 6, 20, 32), (9, 6, 3, 3), (2, 2), (1, 1), False),      # stride 2
     ((3, 8, 7, 9), (4, 8, 1, 1), (1, 1), (0, 0), True),         # 1x1 with a bias: sums after it
