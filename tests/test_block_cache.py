@@ -172,3 +172,15 @@ def test_public_api_reports_and_empties(cache):
     assert dfpengine.memory_stats()["cached_bytes"] >= MB
     dfpengine.empty_cache()
     assert dfpengine.memory_stats()["cached_bytes"] == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_child_can_allocate(cache):
+    kept = np.empty(MB, np.uint8)
+    del kept
+    pid = os.fork()
+    if pid == 0:   # the child: allocate from the cache it inherited, then leave at once
+        ok = np.empty(MB, np.uint8).ctypes.data % 64 == 0 and not np.zeros(2 * MB, np.uint8).any()
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0

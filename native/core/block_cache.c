@@ -40,6 +40,16 @@ static size_t g_bytes, g_limit = DEFAULT_LIMIT;
 static uint64_t g_tick, g_hits, g_misses;
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* A child forked while another thread held the lock would wait on it forever:
+ * fork takes it first, both sides let go after. */
+static void lock_for_fork(void) { pthread_mutex_lock(&g_lock); }
+static void unlock_after_fork(void) { pthread_mutex_unlock(&g_lock); }
+
+__attribute__((constructor)) static void register_fork_handlers(void)
+{
+    pthread_atfork(lock_for_fork, unlock_after_fork, unlock_after_fork);
+}
+
 static inline size_t capacity_for(size_t bytes)
 {
     return bytes < BLOCK_CACHE_MIN ? (bytes + 63) / 64 * 64 : (bytes + LARGE_GRAIN - 1) / LARGE_GRAIN * LARGE_GRAIN;
