@@ -14,6 +14,7 @@
 #include "conv_phases.h"
 #include "kernel_table.h"
 #include "pack_f32.h"
+#include "work_share.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -158,16 +159,17 @@ dfp_status dfp_conv_f32_bprop_phases(const conv_plan *pl)
     double per = macs / DFP_CONV_MIN_MACS_PER_THREAD;
     int nt = dfp_threads_for_work(per < (double)pl->batch ? (int64_t)per : pl->batch);
     int failed = 0;
+    dfp_work_share ws;
 #pragma omp parallel num_threads(nt) reduction(| : failed) if (nt > 1)
     {
         float *dyp = calloc((size_t)copy, sizeof(float)); /* the border stays zero */
         float *buf = malloc((size_t)(g->channels * pl->in_pixels) * sizeof(float));
         float tile[8 * 32];
-        if (!dyp || !buf) {
-            failed = 1;
-        } else {
-#pragma omp for schedule(dynamic, 1) /* images, taken as threads come free */
-            for (int64_t n = 0; n < pl->batch; n++) {
+        failed |= !dyp || !buf;
+        dfp_work_share_start(&ws, pl->batch); /* images (work_share.h) */
+        dfp_work_cursor cur = {0};
+        if (dyp && buf) {
+            for (int64_t n; (n = dfp_work_next(&ws, &cur)) >= 0;) {
                 const float *dy = pl->dy + n * o_n * pl->pixels;
                 for (int64_t o = 0; o < o_n; o++)
                     for (int64_t h = 0; h < g->out_h; h++)

@@ -18,6 +18,7 @@
 #include "kernel_table.h"
 #include "layout32.h"
 #include "pack_f32.h"
+#include "work_share.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -139,17 +140,17 @@ dfp_status dfp_conv_f32_fprop_inplace(const conv_plan *pl)
     double macs = (double)pl->batch * pl->pixels * pl->out_ch * pl->ckk;
     double per = macs / DFP_CONV_MIN_MACS_PER_THREAD;
     int nt = dfp_threads_for_work(per < (double)pl->batch ? (int64_t)per : pl->batch);
-#pragma omp parallel num_threads(nt) reduction(| : failed) if (nt > 1 && !failed)
+    dfp_work_share ws;
+    if (!failed) /* (the reduction's private copies start at 0: test the buffers here) */
+#pragma omp parallel num_threads(nt) reduction(| : failed) if (nt > 1)
     {
         float *xp = calloc((size_t)planes, sizeof(float));
         float tile[8 * 48];
-        if (!xp || failed) {
-            failed = 1;
-        } else {
-#pragma omp for schedule(dynamic, 1) /* images, taken as threads come free */
-            for (int64_t n = 0; n < pl->batch; n++)
-                fprop_image_inplace(pl, uk, &dfp_kernels()->fp32.sgemm_inplace_wide, wpack, off, n, xp, tile);
-        }
+        failed |= !xp;
+        dfp_work_share_start(&ws, pl->batch); /* images (work_share.h); a thread without xp takes none */
+        dfp_work_cursor cur = {0};
+        for (int64_t n; xp && (n = dfp_work_next(&ws, &cur)) >= 0;)
+            fprop_image_inplace(pl, uk, &dfp_kernels()->fp32.sgemm_inplace_wide, wpack, off, n, xp, tile);
         free(xp);
     }
     free(wpack), free(off);
@@ -231,15 +232,17 @@ dfp_status dfp_conv_f32_wtgrad_inplace(const conv_plan *pl)
     const int64_t groups = pl->batch < WTGRAD_GROUPS ? pl->batch : WTGRAD_GROUPS;
     float *part = calloc((size_t)(groups * acc_floats), sizeof(float));
     int failed = !part;
-#pragma omp parallel num_threads(nt) reduction(| : failed) if (nt > 1 && !failed)
+    dfp_work_share ws;
+    if (!failed) /* (the reduction's private copies start at 0: test the buffer here) */
+#pragma omp parallel num_threads(nt) reduction(| : failed) if (nt > 1)
     {
         float *xc = calloc((size_t)(hp * wp * c + 16), sizeof(float)); /* + a partial run's slack */
         float *ap = aligned_alloc(64, (size_t)((mpan * mr * p_n * 4 + 63) / 64 * 64));
-        if (!xc || !ap || failed) {
-            failed = 1;
-        } else {
-#pragma omp for schedule(dynamic, 1)
-            for (int64_t gi = 0; gi < groups; gi++) {
+        failed |= !xc || !ap;
+        dfp_work_share_start(&ws, groups); /* (work_share.h) */
+        dfp_work_cursor cur = {0};
+        if (xc && ap) {
+            for (int64_t gi; (gi = dfp_work_next(&ws, &cur)) >= 0;) {
                 float *acc = part + gi * acc_floats;
                 for (int64_t n = pl->batch * gi / groups; n < pl->batch * (gi + 1) / groups; n++) {
                     chanlast_image(g, pl->x + n * c * pl->in_pixels, xc);

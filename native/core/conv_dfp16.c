@@ -24,6 +24,7 @@
 #include "kernel_table.h"
 #include "layout32.h"
 #include "scratch.h"
+#include "work_share.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -168,23 +169,24 @@ static dfp_status direct_conv(const dfp_conv_geom *g, int64_t batch, int64_t out
         }
         split_column_phases(&l, batch, xp, wq, xq);
     }
-    /* Threads take whole images from a shared counter (dynamic: on a shared machine
-     * a thread slowed by another process no longer leaves its partner waiting at
-     * the end), or single tiles where there are few images for the threads. An
-     * image's y_sums are taken right after its last tile (its output still in
+    /* Threads take whole images (work_share.h: their static shares, then the
+     * others' tails), or single tiles where there are few images for the threads.
+     * An image's y_sums are taken right after its last tile (its output still in
      * cache; tiles: after the loop). Results never depend on who took what. */
     const int nt = dfp_threads_for_work(items);
     const int per_image = batch >= 4 * nt;
     const int64_t units = per_image ? batch : items, unit_items = per_image ? tiles : 1;
     double *sums_now = bias || !per_image ? NULL : y_sums;
     int failed = 0;
+    dfp_work_share ws;
 #pragma omp parallel num_threads(nt) reduction(| : failed)
     {
         float *buf = aligned_alloc(64, (size_t)((mpan * mr * ldb * 4 + 63) / 64 * 64));
         int16_t *bp = aligned_alloc(64, (size_t)((npan * kp * nr * 4 + 63) / 64 * 64));
         failed |= !buf || !bp;
-#pragma omp for schedule(dynamic, 1)
-        for (int64_t u = 0; u < units; u++) {
+        dfp_work_share_start(&ws, units);
+        dfp_work_cursor cur = {0};
+        for (int64_t u; (u = dfp_work_next(&ws, &cur)) >= 0;) {
             for (int64_t it = u * unit_items; buf && bp && it < (u + 1) * unit_items; it++) {
                 int64_t n = it / tiles, p0 = (it % tiles) * tile, np = min64(tile, vpixels - p0);
                 const int16_t *xpn = xp + n * image;

@@ -14,6 +14,7 @@
 #include "conv_s16_pack.h"
 #include "igemm.h"
 #include "kernel_table.h"
+#include "work_share.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -182,14 +183,16 @@ dfp_status dfp_conv_dfp16_bprop_phases(const conv_job *j, float *dx, int accumul
         max_kp = ps.ph[i].kp > max_kp ? ps.ph[i].kp : max_kp;
     const float sw = dfp_pow2f(j->w.e), sdy = dfp_pow2f(j->dy.e);
     int failed = 0;
+    dfp_work_share ws;
 #pragma omp parallel num_threads(dfp_threads_for_work(j->batch)) reduction(| : failed)
     {
         float *buf = aligned_alloc(64, (size_t)((mpan * mr * ldb * 4 + 63) / 64 * 64));
         float *planes = malloc((size_t)(c_n * in_pixels) * sizeof(float));
         int16_t *bp = ukr ? NULL : aligned_alloc(64, (size_t)((tile * max_kp * 4 + 63) / 64 * 64 + 64));
         failed |= !buf || !planes || (!ukr && !bp);
-#pragma omp for schedule(dynamic, 1) /* images: see direct_conv in conv_dfp16.c */
-        for (int64_t n = 0; n < j->batch; n++) {
+        dfp_work_share_start(&ws, j->batch); /* images (work_share.h) */
+        dfp_work_cursor cur = {0};
+        for (int64_t n; (n = dfp_work_next(&ws, &cur)) >= 0;) {
             if (!buf || !planes || (!ukr && !bp))
                 continue;
             const int16_t *xpn = j->dy.q + n * image;

@@ -8,6 +8,7 @@
 #include "igemm.h"
 #include "kernel_table.h"
 #include "scratch.h"
+#include "work_share.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -96,14 +97,16 @@ static dfp_status wtgrad(const conv_job *j, float *dw, dfp_gemm_stats *stats)
     float *part = dfp_scratch_take((size_t)(nslices * part_len) * sizeof(float));
     const int16_t *xi = j->x.q, *dyi = j->dy.q; /* image-pair layouts */
     int failed = !part;
+    dfp_work_share ws;
 #pragma omp parallel num_threads(dfp_threads_for_work(nslices)) reduction(| : failed) \
     reduction(+ : flushes) if (!failed)
     {
         int16_t *ap = aligned_alloc(64, (size_t)((mpan * kc * mr * 4 + 63) / 64 * 64));
         int16_t *bp = aligned_alloc(64, (size_t)((npan * kc * nr * 4 + 63) / 64 * 64));
         failed |= !ap || !bp;
-#pragma omp for schedule(dynamic, 1) /* slices: each its own partial */
-        for (int64_t s = 0; s < nslices; s++) {
+        dfp_work_share_start(&ws, nslices); /* slices, each its own partial (work_share.h) */
+        dfp_work_cursor cur = {0};
+        for (int64_t s; (s = dfp_work_next(&ws, &cur)) >= 0;) {
             if (failed)
                 continue;
             int64_t m0 = s * per, kps = min64(per, pairs - m0) * pixels;

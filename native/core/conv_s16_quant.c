@@ -8,8 +8,12 @@
 #include "conv_s16_pack.h"
 #include "igemm.h"
 #include "kernel_table.h"
+#include "work_share.h"
 
 #include <stdlib.h>
+
+/* Planes (plane pairs) a unit of work; quads take half as many. */
+#define QUANT_UNIT 16
 #include <string.h>
 
 /* Whether the flat indices [i0, i0 + n] share their high 32 bits (i0 < 0: a
@@ -89,47 +93,52 @@ int64_t dfp_quantize_plane_pairs(const float *x, int64_t batch, int64_t channels
     int32_t qm = 0;
     uint32_t xm = 0;
     int failed = 0;
+    dfp_work_share ws;
 #pragma omp parallel num_threads(dfp_threads_for_work(planes / 8)) reduction(+ : sat) \
     reduction(max : qm) reduction(max : xm) reduction(| : failed)
     {
         int16_t *q = malloc((size_t)(2 * hw + 1) * sizeof(int16_t));
         float *vbuf = bnin ? malloc((size_t)hw * sizeof(float)) : NULL;
         failed = !q || (bnin && !vbuf);
-#pragma omp for schedule(dynamic, 16) /* chunks as threads come free: a shared core */
-        for (int64_t pl = 0; pl < planes; pl++) {
-            if (failed)
-                continue;
-            int64_t src[2]; /* source plane of each lane, -1 where it is missing (zero) */
-            if (pair_images) {
-                int64_t m = pl / channels, c = pl % channels;
-                src[0] = 2 * m * channels + c;
-                src[1] = 2 * m + 1 < batch ? (2 * m + 1) * channels + c : -1;
-            } else {
-                int64_t cpn = (channels + 1) / 2, n = pl / cpn, cp = pl % cpn;
-                src[0] = n * channels + 2 * cp;
-                src[1] = 2 * cp + 1 < channels ? src[0] + 1 : -1;
+        dfp_work_share_start(&ws, (planes + QUANT_UNIT - 1) / QUANT_UNIT); /* (work_share.h) */
+        dfp_work_cursor cur = {0};
+        for (int64_t u; (u = dfp_work_next(&ws, &cur)) >= 0;) {
+            const int64_t end = (u + 1) * QUANT_UNIT < planes ? (u + 1) * QUANT_UNIT : planes;
+            for (int64_t pl = u * QUANT_UNIT; pl < end; pl++) {
+                if (failed)
+                    continue;
+                int64_t src[2]; /* source plane of each lane, -1 where it is missing (zero) */
+                if (pair_images) {
+                    int64_t m = pl / channels, c = pl % channels;
+                    src[0] = 2 * m * channels + c;
+                    src[1] = 2 * m + 1 < batch ? (2 * m + 1) * channels + c : -1;
+                } else {
+                    int64_t cpn = (channels + 1) / 2, n = pl / cpn, cp = pl % cpn;
+                    src[0] = n * channels + 2 * cp;
+                    src[1] = 2 * cp + 1 < channels ? src[0] + 1 : -1;
+                }
+                dfp_plane_bn_relu bn[2] = {{0.0f, 0.0f, NULL, NULL}, {0.0f, 0.0f, NULL, NULL}};
+                for (int t = 0; bnin && t < 2; t++)
+                    if (src[t] >= 0)
+                        bn[t] = (dfp_plane_bn_relu){bnin->scale[src[t] % channels], bnin->shift[src[t] % channels],
+                                                    bnin->residual ? bnin->residual + src[t] * hw : NULL,
+                                                    bnin->out ? bnin->out + src[t] * hw : NULL};
+                const dfp_plane_bn_relu *pbn = bnin ? bn : NULL;
+                int16_t *d = dst + pl * plane;
+                if (pad_h || pad_w) /* the border: one pass over the small plane, interior rewritten below */
+                    memset(d, 0, (size_t)plane * sizeof(int16_t));
+                if (one_pass && (run->rounding != DFP_ROUND_STOCHASTIC ||
+                                 (high_half_shared(src[0] * hw, hw) && high_half_shared(src[1] * hw, hw)))) {
+                    dfp_quant_run ra = *run, rb = *run;
+                    ra.index0 = (uint64_t)(src[0] * hw);
+                    rb.index0 = (uint64_t)(src[1] >= 0 ? src[1] * hw : 0);
+                    sat += one_pass(x + src[0] * hw, src[1] >= 0 ? x + src[1] * hw : NULL, h, w, &ra, &rb, pbn,
+                                    d + (pad_h * wp + pad_w) * 2, wp * 2, &qm, xmax_bits ? &xm : NULL);
+                    continue;
+                }
+                sat += plane_pair_by_planes(x, src, h, w, run, pbn, vbuf, q, d + (pad_h * wp + pad_w) * 2, wp * 2,
+                                            &qm, xmax_bits ? &xm : NULL);
             }
-            dfp_plane_bn_relu bn[2] = {{0.0f, 0.0f, NULL, NULL}, {0.0f, 0.0f, NULL, NULL}};
-            for (int t = 0; bnin && t < 2; t++)
-                if (src[t] >= 0)
-                    bn[t] = (dfp_plane_bn_relu){bnin->scale[src[t] % channels], bnin->shift[src[t] % channels],
-                                                bnin->residual ? bnin->residual + src[t] * hw : NULL,
-                                                bnin->out ? bnin->out + src[t] * hw : NULL};
-            const dfp_plane_bn_relu *pbn = bnin ? bn : NULL;
-            int16_t *d = dst + pl * plane;
-            if (pad_h || pad_w) /* the border: one pass over the small plane, interior rewritten below */
-                memset(d, 0, (size_t)plane * sizeof(int16_t));
-            if (one_pass && (run->rounding != DFP_ROUND_STOCHASTIC ||
-                             (high_half_shared(src[0] * hw, hw) && high_half_shared(src[1] * hw, hw)))) {
-                dfp_quant_run ra = *run, rb = *run;
-                ra.index0 = (uint64_t)(src[0] * hw);
-                rb.index0 = (uint64_t)(src[1] >= 0 ? src[1] * hw : 0);
-                sat += one_pass(x + src[0] * hw, src[1] >= 0 ? x + src[1] * hw : NULL, h, w, &ra, &rb, pbn,
-                                d + (pad_h * wp + pad_w) * 2, wp * 2, &qm, xmax_bits ? &xm : NULL);
-                continue;
-            }
-            sat += plane_pair_by_planes(x, src, h, w, run, pbn, vbuf, q, d + (pad_h * wp + pad_w) * 2, wp * 2,
-                                        &qm, xmax_bits ? &xm : NULL);
         }
         free(q), free(vbuf);
     }
@@ -154,27 +163,35 @@ int64_t dfp_quantize_plane_quads(const float *x, int64_t batch, int64_t channels
     int64_t sat = 0;
     int32_t qm = 0;
     uint32_t xm = 0;
-#pragma omp parallel for schedule(dynamic, 8) num_threads(dfp_threads_for_work(quads / 4)) reduction(+ : sat) \
-    reduction(max : qm) reduction(max : xm)
-    for (int64_t k = 0; k < quads; k++) {
-        const int64_t m = k / cpn, cp = k % cpn;
-        const float *planes[4];
-        dfp_quant_run r[4];
-        for (int t = 0; t < 4; t++) { /* image 2m + t / 2, channel 2cp + t % 2 */
-            const int64_t src = (2 * m + t / 2) * channels + 2 * cp + t % 2;
-            planes[t] = x + src * hw;
-            r[t] = *run;
-            r[t].index0 = (uint64_t)(src * hw);
+    dfp_work_share ws;
+#pragma omp parallel num_threads(dfp_threads_for_work(quads / 4)) reduction(+ : sat) reduction(max : qm) \
+    reduction(max : xm)
+    {
+        dfp_work_share_start(&ws, (quads + QUANT_UNIT / 2 - 1) / (QUANT_UNIT / 2)); /* (work_share.h) */
+        dfp_work_cursor cur = {0};
+        for (int64_t u; (u = dfp_work_next(&ws, &cur)) >= 0;) {
+            const int64_t end = (u + 1) * (QUANT_UNIT / 2) < quads ? (u + 1) * (QUANT_UNIT / 2) : quads;
+            for (int64_t k = u * (QUANT_UNIT / 2); k < end; k++) {
+                const int64_t m = k / cpn, cp = k % cpn;
+                const float *planes[4];
+                dfp_quant_run r[4];
+                for (int t = 0; t < 4; t++) { /* image 2m + t / 2, channel 2cp + t % 2 */
+                    const int64_t src = (2 * m + t / 2) * channels + 2 * cp + t % 2;
+                    planes[t] = x + src * hw;
+                    r[t] = *run;
+                    r[t].index0 = (uint64_t)(src * hw);
+                }
+                int16_t *dc[2], *di[2];
+                for (int t = 0; t < 2; t++) {
+                    int16_t *plane = xp + ((2 * m + t) * cpn + cp) * hp * wp * 2;
+                    if (pad_h || pad_w) /* the border: one pass over the small plane, interior rewritten */
+                        memset(plane, 0, (size_t)(hp * wp * 2) * sizeof(int16_t));
+                    dc[t] = plane + (pad_h * wp + pad_w) * 2;
+                    di[t] = xi + (m * channels + 2 * cp + t) * hw * 2;
+                }
+                sat += quad(planes, h, w, r, dc, wp * 2, di, w * 2, &qm, xmax_bits ? &xm : NULL);
+            }
         }
-        int16_t *dc[2], *di[2];
-        for (int t = 0; t < 2; t++) {
-            int16_t *plane = xp + ((2 * m + t) * cpn + cp) * hp * wp * 2;
-            if (pad_h || pad_w) /* the border: one pass over the small plane, interior rewritten */
-                memset(plane, 0, (size_t)(hp * wp * 2) * sizeof(int16_t));
-            dc[t] = plane + (pad_h * wp + pad_w) * 2;
-            di[t] = xi + (m * channels + 2 * cp + t) * hw * 2;
-        }
-        sat += quad(planes, h, w, r, dc, wp * 2, di, w * 2, &qm, xmax_bits ? &xm : NULL);
     }
     *qmax = qm;
     if (xmax_bits)

@@ -23,6 +23,7 @@
 #include "conv_s16_pack.h"
 #include "kernel_table.h"
 #include "scratch.h"
+#include "work_share.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -58,14 +59,16 @@ dfp_status dfp_wtgrad_inplace(const dfp_conv_geom *g, int64_t batch, int64_t out
     float *part = dfp_scratch_take((size_t)(nslices * part_len) * sizeof(float));
     int failed = !part;
     int64_t flushes = 0;
+    dfp_work_share ws;
 #pragma omp parallel num_threads(dfp_threads_for_work(nslices)) reduction(| : failed) \
     reduction(+ : flushes) if (!failed)
     {
         int16_t *ap = aligned_alloc(64, (size_t)((mpan * kc * mr * 4 + 63) / 64 * 64));
         int64_t *off = malloc((size_t)kc * sizeof(int64_t));
         failed |= !ap || !off;
-#pragma omp for schedule(dynamic, 1) /* slices: each its own partial */
-        for (int64_t s = 0; s < nslices; s++) {
+        dfp_work_share_start(&ws, nslices); /* slices, each its own partial (work_share.h) */
+        dfp_work_cursor cur = {0};
+        for (int64_t s; (s = dfp_work_next(&ws, &cur)) >= 0;) {
             if (failed)
                 continue;
             int64_t m0 = s * per, kps = min64(per, pairs - m0) * pixels;
