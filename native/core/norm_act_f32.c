@@ -1,17 +1,36 @@
 /* ReLU and batch norm in FP32 (portable C; the loops are simple enough for the
  * compiler to vectorise, and they are memory-bound). Batch-norm sums run in
  * double (both sums of a channel in one pass), per channel, in a fixed order:
- * results do not depend on the thread count. Plane and channel loops hand out
- * work dynamically (a thread slowed by another process on its core takes less):
- * a plane's or channel's results are the same whichever thread computes them. */
+ * results do not depend on the thread count. Plane and channel loops share out
+ * their work (work_share.h: a thread slowed by another process on its core takes
+ * less): a plane's or channel's results are the same whichever thread computes them. */
 #include "bn_plane_sums.h"
 #include "dfpengine.h"
 #include "kernel_table.h"
+#include "work_share.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include <math.h>
+
+/* Planes per unit of shared-out work in batch norm's plane loops. */
+#define BN_UNIT_PLANES 16
+
+static inline int64_t units_of(int64_t n, int64_t unit) { return (n + unit - 1) / unit; }
+
+/* The calling thread's next units of [0, n), unit at a time (work_share.h: its own
+ * static share first, then the others' tails): [*i0, *i1), or 0 when none is left. */
+static inline int next_units(dfp_work_share *ws, dfp_work_cursor *cur, int64_t n, int64_t unit, int64_t *i0,
+                             int64_t *i1)
+{
+    const int64_t u = dfp_work_next(ws, cur);
+    if (u < 0)
+        return 0;
+    *i0 = u * unit;
+    *i1 = *i0 + unit < n ? *i0 + unit : n;
+    return 1;
+}
 
 /* Element-wise loops: below this many elements per thread, one thread. */
 #define DFP_ELTWISE_MIN_PER_THREAD (1 << 15)
@@ -143,9 +162,15 @@ dfp_status dfp_batch_norm_stats_f32(int64_t n, int64_t c, int64_t hw, const floa
     double *sums = malloc((size_t)(n * c) * 3 * sizeof(double));
     if (!sums)
         return DFP_ERR_OUT_OF_MEMORY;
-#pragma omp parallel for num_threads(eltwise_threads(n * c * hw)) schedule(dynamic, 16)
-    for (int64_t plane = 0; plane < n * c; plane++)
-        dfp_bn_plane_sums(x + plane * hw, 1, hw, sums + 3 * plane);
+    dfp_work_share ws;
+#pragma omp parallel num_threads(eltwise_threads(n * c * hw))
+    {
+        dfp_work_share_start(&ws, units_of(n * c, BN_UNIT_PLANES)); /* (work_share.h) */
+        dfp_work_cursor cur = {0};
+        for (int64_t i0, i1; next_units(&ws, &cur, n * c, BN_UNIT_PLANES, &i0, &i1);)
+            for (int64_t plane = i0; plane < i1; plane++)
+                dfp_bn_plane_sums(x + plane * hw, 1, hw, sums + 3 * plane);
+    }
     st = dfp_batch_norm_stats_from_planes_f32(n, c, hw, sums, mean, var);
     free(sums);
     return st;
@@ -163,20 +188,26 @@ static dfp_status bn_apply_planes(int64_t n, int64_t c, int64_t hw, const float 
         return st;
     if (!x || !scale || !shift || !y)
         return DFP_ERR_NULL_POINTER;
-#pragma omp parallel for num_threads(eltwise_threads(n * c * hw)) schedule(dynamic, 16)
-    for (int64_t plane = 0; plane < n * c; plane++) {
-        float a = scale[plane % c], b = shift[plane % c];
-        const float *xp = x + plane * hw, *rp = residual ? residual + plane * hw : NULL;
-        float *yp = y + plane * hw;
-        if (rp)
-            for (int64_t i = 0; i < hw; i++)
-                yp[i] = relu_f32((xp[i] * a + b) + rp[i]);
-        else if (relu)
-            for (int64_t i = 0; i < hw; i++)
-                yp[i] = relu_f32(xp[i] * a + b);
-        else
-            for (int64_t i = 0; i < hw; i++)
-                yp[i] = xp[i] * a + b;
+    dfp_work_share ws;
+#pragma omp parallel num_threads(eltwise_threads(n * c * hw))
+    {
+        dfp_work_share_start(&ws, units_of(n * c, BN_UNIT_PLANES)); /* (work_share.h) */
+        dfp_work_cursor cur = {0};
+        for (int64_t i0, i1; next_units(&ws, &cur, n * c, BN_UNIT_PLANES, &i0, &i1);)
+            for (int64_t plane = i0; plane < i1; plane++) {
+                float a = scale[plane % c], b = shift[plane % c];
+                const float *xp = x + plane * hw, *rp = residual ? residual + plane * hw : NULL;
+                float *yp = y + plane * hw;
+                if (rp)
+                    for (int64_t i = 0; i < hw; i++)
+                        yp[i] = relu_f32((xp[i] * a + b) + rp[i]);
+                else if (relu)
+                    for (int64_t i = 0; i < hw; i++)
+                        yp[i] = relu_f32(xp[i] * a + b);
+                else
+                    for (int64_t i = 0; i < hw; i++)
+                        yp[i] = xp[i] * a + b;
+            }
     }
     return DFP_OK;
 }
@@ -211,20 +242,26 @@ dfp_status dfp_batch_norm_backward_f32(int64_t n, int64_t c, int64_t hw, const f
     if (!dy || !x || !mean || !invstd || !gamma || !dx || !dgamma || !dbeta)
         return DFP_ERR_NULL_POINTER;
     float count = (float)(n * hw);
-#pragma omp parallel for num_threads(channel_threads(c, n * c * hw)) schedule(dynamic, 1)
-    for (int64_t ch = 0; ch < c; ch++) {
-        double sb, sg;
-        bn_channel_sums(n, c, hw, ch, dy, x, mean[ch], invstd[ch], &sb, &sg);
-        float db = (float)sb, dg = (float)sg, m = mean[ch], is = invstd[ch];
-        float k = gamma[ch] * is / count;
-        for (int64_t b = 0; b < n; b++) {
-            const float *dyp = dy + (b * c + ch) * hw, *xp = x + (b * c + ch) * hw;
-            float *dxp = dx + (b * c + ch) * hw;
-            for (int64_t i = 0; i < hw; i++)
-                dxp[i] = k * (count * dyp[i] - db - ((xp[i] - m) * is) * dg);
-        }
-        dbeta[ch] = db;
-        dgamma[ch] = dg;
+    dfp_work_share ws;
+#pragma omp parallel num_threads(channel_threads(c, n * c * hw))
+    {
+        dfp_work_share_start(&ws, units_of(c, 1)); /* (work_share.h) */
+        dfp_work_cursor cur = {0};
+        for (int64_t i0, i1; next_units(&ws, &cur, c, 1, &i0, &i1);)
+            for (int64_t ch = i0; ch < i1; ch++) {
+                double sb, sg;
+                bn_channel_sums(n, c, hw, ch, dy, x, mean[ch], invstd[ch], &sb, &sg);
+                float db = (float)sb, dg = (float)sg, m = mean[ch], is = invstd[ch];
+                float k = gamma[ch] * is / count;
+                for (int64_t b = 0; b < n; b++) {
+                    const float *dyp = dy + (b * c + ch) * hw, *xp = x + (b * c + ch) * hw;
+                    float *dxp = dx + (b * c + ch) * hw;
+                    for (int64_t i = 0; i < hw; i++)
+                        dxp[i] = k * (count * dyp[i] - db - ((xp[i] - m) * is) * dg);
+                }
+                dbeta[ch] = db;
+                dgamma[ch] = dg;
+            }
     }
     return DFP_OK;
 }
@@ -274,11 +311,17 @@ static dfp_status relu_backward_memory_order(int64_t n, int64_t c, int64_t hw, c
         free(part), free(coef);
         return DFP_ERR_OUT_OF_MEMORY;
     }
-#pragma omp parallel for num_threads(eltwise_threads(n * c * hw)) schedule(dynamic, 16)
-    for (int64_t plane = 0; plane < n * c; plane++) { /* pass 1 */
-        const int64_t ch = plane % c, off = plane * hw;
-        sums(x + off, dy + off, y ? y + off : NULL, y ? 0.0f : scale[ch], y ? 0.0f : shift[ch], hw, mean[ch],
-             g ? g + off : NULL, part + 2 * plane);
+    dfp_work_share ws;
+#pragma omp parallel num_threads(eltwise_threads(n * c * hw))
+    {
+        dfp_work_share_start(&ws, units_of(n * c, BN_UNIT_PLANES)); /* (work_share.h) */
+        dfp_work_cursor cur = {0};
+        for (int64_t i0, i1; next_units(&ws, &cur, n * c, BN_UNIT_PLANES, &i0, &i1);)
+            for (int64_t plane = i0; plane < i1; plane++) { /* pass 1 */
+                const int64_t ch = plane % c, off = plane * hw;
+                sums(x + off, dy + off, y ? y + off : NULL, y ? 0.0f : scale[ch], y ? 0.0f : shift[ch], hw,
+                     mean[ch], g ? g + off : NULL, part + 2 * plane);
+            }
     }
     for (int64_t ch = 0; ch < c; ch++) {
         double sums[2];
@@ -286,11 +329,16 @@ static dfp_status relu_backward_memory_order(int64_t n, int64_t c, int64_t hw, c
         coef[2 * ch] = dbeta[ch] = (float)sums[0];
         coef[2 * ch + 1] = dgamma[ch] = (float)(sums[1] * invstd[ch]); /* as bn_channel_sums rounds */
     }
-#pragma omp parallel for num_threads(eltwise_threads(n * c * hw)) schedule(dynamic, 16)
-    for (int64_t plane = 0; plane < n * c; plane++) { /* pass 2 */
-        const int64_t ch = plane % c;
-        bn_plane_dx(plane * hw, hw, (float)(n * hw), g, dy, y ? 0.0f : scale[ch], y ? 0.0f : shift[ch], x,
-                    mean[ch], invstd[ch], gamma[ch], coef[2 * ch], coef[2 * ch + 1], training, dx);
+#pragma omp parallel num_threads(eltwise_threads(n * c * hw))
+    {
+        dfp_work_share_start(&ws, units_of(n * c, BN_UNIT_PLANES)); /* (work_share.h) */
+        dfp_work_cursor cur = {0};
+        for (int64_t i0, i1; next_units(&ws, &cur, n * c, BN_UNIT_PLANES, &i0, &i1);)
+            for (int64_t plane = i0; plane < i1; plane++) { /* pass 2 */
+                const int64_t ch = plane % c;
+                bn_plane_dx(plane * hw, hw, (float)(n * hw), g, dy, y ? 0.0f : scale[ch], y ? 0.0f : shift[ch],
+                            x, mean[ch], invstd[ch], gamma[ch], coef[2 * ch], coef[2 * ch + 1], training, dx);
+            }
     }
     free(part), free(coef);
     return DFP_OK;
@@ -314,22 +362,28 @@ dfp_status dfp_batch_norm_relu_backward_f32(int64_t n, int64_t c, int64_t hw, co
         return relu_backward_memory_order(n, c, hw, dy, y, x, scale, shift, mean, invstd, gamma, training, g,
                                           dx, dgamma, dbeta);
     dfp_relu_sum2_f64_fn sums = dfp_kernels()->fp32.relu_sum2_f64;
-#pragma omp parallel for num_threads(channel_threads(c, n * c * hw)) schedule(dynamic, 1)
-    for (int64_t ch = 0; ch < c; ch++) {
-        double sb = 0, sg = 0, part[2];
-        const float za = y ? 0.0f : scale[ch], zb = y ? 0.0f : shift[ch];
-        for (int64_t b = 0; b < n; b++) { /* pass 1: g, sum g, sum g * (x - mean) */
-            int64_t off = (b * c + ch) * hw;
-            sums(x + off, dy + off, y ? y + off : NULL, za, zb, hw, mean[ch], g ? g + off : NULL, part);
-            sb += part[0];
-            sg += part[1];
-        }
-        float db = (float)sb, dg = (float)(sg * invstd[ch]); /* as bn_channel_sums rounds */
-        for (int64_t b = 0; b < n; b++)
-            bn_plane_dx((b * c + ch) * hw, hw, (float)(n * hw), g, dy, za, zb, x, mean[ch], invstd[ch], gamma[ch],
-                        db, dg, training, dx);
-        dbeta[ch] = db;
-        dgamma[ch] = dg;
+    dfp_work_share ws;
+#pragma omp parallel num_threads(channel_threads(c, n * c * hw))
+    {
+        dfp_work_share_start(&ws, units_of(c, 1)); /* (work_share.h) */
+        dfp_work_cursor cur = {0};
+        for (int64_t i0, i1; next_units(&ws, &cur, c, 1, &i0, &i1);)
+            for (int64_t ch = i0; ch < i1; ch++) {
+                double sb = 0, sg = 0, part[2];
+                const float za = y ? 0.0f : scale[ch], zb = y ? 0.0f : shift[ch];
+                for (int64_t b = 0; b < n; b++) { /* pass 1: g, sum g, sum g * (x - mean) */
+                    int64_t off = (b * c + ch) * hw;
+                    sums(x + off, dy + off, y ? y + off : NULL, za, zb, hw, mean[ch], g ? g + off : NULL, part);
+                    sb += part[0];
+                    sg += part[1];
+                }
+                float db = (float)sb, dg = (float)(sg * invstd[ch]); /* as bn_channel_sums rounds */
+                for (int64_t b = 0; b < n; b++)
+                    bn_plane_dx((b * c + ch) * hw, hw, (float)(n * hw), g, dy, za, zb, x, mean[ch], invstd[ch], gamma[ch],
+                                db, dg, training, dx);
+                dbeta[ch] = db;
+                dgamma[ch] = dg;
+            }
     }
     return DFP_OK;
 }
