@@ -43,11 +43,16 @@ static dfp_status dy_chunking(const conv_job *j, int64_t per, int64_t nslices, i
     dfp_l1_groups g;
     if (dfp_l1_groups_init(&g, o, (nslices - 1) * seg + last, seg) != DFP_OK)
         return DFP_ERR_OUT_OF_MEMORY;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(dfp_threads_for_work(o))
-    for (int64_t r = 0; r < o; r++) /* (each row its own sums) */
-        for (int64_t m = 0; m < pairs; m++)
-            dfp_l1_groups_add_run(j->dy.q + (m * o + r) * pixels * 2, pixels, (m % per) * pixels,
-                                  g.sum + r * g.ngroups + (m / per) * seg);
+    dfp_work_share ws;
+#pragma omp parallel num_threads(dfp_threads_for_work(o))
+    {
+        dfp_work_share_start(&ws, o); /* rows, each its own sums (work_share.h) */
+        dfp_work_cursor cur = {0};
+        for (int64_t r; (r = dfp_work_next(&ws, &cur)) >= 0;)
+            for (int64_t m = 0; m < pairs; m++)
+                dfp_l1_groups_add_run(j->dy.q + (m * o + r) * pixels * 2, pixels, (m % per) * pixels,
+                                      g.sum + r * g.ngroups + (m / per) * seg);
+    }
     dfp_igemm_chunking_l1(&g, j->x.max_abs, j->dy.max_abs, j->x.max_abs, chunk, kc);
     dfp_l1_groups_free(&g);
     return DFP_OK;

@@ -3,6 +3,7 @@
 #include "conv_s16_pack.h"
 #include "kernel_table.h"
 #include "layout32.h"
+#include "work_share.h"
 
 #include <string.h>
 
@@ -169,30 +170,48 @@ void dfp_pack_imgpairs_taps(const dfp_conv_geom *g, const int16_t *xi, int64_t r
 void dfp_chanlast_from_imgpairs(int64_t pairs, int64_t channels, int64_t pix, const int16_t *xi,
                                 int16_t *xc)
 {
-#pragma omp parallel for schedule(dynamic, 2) num_threads(dfp_threads_for_work(pairs / 4))
-    for (int64_t m = 0; m < pairs; m++) /* a 32-bit pair per pixel and channel */
-        dfp_to_channel_last32(xi + m * channels * pix * 2, pix, pix, channels, xc + m * channels * pix * 2);
+    dfp_work_share ws;
+#pragma omp parallel num_threads(dfp_threads_for_work(pairs / 4))
+    {
+        dfp_work_share_start(&ws, units_of(pairs, 2)); /* (work_share.h) */
+        dfp_work_cursor cur = {0};
+        for (int64_t i0, i1; next_units(&ws, &cur, pairs, 2, &i0, &i1);)
+            for (int64_t m = i0; m < i1; m++) /* a 32-bit pair per pixel and channel */
+                dfp_to_channel_last32(xi + m * channels * pix * 2, pix, pix, channels, xc + m * channels * pix * 2);
+    }
+}
+
+/* Image pair m of dfp_chanlast_from_chanpairs. */
+static void chanlast_pair(int64_t batch, int64_t channels, int64_t pix, const int16_t *xp, int16_t *xc, int64_t m)
+{
+    const int64_t cpn = (channels + 1) / 2;
+    const int16_t *a = xp + 2 * m * cpn * pix * 2;
+    const int16_t *b = 2 * m + 1 < batch ? a + cpn * pix * 2 : NULL;
+    int16_t *d = xc + m * channels * pix * 2;
+    int64_t i0 = 0;
+    const dfp_chanlast_pairs_fn pairs_of = dfp_kernels()->move.chanlast_pairs;
+    if (pairs_of && channels % 16 == 0)
+        i0 = pairs_of(channels, pix, (const int32_t *)(const void *)a, (const int32_t *)(const void *)b,
+                      (int32_t *)(void *)d);
+    for (int64_t i = i0; i < pix; i++)
+        for (int64_t c = 0; c < channels; c++) {
+            int64_t at = ((c / 2) * pix + i) * 2 + (c & 1);
+            d[(i * channels + c) * 2] = a[at];
+            d[(i * channels + c) * 2 + 1] = b ? b[at] : 0;
+        }
 }
 
 void dfp_chanlast_from_chanpairs(int64_t batch, int64_t channels, int64_t pix, const int16_t *xp,
                                  int16_t *xc)
 {
-    const int64_t pairs = (batch + 1) / 2, cpn = (channels + 1) / 2;
-#pragma omp parallel for schedule(dynamic, 2) num_threads(dfp_threads_for_work(pairs / 4))
-    for (int64_t m = 0; m < pairs; m++) { /* (image pairs handed out as threads come free) */
-        const int16_t *a = xp + 2 * m * cpn * pix * 2;
-        const int16_t *b = 2 * m + 1 < batch ? a + cpn * pix * 2 : NULL;
-        int16_t *d = xc + m * channels * pix * 2;
-        int64_t i0 = 0;
-        const dfp_chanlast_pairs_fn pairs_of = dfp_kernels()->move.chanlast_pairs;
-        if (pairs_of && channels % 16 == 0)
-            i0 = pairs_of(channels, pix, (const int32_t *)(const void *)a, (const int32_t *)(const void *)b,
-                          (int32_t *)(void *)d);
-        for (int64_t i = i0; i < pix; i++)
-            for (int64_t c = 0; c < channels; c++) {
-                int64_t at = ((c / 2) * pix + i) * 2 + (c & 1);
-                d[(i * channels + c) * 2] = a[at];
-                d[(i * channels + c) * 2 + 1] = b ? b[at] : 0;
-            }
+    const int64_t pairs = (batch + 1) / 2;
+    dfp_work_share ws;
+#pragma omp parallel num_threads(dfp_threads_for_work(pairs / 4))
+    {
+        dfp_work_share_start(&ws, units_of(pairs, 2)); /* (work_share.h) */
+        dfp_work_cursor cur = {0};
+        for (int64_t i0, i1; next_units(&ws, &cur, pairs, 2, &i0, &i1);)
+            for (int64_t m = i0; m < i1; m++)
+                chanlast_pair(batch, channels, pix, xp, xc, m);
     }
 }

@@ -17,21 +17,6 @@
 /* Planes per unit of shared-out work in batch norm's plane loops. */
 #define BN_UNIT_PLANES 16
 
-static inline int64_t units_of(int64_t n, int64_t unit) { return (n + unit - 1) / unit; }
-
-/* The calling thread's next units of [0, n), unit at a time (work_share.h: its own
- * static share first, then the others' tails): [*i0, *i1), or 0 when none is left. */
-static inline int next_units(dfp_work_share *ws, dfp_work_cursor *cur, int64_t n, int64_t unit, int64_t *i0,
-                             int64_t *i1)
-{
-    const int64_t u = dfp_work_next(ws, cur);
-    if (u < 0)
-        return 0;
-    *i0 = u * unit;
-    *i1 = *i0 + unit < n ? *i0 + unit : n;
-    return 1;
-}
-
 /* Element-wise loops: below this many elements per thread, one thread. */
 #define DFP_ELTWISE_MIN_PER_THREAD (1 << 15)
 

@@ -36,4 +36,23 @@ void dfp_work_share_start(dfp_work_share *ws, int64_t n);
 /* The next unit for the calling thread, or -1 when none is left. */
 int64_t dfp_work_next(dfp_work_share *ws, dfp_work_cursor *cur);
 
+/* Loops over items [0, n) shared out `unit` items at a time:
+ *   dfp_work_share_start(&ws, units_of(n, unit));
+ *   for (int64_t i0, i1; next_units(&ws, &cur, n, unit, &i0, &i1);)
+ *       for (int64_t i = i0; i < i1; i++) ... */
+static inline int64_t units_of(int64_t n, int64_t unit) { return (n + unit - 1) / unit; }
+
+/* The calling thread's next units of [0, n), unit at a time (work_share.h: its own
+ * static share first, then the others' tails): [*i0, *i1), or 0 when none is left. */
+static inline int next_units(dfp_work_share *ws, dfp_work_cursor *cur, int64_t n, int64_t unit, int64_t *i0,
+                             int64_t *i1)
+{
+    const int64_t u = dfp_work_next(ws, cur);
+    if (u < 0)
+        return 0;
+    *i0 = u * unit;
+    *i1 = *i0 + unit < n ? *i0 + unit : n;
+    return 1;
+}
+
 #endif
