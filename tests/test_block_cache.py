@@ -15,7 +15,7 @@ MB = 1 << 20
 
 
 def handler_name(array=None):
-    from numpy._core import multiarray
+    multiarray = (getattr(np, "_core", None) or np.core).multiarray   # numpy 2, numpy 1.x
     return multiarray.get_handler_name() if array is None else multiarray.get_handler_name(array)
 
 
@@ -141,8 +141,9 @@ def run_python(code, **env):
 
 
 def test_environment_turns_the_cache_off():
-    r = run_python("import dfpengine, numpy\nfrom numpy._core import multiarray\n"
-                   "print(multiarray.get_handler_name())", DFPENGINE_ARRAY_CACHE_MB="0")
+    r = run_python("import dfpengine, numpy as np\n"
+                   "print((getattr(np, '_core', None) or np.core).multiarray.get_handler_name())",
+                   DFPENGINE_ARRAY_CACHE_MB="0")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "default_allocator"
 

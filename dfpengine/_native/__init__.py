@@ -77,21 +77,22 @@ def _apply_environment():
     _install_array_cache(config.array_cache_bytes())
 
 
+try:  # the block cache under numpy's arrays (optional while the engine grows, as above)
+    from . import _memory
+except ImportError:
+    _memory = None
+
+
 def empty_cache():
     """Free the array memory the block cache keeps for reuse (arrays in use stay)."""
-    try:
-        from . import _memory
-    except ImportError:
-        return
-    _memory.release()
+    if _memory is not None:
+        _memory.release()
 
 
 def memory_stats():
     """The block cache's counters: cached_bytes and cached_blocks (kept for reuse now),
     limit_bytes, hits and misses (large allocations served from kept blocks, or not)."""
-    try:
-        from . import _memory
-    except ImportError:
+    if _memory is None:
         return {"cached_bytes": 0, "cached_blocks": 0, "limit_bytes": 0, "hits": 0, "misses": 0}
     return _memory.stats()
 
@@ -99,9 +100,7 @@ def memory_stats():
 def _install_array_cache(limit):
     """numpy arrays allocated in this context through the library's block cache
     (see _memory), unless its limit is 0 or the module is not built."""
-    try:
-        from . import _memory
-    except ImportError:
+    if _memory is None:
         return
     _memory.set_limit(limit)
     if limit:

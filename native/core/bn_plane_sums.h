@@ -10,5 +10,8 @@
  * (x - s), sum of (x - s)^2), s the plane's first value; double sums in the
  * order of the selected ISA's sum2_f64 kernel. */
 void dfp_bn_plane_sums(const float *x, int64_t planes, int64_t hw, double *sums);
+/* The same over a whole tensor's planes, thread-parallel (a pass over memory:
+ * where the planes are not in cache any more). */
+void dfp_bn_plane_sums_par(const float *x, int64_t planes, int64_t hw, double *sums);
 
 #endif

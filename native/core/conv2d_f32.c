@@ -207,9 +207,7 @@ dfp_status dfp_conv2d_forward_f32_sums(const dfp_conv2d_shape *shape, const floa
     pl.y_sums = dfp_conv_f32_fprop_inplace_applies(&pl) ? y_sums : NULL;
     st = forward(&pl);
     if (st == DFP_OK && y_sums && !pl.y_sums)
-#pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(pl.batch * pl.out_ch * pl.pixels >> 15))
-        for (int64_t p = 0; p < pl.batch * pl.out_ch; p++)
-            dfp_bn_plane_sums(y + p * pl.pixels, 1, pl.pixels, y_sums + 3 * p);
+        dfp_bn_plane_sums_par(y, pl.batch * pl.out_ch, pl.pixels, y_sums);
     return st;
 }
 

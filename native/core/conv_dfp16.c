@@ -215,9 +215,7 @@ static dfp_status direct_conv(const dfp_conv_geom *g, int64_t batch, int64_t out
             for (int64_t p = 0; p < pixels; p++)
                 y[i * pixels + p] += bias[i % out_ch];
     if (y_sums && !sums_now && !failed)
-#pragma omp parallel for schedule(static) num_threads(dfp_threads_for_work(batch * out_ch / 8))
-        for (int64_t i = 0; i < batch * out_ch; i++)
-            dfp_bn_plane_sums(y + i * pixels, 1, pixels, y_sums + 3 * i);
+        dfp_bn_plane_sums_par(y, batch * out_ch, pixels, y_sums);
     free(wp), free(off);
     dfp_scratch_give(xq);
     if (failed)

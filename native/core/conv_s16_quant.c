@@ -100,11 +100,10 @@ int64_t dfp_quantize_plane_pairs(const float *x, int64_t batch, int64_t channels
         int16_t *q = malloc((size_t)(2 * hw + 1) * sizeof(int16_t));
         float *vbuf = bnin ? malloc((size_t)hw * sizeof(float)) : NULL;
         failed = !q || (bnin && !vbuf);
-        dfp_work_share_start(&ws, (planes + QUANT_UNIT - 1) / QUANT_UNIT); /* (work_share.h) */
+        dfp_work_share_start(&ws, units_of(planes, QUANT_UNIT)); /* (work_share.h) */
         dfp_work_cursor cur = {0};
-        for (int64_t u; (u = dfp_work_next(&ws, &cur)) >= 0;) {
-            const int64_t end = (u + 1) * QUANT_UNIT < planes ? (u + 1) * QUANT_UNIT : planes;
-            for (int64_t pl = u * QUANT_UNIT; pl < end; pl++) {
+        for (int64_t i0, i1; next_units(&ws, &cur, planes, QUANT_UNIT, &i0, &i1);) {
+            for (int64_t pl = i0; pl < i1; pl++) {
                 if (failed)
                     continue;
                 int64_t src[2]; /* source plane of each lane, -1 where it is missing (zero) */
@@ -167,11 +166,10 @@ int64_t dfp_quantize_plane_quads(const float *x, int64_t batch, int64_t channels
 #pragma omp parallel num_threads(dfp_threads_for_work(quads / 4)) reduction(+ : sat) reduction(max : qm) \
     reduction(max : xm)
     {
-        dfp_work_share_start(&ws, (quads + QUANT_UNIT / 2 - 1) / (QUANT_UNIT / 2)); /* (work_share.h) */
+        dfp_work_share_start(&ws, units_of(quads, QUANT_UNIT / 2)); /* (work_share.h) */
         dfp_work_cursor cur = {0};
-        for (int64_t u; (u = dfp_work_next(&ws, &cur)) >= 0;) {
-            const int64_t end = (u + 1) * (QUANT_UNIT / 2) < quads ? (u + 1) * (QUANT_UNIT / 2) : quads;
-            for (int64_t k = u * (QUANT_UNIT / 2); k < end; k++) {
+        for (int64_t i0, i1; next_units(&ws, &cur, quads, QUANT_UNIT / 2, &i0, &i1);) {
+            for (int64_t k = i0; k < i1; k++) {
                 const int64_t m = k / cpn, cp = k % cpn;
                 const float *planes[4];
                 dfp_quant_run r[4];

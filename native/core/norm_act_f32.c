@@ -106,6 +106,18 @@ void dfp_bn_plane_sums(const float *x, int64_t planes, int64_t hw, double *sums)
     }
 }
 
+void dfp_bn_plane_sums_par(const float *x, int64_t planes, int64_t hw, double *sums)
+{
+    dfp_work_share ws;
+#pragma omp parallel num_threads(eltwise_threads(planes * hw))
+    {
+        dfp_work_share_start(&ws, units_of(planes, BN_UNIT_PLANES)); /* (work_share.h) */
+        dfp_work_cursor cur = {0};
+        for (int64_t i0, i1; next_units(&ws, &cur, planes, BN_UNIT_PLANES, &i0, &i1);)
+            dfp_bn_plane_sums(x + i0 * hw, i1 - i0, hw, sums + 3 * i0);
+    }
+}
+
 dfp_status dfp_batch_norm_stats_from_planes_f32(int64_t n, int64_t c, int64_t hw, const double *sums,
                                                 float *mean, float *var)
 {
@@ -147,15 +159,7 @@ dfp_status dfp_batch_norm_stats_f32(int64_t n, int64_t c, int64_t hw, const floa
     double *sums = malloc((size_t)(n * c) * 3 * sizeof(double));
     if (!sums)
         return DFP_ERR_OUT_OF_MEMORY;
-    dfp_work_share ws;
-#pragma omp parallel num_threads(eltwise_threads(n * c * hw))
-    {
-        dfp_work_share_start(&ws, units_of(n * c, BN_UNIT_PLANES)); /* (work_share.h) */
-        dfp_work_cursor cur = {0};
-        for (int64_t i0, i1; next_units(&ws, &cur, n * c, BN_UNIT_PLANES, &i0, &i1);)
-            for (int64_t plane = i0; plane < i1; plane++)
-                dfp_bn_plane_sums(x + plane * hw, 1, hw, sums + 3 * plane);
-    }
+    dfp_bn_plane_sums_par(x, n * c, hw, sums);
     st = dfp_batch_norm_stats_from_planes_f32(n, c, hw, sums, mean, var);
     free(sums);
     return st;
