@@ -7,4 +7,5 @@ void dfp_kernel_table_init_avx2(dfp_kernel_table *t)
     dfp_int_kernels_init_avx2(&t->integer);
     dfp_emu_kernels_init_avx2(&t->emu);
     dfp_peak_kernels_init_avx2(&t->peak);
+    dfp_move_kernels_init_avx2(&t->move);
 }

@@ -2,8 +2,8 @@
  * 32-bit words (floats, or VNNI pairs of int16 codes) in the DFP16 conv packers
  * and re-layouts, the row sums of col2im, and the 2x2 max pool.
  *
- * Every slot is optional. NULL (the scalar and AVX2 tables) means the driver's
- * portable loop does the job; an ISA folder sets the slots it speeds up. Each
+ * Every slot is optional. NULL (the scalar table) means the driver's portable
+ * loop does the job; an ISA folder sets the slots it speeds up. Each
  * kernel does what that loop does (copies; sums of the same terms in the same
  * order; the max under the same rule), so every ISA gives the same bytes.
  * Slots returning a count do a leading part of the job (whole SIMD blocks)
@@ -99,6 +99,7 @@ typedef struct dfp_move_kernels {
     dfp_max2x2_plane_fn max2x2_plane;
 } dfp_move_kernels;
 
+void dfp_move_kernels_init_avx2(dfp_move_kernels *k);
 void dfp_move_kernels_init_avx512(dfp_move_kernels *k);
 
 #endif
