@@ -54,9 +54,18 @@ void dfp_sgemm_f32_avx2_6x16(int64_t k, const float *a, const float *b,
     store_row(c + 5 * ldc, c50, c51, va, vb, beta);
 }
 
+void dfp_sum2_f64_avx2(const float *x, const float *y, int64_t n, double shift, double out[2]);
+void dfp_relu_sum2_f64_avx2(const float *x, const float *dy, const float *y, float a, float b, int64_t n,
+                            double shift, float *g, double out[2]);
+void dfp_bn_dx_avx2(const float *g, const float *dy, float za, float zb, const float *x,
+                    const dfp_bn_dx_coef *c, int training, int64_t n, float *dx);
+
 void dfp_fp32_kernels_init_avx2(dfp_fp32_kernels *k)
 {
     k->sgemm = (dfp_sgemm_ukernel){dfp_sgemm_f32_avx2_6x16, MR, NR};
     k->sgemm_narrow = k->sgemm;
     k->sgemm_short = k->sgemm;
+    k->sum2_f64 = dfp_sum2_f64_avx2; /* norm_avx2.c */
+    k->relu_sum2_f64 = dfp_relu_sum2_f64_avx2;
+    k->bn_dx = dfp_bn_dx_avx2;
 }
