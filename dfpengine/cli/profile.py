@@ -14,8 +14,9 @@ import time
 
 import numpy as np
 
-# entries of older versions (GEMM rates, not instruction peaks) are ignored
-PEAK_CACHE_VERSION = "peak2"
+# entries of older versions are ignored: peak1 held GEMM rates, not instruction
+# peaks; peak2's int16 peaks of the avx2 and avx512 levels timed vpaddd alone
+PEAK_CACHE_VERSION = "peak3"
 
 
 def _peak_cache_path():
