@@ -25,8 +25,13 @@ static inline __m256i bcast_pair(const int16_t *p)
     return _mm256_set1_epi32(v);
 }
 
-static void igemm_s16_avx2_3x16(int64_t kp, int64_t chunk, const int16_t *a, const int16_t *b,
-                                float *c, int64_t ldc, int accumulate)
+/* The kernel body: B from a packed panel (off == NULL: pair p at b + p * 32) or
+ * read in place (pair p: one run of 16 pairs at runs[0] + off[p], or two runs
+ * of 8 at runs[0..1] + off[p]); always inlined, so each entry point is compiled
+ * for its own case. */
+static inline __attribute__((always_inline)) void
+igemm_body(int64_t kp, int64_t chunk, const int16_t *a, const int16_t *b, const int16_t *const *runs,
+           int run16, const int64_t *off, float *c, int64_t ldc, int accumulate)
 {
     __m256 f[MR][2];
     __m256i s[MR][2];
@@ -42,8 +47,17 @@ static void igemm_s16_avx2_3x16(int64_t kp, int64_t chunk, const int16_t *a, con
             s[i][0] = s[i][1] = _mm256_setzero_si256();
         for (int64_t p = p0; p < p1; p++) {
             const int16_t *ap = a + p * MR * 2;
-            __m256i b0 = _mm256_load_si256((const __m256i *)(b + p * NR * 2));
-            __m256i b1 = _mm256_load_si256((const __m256i *)(b + p * NR * 2 + 16));
+            __m256i b0, b1;
+            if (off && run16) {
+                b0 = _mm256_loadu_si256((const __m256i *)(runs[0] + off[p]));
+                b1 = _mm256_loadu_si256((const __m256i *)(runs[0] + off[p] + 16));
+            } else if (off) {
+                b0 = _mm256_loadu_si256((const __m256i *)(runs[0] + off[p]));
+                b1 = _mm256_loadu_si256((const __m256i *)(runs[1] + off[p]));
+            } else {
+                b0 = _mm256_load_si256((const __m256i *)(b + p * NR * 2));
+                b1 = _mm256_load_si256((const __m256i *)(b + p * NR * 2 + 16));
+            }
 #pragma GCC unroll 3
             for (int i = 0; i < MR; i++) {
                 __m256i av = bcast_pair(ap + 2 * i);
@@ -62,6 +76,24 @@ static void igemm_s16_avx2_3x16(int64_t kp, int64_t chunk, const int16_t *a, con
         _mm256_storeu_ps(c + i * ldc, f[i][0]);
         _mm256_storeu_ps(c + i * ldc + 8, f[i][1]);
     }
+}
+
+static void igemm_s16_avx2_3x16(int64_t kp, int64_t chunk, const int16_t *a, const int16_t *b,
+                                float *c, int64_t ldc, int accumulate)
+{
+    igemm_body(kp, chunk, a, b, NULL, 0, NULL, c, ldc, accumulate);
+}
+
+/* The direct convolutions' kernel (contract in int_kernels.h, here 16 columns):
+ * B read in place from the pairs image at the taps' offsets, no pixel packing. */
+static void igemm_s16_inplace_avx2_3x16(int64_t kp, int64_t chunk, const int16_t *a,
+                                        const int16_t *const *runs, int run, const int64_t *off,
+                                        float *c, int64_t ldc, int accumulate)
+{
+    if (run == 16)
+        igemm_body(kp, chunk, a, NULL, runs, 1, off, c, ldc, accumulate);
+    else
+        igemm_body(kp, chunk, a, NULL, runs, 0, off, c, ldc, accumulate);
 }
 
 /* Uniform [0,1) for elements index .. index+7 under lane key lk (computed once
@@ -149,7 +181,7 @@ void dfp_int_kernels_init_avx2(dfp_int_kernels *k)
     k->mr = MR;
     k->nr = NR;
     k->igemm_s16 = igemm_s16_avx2_3x16;
-    k->igemm_s16_inplace = NULL; /* NR = 16: the conv packs */
+    k->igemm_s16_inplace = igemm_s16_inplace_avx2_3x16;
     k->igemm_s16_inplace_wide = NULL;
     k->igemm_s16_arows = NULL;
     k->quantize_s16 = quantize_s16_avx2;

@@ -44,10 +44,10 @@ static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 /* One tile of the direct conv with B read in place (see direct_conv): output
  * pixels [p0, p0 + np) of one image, all mpan weight panels, K blocks of kc
  * pairs in order as dfp_igemm_panels does (same sums, same flushes); columns in
- * calls of 48 (the wide kernel) then 32. */
+ * calls of 48 (the wide kernel) then nr (16 or 32). */
 static void conv_tile_inplace(const dfp_conv_geom *g, int64_t row_pairs, int64_t vw,
                               dfp_igemm_s16_inplace_fn ukr, dfp_igemm_s16_inplace_fn wide, int64_t mpan,
-                              int mr, int64_t kp, int64_t chunk, int64_t kc, const int16_t *wp,
+                              int mr, int nr, int64_t kp, int64_t chunk, int64_t kc, const int16_t *wp,
                               const int16_t *xpn, const int64_t *off, int64_t p0, int64_t np, float *buf,
                               int64_t ldb)
 {
@@ -57,7 +57,7 @@ static void conv_tile_inplace(const dfp_conv_geom *g, int64_t row_pairs, int64_t
     for (int64_t q0 = 0; q0 < kp; q0 += kc) {
         const int64_t kcb = min64(kc, kp - q0);
         for (int64_t c0 = 0; c0 < np;) {
-            const int64_t cols = c0 < wide_end ? 48 : 32;
+            const int64_t cols = c0 < wide_end ? 48 : nr;
             const dfp_igemm_s16_inplace_fn k = c0 < wide_end ? wide : ukr;
             const int16_t *runs[4];
             for (int r = 0; r < cols / run; r++) {
@@ -131,10 +131,11 @@ static dfp_status direct_conv(const dfp_conv_geom *g, int64_t batch, int64_t out
      * computed vw wide (dfp_conv_virtual_width); tiles run over those virtual pixels.
      * With stride 2 along rows, from a copy of xp split into even and odd
      * columns (column phases), where the taps of consecutive output pixels are
-     * consecutive again; output rows then a multiple of 8 wide. */
-    const dfp_igemm_s16_inplace_fn inplace = ik->igemm_s16_inplace;
-    const int col_phases = inplace && nr == 32 && g->stride_w == 2 && g->dilation_w == 1 && g->out_w % 8 == 0;
-    const int use_inplace = (inplace && nr == 32 && g->stride_w == 1) || col_phases;
+     * consecutive again; output rows then a multiple of 8 wide. The in-place
+     * kernels are 16 (AVX2) or 32 (AVX-512) columns wide: whole runs. */
+    const dfp_igemm_s16_inplace_fn inplace = nr % 16 == 0 ? ik->igemm_s16_inplace : NULL;
+    const int col_phases = inplace && g->stride_w == 2 && g->dilation_w == 1 && g->out_w % 8 == 0;
+    const int use_inplace = (inplace && g->stride_w == 1) || col_phases;
     const int64_t wq = col_phases ? (l.wp + 1) / 2 : l.wp, image = l.cp * l.hp * l.wp * 2;
     const int64_t vw = use_inplace ? dfp_conv_virtual_width(g->out_w) : g->out_w;
     const int64_t vpixels = g->out_h * vw;
@@ -193,7 +194,7 @@ static dfp_status direct_conv(const dfp_conv_geom *g, int64_t batch, int64_t out
                 float *yn = y + n * out_ch * pixels;
                 if (use_inplace) { /* B from the column phases at stride 2, else xp itself */
                     const int16_t *bn = col_phases ? xq + n * 2 * l.cp * l.hp * wq * 2 : xpn;
-                    conv_tile_inplace(g, wq, vw, inplace, ik->igemm_s16_inplace_wide, mpan, mr, kp, chunk, kc, wp,
+                    conv_tile_inplace(g, wq, vw, inplace, ik->igemm_s16_inplace_wide, mpan, mr, nr, kp, chunk, kc, wp,
                                       bn, off, p0, np, buf, ldb);
                 } else {
                     dfp_pack_conv_pixels(g, xpn, p0, np, nr, bp);

@@ -122,7 +122,7 @@ static dfp_status make_phases(const conv_job *j, int64_t bh, int64_t bw, int mr,
 }
 
 /* Output pixels [p0, p0 + np) of phase p of one image (dy layout image xpn) into
- * the unscaled sums buf (rows c, ld ldb): K blocks of kc pairs, panels of 32
+ * the unscaled sums buf (rows c, ld ldb): K blocks of kc pairs, panels of nr
  * pixels; in place (ukr) or on B panels packed from the same pairs (bp). */
 static void phase_tile(const phase *p, int64_t wp, int mr, int nr, int64_t mpan, const int16_t *xpn,
                        int64_t p0, int64_t np, dfp_igemm_s16_inplace_fn ukr, int16_t *bp, float *buf,
@@ -145,19 +145,19 @@ static void phase_tile(const phase *p, int64_t wp, int mr, int nr, int64_t mpan,
         dfp_igemm_panels(mpan, npan, p->kp, p->chunk, p->kc, p->w, bp, buf, ldb, 0);
         return;
     }
-    const int64_t npan = (np + 31) / 32;
+    const int64_t npan = (np + nr - 1) / nr;
     const int run = p->cols % 16 == 0 ? 16 : 8;
     for (int64_t q0 = 0; q0 < p->kp; q0 += p->kc) {
         const int64_t kcb = min64(p->kc, p->kp - q0);
         for (int64_t jp = 0; jp < npan; jp++) {
             const int16_t *runs[4];
-            for (int r = 0; r < 32 / run; r++) { /* runs past np repeat the first (never read back) */
-                int64_t px = p0 + jp * 32 + (jp * 32 + run * r < np ? run * r : 0);
+            for (int r = 0; r < nr / run; r++) { /* runs past np repeat the first (never read back) */
+                int64_t px = p0 + jp * nr + (jp * nr + run * r < np ? run * r : 0);
                 runs[r] = xpn + (px / p->cols * wp + px % p->cols) * 2;
             }
             for (int64_t ip = 0; ip < mpan; ip++)
                 ukr(kcb, p->chunk, p->w + (ip * p->kp + q0) * mr * 2, runs, run, p->off + q0,
-                    buf + ip * mr * ldb + jp * 32, ldb, q0 > 0);
+                    buf + ip * mr * ldb + jp * nr, ldb, q0 > 0);
         }
     }
 }
@@ -168,8 +168,9 @@ dfp_status dfp_conv_dfp16_bprop_phases(const conv_job *j, float *dx, int accumul
     const dfp_int_kernels *ik = &dfp_kernels()->integer;
     const dfp_conv_geom *g = &j->g;
     const int mr = ik->mr;
-    /* the in-place kernel reads 32 columns (VNNI); other ISAs pack B panels of their width */
-    const dfp_igemm_s16_inplace_fn ukr = ik->nr == 32 ? ik->igemm_s16_inplace : NULL;
+    /* in place where the ISA has the kernel (whole runs: 16 or 32 columns), else B
+     * panels packed at its width */
+    const dfp_igemm_s16_inplace_fn ukr = ik->nr % 16 == 0 ? ik->igemm_s16_inplace : NULL;
     int64_t bh, bw;
     dfp_conv_dfp16_bprop_phase_border(g, &bh, &bw);
     phases ps;

@@ -29,8 +29,8 @@ typedef void (*dfp_igemm_s16_fn)(int64_t kp, int64_t chunk, const int16_t *a,
                                  const int16_t *b, float *c, int64_t ldc, int accumulate);
 
 /* The same micro-kernel with B read in place instead of from a packed panel
- * (NR = 32 only): pair p of the 32 columns is 32 / run runs of `run` int32 pairs
- * (16 or 8), run r at runs[r] + off[p] (direct conv: runs of output pixels in
+ * (NR = 16 or 32): pair p of the NR columns is NR / run runs of `run` int32
+ * pairs (16 or 8), run r at runs[r] + off[p] (direct conv: runs of output pixels in
  * the channel-pair layout; WTGRAD: runs of taps in the channel-last layout).
  * Same sums, same flushes as igemm_s16 on the packed copy. NULL where an ISA
  * does not provide it (callers then pack). The wide variant has 48 columns,
