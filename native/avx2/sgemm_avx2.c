@@ -54,6 +54,53 @@ void dfp_sgemm_f32_avx2_6x16(int64_t k, const float *a, const float *b,
     store_row(c + 5 * ldc, c50, c51, va, vb, beta);
 }
 
+/* The direct convolution's B-in-place kernel (contract in fp32_kernels.h, here
+ * NR = 16): row p of B is one run of 16 floats at runs[0] + off[p], or two runs
+ * of 8 at runs[0..1] + off[p], unaligned, read straight from the zero-padded
+ * image; beta 0 or 1. FMAs in K order per element, as the packed kernel. MR
+ * rows as a constant at each entry point. */
+static inline __attribute__((always_inline)) void
+sgemm_inplace_body(const int mr, const int run8, int64_t k, const float *a, const float *const *runs,
+                   const int64_t *off, float *c, int64_t ldc, float beta)
+{
+    __m256 acc[6][2];
+    const float *r0 = runs[0], *r1 = run8 ? runs[1] : runs[0] + 8;
+#pragma GCC unroll 6
+    for (int i = 0; i < mr; i++)
+        acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    for (int64_t p = 0; p < k; p++) {
+        const int64_t o = off[p];
+        const __m256 b0 = _mm256_loadu_ps(r0 + o), b1 = _mm256_loadu_ps(r1 + o);
+#pragma GCC unroll 6
+        for (int i = 0; i < mr; i++) {
+            const __m256 ai = _mm256_broadcast_ss(a + i);
+            acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+            acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+        }
+        a += mr;
+    }
+#pragma GCC unroll 6
+    for (int i = 0; i < mr; i++)
+        for (int v = 0; v < 2; v++) {
+            float *ci = c + i * ldc + 8 * v;
+            __m256 s = acc[i][v];
+            if (beta != 0.0f)
+                s = _mm256_add_ps(_mm256_loadu_ps(ci), s);
+            _mm256_storeu_ps(ci, s);
+        }
+}
+
+#define INPLACE_MR 4 /* 16, 32 and 64 channels pad to no extra row (6 would add 12%) */
+
+static void dfp_sgemm_f32_avx2_inplace(int64_t k, const float *a, const float *const *runs, int run,
+                                       const int64_t *off, float *c, int64_t ldc, float beta)
+{
+    if (run == 8)
+        sgemm_inplace_body(INPLACE_MR, 1, k, a, runs, off, c, ldc, beta);
+    else
+        sgemm_inplace_body(INPLACE_MR, 0, k, a, runs, off, c, ldc, beta);
+}
+
 void dfp_sum2_f64_avx2(const float *x, const float *y, int64_t n, double shift, double out[2]);
 void dfp_relu_sum2_f64_avx2(const float *x, const float *dy, const float *y, float a, float b, int64_t n,
                             double shift, float *g, double out[2]);
@@ -65,6 +112,7 @@ void dfp_fp32_kernels_init_avx2(dfp_fp32_kernels *k)
     k->sgemm = (dfp_sgemm_ukernel){dfp_sgemm_f32_avx2_6x16, MR, NR};
     k->sgemm_narrow = k->sgemm;
     k->sgemm_short = k->sgemm;
+    k->sgemm_inplace = (dfp_sgemm_ukernel_bo){dfp_sgemm_f32_avx2_inplace, INPLACE_MR, 16};
     k->sum2_f64 = dfp_sum2_f64_avx2; /* norm_avx2.c */
     k->relu_sum2_f64 = dfp_relu_sum2_f64_avx2;
     k->bn_dx = dfp_bn_dx_avx2;

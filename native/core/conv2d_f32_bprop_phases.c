@@ -7,7 +7,8 @@
  * with the sub-kernel of those taps (K = O x taps of the phase; the phases'
  * taps partition the kernel, so the products are those of the conv). Each image
  * of dy is copied once into a zero-bordered copy, every phase's output grid is
- * computed in tiles of 32 pixels, and the phase planes are interleaved into dx.
+ * computed in tiles of the kernel's width (16 or 32 pixels), and the phase
+ * planes are interleaved into dx.
  * This replaces a column GEMM and a scatter-add into dx (col2im) whose strided
  * read-modify-writes cost more than the products. */
 #include "conv2d_f32.h"
@@ -29,7 +30,7 @@ int dfp_conv_f32_bprop_phases_applies(const conv_plan *pl)
 {
     const dfp_sgemm_ukernel_bo *uk = &dfp_kernels()->fp32.sgemm_inplace;
     const dfp_conv_geom *g = &pl->g;
-    return uk->fn && uk->nr == 32 && uk->mr <= 8 && g->stride_h * g->stride_w > 1 &&
+    return uk->fn && (uk->nr == 16 || uk->nr == 32) && uk->mr <= 8 && g->stride_h * g->stride_w > 1 &&
            g->stride_h <= DFP_PHASE_MAX_STRIDE && g->stride_w <= DFP_PHASE_MAX_STRIDE && g->dilation_h == 1 &&
            g->dilation_w == 1 && g->kernel_h <= DFP_PHASE_MAX_TAPS && g->kernel_w <= DFP_PHASE_MAX_TAPS &&
            g->in_w % (8 * g->stride_w) == 0 && g->in_h % g->stride_h == 0;
@@ -125,24 +126,24 @@ static void phase_image(const conv_plan *pl, const dfp_sgemm_ukernel_bo *uk, con
             memset(buf + c * pl->in_pixels + p->plane, 0, (size_t)pixels * sizeof(float));
         return;
     }
-    const int run = p->cols % 16 == 0 ? 16 : 8;
-    for (int64_t q0 = 0; q0 < pixels; q0 += 32) {
-        int64_t cols = pixels - q0 < 32 ? pixels - q0 : 32;
+    const int run = p->cols % 16 == 0 ? 16 : 8, nr = uk->nr;
+    for (int64_t q0 = 0; q0 < pixels; q0 += nr) {
+        int64_t cols = pixels - q0 < nr ? pixels - q0 : nr;
         const float *runs[4];
-        for (int r = 0; r < 32 / run; r++) { /* runs past the last pixel repeat the first */
+        for (int r = 0; r < nr / run; r++) { /* runs past the last pixel repeat the first */
             int64_t q = r * run < cols ? q0 + r * run : q0;
             runs[r] = dyp + q / p->cols * j->wq + q % p->cols;
         }
         for (int64_t c0 = 0; c0 < c_n; c0 += mr) {
             int64_t rows = c_n - c0 < mr ? c_n - c0 : mr;
             float *dst = buf + c0 * pl->in_pixels + p->plane + q0;
-            if (rows == mr && cols == 32) {
+            if (rows == mr && cols == nr) {
                 uk->fn(p->k, p->a + c0 * p->k, runs, run, p->off, dst, pl->in_pixels, 0.0f);
                 continue;
             }
-            uk->fn(p->k, p->a + c0 * p->k, runs, run, p->off, tile, 32, 0.0f);
+            uk->fn(p->k, p->a + c0 * p->k, runs, run, p->off, tile, nr, 0.0f);
             for (int64_t r = 0; r < rows; r++)
-                memcpy(dst + r * pl->in_pixels, tile + r * 32, (size_t)cols * sizeof(float));
+                memcpy(dst + r * pl->in_pixels, tile + r * nr, (size_t)cols * sizeof(float));
         }
     }
 }

@@ -1,4 +1,4 @@
-/* The FP32 convolution's direct paths on AVX-512: the input read in place by
+/* The FP32 convolution's direct paths (AVX2, AVX-512): the input read in place by
  * the B-in-place SGEMM micro-kernel (sgemm_inplace) instead of im2col tiles.
  *
  * FPROP (and stride-1 BPROP, which is the FPROP of dy): each image is copied
@@ -27,7 +27,7 @@ int dfp_conv_f32_fprop_inplace_applies(const conv_plan *pl)
 {
     const dfp_sgemm_ukernel_bo *uk = &dfp_kernels()->fp32.sgemm_inplace;
     const dfp_conv_geom *g = &pl->g;
-    return uk->fn && uk->nr == 32 && uk->mr <= 8 && !pl->direct &&
+    return uk->fn && (uk->nr == 16 || uk->nr == 32) && uk->mr <= 8 && !pl->direct &&
            (g->stride_w == 1 || (g->stride_w == 2 && g->dilation_w == 1 && g->out_w % 8 == 0));
 }
 
@@ -166,7 +166,7 @@ int dfp_conv_f32_wtgrad_inplace_applies(const conv_plan *pl)
     const dfp_sgemm_ukernel_bo *uk = &dfp_kernels()->fp32.sgemm_inplace;
     /* a kernel row of fewer than 16 taps would leave most of a run idle: im2col is
      * cheaper there (LeNet's first conv: 5 taps) */
-    return uk->fn && uk->nr == 32 && uk->mr <= 8 && !pl->direct && pl->g.kernel_w * pl->g.channels >= 16 &&
+    return uk->fn && (uk->nr == 16 || uk->nr == 32) && uk->mr <= 8 && !pl->direct && pl->g.kernel_w * pl->g.channels >= 16 &&
            pl->g.dilation_w == 1;
 }
 

@@ -29,8 +29,8 @@ typedef struct dfp_sgemm_ukernel_da {
     int mr, nr;
 } dfp_sgemm_ukernel_da;
 
-/* B-in-place variant for the direct convolution (NR = 32 or 48, alpha = 1, beta 0
- * or 1): row p of B is NR / run runs of `run` floats (16, or 8 where NR = 32), run r at
+/* B-in-place variant for the direct convolution (NR = 16, 32 or 48, alpha = 1, beta 0
+ * or 1): row p of B is NR / run runs of `run` floats (16, or 8 where NR <= 32), run r at
  * runs[r] + off[p], unaligned: read straight from a zero-padded input image at
  * the offsets of the K taps (FPROP) or pixels (WTGRAD). */
 typedef void (*dfp_sgemm_ukernel_bo_fn)(int64_t k, const float *a, const float *const *runs,
