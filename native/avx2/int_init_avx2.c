@@ -187,4 +187,5 @@ void dfp_int_kernels_init_avx2(dfp_int_kernels *k)
     k->quantize_s16 = quantize_s16_avx2;
     k->dequantize_s16 = dequantize_s16_avx2;
     k->absmax_bits = absmax_bits_avx2;
+    dfp_pack_s16_kernels_init_avx2(k); /* pack_s16_avx2.c */
 }

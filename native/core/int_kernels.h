@@ -162,6 +162,7 @@ void dfp_int_kernels_init_scalar(dfp_int_kernels *k);
 void dfp_int_kernels_init_avx2(dfp_int_kernels *k);
 void dfp_int_kernels_init_avx512(dfp_int_kernels *k);
 void dfp_int_kernels_init_avx512_vnni(dfp_int_kernels *k);
+void dfp_pack_s16_kernels_init_avx2(dfp_int_kernels *k);
 void dfp_pack_s16_kernels_init_avx512(dfp_int_kernels *k);
 void dfp_quantize_pairs_kernels_init_avx512(dfp_int_kernels *k);
 
