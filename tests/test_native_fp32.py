@@ -135,7 +135,7 @@ POOL_CASES = [((2, 3, 9, 11), (3, 3), (2, 2), (1, 1)), ((1, 2, 8, 8), (2, 2), (2
               # unpadded path: strides 1, 2 and 3, rows wider than its 64-column blocks
               ((1, 2, 5, 150), (2, 3), (1, 1), (0, 0)), ((2, 3, 9, 140), (3, 2), (3, 2), (0, 0)),
               ((1, 2, 7, 200), (2, 3), (2, 3), (0, 0)),
-              # 2x2 stride 2 (AVX-512 path): odd sizes, rows of more than 32 columns
+              # 2x2 stride 2 (the AVX2 and AVX-512 kernels): odd sizes, rows of more than 32 columns
               ((2, 3, 28, 28), (2, 2), (2, 2), (0, 0)), ((1, 2, 7, 71), (2, 2), (2, 2), (0, 0))]
 
 
@@ -154,13 +154,13 @@ def test_pooling(isa_threads, xs, kernel, stride, padding):
           ref.avg_pool2d_backward(dy, xs, kernel, stride, padding))
 
 
-def test_max_pool_nan_and_ties():
+def test_max_pool_nan_and_ties(isa_threads):
     x = np.zeros((1, 1, 4, 4), np.float32)
     x[0, 0, 1, 1] = np.nan
     x[0, 0, 2, 3] = np.nan
     x[0, 0, 2:, :2] = -np.inf  # a window of -inf only: the first tap is the argmax
     x[0, 0, 0, 2:] = 1.0       # a tie: the first tap in (h, w) order wins
-    for pad in ((0, 0), (1, 1)):  # unpadded (2x2/2: AVX-512) and clipped-window paths
+    for pad in ((0, 0), (1, 1)):  # unpadded (2x2/2: AVX2, AVX-512 kernels) and clipped-window paths
         for got, want in zip(fp32.max_pool2d_forward(x, (2, 2), (2, 2), pad),
                              ref.max_pool2d_forward(x, (2, 2), (2, 2), pad)):
             np.testing.assert_array_equal(got, want)

@@ -1,7 +1,7 @@
 /* AVX2 data-movement kernels (contracts: native/core/move_kernels.h): the
  * AVX-512 kernels' scheme on 256-bit vectors (8 x 8 in-register transposes,
- * 8-word copies, masked sums) for the slots the AVX2 conv paths reach (the
- * channel-last re-layouts serve only the AVX-512 in-place kernels). Copies and same-order sums, so the bytes are the
+ * 8-word copies, masked sums, the 2x2 max pool) for the slots the AVX2 conv paths reach (the
+ * DFP16 channel-last pairs serve only the VNNI in-place WTGRAD). Copies and same-order sums, so the bytes are the
  * portable loops'. The portable loops build for baseline x86-64 (SSE2): before
  * these, packing took as long as the integer products in an AVX2 DFP16 step. */
 #include "move_kernels.h"
@@ -114,6 +114,26 @@ static int64_t repair_run_avx2(const int32_t *a, const int32_t *b, int odd, int6
     return i;
 }
 
+/* Full blocks of 8 elements x 8 channels through one in-register transpose (the
+ * FP32 in-place WTGRAD's channel-last image copy); returns how many leading
+ * elements were done for every channel. */
+static int64_t to_channel_last_avx2(const int32_t *s, int64_t stride, int64_t n, int64_t channels, int32_t *d)
+{
+    if (channels % 8)
+        return 0;
+    int64_t i0 = 0;
+    for (; i0 + 8 <= n; i0 += 8)
+        for (int64_t c0 = 0; c0 < channels; c0 += 8) {
+            __m256i r[8];
+            for (int j = 0; j < 8; j++)
+                r[j] = _mm256_loadu_si256((const __m256i *)(s + (c0 + j) * stride + i0));
+            transpose8_epi32(r);
+            for (int j = 0; j < 8; j++)
+                _mm256_storeu_si256((__m256i *)(d + (i0 + j) * channels + c0), r[j]);
+        }
+    return i0;
+}
+
 /* 8 input columns per vector; lanes outside a tap's valid outputs load 0, and
  * +0 added to the sum changes nothing (the sum starts at +0, so it is never -0). */
 static void col2im_add_row_avx2(const dfp_col2im_row *r, int64_t in_w, float *dst)
@@ -137,11 +157,61 @@ static void col2im_add_row_avx2(const dfp_col2im_row *r, int64_t in_w, float *ds
     }
 }
 
+/* take = v > best or v is NaN (the rule of max_tap), per lane */
+static inline void take_tap(__m256 v, __m256i i, __m256 *best, __m256i *idx)
+{
+    __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, *best, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    *best = _mm256_blendv_ps(*best, v, take);
+    *idx = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(*idx), _mm256_castsi256_ps(i), take));
+}
+
+/* Even (odd) columns of the 16 floats lo:hi, in order: in-lane shuffles, then
+ * the 64-bit quarters put in place. */
+static inline __m256 columns(__m256 lo, __m256 hi, int odd)
+{
+    __m256 t = odd ? _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1)) : _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+/* The 2x2, stride 2, unpadded pool: 8 outputs per vector from 16 input columns
+ * of two rows, taps in (h, w) order under max_tap's rule, so values and argmax
+ * equal max_plane's. */
+static void max2x2_plane_avx2(const dfp_pool2d_shape *s, int64_t oh_n, int64_t ow_n, const float *x, float *y,
+                              int32_t *arg)
+{
+    const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+    const int64_t in_w = s->in_w;
+    for (int64_t oh = 0; oh < oh_n; oh++)
+        for (int64_t o0 = 0; o0 < ow_n; o0 += 8) {
+            const int64_t n = ow_n - o0 < 8 ? ow_n - o0 : 8, c0 = 2 * o0;
+            const int64_t cols = in_w - c0 < 16 ? in_w - c0 : 16; /* >= 2n */
+            const __m256i m0 = first_lanes_avx2(cols >= 8 ? 8 : cols), m1 = first_lanes_avx2(cols <= 8 ? 0 : cols - 8);
+            __m256 c[4];
+            for (int h = 0; h < 2; h++) {
+                const float *row = x + (2 * oh + h) * in_w + c0;
+                __m256 lo = _mm256_maskload_ps(row, m0), hi = _mm256_maskload_ps(row + 8, m1);
+                c[2 * h] = columns(lo, hi, 0);
+                c[2 * h + 1] = columns(lo, hi, 1);
+            }
+            const __m256i i00 = _mm256_add_epi32(_mm256_set1_epi32((int32_t)(2 * oh * in_w + c0)), even);
+            __m256 best = c[0];
+            __m256i idx = i00;
+            take_tap(c[1], _mm256_add_epi32(i00, _mm256_set1_epi32(1)), &best, &idx);
+            take_tap(c[2], _mm256_add_epi32(i00, _mm256_set1_epi32((int32_t)in_w)), &best, &idx);
+            take_tap(c[3], _mm256_add_epi32(i00, _mm256_set1_epi32((int32_t)in_w + 1)), &best, &idx);
+            const __m256i out = first_lanes_avx2(n);
+            _mm256_maskstore_ps(y + oh * ow_n + o0, out, best);
+            _mm256_maskstore_epi32((int *)(arg + oh * ow_n + o0), out, idx);
+        }
+}
+
 void dfp_move_kernels_init_avx2(dfp_move_kernels *k)
 {
     k->copy_taps = copy_taps_avx2;
     k->taps_gather = taps_gather_avx2;
     k->dy_transpose = dy_transpose_avx2;
     k->repair_run = repair_run_avx2;
+    k->to_channel_last32 = to_channel_last_avx2;
     k->col2im_add_row = col2im_add_row_avx2;
+    k->max2x2_plane = max2x2_plane_avx2;
 }
