@@ -112,6 +112,8 @@ class Tensor:
 
     def zero_(self):
         self._data[...] = 0
+        if getattr(self, "bn_plane_sums", None) is not None:
+            self.bn_plane_sums = None  # the conv's sums of the old values (ops/norm.py)
         return self
 
     def float(self):

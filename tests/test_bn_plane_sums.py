@@ -116,3 +116,19 @@ def test_model_batch_norm_uses_conv_sums_from_second_step(preset, monkeypatch):
             model(x)
     assert [s[0] for s in seen] == [False, True, True]
     assert all(s[1] for s in seen)
+
+
+@pytest.mark.parametrize("preset", ["fp32", "dfp16"])
+def test_zeroed_conv_output_is_not_summed_from_stale_sums(preset):
+    """Tensor.zero_() between a conv and its batch norm drops the sums the conv took:
+    batch norm then sums the zeros it reads (mean 0, variance 0: its output is beta,
+    0), not the conv's old output."""
+    dfpengine.manual_seed(0)
+    conv, bn = nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8)
+    x = dfpengine.randn(4, 3, 16, 16)
+    with precision.preset(preset):
+        bn(conv(x))        # the batch norm marks the conv: sums from its next call
+        y = conv(x)
+        assert y.bn_plane_sums[2] is not None
+        out = bn(y.zero_())
+    np.testing.assert_array_equal(out.numpy(), np.zeros((4, 8, 16, 16), np.float32))
