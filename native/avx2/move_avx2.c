@@ -1,9 +1,10 @@
 /* AVX2 data-movement kernels (contracts: native/core/move_kernels.h): the
  * AVX-512 kernels' scheme on 256-bit vectors (8 x 8 in-register transposes,
- * 8-word copies, masked sums, the 2x2 max pool) for the slots the AVX2 conv paths reach (the
- * DFP16 channel-last pairs serve only the VNNI in-place WTGRAD). Copies and same-order sums, so the bytes are the
- * portable loops'. The portable loops build for baseline x86-64 (SSE2): before
- * these, packing took as long as the integer products in an AVX2 DFP16 step. */
+ * 8-word copies, masked sums, the 2x2 max pool) for the slots the AVX2 conv paths
+ * reach (the DFP16 channel-last pairs serve only the VNNI in-place WTGRAD).
+ * Copies and same-order sums, so the bytes are the portable loops'. The
+ * portable loops build for baseline x86-64 (SSE2): before these, packing took
+ * as long as the integer products in an AVX2 DFP16 step. */
 #include "move_kernels.h"
 #include "transpose_avx2.h"
 
@@ -56,8 +57,9 @@ static void taps_gather_avx2(const dfp_conv_geom *g, const int32_t *src, const i
                 for (int v = 0; v < w / 8; v++) {
                     __m256i r[8];
                     for (int j = 0; j < 8; j++)
-                        r[j] = v * 8 + j < rows ? _mm256_loadu_si256((const __m256i *)(row + off[v * 8 + j] + t))
-                                                : _mm256_setzero_si256();
+                        r[j] = v * 8 + j < rows
+                                   ? _mm256_loadu_si256((const __m256i *)(row + off[v * 8 + j] + t))
+                                   : _mm256_setzero_si256();
                     transpose8_epi32(r);
                     for (int j = 0; j < 8; j++)
                         _mm256_storeu_si256((__m256i *)(dst + (q + j) * w + v * 8), r[j]);
@@ -169,7 +171,8 @@ static inline void take_tap(__m256 v, __m256i i, __m256 *best, __m256i *idx)
  * the 64-bit quarters put in place. */
 static inline __m256 columns(__m256 lo, __m256 hi, int odd)
 {
-    __m256 t = odd ? _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1)) : _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+    __m256 t = odd ? _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1))
+                   : _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
@@ -185,7 +188,8 @@ static void max2x2_plane_avx2(const dfp_pool2d_shape *s, int64_t oh_n, int64_t o
         for (int64_t o0 = 0; o0 < ow_n; o0 += 8) {
             const int64_t n = ow_n - o0 < 8 ? ow_n - o0 : 8, c0 = 2 * o0;
             const int64_t cols = in_w - c0 < 16 ? in_w - c0 : 16; /* >= 2n */
-            const __m256i m0 = first_lanes_avx2(cols >= 8 ? 8 : cols), m1 = first_lanes_avx2(cols <= 8 ? 0 : cols - 8);
+            const __m256i m0 = first_lanes_avx2(cols >= 8 ? 8 : cols);
+            const __m256i m1 = first_lanes_avx2(cols <= 8 ? 0 : cols - 8);
             __m256 c[4];
             for (int h = 0; h < 2; h++) {
                 const float *row = x + (2 * oh + h) * in_w + c0;

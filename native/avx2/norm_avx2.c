@@ -53,7 +53,8 @@ sum2_body(const float *x, const float *y, const float *dy, float a, float b, flo
     for (; i + 8 <= n; i += 8) {
         __m256d d0 = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i)), vs);
         __m256d d1 = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i + 4)), vs);
-        __m256d v0 = value(d0, x, y, dy, a, b, g, relu, i, all), v1 = value(d1, x, y, dy, a, b, g, relu, i + 4, all);
+        __m256d v0 = value(d0, x, y, dy, a, b, g, relu, i, all);
+        __m256d v1 = value(d1, x, y, dy, a, b, g, relu, i + 4, all);
         s0 = _mm256_add_pd(s0, v0);
         q0 = _mm256_add_pd(q0, _mm256_mul_pd(d0, v0));
         s1 = _mm256_add_pd(s1, v1);
@@ -96,7 +97,8 @@ void dfp_bn_dx_avx2(const float *g, const float *dy, float za, float zb, const f
             gv = _mm256_maskload_ps(g + i, lanes);
         } else { /* z > 0 (false for NaN) keeps dy, else +0 */
             __m256 z = _mm256_add_ps(_mm256_mul_ps(xv, vza), vzb);
-            __m256i pos = _mm256_and_si256(lanes, _mm256_castps_si256(_mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_GT_OQ)));
+            __m256 gt = _mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_GT_OQ);
+            __m256i pos = _mm256_and_si256(lanes, _mm256_castps_si256(gt));
             gv = _mm256_maskload_ps(dy + i, pos);
         }
         __m256 r;

@@ -22,7 +22,8 @@ static int32_t load_s16_avx2(const int16_t *src, int64_t n, int16_t *dst, int32_
     int64_t clamped = 0, i = 0;
     for (; i + 16 <= n; i += 16) {
         __m256i v = _mm256_loadu_si256((const __m256i *)(src + i));
-        clamped += __builtin_popcount((unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi16(v, most_negative))) / 2;
+        const unsigned eq = (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi16(v, most_negative));
+        clamped += __builtin_popcount(eq) / 2; /* two mask bits a lane */
         v = _mm256_max_epi16(v, floor);
         mx = _mm256_max_epu16(mx, _mm256_abs_epi16(v));
         _mm256_storeu_si256((__m256i *)(dst + i), v);
@@ -49,7 +50,8 @@ static void l1_groups_s16_avx2(const int16_t *v, int64_t ngroups, int32_t *out)
 {
     const __m256i ones = _mm256_set1_epi16(1);
     for (int64_t j = 0; j < ngroups; j++) {
-        __m256i s = _mm256_madd_epi16(_mm256_abs_epi16(_mm256_loadu_si256((const __m256i *)(v + 16 * j))), ones);
+        __m256i a = _mm256_abs_epi16(_mm256_loadu_si256((const __m256i *)(v + 16 * j)));
+        __m256i s = _mm256_madd_epi16(a, ones);
         __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
         h = _mm_add_epi32(h, _mm_shuffle_epi32(h, _MM_SHUFFLE(1, 0, 3, 2)));
         h = _mm_add_epi32(h, _mm_shuffle_epi32(h, _MM_SHUFFLE(2, 3, 0, 1)));
