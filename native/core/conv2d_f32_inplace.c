@@ -166,8 +166,8 @@ int dfp_conv_f32_wtgrad_inplace_applies(const conv_plan *pl)
     const dfp_sgemm_ukernel_bo *uk = &dfp_kernels()->fp32.sgemm_inplace;
     /* a kernel row of fewer than 16 taps would leave most of a run idle: im2col is
      * cheaper there (LeNet's first conv: 5 taps) */
-    return uk->fn && (uk->nr == 16 || uk->nr == 32) && uk->mr <= 8 && !pl->direct && pl->g.kernel_w * pl->g.channels >= 16 &&
-           pl->g.dilation_w == 1;
+    return uk->fn && (uk->nr == 16 || uk->nr == 32) && uk->mr <= 8 && !pl->direct &&
+           pl->g.kernel_w * pl->g.channels >= 16 && pl->g.dilation_w == 1;
 }
 
 /* Image x (C x H x W) into the interior of xc[hp][wp][C] (the border stays zero). */

@@ -194,8 +194,8 @@ static dfp_status direct_conv(const dfp_conv_geom *g, int64_t batch, int64_t out
                 float *yn = y + n * out_ch * pixels;
                 if (use_inplace) { /* B from the column phases at stride 2, else xp itself */
                     const int16_t *bn = col_phases ? xq + n * 2 * l.cp * l.hp * wq * 2 : xpn;
-                    conv_tile_inplace(g, wq, vw, inplace, ik->igemm_s16_inplace_wide, mpan, mr, nr, kp, chunk, kc, wp,
-                                      bn, off, p0, np, buf, ldb);
+                    conv_tile_inplace(g, wq, vw, inplace, ik->igemm_s16_inplace_wide, mpan, mr, nr, kp, chunk, kc,
+                                      wp, bn, off, p0, np, buf, ldb);
                 } else {
                     dfp_pack_conv_pixels(g, xpn, p0, np, nr, bp);
                     dfp_igemm_panels(mpan, (np + nr - 1) / nr, kp, chunk, kc, wp, bp, buf, ldb, 0);
