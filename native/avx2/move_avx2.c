@@ -6,6 +6,7 @@
  * portable loops build for baseline x86-64 (SSE2): before these, packing took
  * as long as the integer products in an AVX2 DFP16 step. */
 #include "move_kernels.h"
+#include "lanes_avx2.h"
 #include "transpose_avx2.h"
 
 #include <immintrin.h>
@@ -46,7 +47,7 @@ static void taps_gather_avx2(const dfp_conv_geom *g, const int32_t *src, const i
         for (int t = 0; t < 8; t++)
             o[t] = v * 8 + t < rows ? (int32_t)off[v * 8 + t] : 0;
         idx[v] = _mm256_loadu_si256((const __m256i *)o);
-        live[v] = first_lanes_avx2(rows - v * 8 < 0 ? 0 : rows - v * 8);
+        live[v] = first_lanes_avx2(rows - v * 8);
     }
     for (int64_t q = 0; q < kpb;) {
         int64_t len;
@@ -87,8 +88,7 @@ static int64_t dy_transpose_avx2(const int32_t *src, int64_t out_ch, int64_t pix
             break; /* the run would cross into the next image pair */
         const int32_t *s = src + (m * out_ch + r0) * pixels + p;
         for (int b = 0; b * 8 < w; b++) {
-            const int keep = w - b * 8 < 8 ? w - b * 8 : 8;
-            const __m256i mask = first_lanes_avx2(keep);
+            const __m256i mask = first_lanes_avx2(w - b * 8);
             __m256i r[8];
             for (int i = 0; i < 8; i++)
                 r[i] = b * 8 + i < rows ? _mm256_loadu_si256((const __m256i *)(s + (b * 8 + i) * pixels))
@@ -140,7 +140,6 @@ static int64_t to_channel_last_avx2(const int32_t *s, int64_t stride, int64_t n,
  * +0 added to the sum changes nothing (the sum starts at +0, so it is never -0). */
 static void col2im_add_row_avx2(const dfp_col2im_row *r, int64_t in_w, float *dst)
 {
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     for (int64_t i0 = 0; i0 < in_w; i0 += 8) {
         __m256 t = _mm256_setzero_ps();
         for (int64_t k = 0; k < r->kw; k++) {
@@ -148,13 +147,11 @@ static void col2im_add_row_avx2(const dfp_col2im_row *r, int64_t in_w, float *ds
             lo = lo < 0 ? 0 : lo, hi = hi > 8 ? 8 : hi;
             if (hi <= lo)
                 continue;
-            __m256i m = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)lo), lane),
-                                            _mm256_cmpgt_epi32(_mm256_set1_epi32((int)hi), lane));
+            __m256i m = lanes_between_avx2(lo, hi);
             const float *s = r->src[k] + (i0 - r->off[k] - r->ow0);
             t = _mm256_add_ps(t, _mm256_maskload_ps(s, m));
         }
-        int64_t n = in_w - i0 < 8 ? in_w - i0 : 8;
-        __m256i m = first_lanes_avx2(n);
+        __m256i m = first_lanes_avx2(in_w - i0);
         _mm256_maskstore_ps(dst + i0, m, _mm256_add_ps(_mm256_maskload_ps(dst + i0, m), t));
     }
 }
@@ -188,8 +185,7 @@ static void max2x2_plane_avx2(const dfp_pool2d_shape *s, int64_t oh_n, int64_t o
         for (int64_t o0 = 0; o0 < ow_n; o0 += 8) {
             const int64_t n = ow_n - o0 < 8 ? ow_n - o0 : 8, c0 = 2 * o0;
             const int64_t cols = in_w - c0 < 16 ? in_w - c0 : 16; /* >= 2n */
-            const __m256i m0 = first_lanes_avx2(cols >= 8 ? 8 : cols);
-            const __m256i m1 = first_lanes_avx2(cols <= 8 ? 0 : cols - 8);
+            const __m256i m0 = first_lanes_avx2(cols), m1 = first_lanes_avx2(cols - 8);
             __m256 c[4];
             for (int h = 0; h < 2; h++) {
                 const float *row = x + (2 * oh + h) * in_w + c0;

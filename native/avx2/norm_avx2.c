@@ -6,7 +6,7 @@
  * dfp_sum2_f64_avx2 over the stored g). bn_dx: 8 lanes a step, the scalar
  * reference's operations in its order. */
 #include "fp32_kernels.h"
-#include "transpose_avx2.h"
+#include "lanes_avx2.h"
 
 #include <immintrin.h>
 
@@ -91,7 +91,7 @@ void dfp_bn_dx_avx2(const float *g, const float *dy, float za, float zb, const f
     const __m256 k = _mm256_set1_ps(c->k), a = _mm256_set1_ps(c->a), db = _mm256_set1_ps(c->db);
     const __m256 dg = _mm256_set1_ps(c->dg), vza = _mm256_set1_ps(za), vzb = _mm256_set1_ps(zb);
     for (int64_t i = 0; i < n; i += 8) {
-        const __m256i lanes = first_lanes_avx2(n - i < 8 ? n - i : 8);
+        const __m256i lanes = first_lanes_avx2(n - i);
         __m256 xv = _mm256_maskload_ps(x + i, lanes), gv;
         if (g) {
             gv = _mm256_maskload_ps(g + i, lanes);

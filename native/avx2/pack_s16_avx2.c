@@ -4,6 +4,7 @@
  * maxima, and the epilogue's two products in the scalar order: identical to the
  * scalar reference. */
 #include "int_kernels.h"
+#include "lanes_avx2.h"
 #include "s16_runs.h"
 
 #include <immintrin.h>
@@ -64,12 +65,11 @@ static void l1_groups_s16_avx2(const int16_t *v, int64_t ngroups, int32_t *out)
  * 8 pairs added per group. */
 static void l1_groups_panel_s16_avx2(const int16_t *pan, int w, int64_t kp, int32_t *sums)
 {
-    const __m256i ones = _mm256_set1_epi16(1), lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i ones = _mm256_set1_epi16(1);
     for (int64_t g = 0; g * 8 < kp; g++) {
         const int64_t q1 = g * 8 + 8 < kp ? g * 8 + 8 : kp;
         for (int i0 = 0; i0 < w; i0 += 8) {
-            const int rows = w - i0 < 8 ? w - i0 : 8;
-            const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(rows), lane);
+            const __m256i m = first_lanes_avx2(w - i0);
             __m256i s = _mm256_setzero_si256();
             for (int64_t q = g * 8; q < q1; q++) {
                 __m256i v = _mm256_maskload_epi32((const int *)(pan + (q * w + i0) * 2), m);

@@ -25,10 +25,4 @@ static inline void transpose8_epi32(__m256i r[8])
     }
 }
 
-/* The first n (0..8) lanes set: a mask for maskload / maskstore. */
-static inline __m256i first_lanes_avx2(int64_t n)
-{
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 #endif
