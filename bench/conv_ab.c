@@ -7,6 +7,7 @@
  * Usage: ./conv_ab LIB_A LIB_B REPS THREADS BATCH CHANNELS SIZE OUT_CHANNELS STRIDE PASS
  *   PASS: f, b, w (FP32 FPROP, BPROP, WTGRAD) or fq, bq, wq (DFP16 from FP32, quantisation
  *   included); a 3x3 kernel with padding 1 on SIZE x SIZE images. */
+#include "ab_timing.h"
 #include "dfpengine.h"
 #include <dlfcn.h>
 #include <stdio.h>
@@ -19,8 +20,6 @@ typedef dfp_status (*bwd_t)(const dfp_conv2d_shape*,const float*,const float*,fl
 typedef void (*thr_t)(int);
 typedef dfp_status (*dfwd_t)(const dfp_conv2d_shape*,const float*,const float*,const float*,float*,const dfp_dfp16_params*,const dfp_dfp16_params*,dfp_gemm_stats*);
 typedef dfp_status (*dbwd_t)(const dfp_conv2d_shape*,const float*,const float*,float*,const dfp_dfp16_params*,const dfp_dfp16_params*,dfp_gemm_stats*);
-static double now(void){struct timespec t;clock_gettime(CLOCK_MONOTONIC,&t);return t.tv_sec+1e-9*t.tv_nsec;}
-static int cmp(const void*a,const void*b){double x=*(double*)a,y=*(double*)b;return x<y?-1:x>y;}
 int main(int argc,char**argv){
   const char*libs[2]={argv[1],argv[2]};
   int reps=atoi(argv[3]); int th=atoi(argv[4]); int64_t N=atoll(argv[5]),C=atoll(argv[6]),H=atoll(argv[7]),O=atoll(argv[8]); int s=atoi(argv[9]); const char*pass=argv[10];

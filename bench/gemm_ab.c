@@ -6,6 +6,7 @@
  *
  * Build: gcc -O2 -o gemm_ab bench/gemm_ab.c -Inative/include -ldl
  * Usage: ./gemm_ab LIB_A LIB_B REPS THREADS M N K */
+#include "ab_timing.h"
 #include "dfpengine.h"
 #include <dlfcn.h>
 #include <stdint.h>
@@ -17,19 +18,6 @@
 typedef dfp_status (*gemm_t)(int, int, int64_t, int64_t, int64_t, const int16_t *, int64_t, int,
                              const int16_t *, int64_t, int, float *, int64_t, int, dfp_gemm_stats *);
 typedef void (*threads_t)(int);
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 int main(int argc, char **argv)
 {
